@@ -1,0 +1,35 @@
+/* cli.h: shared pieces of the hksim program (cli/): the subcommand
+ * registry, exit codes and the one-line error convention of DESIGN.md.
+ * Each subcommand lives in its own cmd_NAME.c. */
+#ifndef CLI_H
+#define CLI_H
+
+#include "hk_common.h"
+
+/* Exit codes of the command-line contract. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef struct cli_cmd {
+  const char *name;
+  const char *summary;
+  int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} cli_cmd_t;
+
+/* The registry (cmd_registry.c): NULL-terminated. */
+extern const cli_cmd_t *const cli_commands[];
+
+/* "hksim: WHAT: message" on stderr, one line. what may be NULL. */
+void cli_error(const char *what, const char *fmt, ...) HK_PRINTF(2, 3);
+/* cli_error with hk_strerror(err); returns CLI_FAIL. */
+int cli_fail(const char *what, int err, const char *doing);
+/* Usage error: message plus "try 'hksim CMD --help'"; returns CLI_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) HK_PRINTF(2, 3);
+
+/* Strict number parsing: whole string, in range. 0 ok, -1 bad. */
+int cli_parse_u64(const char *s, uint64_t *out);
+int cli_parse_double(const char *s, double *out);
+
+/* Whether argv[i] is -h or --help. */
+int cli_is_help(const char *arg);
+
+#endif

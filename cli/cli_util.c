@@ -1,0 +1,65 @@
+/* cli_util.c: error printing and argument parsing shared by subcommands. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_error(const char *what, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  /* One line, whatever the message holds. */
+  for (char *p = msg; *p; p++)
+    if (*p == '\n') *p = ' ';
+  if (what)
+    fprintf(stderr, "hksim: %s: %s\n", what, msg);
+  else
+    fprintf(stderr, "hksim: %s\n", msg);
+}
+
+int cli_fail(const char *what, int err, const char *doing) {
+  if (doing)
+    cli_error(what, "%s: %s", doing, hk_strerror(err));
+  else
+    cli_error(what, "%s", hk_strerror(err));
+  return CLI_FAIL;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "hksim %s: %s (try 'hksim %s --help')\n", cmd, msg, cmd);
+  return CLI_USAGE;
+}
+
+int cli_parse_u64(const char *s, uint64_t *out) {
+  if (!s || !*s || *s == '-') return -1;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+int cli_parse_double(const char *s, double *out) {
+  if (!s || !*s) return -1;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || *end || v != v) return -1;
+  *out = v;
+  return 0;
+}
+
+int cli_is_help(const char *arg) {
+  return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}

@@ -1,0 +1,12 @@
+/* cmd_registry.c: the subcommands of hksim. Adding one is a new
+ * cmd_NAME.c and one line here. */
+#include "cli.h"
+
+extern const cli_cmd_t cli_cmd_trace;
+extern const cli_cmd_t cli_cmd_gen;
+
+const cli_cmd_t *const cli_commands[] = {
+    &cli_cmd_trace,
+    &cli_cmd_gen,
+    NULL,
+};

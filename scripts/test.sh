@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test: the release build with warnings as errors (unit and
+# integration tests), the unit tests again under ASan+UBSan and the threaded
+# ones under TSan, and a short run of each libFuzzer target.
+# Usage: scripts/test.sh          (what CI runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "release build, -Werror, all tests"
+cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHKSIM_WERROR=ON >/dev/null
+cmake --build build-ci -j"$jobs" >/dev/null
+(cd build-ci && ctest --output-on-failure -j"$jobs")
+
+step "ASan+UBSan build, unit tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHKSIM_WERROR=ON \
+      -DHKSIM_SANITIZE=address -DHKSIM_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$jobs" >/dev/null
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+   ctest --output-on-failure -j"$jobs" -L unit)
+
+step "TSan build, threaded unit tests"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHKSIM_WERROR=ON \
+      -DHKSIM_SANITIZE=thread -DHKSIM_BENCH=OFF >/dev/null
+cmake --build build-tsan -j"$jobs" >/dev/null
+(cd build-tsan && ctest --output-on-failure -j"$jobs" -L threads --no-tests=ignore)
+
+step "libFuzzer targets (clang), 20 s each"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DHKSIM_FUZZ=ON \
+      -DHKSIM_TESTS=OFF -DHKSIM_BENCH=OFF >/dev/null
+cmake --build build-fuzz -j"$jobs" >/dev/null
+shopt -s nullglob
+fuzzers=(build-fuzz/fuzz/fuzz_*)
+for f in "${fuzzers[@]}"; do
+  [ -x "$f" ] || continue
+  corpus="tests/fuzz/corpus/$(basename "$f")"
+  mkdir -p "build-fuzz/corpus-$(basename "$f")"
+  "$f" -max_total_time=20 -rss_limit_mb=2048 -print_final_stats=0 \
+       "build-fuzz/corpus-$(basename "$f")" ${corpus:+$( [ -d "$corpus" ] && echo "$corpus")} 2>&1 | tail -2
+done
+echo "fuzzed: ${#fuzzers[@]} target(s)"

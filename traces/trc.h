@@ -1,0 +1,394 @@
+/* trc.h: the public header of traces/, the trace format (.hkt) and what is
+ * built on it: the streaming writer (used by the recorder and by `hksim
+ * gen`), the chunk reader, verification, "prepare" (causal global order with
+ * dense object ids, the program a replayer runs) and the scenario generator.
+ * The byte layout is specified in docs/trace-format.md.
+ *
+ * Map of this header (sections name the file that defines them):
+ *   ops and events ........ trc_common.c
+ *   writer ................ trc_writer.c
+ *   reader ................ trc_reader.c
+ *   verify and summary .... trc_verify.c
+ *   prepare ............... trc_prepare.c
+ *   generator ............. trc_gen.c
+ */
+#ifndef TRC_H
+#define TRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hk_common.h"
+
+/* ---- format constants ------------------------------------------------ */
+
+#define TRC_MAGIC "HKTRACE\n"        /* 8 bytes at offset 0 */
+#define TRC_VERSION 1                /* format version this code writes */
+#define TRC_CHUNK_MAGIC 0x4b43484bu  /* "KHCK" little-endian, before each chunk */
+#define TRC_CHUNK_HDR_SIZE 24
+#define TRC_MAX_DEPTH 64             /* frames in one site's stack */
+#define TRC_MAX_CHUNK_RAW (64u << 20) /* reader refuses larger chunks */
+
+/* ---- ops and events (trc_common.c) ----------------------------------- */
+
+/* Every op of DESIGN.md's "complete op stream". X(name, lowercase name). The
+ * numeric values are part of the format: append only. */
+#define TRC_OP_MAP(X)                                                          \
+  X(MALLOC, "malloc")                                                          \
+  X(CALLOC, "calloc")                                                          \
+  X(REALLOC, "realloc")                                                        \
+  X(REALLOCARRAY, "reallocarray")                                              \
+  X(FREE, "free")                                                              \
+  X(POSIX_MEMALIGN, "posix_memalign")                                          \
+  X(ALIGNED_ALLOC, "aligned_alloc")                                            \
+  X(MEMALIGN, "memalign")                                                      \
+  X(VALLOC, "valloc")                                                          \
+  X(PVALLOC, "pvalloc")
+
+typedef enum trc_op {
+  TRC_OP_NONE_ = 0,
+#define TRC_OP_ENUM_(n, s) TRC_OP_##n,
+  TRC_OP_MAP(TRC_OP_ENUM_)
+#undef TRC_OP_ENUM_
+  TRC_OP_COUNT /* one past the last op; arrays indexed by op have this size */
+} trc_op_t;
+
+/* "malloc", ... ; NULL for a value that is not an op. */
+const char *trc_op_name(unsigned op);
+/* The op named s, or 0. */
+unsigned trc_op_parse(const char *s);
+/* Ops that return a new block (everything but free and realloc). */
+int trc_op_is_alloc(unsigned op);
+/* realloc and reallocarray. */
+int trc_op_is_realloc(unsigned op);
+
+/* Event flags. */
+#define TRC_EV_FAILED 0x01 /* the call returned NULL / an error */
+
+/* One call as recorded. Field use by op:
+ *   malloc, valloc, pvalloc: size; ptr = result
+ *   calloc, reallocarray:    nmemb x size; ptr = result (reallocarray: old_ptr too)
+ *   realloc:                 old_ptr, size; ptr = result (moved iff ptr != old_ptr)
+ *   free:                    ptr = the pointer freed (free(NULL) is not recorded)
+ *   posix_memalign, aligned_alloc, memalign: align, size; ptr = result
+ *   valloc, pvalloc:         align = the page size
+ * A failed call has TRC_EV_FAILED and ptr 0. time is in ticks of the header's
+ * clock since the trace's start; thread is an index into the thread table;
+ * site is a stack id of the site table (0: unknown). */
+typedef struct trc_event {
+  uint64_t time;
+  uint64_t ptr;
+  uint64_t old_ptr;
+  uint64_t size;
+  uint64_t nmemb;
+  uint64_t align;
+  uint32_t site;
+  uint32_t thread;
+  uint8_t op;
+  uint8_t flags;
+} trc_event_t;
+
+/* ---- header and side tables ------------------------------------------ */
+
+typedef enum trc_clock {
+  TRC_CLOCK_MONOTONIC = 1, /* CLOCK_MONOTONIC nanoseconds */
+  TRC_CLOCK_TSC = 2,       /* invariant TSC ticks, tick_hz calibrated */
+  TRC_CLOCK_VIRTUAL = 3    /* synthetic (generated traces): one tick per ns */
+} trc_clock_t;
+
+/* Header flags. */
+#define TRC_HF_ARGV 0x01      /* argv is present */
+#define TRC_HF_SYNTHETIC 0x02 /* made by the generator, not recorded */
+
+/* The file header. Strings are owned by whoever filled the struct; the
+ * reader's copy lives as long as the reader. */
+typedef struct trc_header {
+  uint32_t version; /* filled by the writer, reported by the reader */
+  uint32_t flags;
+  uint32_t clock;   /* trc_clock_t */
+  uint64_t tick_hz; /* ticks per second of that clock */
+  uint64_t start_wall_ns; /* CLOCK_REALTIME at the start */
+  uint64_t start_ticks;   /* the clock's raw value that time 0 stands for */
+  int64_t pid;
+  int64_t ppid;
+  const char *exe;   /* executable path, or scenario name */
+  const char *argv;  /* NUL-separated, argv_len bytes; only with TRC_HF_ARGV */
+  uint32_t argv_len;
+  uint32_t depth;    /* stack depth the recorder captured */
+} trc_header_t;
+
+/* A loaded module: where an executable or library was mapped. */
+typedef struct trc_module {
+  uint32_t id;          /* dense, from 1; a module reloaded gets a new id */
+  uint64_t base;        /* load address (dlpi_addr) */
+  uint64_t lo, hi;      /* address range of its executable segments */
+  uint64_t time;        /* when it was seen mapped */
+  uint64_t unload_time; /* 0 while mapped */
+  const char *path;
+  const uint8_t *build_id;
+  uint32_t build_id_len; /* 0 when the module has no build id */
+} trc_module_t;
+
+/* A thread of the recorded process. */
+typedef struct trc_thread {
+  uint32_t index;   /* index used by events, dense from 0 */
+  int64_t tid;      /* kernel thread id */
+  uint64_t start_time;
+  uint64_t end_time; /* 0 if the trace ended with the thread alive */
+  const char *name;  /* may be "" */
+} trc_thread_t;
+
+/* A call site: a stack of raw return addresses, innermost first. frames[0]
+ * is the immediate caller, what hakmem's hak_alloc_at sees. */
+typedef struct trc_site {
+  uint32_t id; /* stack id, from 1 */
+  uint32_t depth;
+  const uint64_t *frames;
+} trc_site_t;
+
+/* End-of-trace summary: totals the writer kept, so that a reader can tell a
+ * complete trace from one whose tail is missing. */
+typedef struct trc_summary {
+  uint64_t events;
+  uint64_t counts[TRC_OP_COUNT]; /* by op */
+  uint64_t failed;
+  uint64_t chunks;  /* chunks before the summary */
+  uint32_t threads, sites, modules;
+  uint64_t end_time;
+  uint64_t dropped; /* events the recorder could not record (reported) */
+} trc_summary_t;
+
+/* ---- writer (trc_writer.c) ------------------------------------------- */
+
+typedef struct trc_writer_s trc_writer_t;
+
+typedef struct trc_writer_opts {
+  int level;              /* zstd level; 0 means the default (3) */
+  uint32_t chunk_events;  /* events per chunk; 0 means 65536 */
+} trc_writer_opts_t;
+
+/* Creates path (truncating it) and writes the header. opts may be NULL.
+ * Returns 0 and *out, or a negative code (-errno for the open).
+ * The writer serialises its calls with an internal mutex: any thread may
+ * call it. It allocates with malloc; a preloaded caller must guard against
+ * recording its own allocations. */
+int trc_writer_create(trc_writer_t **out, const char *path,
+                      const trc_header_t *hdr, const trc_writer_opts_t *opts);
+/* Same, on an open file descriptor the writer will own and close. */
+int trc_writer_create_fd(trc_writer_t **out, int fd, const trc_header_t *hdr,
+                         const trc_writer_opts_t *opts);
+
+/* Side tables. A site must be added before the first events chunk that
+ * refers to it is written; the writer keeps pending definitions and always
+ * writes them ahead of events. Strings and arrays are copied. */
+int trc_writer_add_site(trc_writer_t *w, uint32_t id, const uint64_t *frames,
+                        uint32_t depth);
+int trc_writer_add_module(trc_writer_t *w, const trc_module_t *m);
+int trc_writer_add_thread(trc_writer_t *w, const trc_thread_t *t);
+
+/* Appends n events of one thread (ordered by time within that thread).
+ * Buffers per thread and writes whole chunks; each chunk is on disk when
+ * the call that filled it returns. */
+int trc_writer_events(trc_writer_t *w, uint32_t thread, const trc_event_t *ev,
+                      size_t n);
+/* Writes out every partly filled buffer and pending table now. */
+int trc_writer_flush(trc_writer_t *w);
+
+/* Flushes, writes the end-of-trace summary (end_time and dropped taken from
+ * the arguments) and closes the file. Returns the first error the writer
+ * met, if any. Frees nothing: call trc_writer_free after. */
+int trc_writer_finish(trc_writer_t *w, uint64_t end_time, uint64_t dropped);
+/* Releases the writer; if it was not finished, closes the file without
+ * writing what is buffered (a forked child drops its parent's writer this
+ * way). trc_writer_free(NULL) is a no-op. */
+void trc_writer_free(trc_writer_t *w);
+
+/* The first error the writer met (sticky), 0 if none. */
+int trc_writer_error(const trc_writer_t *w);
+/* Totals so far: events accepted, bytes written to the file. */
+uint64_t trc_writer_events_total(const trc_writer_t *w);
+uint64_t trc_writer_bytes(const trc_writer_t *w);
+
+/* ---- reader (trc_reader.c) ------------------------------------------- */
+
+typedef enum trc_chunk_kind {
+  TRC_CHUNK_EVENTS = 1,
+  TRC_CHUNK_SITES = 2,
+  TRC_CHUNK_MODULES = 3,
+  TRC_CHUNK_THREADS = 4,
+  TRC_CHUNK_SUMMARY = 5
+} trc_chunk_kind_t;
+
+/* One decoded chunk. Arrays are owned by the reader and valid until the
+ * next call on it. */
+typedef struct trc_chunk {
+  uint32_t kind;     /* trc_chunk_kind_t */
+  uint64_t offset;   /* file offset of the chunk header */
+  uint64_t stored;   /* bytes on disk including the header */
+  uint32_t thread;   /* EVENTS: the thread */
+  size_t n;          /* entries in the array of this kind */
+  const trc_event_t *events;
+  const trc_site_t *sites;
+  const trc_module_t *modules;
+  const trc_thread_t *threads;
+  const trc_summary_t *summary;
+} trc_chunk_t;
+
+typedef struct trc_reader_s trc_reader_t;
+
+/* Opens path and reads the header. Fails with HK_E_BADMAGIC, HK_E_VERSION
+ * (see trc_reader_version_error), HK_E_TRUNCATED, HK_E_CORRUPT or -errno. */
+int trc_reader_open(trc_reader_t **out, const char *path);
+/* After HK_E_VERSION from trc_reader_open: the version the file has (the
+ * reader understands up to TRC_VERSION). */
+uint32_t trc_reader_file_version(const char *path);
+void trc_reader_free(trc_reader_t *r);
+
+const trc_header_t *trc_reader_header(const trc_reader_t *r);
+
+/* Reads and decodes the next chunk. Returns 1 with *c filled, 0 at a clean
+ * end of file, or a negative code: HK_E_TRUNCATED (the file ends inside a
+ * chunk), HK_E_CORRUPT (checksum or structure), HK_E_DECOMPRESS. After an
+ * error trc_reader_offset() is where the damaged chunk starts. */
+int trc_reader_next(trc_reader_t *r, trc_chunk_t *c);
+/* Offset of the next chunk to read (of the damaged one after an error). */
+uint64_t trc_reader_offset(const trc_reader_t *r);
+/* Reads the chunk at a known offset (from a previous pass), for readers
+ * that merge threads by seeking. Same returns as trc_reader_next. */
+int trc_reader_read_at(trc_reader_t *r, uint64_t offset, trc_chunk_t *c);
+/* Size of the file in bytes. */
+uint64_t trc_reader_file_size(const trc_reader_t *r);
+
+/* ---- verify and summary (trc_verify.c) ------------------------------- */
+
+/* What a full scan of a trace found. */
+typedef struct trc_scan {
+  int status;             /* 0 whole and consistent, else the first problem */
+  uint64_t damage_offset; /* where the damage starts (status != 0) */
+  uint64_t readable_bytes;/* bytes up to the last whole chunk */
+  uint64_t file_bytes;
+  uint64_t chunks, event_chunks;
+  uint64_t events;
+  uint64_t counts[TRC_OP_COUNT];
+  uint64_t failed;
+  uint32_t threads, sites, modules;
+  uint32_t max_depth;
+  int have_summary;
+  trc_summary_t summary; /* valid when have_summary */
+  char problem[160];     /* one line saying what is wrong, if anything */
+} trc_scan_t;
+
+/* Reads the whole trace and checks it: every chunk whole, events ordered
+ * in time per thread, sites defined before use, threads known, summary
+ * present and agreeing with what was read. Returns 0 when the file could be
+ * opened (result in *s, including s->status), else the open error. */
+int trc_scan(const char *path, trc_scan_t *s);
+
+/* ---- prepare (trc_prepare.c) ----------------------------------------- */
+
+/* Prepared-op flags. */
+#define TRC_PF_FAILED 0x01   /* allocation failed when recorded: no object */
+#define TRC_PF_IMPLICIT 0x02 /* a free made up by prepare: an address was
+                                returned again while still live (a double
+                                allocation), so its previous owner is retired */
+#define TRC_PF_FROM_NULL 0x04 /* realloc(NULL, n): allocates a new object */
+
+/* One op of the prepared program, in causal global order. slot is a dense
+ * object id in [0, peak live objects): an allocation takes the lowest free
+ * slot, a free releases it, a realloc keeps it. The replayer keeps one live
+ * pointer per slot. */
+typedef struct trc_pop {
+  uint64_t size;       /* bytes requested (calloc, reallocarray: nmemb*size,
+                          saturated); 0 for free */
+  uint32_t slot;
+  uint32_t site;       /* stack id */
+  uint32_t caller;     /* dense id of the immediate caller address, from 1 */
+  uint16_t thread;     /* thread index (saturates at 65535) */
+  uint8_t op;          /* trc_op_t */
+  uint8_t align_log2;  /* requested alignment as log2; 0: default */
+  uint8_t flags;       /* TRC_PF_* */
+  uint8_t pad_[7];
+} trc_pop_t;
+
+typedef struct trc_prep_stats {
+  uint64_t events;        /* events read */
+  uint64_t ops;           /* ops emitted */
+  uint64_t counts[TRC_OP_COUNT];
+  uint64_t unmatched_frees;  /* free/realloc of an address not live: skipped */
+  uint64_t double_allocs;    /* address returned while live: old one retired */
+  uint64_t failed_allocs;
+  uint64_t live_at_exit;     /* objects never freed */
+  uint64_t live_bytes_at_exit;
+  uint64_t peak_live_bytes;
+  uint64_t peak_live_objects; /* = number of slots the replayer needs */
+  uint64_t order_fixups;     /* cross-thread ties broken by causality */
+  uint32_t threads, sites, callers;
+  int damaged;               /* the trace was read up to damage */
+  uint64_t damage_offset;
+} trc_prep_stats_t;
+
+/* Receives the prepared program one op at a time; returns 0 to go on, or a
+ * negative code to stop prepare with that code. */
+typedef int (*trc_pop_sink_fn)(void *ctx, const trc_pop_t *op);
+
+typedef struct trc_prepare_opts {
+  trc_pop_sink_fn sink; /* may be NULL: only statistics */
+  void *sink_ctx;
+  int stop_at_damage;   /* 0: prepare what is readable and report damage */
+} trc_prepare_opts_t;
+
+/* Prepares the trace at path: merges all threads' events in causal order
+ * (time, then thread, then per-thread order), gives each object a slot, and
+ * feeds the sink. Works in memory bounded by threads x chunk size plus the
+ * live-object table. Returns 0 (or the sink's / the reader's error). A
+ * damaged trace is prepared up to the damage with stats->damaged set. */
+int trc_prepare(const char *path, const trc_prepare_opts_t *opts,
+                trc_prep_stats_t *stats);
+
+/* The immediate-caller table built by prepare: caller id -> address. */
+typedef struct trc_callers {
+  uint32_t n;           /* ids 1..n */
+  uint64_t *addr;       /* addr[id] */
+} trc_callers_t;
+
+/* A prepared program on disk (.hkp): a small header, the ops as an array of
+ * trc_pop_t, then the caller table. Mapped read-only by replayers. */
+typedef struct trc_program {
+  const trc_pop_t *ops;
+  uint64_t n_ops;
+  uint32_t n_slots;
+  uint32_t n_threads;
+  trc_callers_t callers;
+  trc_prep_stats_t stats;
+  uint64_t trace_hash;  /* content hash of the source trace */
+  void *map_;           /* private */
+  size_t map_len_;
+} trc_program_t;
+
+/* Prepares trace_path into prog_path. */
+int trc_program_build(const char *trace_path, const char *prog_path,
+                      trc_prep_stats_t *stats);
+/* Maps a prepared program; trc_program_release unmaps it. */
+int trc_program_map(trc_program_t *p, const char *prog_path);
+void trc_program_release(trc_program_t *p);
+
+/* Content hash of a whole file (XXH3 64 of its bytes), the trace's key in
+ * results databases. */
+int trc_file_hash(const char *path, uint64_t *out);
+
+/* ---- generator (trc_gen.c) ------------------------------------------- */
+
+typedef struct trc_gen_opts {
+  uint64_t seed;
+  double scale; /* multiplies the length; 1.0 default */
+} trc_gen_opts_t;
+
+/* Names of the scenarios, NULL-terminated. */
+extern const char *const trc_gen_scenarios[];
+/* One-line description of a scenario, or NULL if unknown. */
+const char *trc_gen_describe(const char *scenario);
+/* Writes the scenario as a trace at path. HK_E_NOTFOUND for an unknown
+ * scenario. */
+int trc_gen(const char *scenario, const char *path, const trc_gen_opts_t *o);
+
+#endif
