@@ -11,6 +11,7 @@
  *   verify and summary .... trc_verify.c
  *   prepare ............... trc_prepare.c
  *   generator ............. trc_gen.c
+ *   text form ............. trc_common.c
  */
 #ifndef TRC_H
 #define TRC_H
@@ -375,6 +376,15 @@ void trc_program_release(trc_program_t *p);
 /* Content hash of a whole file (XXH3 64 of its bytes), the trace's key in
  * results databases. */
 int trc_file_hash(const char *path, uint64_t *out);
+
+/* ---- text form (trc_common.c) ---------------------------------------- */
+
+/* The one-line text form of an event, as `hksim trace dump` prints it
+ * (docs/trace-format.md, "Text form"), e.g.
+ *   t=123 th=0 malloc size=64 ptr=0x5555deadbee0 site=3
+ * Writes at most len bytes including the NUL; returns the length the full
+ * line has (as snprintf), so a return >= len means it was cut. */
+int trc_event_format(const trc_event_t *e, char *buf, size_t len);
 
 /* ---- generator (trc_gen.c) ------------------------------------------- */
 

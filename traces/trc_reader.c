@@ -1,0 +1,508 @@
+/* trc_reader.c: reads a trace chunk by chunk, in file order (next) or at a
+ * known offset (read_at, for prepare's per-thread merge). Every read is a
+ * pread(2); one zstd context and the decode buffers are reused. Nothing is
+ * decoded before its checksum passes, and the decoder still checks every
+ * bound, so damage is reported (with where it starts), never decoded. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "trc.h"
+#include "trc_internal.h"
+
+struct trc_reader_s {
+  int fd;
+  uint64_t size; /* file size at open */
+  uint64_t off;  /* next chunk (the damaged one after an error) */
+  trc_header_t hdr;
+  char *exe, *argv;
+  ZSTD_DCtx *dctx;
+  trc_buf_t stored, raw;
+  trc_event_t *ev;
+  size_t ev_cap;
+  trc_site_t *sites;
+  size_t sites_cap;
+  uint64_t *frames;
+  size_t frames_cap;
+  trc_module_t *mods;
+  size_t mods_cap;
+  trc_thread_t *ths;
+  size_t ths_cap;
+  char *strs;
+  size_t strs_cap;
+  trc_summary_t sum;
+};
+
+/* Reads up to n bytes at off; returns the count read (short at EOF) or
+ * -errno. */
+static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (k == 0) break;
+    got += (size_t)k;
+  }
+  return (ssize_t)got;
+}
+
+/* Grows an array to hold n items of size sz. */
+static int grow(void *pp, size_t *cap, size_t n, size_t sz) {
+  if (n <= *cap) return 0;
+  size_t c = *cap ? *cap : 64;
+  while (c < n) c *= 2;
+  void *np = realloc(*(void **)pp, c * sz);
+  if (!np) return HK_E_NOMEM;
+  *(void **)pp = np;
+  *cap = c;
+  return 0;
+}
+
+/* ---- header ------------------------------------------------------------ */
+
+static int read_header(trc_reader_t *r) {
+  uint8_t pre[TRC_FILE_PREFIX];
+  ssize_t k = pread_full(r->fd, pre, sizeof pre, 0);
+  if (k < 0) return (int)k;
+  size_t m = (size_t)k < 8 ? (size_t)k : 8;
+  if (memcmp(pre, TRC_MAGIC, m) != 0) return HK_E_BADMAGIC;
+  if (k < TRC_FILE_PREFIX) return HK_E_TRUNCATED;
+  uint32_t version = trc_get32(pre + 8);
+  if (version == 0) return HK_E_CORRUPT;
+  if (version > TRC_VERSION) return HK_E_VERSION;
+  uint32_t body = trc_get32(pre + 12);
+  if (body < TRC_FILE_BODY_FIXED || body > TRC_MAX_HEADER_BODY)
+    return HK_E_CORRUPT;
+  size_t total = TRC_FILE_PREFIX + (size_t)body + 8;
+  if (r->size < total) return HK_E_TRUNCATED;
+  uint8_t *b = malloc(total);
+  if (!b) return HK_E_NOMEM;
+  int rc = 0;
+  k = pread_full(r->fd, b, total, 0);
+  if (k < 0 || (size_t)k < total) {
+    rc = k < 0 ? (int)k : HK_E_TRUNCATED;
+    goto out;
+  }
+  if (XXH64(b, TRC_FILE_PREFIX + body, 0) !=
+      trc_get64(b + TRC_FILE_PREFIX + body)) {
+    rc = HK_E_CORRUPT;
+    goto out;
+  }
+  const uint8_t *p = b + TRC_FILE_PREFIX, *end = p + body;
+  trc_header_t *h = &r->hdr;
+  h->version = version;
+  h->flags = trc_get32(p);
+  h->clock = trc_get32(p + 4);
+  h->tick_hz = trc_get64(p + 8);
+  h->start_wall_ns = trc_get64(p + 16);
+  h->start_ticks = trc_get64(p + 24);
+  h->pid = (int64_t)trc_get64(p + 32);
+  h->ppid = (int64_t)trc_get64(p + 40);
+  h->depth = trc_get32(p + 48);
+  uint32_t exe_len = trc_get32(p + 52);
+  p += TRC_FILE_BODY_FIXED;
+  rc = HK_E_CORRUPT;
+  if (exe_len > (size_t)(end - p)) goto out;
+  if (!(r->exe = malloc((size_t)exe_len + 1))) goto nomem;
+  memcpy(r->exe, p, exe_len);
+  r->exe[exe_len] = '\0';
+  p += exe_len;
+  if (h->flags & TRC_HF_ARGV) {
+    if (end - p < 4) goto out;
+    uint32_t alen = trc_get32(p);
+    p += 4;
+    if (alen > (size_t)(end - p)) goto out;
+    if (!(r->argv = malloc((size_t)alen + 1))) goto nomem;
+    memcpy(r->argv, p, alen);
+    r->argv[alen] = '\0';
+    h->argv_len = alen;
+    p += alen;
+  }
+  if (p != end) goto out;
+  h->exe = r->exe;
+  h->argv = r->argv;
+  r->off = total;
+  rc = 0;
+  goto out;
+nomem:
+  rc = HK_E_NOMEM;
+out:
+  free(b);
+  return rc;
+}
+
+int trc_reader_open(trc_reader_t **out, const char *path) {
+  *out = NULL;
+  trc_reader_t *r = calloc(1, sizeof *r);
+  if (!r) return HK_E_NOMEM;
+  r->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (r->fd < 0) {
+    int e = -errno;
+    free(r);
+    return e;
+  }
+  struct stat st;
+  int rc = fstat(r->fd, &st) ? -errno : 0;
+  r->size = (uint64_t)st.st_size;
+  if (!rc) rc = read_header(r);
+  if (!rc && !(r->dctx = ZSTD_createDCtx())) rc = HK_E_NOMEM;
+  if (rc) {
+    trc_reader_free(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+uint32_t trc_reader_file_version(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  uint8_t pre[12];
+  ssize_t k = pread_full(fd, pre, sizeof pre, 0);
+  close(fd);
+  if (k < (ssize_t)sizeof pre || memcmp(pre, TRC_MAGIC, 8) != 0) return 0;
+  return trc_get32(pre + 8);
+}
+
+void trc_reader_free(trc_reader_t *r) {
+  if (!r) return;
+  if (r->fd >= 0) close(r->fd);
+  ZSTD_freeDCtx(r->dctx);
+  free(r->exe);
+  free(r->argv);
+  trc_buf_release(&r->stored);
+  trc_buf_release(&r->raw);
+  free(r->ev);
+  free(r->sites);
+  free(r->frames);
+  free(r->mods);
+  free(r->ths);
+  free(r->strs);
+  free(r);
+}
+
+const trc_header_t *trc_reader_header(const trc_reader_t *r) { return &r->hdr; }
+uint64_t trc_reader_offset(const trc_reader_t *r) { return r->off; }
+uint64_t trc_reader_file_size(const trc_reader_t *r) { return r->size; }
+
+/* ---- payload decoders ---------------------------------------------------
+ * Each gets the raw payload [p, end) and fails with HK_E_CORRUPT on any
+ * value out of range, count larger than the bytes left could hold, or
+ * bytes left over. */
+
+#define GET(v)                                                                 \
+  do {                                                                         \
+    if (hk_varint_get(&p, end, &(v))) return HK_E_CORRUPT;                     \
+  } while (0)
+#define GET32(v)                                                               \
+  do {                                                                         \
+    uint64_t t_;                                                               \
+    GET(t_);                                                                   \
+    if (t_ > UINT32_MAX) return HK_E_CORRUPT;                                  \
+    (v) = (uint32_t)t_;                                                        \
+  } while (0)
+
+typedef struct pstate {
+  uint64_t prev;
+  uint64_t ring[TRC_PTR_RING];
+  unsigned head;
+} pstate_t;
+
+static int resolve_ptr(const pstate_t *s, unsigned mode, uint64_t v,
+                       uint64_t *out) {
+  switch (mode) {
+  case TRC_PM_NULL: *out = 0; return 0;
+  case TRC_PM_RING:
+    if (v >= TRC_PTR_RING) return HK_E_CORRUPT;
+    *out = s->ring[(s->head - 1 - (unsigned)v) & (TRC_PTR_RING - 1)];
+    return *out ? 0 : HK_E_CORRUPT;
+  case TRC_PM_DELTA16:
+    *out = ((s->prev >> 4) + (uint64_t)hk_unzigzag(v)) << 4;
+    return *out ? 0 : HK_E_CORRUPT;
+  case TRC_PM_DELTA:
+    *out = s->prev + (uint64_t)hk_unzigzag(v);
+    return *out ? 0 : HK_E_CORRUPT;
+  default: return HK_E_CORRUPT;
+  }
+}
+
+static int decode_events(trc_reader_t *r, const uint8_t *p,
+                         const uint8_t *end, trc_chunk_t *c) {
+  uint32_t thread;
+  uint64_t n;
+  GET32(thread);
+  GET(n);
+  /* Every event has at least an op byte, a time and a site. */
+  if (n == 0 || n > TRC_MAX_CHUNK_EVENTS || n > (uint64_t)(end - p) / 3)
+    return HK_E_CORRUPT;
+  if (grow(&r->ev, &r->ev_cap, n, sizeof *r->ev)) return HK_E_NOMEM;
+  trc_event_t *ev = r->ev;
+  memset(ev, 0, n * sizeof *ev);
+  const uint8_t *ops = p;
+  for (size_t i = 0; i < n; i++) {
+    unsigned op = ops[i] & TRC_OB_OP_MASK;
+    if (op == 0 || op >= TRC_OP_COUNT || (ops[i] & TRC_OB_RESERVED))
+      return HK_E_CORRUPT;
+    ev[i].op = (uint8_t)op;
+    ev[i].flags = (ops[i] & TRC_OB_FAILED) ? TRC_EV_FAILED : 0;
+    ev[i].thread = thread;
+  }
+  p += n;
+  uint64_t t = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t d;
+    GET(d);
+    if (t + d < t) return HK_E_CORRUPT;
+    ev[i].time = t += d;
+  }
+  for (size_t i = 0; i < n; i++) GET32(ev[i].site);
+  /* Pointer column: coded values now, resolved in event order below. */
+  for (size_t i = 0; i < n; i++)
+    if (ops[i] >> TRC_OB_PM_SHIFT) GET(ev[i].ptr);
+  for (size_t i = 0; i < n; i++)
+    if (trc_op_has_size(ev[i].op)) GET(ev[i].size);
+  /* Extras, and pointer resolution, one event at a time. */
+  pstate_t s;
+  memset(&s, 0, sizeof s);
+  for (size_t i = 0; i < n; i++) {
+    trc_event_t *e = &ev[i];
+    uint64_t v = 0, m;
+    if (trc_op_has_old(e->op)) {
+      GET(m);
+      if (m > TRC_PM_DELTA) return HK_E_CORRUPT;
+      if (m != TRC_PM_NULL) GET(v);
+      if (resolve_ptr(&s, (unsigned)m, v, &e->old_ptr)) return HK_E_CORRUPT;
+    }
+    if (trc_op_has_nmemb(e->op)) GET(e->nmemb);
+    if (trc_op_has_align(e->op)) {
+      GET(m);
+      if (m < 64)
+        e->align = 1ull << m;
+      else if (m == TRC_ALIGN_RAW)
+        GET(e->align);
+      else if (m != TRC_ALIGN_ZERO)
+        return HK_E_CORRUPT;
+    }
+    unsigned mode = ops[i] >> TRC_OB_PM_SHIFT;
+    if (resolve_ptr(&s, mode, e->ptr, &e->ptr)) return HK_E_CORRUPT;
+    if (e->ptr) {
+      s.prev = e->ptr;
+      if (e->op != TRC_OP_FREE) {
+        s.ring[s.head] = e->ptr;
+        s.head = (s.head + 1) & (TRC_PTR_RING - 1);
+      }
+    }
+  }
+  if (p != end) return HK_E_CORRUPT;
+  c->thread = thread;
+  c->n = n;
+  c->events = ev;
+  return 0;
+}
+
+static int decode_sites(trc_reader_t *r, const uint8_t *p, const uint8_t *end,
+                        trc_chunk_t *c) {
+  uint64_t n;
+  GET(n);
+  if (n > (uint64_t)(end - p) / 2) return HK_E_CORRUPT;
+  if (grow(&r->sites, &r->sites_cap, n, sizeof *r->sites)) return HK_E_NOMEM;
+  size_t nf = 0;
+  uint64_t prev0 = 0;
+  for (size_t i = 0; i < n; i++) {
+    trc_site_t *s = &r->sites[i];
+    GET32(s->id);
+    GET32(s->depth);
+    if (s->id == 0 || s->depth > TRC_MAX_DEPTH ||
+        s->depth > (size_t)(end - p))
+      return HK_E_CORRUPT;
+    if (grow(&r->frames, &r->frames_cap, nf + s->depth, sizeof *r->frames))
+      return HK_E_NOMEM;
+    uint64_t prev = prev0;
+    for (uint32_t k = 0; k < s->depth; k++) {
+      uint64_t z;
+      GET(z);
+      prev = r->frames[nf + k] = prev + (uint64_t)hk_unzigzag(z);
+    }
+    if (s->depth) prev0 = r->frames[nf];
+    s->frames = (const uint64_t *)(uintptr_t)nf; /* fixed up below */
+    nf += s->depth;
+  }
+  for (size_t i = 0; i < n; i++)
+    r->sites[i].frames = r->frames + (uintptr_t)r->sites[i].frames;
+  c->n = n;
+  c->sites = r->sites;
+  return 0;
+}
+
+/* A length-prefixed byte string, copied NUL-terminated into the arena. */
+static int get_bytes(const uint8_t **pp, const uint8_t *end, char **arena,
+                     const char **out, uint32_t *len) {
+  const uint8_t *p = *pp;
+  uint64_t n;
+  GET(n);
+  if (n > (uint64_t)(end - p)) return HK_E_CORRUPT;
+  memcpy(*arena, p, n);
+  (*arena)[n] = '\0';
+  *out = *arena;
+  *arena += n + 1;
+  if (len) *len = (uint32_t)n;
+  *pp = p + n;
+  return 0;
+}
+
+static int decode_modules(trc_reader_t *r, const uint8_t *p,
+                          const uint8_t *end, trc_chunk_t *c) {
+  uint64_t n;
+  GET(n);
+  if (n > (uint64_t)(end - p) / 8) return HK_E_CORRUPT;
+  if (grow(&r->mods, &r->mods_cap, n, sizeof *r->mods) ||
+      grow(&r->strs, &r->strs_cap, (size_t)(end - p) + 2 * n + 1, 1))
+    return HK_E_NOMEM;
+  char *arena = r->strs;
+  for (size_t i = 0; i < n; i++) {
+    trc_module_t *m = &r->mods[i];
+    const char *bid;
+    GET32(m->id);
+    GET(m->base);
+    GET(m->lo);
+    GET(m->hi);
+    GET(m->time);
+    GET(m->unload_time);
+    if (get_bytes(&p, end, &arena, &m->path, NULL) ||
+        get_bytes(&p, end, &arena, &bid, &m->build_id_len))
+      return HK_E_CORRUPT;
+    m->build_id = m->build_id_len ? (const uint8_t *)bid : NULL;
+  }
+  if (p != end) return HK_E_CORRUPT;
+  c->n = n;
+  c->modules = r->mods;
+  return 0;
+}
+
+static int decode_threads(trc_reader_t *r, const uint8_t *p,
+                          const uint8_t *end, trc_chunk_t *c) {
+  uint64_t n;
+  GET(n);
+  if (n > (uint64_t)(end - p) / 5) return HK_E_CORRUPT;
+  if (grow(&r->ths, &r->ths_cap, n, sizeof *r->ths) ||
+      grow(&r->strs, &r->strs_cap, (size_t)(end - p) + n + 1, 1))
+    return HK_E_NOMEM;
+  char *arena = r->strs;
+  for (size_t i = 0; i < n; i++) {
+    trc_thread_t *t = &r->ths[i];
+    uint64_t z;
+    GET32(t->index);
+    GET(z);
+    t->tid = hk_unzigzag(z);
+    GET(t->start_time);
+    GET(t->end_time);
+    if (get_bytes(&p, end, &arena, &t->name, NULL)) return HK_E_CORRUPT;
+  }
+  if (p != end) return HK_E_CORRUPT;
+  c->n = n;
+  c->threads = r->ths;
+  return 0;
+}
+
+static int decode_summary(trc_reader_t *r, const uint8_t *p,
+                          const uint8_t *end, trc_chunk_t *c) {
+  trc_summary_t *s = &r->sum;
+  memset(s, 0, sizeof *s);
+  uint64_t nops;
+  GET(s->events);
+  GET(nops);
+  if (nops > TRC_OP_COUNT - 1) return HK_E_CORRUPT;
+  for (unsigned op = 1; op <= nops; op++) GET(s->counts[op]);
+  GET(s->failed);
+  GET(s->chunks);
+  GET32(s->threads);
+  GET32(s->sites);
+  GET32(s->modules);
+  GET(s->end_time);
+  GET(s->dropped);
+  if (p != end) return HK_E_CORRUPT;
+  c->n = 1;
+  c->summary = s;
+  return 0;
+}
+
+#undef GET
+#undef GET32
+
+/* ---- chunks ------------------------------------------------------------ */
+
+static int read_chunk(trc_reader_t *r, uint64_t off, trc_chunk_t *c) {
+  memset(c, 0, sizeof *c);
+  if (off == r->size) return 0;
+  if (off > r->size || r->size - off < TRC_CHUNK_HDR_SIZE)
+    return HK_E_TRUNCATED;
+  uint8_t h[TRC_CHUNK_HDR_SIZE];
+  ssize_t k = pread_full(r->fd, h, sizeof h, off);
+  if (k < 0) return (int)k;
+  if (k < (ssize_t)sizeof h) return HK_E_TRUNCATED;
+  if (trc_get32(h + TRC_CH_MAGIC) != TRC_CHUNK_MAGIC) return HK_E_CORRUPT;
+  uint8_t kind = h[TRC_CH_KIND], codec = h[TRC_CH_CODEC];
+  uint32_t stored = trc_get32(h + TRC_CH_STORED);
+  uint32_t raw_len = trc_get32(h + TRC_CH_RAW);
+  /* Lengths are checked before anything is allocated or read. */
+  if (raw_len > TRC_MAX_CHUNK_RAW ||
+      (codec == TRC_CODEC_RAW && stored != raw_len) ||
+      (codec == TRC_CODEC_ZSTD && stored > ZSTD_compressBound(raw_len)))
+    return HK_E_CORRUPT;
+  if (stored > r->size - off - TRC_CHUNK_HDR_SIZE) return HK_E_TRUNCATED;
+  r->stored.len = 0;
+  if (trc_buf_reserve(&r->stored, (size_t)stored + 1)) return HK_E_NOMEM;
+  k = pread_full(r->fd, r->stored.p, stored, off + TRC_CHUNK_HDR_SIZE);
+  if (k < 0) return (int)k;
+  if ((size_t)k < stored) return HK_E_TRUNCATED;
+  if (trc_chunk_checksum(h, r->stored.p, stored) !=
+      trc_get64(h + TRC_CH_CHECKSUM))
+    return HK_E_CORRUPT;
+  if (trc_get16(h + TRC_CH_RESERVED) != 0 || kind < TRC_CHUNK_EVENTS ||
+      kind > TRC_CHUNK_SUMMARY || codec > TRC_CODEC_ZSTD)
+    return HK_E_CORRUPT;
+  const uint8_t *raw = r->stored.p;
+  if (codec == TRC_CODEC_ZSTD) {
+    r->raw.len = 0;
+    if (trc_buf_reserve(&r->raw, (size_t)raw_len + 1)) return HK_E_NOMEM;
+    size_t got = ZSTD_decompressDCtx(r->dctx, r->raw.p, raw_len, r->stored.p,
+                                     stored);
+    if (ZSTD_isError(got)) return HK_E_DECOMPRESS;
+    if (got != raw_len) return HK_E_CORRUPT;
+    raw = r->raw.p;
+  }
+  const uint8_t *end = raw + raw_len;
+  int rc;
+  switch (kind) {
+  case TRC_CHUNK_EVENTS: rc = decode_events(r, raw, end, c); break;
+  case TRC_CHUNK_SITES: rc = decode_sites(r, raw, end, c); break;
+  case TRC_CHUNK_MODULES: rc = decode_modules(r, raw, end, c); break;
+  case TRC_CHUNK_THREADS: rc = decode_threads(r, raw, end, c); break;
+  default: rc = decode_summary(r, raw, end, c); break;
+  }
+  if (rc) return rc;
+  c->kind = kind;
+  c->offset = off;
+  c->stored = TRC_CHUNK_HDR_SIZE + (uint64_t)stored;
+  return 1;
+}
+
+int trc_reader_read_at(trc_reader_t *r, uint64_t offset, trc_chunk_t *c) {
+  r->off = offset;
+  int rc = read_chunk(r, offset, c);
+  if (rc == 1) r->off = offset + c->stored;
+  if (rc < 0) memset(c, 0, sizeof *c);
+  return rc;
+}
+
+int trc_reader_next(trc_reader_t *r, trc_chunk_t *c) {
+  return trc_reader_read_at(r, r->off, c);
+}

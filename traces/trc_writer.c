@@ -1,0 +1,538 @@
+/* trc_writer.c: the streaming trace writer, used by the recorder (from
+ * inside a preloaded malloc interposer) and by `hksim gen`. Events are coded
+ * into per-thread column buffers as they arrive; a full buffer becomes one
+ * EVENTS chunk, zstd-compressed and written with write(2). No stdio: the
+ * recorder calls this while the program's stdio may be in any state. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "trc.h"
+#include "trc_internal.h"
+
+/* Column buffers of an EVENTS chunk, in payload order. */
+enum { COL_OPS, COL_TIMES, COL_SITES, COL_PTRS, COL_SIZES, COL_EXTRAS, NCOL };
+/* Pending side tables, in the order they are written. */
+enum { TAB_SITES, TAB_MODULES, TAB_THREADS, NTAB };
+static const uint8_t tab_kind[NTAB] = {TRC_CHUNK_SITES, TRC_CHUNK_MODULES,
+                                       TRC_CHUNK_THREADS};
+
+/* One thread's chunk being filled. The coding state (time, prev, ring)
+ * restarts with every chunk so that each chunk decodes alone. */
+typedef struct tstate {
+  trc_buf_t col[NCOL];
+  uint32_t n;
+  uint64_t chunk_time;  /* time of the last event in this chunk (or 0) */
+  uint64_t thread_time; /* time of the last event accepted for the thread */
+  uint64_t prev;        /* last nonzero ptr of this chunk (or 0) */
+  uint64_t ring[TRC_PTR_RING];
+  unsigned head;
+} tstate_t;
+
+typedef struct table {
+  trc_buf_t b; /* entries; the count is prefixed when written */
+  uint64_t n;
+  uint64_t prev0; /* SITES: frame 0 of the previous site of this chunk */
+} table_t;
+
+struct trc_writer_s {
+  pthread_mutex_t mu;
+  int fd;
+  int err; /* sticky: the first error met */
+  int finished;
+  int level;
+  uint32_t chunk_events;
+  ZSTD_CCtx *cctx;
+  tstate_t **th;
+  uint32_t nth;
+  table_t tab[NTAB];
+  trc_buf_t raw, out; /* scratch: payload being assembled, chunk written */
+  uint64_t events, bytes, chunks, failed;
+  uint64_t counts[TRC_OP_COUNT];
+  uint32_t n_threads, n_sites, n_modules;
+};
+
+static int write_all(int fd, const uint8_t *p, size_t n) {
+  while (n) {
+    ssize_t k = write(fd, p, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (k == 0) return -EIO;
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+static int fail(trc_writer_t *w, int err) {
+  if (!w->err) __atomic_store_n(&w->err, err, __ATOMIC_RELAXED);
+  return w->err;
+}
+
+/* Compresses raw and writes one chunk of the given kind. */
+static int write_chunk(trc_writer_t *w, uint8_t kind, const uint8_t *raw,
+                       size_t raw_len) {
+  if (w->err) return w->err;
+  size_t bound = ZSTD_compressBound(raw_len);
+  w->out.len = 0;
+  if (trc_buf_reserve(&w->out, TRC_CHUNK_HDR_SIZE + bound))
+    return fail(w, HK_E_NOMEM);
+  uint8_t *h = w->out.p, *pay = h + TRC_CHUNK_HDR_SIZE;
+  uint8_t codec = TRC_CODEC_ZSTD;
+  size_t stored =
+      ZSTD_compressCCtx(w->cctx, pay, bound, raw, raw_len, w->level);
+  if (ZSTD_isError(stored)) return fail(w, HK_E_COMPRESS);
+  if (stored >= raw_len) { /* incompressible: store it as it is */
+    codec = TRC_CODEC_RAW;
+    memcpy(pay, raw, raw_len);
+    stored = raw_len;
+  }
+  trc_put32(h + TRC_CH_MAGIC, TRC_CHUNK_MAGIC);
+  h[TRC_CH_KIND] = kind;
+  h[TRC_CH_CODEC] = codec;
+  trc_put16(h + TRC_CH_RESERVED, 0);
+  trc_put32(h + TRC_CH_STORED, (uint32_t)stored);
+  trc_put32(h + TRC_CH_RAW, (uint32_t)raw_len);
+  trc_put64(h + TRC_CH_CHECKSUM, trc_chunk_checksum(h, pay, stored));
+  int rc = write_all(w->fd, h, TRC_CHUNK_HDR_SIZE + stored);
+  if (rc) return fail(w, rc);
+  __atomic_add_fetch(&w->bytes, TRC_CHUNK_HDR_SIZE + stored, __ATOMIC_RELAXED);
+  w->chunks++;
+  return 0;
+}
+
+/* Writes a pending table as one chunk: varint count, then its entries. */
+static int flush_table(trc_writer_t *w, int t) {
+  table_t *tb = &w->tab[t];
+  if (!tb->n) return w->err;
+  w->raw.len = 0;
+  if (trc_buf_reserve(&w->raw, HK_VARINT_MAX + tb->b.len))
+    return fail(w, HK_E_NOMEM);
+  trc_buf_varint(&w->raw, tb->n);
+  memcpy(w->raw.p + w->raw.len, tb->b.p, tb->b.len);
+  w->raw.len += tb->b.len;
+  int rc = write_chunk(w, tab_kind[t], w->raw.p, w->raw.len);
+  tb->b.len = 0;
+  tb->n = 0;
+  tb->prev0 = 0;
+  return rc;
+}
+
+static int flush_tables(trc_writer_t *w) {
+  for (int t = 0; t < NTAB; t++) {
+    int rc = flush_table(w, t);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static void tstate_reset(tstate_t *t) {
+  for (int c = 0; c < NCOL; c++) t->col[c].len = 0;
+  t->n = 0;
+  t->chunk_time = 0;
+  t->prev = 0;
+  memset(t->ring, 0, sizeof t->ring);
+  t->head = 0;
+}
+
+/* Writes the thread's partial chunk, pending tables first, so a reader
+ * always has the definitions before the events that use them. */
+static int flush_thread(trc_writer_t *w, uint32_t idx) {
+  tstate_t *t = w->th[idx];
+  if (!t || !t->n) return w->err;
+  int rc = flush_tables(w);
+  if (rc) return rc;
+  size_t total = 2 * HK_VARINT_MAX;
+  for (int c = 0; c < NCOL; c++) total += t->col[c].len;
+  w->raw.len = 0;
+  if (trc_buf_reserve(&w->raw, total)) return fail(w, HK_E_NOMEM);
+  trc_buf_varint(&w->raw, idx);
+  trc_buf_varint(&w->raw, t->n);
+  for (int c = 0; c < NCOL; c++) {
+    memcpy(w->raw.p + w->raw.len, t->col[c].p, t->col[c].len);
+    w->raw.len += t->col[c].len;
+  }
+  rc = write_chunk(w, TRC_CHUNK_EVENTS, w->raw.p, w->raw.len);
+  tstate_reset(t);
+  return rc;
+}
+
+static int ring_find(const tstate_t *t, uint64_t p) {
+  for (unsigned k = 0; k < TRC_PTR_RING; k++)
+    if (t->ring[(t->head - 1 - k) & (TRC_PTR_RING - 1)] == p) return (int)k;
+  return -1;
+}
+
+/* Pointer coding shared by ptr and old_ptr: mode and the value to store. */
+static unsigned ptr_mode(const tstate_t *t, uint64_t p, uint64_t *val) {
+  if (!p) return TRC_PM_NULL;
+  int k = ring_find(t, p);
+  if (k >= 0) {
+    *val = (uint64_t)k;
+    return TRC_PM_RING;
+  }
+  if (!(p & 15)) {
+    *val = hk_zigzag((int64_t)((p >> 4) - (t->prev >> 4)));
+    return TRC_PM_DELTA16;
+  }
+  *val = hk_zigzag((int64_t)(p - t->prev));
+  return TRC_PM_DELTA;
+}
+
+/* Codes one event into the thread's columns. Budget: a few dozen
+ * instructions plus a 64-entry ring scan; no I/O. */
+static int encode_event(tstate_t *t, const trc_event_t *e) {
+  for (int c = 0; c < NCOL; c++)
+    if (trc_buf_reserve(&t->col[c], 4 * HK_VARINT_MAX)) return HK_E_NOMEM;
+  unsigned op = e->op;
+  trc_buf_t *x = &t->col[COL_EXTRAS];
+  uint64_t v = 0;
+  if (trc_op_has_old(op)) {
+    unsigned m = ptr_mode(t, e->old_ptr, &v);
+    trc_buf_varint(x, m);
+    if (m != TRC_PM_NULL) trc_buf_varint(x, v);
+  }
+  if (trc_op_has_nmemb(op)) trc_buf_varint(x, e->nmemb);
+  if (trc_op_has_align(op)) {
+    uint64_t a = e->align;
+    if (a == 0)
+      trc_buf_varint(x, TRC_ALIGN_ZERO);
+    else if (!(a & (a - 1)))
+      trc_buf_varint(x, (uint64_t)__builtin_ctzll(a));
+    else {
+      trc_buf_varint(x, TRC_ALIGN_RAW);
+      trc_buf_varint(x, a);
+    }
+  }
+  unsigned m = ptr_mode(t, e->ptr, &v);
+  if (m != TRC_PM_NULL) {
+    trc_buf_varint(&t->col[COL_PTRS], v);
+    t->prev = e->ptr;
+    if (op != TRC_OP_FREE) {
+      t->ring[t->head] = e->ptr;
+      t->head = (t->head + 1) & (TRC_PTR_RING - 1);
+    }
+  }
+  trc_buf_t *o = &t->col[COL_OPS];
+  o->p[o->len++] = (uint8_t)(op | ((e->flags & TRC_EV_FAILED) ? TRC_OB_FAILED
+                                                               : 0) |
+                             (m << TRC_OB_PM_SHIFT));
+  trc_buf_varint(&t->col[COL_TIMES], e->time - t->chunk_time);
+  t->chunk_time = e->time;
+  trc_buf_varint(&t->col[COL_SITES], e->site);
+  if (trc_op_has_size(op)) trc_buf_varint(&t->col[COL_SIZES], e->size);
+  t->n++;
+  return 0;
+}
+
+/* ---- header ----------------------------------------------------------- */
+
+static int write_header(trc_writer_t *w, const trc_header_t *hdr) {
+  const char *exe = hdr->exe ? hdr->exe : "";
+  size_t exe_len = strlen(exe);
+  int argv = (hdr->flags & TRC_HF_ARGV) != 0;
+  if (exe_len > TRC_MAX_STRING) return HK_E_RANGE;
+  if (argv && ((hdr->argv_len && !hdr->argv) ||
+               hdr->argv_len > TRC_MAX_HEADER_BODY / 2))
+    return HK_E_RANGE;
+  size_t body = TRC_FILE_BODY_FIXED + exe_len + (argv ? 4 + hdr->argv_len : 0);
+  size_t total = TRC_FILE_PREFIX + body + 8;
+  uint8_t *b = malloc(total);
+  if (!b) return HK_E_NOMEM;
+  memcpy(b, TRC_MAGIC, 8);
+  trc_put32(b + 8, TRC_VERSION);
+  trc_put32(b + 12, (uint32_t)body);
+  uint8_t *p = b + TRC_FILE_PREFIX;
+  trc_put32(p, hdr->flags);
+  trc_put32(p + 4, hdr->clock);
+  trc_put64(p + 8, hdr->tick_hz);
+  trc_put64(p + 16, hdr->start_wall_ns);
+  trc_put64(p + 24, hdr->start_ticks);
+  trc_put64(p + 32, (uint64_t)hdr->pid);
+  trc_put64(p + 40, (uint64_t)hdr->ppid);
+  trc_put32(p + 48, hdr->depth);
+  trc_put32(p + 52, (uint32_t)exe_len);
+  p += TRC_FILE_BODY_FIXED;
+  memcpy(p, exe, exe_len);
+  p += exe_len;
+  if (argv) {
+    trc_put32(p, hdr->argv_len);
+    if (hdr->argv_len) memcpy(p + 4, hdr->argv, hdr->argv_len);
+    p += 4 + hdr->argv_len;
+  }
+  trc_put64(p, XXH64(b, TRC_FILE_PREFIX + body, 0));
+  int rc = write_all(w->fd, b, total);
+  free(b);
+  if (!rc) w->bytes = total;
+  return rc;
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+int trc_writer_create_fd(trc_writer_t **out, int fd, const trc_header_t *hdr,
+                         const trc_writer_opts_t *opts) {
+  *out = NULL;
+  if (fd < 0 || !hdr) {
+    if (fd >= 0) close(fd);
+    return HK_E_USAGE;
+  }
+  trc_writer_t *w = calloc(1, sizeof *w);
+  if (!w) {
+    close(fd);
+    return HK_E_NOMEM;
+  }
+  w->fd = fd;
+  w->level = opts && opts->level ? opts->level : TRC_DEFAULT_LEVEL;
+  w->chunk_events = opts && opts->chunk_events ? opts->chunk_events
+                                               : TRC_DEFAULT_CHUNK_EVENTS;
+  if (w->chunk_events > TRC_MAX_CHUNK_EVENTS)
+    w->chunk_events = TRC_MAX_CHUNK_EVENTS;
+  pthread_mutex_init(&w->mu, NULL);
+  w->cctx = ZSTD_createCCtx();
+  int rc = w->cctx ? write_header(w, hdr) : HK_E_NOMEM;
+  if (rc) {
+    trc_writer_free(w);
+    return rc;
+  }
+  *out = w;
+  return 0;
+}
+
+int trc_writer_create(trc_writer_t **out, const char *path,
+                      const trc_header_t *hdr, const trc_writer_opts_t *opts) {
+  *out = NULL;
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return -errno;
+  return trc_writer_create_fd(out, fd, hdr, opts);
+}
+
+/* Takes the lock and checks the writer may still be used. */
+static int enter(trc_writer_t *w) {
+  pthread_mutex_lock(&w->mu);
+  if (w->err) return w->err;
+  if (w->finished) return HK_E_STATE;
+  return 0;
+}
+
+static int table_added(trc_writer_t *w, int t) {
+  w->tab[t].n++;
+  if (w->tab[t].b.len >= TRC_TABLE_FLUSH_BYTES) return flush_table(w, t);
+  return 0;
+}
+
+int trc_writer_add_site(trc_writer_t *w, uint32_t id, const uint64_t *frames,
+                        uint32_t depth) {
+  if (id == 0 || depth > TRC_MAX_DEPTH || (depth && !frames))
+    return HK_E_RANGE;
+  int rc = enter(w);
+  if (rc) goto out;
+  table_t *tb = &w->tab[TAB_SITES];
+  if (trc_buf_reserve(&tb->b, (2 + (size_t)depth) * HK_VARINT_MAX)) {
+    rc = fail(w, HK_E_NOMEM);
+    goto out;
+  }
+  trc_buf_varint(&tb->b, id);
+  trc_buf_varint(&tb->b, depth);
+  uint64_t prev = tb->prev0;
+  for (uint32_t i = 0; i < depth; i++) {
+    trc_buf_varint(&tb->b, hk_zigzag((int64_t)(frames[i] - prev)));
+    prev = frames[i];
+  }
+  if (depth) tb->prev0 = frames[0];
+  w->n_sites++;
+  rc = table_added(w, TAB_SITES);
+out:
+  pthread_mutex_unlock(&w->mu);
+  return rc;
+}
+
+static void put_bytes(trc_buf_t *b, const void *p, size_t n) {
+  trc_buf_varint(b, n);
+  if (n) memcpy(b->p + b->len, p, n);
+  b->len += n;
+}
+
+int trc_writer_add_module(trc_writer_t *w, const trc_module_t *m) {
+  const char *path = m->path ? m->path : "";
+  size_t plen = strlen(path);
+  if (plen > TRC_MAX_STRING || m->build_id_len > TRC_MAX_STRING ||
+      (m->build_id_len && !m->build_id))
+    return HK_E_RANGE;
+  int rc = enter(w);
+  if (rc) goto out;
+  table_t *tb = &w->tab[TAB_MODULES];
+  if (trc_buf_reserve(&tb->b, 8 * HK_VARINT_MAX + plen + m->build_id_len)) {
+    rc = fail(w, HK_E_NOMEM);
+    goto out;
+  }
+  trc_buf_varint(&tb->b, m->id);
+  trc_buf_varint(&tb->b, m->base);
+  trc_buf_varint(&tb->b, m->lo);
+  trc_buf_varint(&tb->b, m->hi);
+  trc_buf_varint(&tb->b, m->time);
+  trc_buf_varint(&tb->b, m->unload_time);
+  put_bytes(&tb->b, path, plen);
+  put_bytes(&tb->b, m->build_id, m->build_id_len);
+  w->n_modules++;
+  rc = table_added(w, TAB_MODULES);
+out:
+  pthread_mutex_unlock(&w->mu);
+  return rc;
+}
+
+int trc_writer_add_thread(trc_writer_t *w, const trc_thread_t *t) {
+  const char *name = t->name ? t->name : "";
+  size_t nlen = strlen(name);
+  if (nlen > TRC_MAX_STRING) return HK_E_RANGE;
+  int rc = enter(w);
+  if (rc) goto out;
+  table_t *tb = &w->tab[TAB_THREADS];
+  if (trc_buf_reserve(&tb->b, 5 * HK_VARINT_MAX + nlen)) {
+    rc = fail(w, HK_E_NOMEM);
+    goto out;
+  }
+  trc_buf_varint(&tb->b, t->index);
+  trc_buf_varint(&tb->b, hk_zigzag(t->tid));
+  trc_buf_varint(&tb->b, t->start_time);
+  trc_buf_varint(&tb->b, t->end_time);
+  put_bytes(&tb->b, name, nlen);
+  w->n_threads++;
+  rc = table_added(w, TAB_THREADS);
+out:
+  pthread_mutex_unlock(&w->mu);
+  return rc;
+}
+
+static tstate_t *get_thread(trc_writer_t *w, uint32_t idx) {
+  if (idx >= w->nth) {
+    uint32_t n = w->nth ? w->nth : 8;
+    while (n <= idx) n *= 2;
+    tstate_t **nt = realloc(w->th, n * sizeof *nt);
+    if (!nt) return NULL;
+    memset(nt + w->nth, 0, (n - w->nth) * sizeof *nt);
+    w->th = nt;
+    w->nth = n;
+  }
+  if (!w->th[idx]) w->th[idx] = calloc(1, sizeof(tstate_t));
+  return w->th[idx];
+}
+
+int trc_writer_events(trc_writer_t *w, uint32_t thread, const trc_event_t *ev,
+                      size_t n) {
+  if (thread >= TRC_MAX_THREADS) return HK_E_RANGE;
+  int rc = enter(w);
+  if (rc) goto out;
+  tstate_t *t = get_thread(w, thread);
+  if (!t) {
+    rc = fail(w, HK_E_NOMEM);
+    goto out;
+  }
+  /* Refuse the whole call, without recording any of it, if it is not a
+   * valid op stream ordered in time; this is the caller's error, not
+   * sticky. */
+  uint64_t last = t->thread_time;
+  for (size_t i = 0; i < n; i++) {
+    if (ev[i].op == 0 || ev[i].op >= TRC_OP_COUNT || ev[i].time < last) {
+      rc = HK_E_RANGE;
+      goto out;
+    }
+    last = ev[i].time;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (encode_event(t, &ev[i])) {
+      rc = fail(w, HK_E_NOMEM);
+      goto out;
+    }
+    t->thread_time = ev[i].time;
+    w->counts[ev[i].op]++;
+    if (ev[i].flags & TRC_EV_FAILED) w->failed++;
+    __atomic_add_fetch(&w->events, 1, __ATOMIC_RELAXED);
+    if (t->n >= w->chunk_events && (rc = flush_thread(w, thread))) goto out;
+  }
+out:
+  pthread_mutex_unlock(&w->mu);
+  return rc;
+}
+
+static int flush_all(trc_writer_t *w) {
+  for (uint32_t i = 0; i < w->nth; i++) {
+    int rc = flush_thread(w, i);
+    if (rc) return rc;
+  }
+  return flush_tables(w);
+}
+
+int trc_writer_flush(trc_writer_t *w) {
+  int rc = enter(w);
+  if (!rc) rc = flush_all(w);
+  pthread_mutex_unlock(&w->mu);
+  return rc;
+}
+
+int trc_writer_finish(trc_writer_t *w, uint64_t end_time, uint64_t dropped) {
+  int rc = enter(w);
+  if (rc == HK_E_STATE) goto out;
+  if (!rc) rc = flush_all(w);
+  if (!rc) {
+    uint8_t s[(TRC_OP_COUNT + 10) * HK_VARINT_MAX];
+    trc_buf_t b = {s, 0, sizeof s};
+    trc_buf_varint(&b, w->events);
+    trc_buf_varint(&b, TRC_OP_COUNT - 1);
+    for (unsigned op = 1; op < TRC_OP_COUNT; op++)
+      trc_buf_varint(&b, w->counts[op]);
+    trc_buf_varint(&b, w->failed);
+    trc_buf_varint(&b, w->chunks);
+    trc_buf_varint(&b, w->n_threads);
+    trc_buf_varint(&b, w->n_sites);
+    trc_buf_varint(&b, w->n_modules);
+    trc_buf_varint(&b, end_time);
+    trc_buf_varint(&b, dropped);
+    rc = write_chunk(w, TRC_CHUNK_SUMMARY, b.p, b.len);
+  }
+  w->finished = 1;
+  if (w->fd >= 0) {
+    if (close(w->fd) && !rc && errno != EINTR) rc = fail(w, -errno);
+    w->fd = -1;
+  }
+  rc = w->err ? w->err : rc;
+out:
+  pthread_mutex_unlock(&w->mu);
+  return rc;
+}
+
+void trc_writer_free(trc_writer_t *w) {
+  if (!w) return;
+  /* No lock: after fork the child may hold a copy of a locked mutex. */
+  if (w->fd >= 0) close(w->fd);
+  for (uint32_t i = 0; i < w->nth; i++) {
+    if (!w->th[i]) continue;
+    for (int c = 0; c < NCOL; c++) trc_buf_release(&w->th[i]->col[c]);
+    free(w->th[i]);
+  }
+  free(w->th);
+  for (int t = 0; t < NTAB; t++) trc_buf_release(&w->tab[t].b);
+  trc_buf_release(&w->raw);
+  trc_buf_release(&w->out);
+  ZSTD_freeCCtx(w->cctx);
+  pthread_mutex_destroy(&w->mu);
+  free(w);
+}
+
+int trc_writer_error(const trc_writer_t *w) {
+  return __atomic_load_n(&w->err, __ATOMIC_RELAXED);
+}
+
+uint64_t trc_writer_events_total(const trc_writer_t *w) {
+  return __atomic_load_n(&w->events, __ATOMIC_RELAXED);
+}
+
+uint64_t trc_writer_bytes(const trc_writer_t *w) {
+  return __atomic_load_n(&w->bytes, __ATOMIC_RELAXED);
+}
