@@ -1,0 +1,683 @@
+/* test_writer_reader.c: traces/trc_writer.c and trc_reader.c (and the small
+ * things of trc_common.c): every op and field survives a round trip, with
+ * random values from fixed seeds, many interleaved threads, side tables and
+ * extreme values; the writer's sticky errors; reading at known offsets. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <xxhash.h>
+
+#include "trc.h"
+#include "trc_internal.h"
+
+static char dir[64];
+static char path[128];
+
+static int setup(void **state) {
+  (void)state;
+  strcpy(dir, "/tmp/hksim-trc-XXXXXX");
+  if (!mkdtemp(dir)) return -1;
+  snprintf(path, sizeof path, "%s/t.hkt", dir);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  unlink(path);
+  return rmdir(dir);
+}
+
+static trc_header_t header(void) {
+  static const char argv[] = "prog\0--flag\0x";
+  trc_header_t h = {0};
+  h.flags = TRC_HF_ARGV;
+  h.clock = TRC_CLOCK_TSC;
+  h.tick_hz = 2900000000ull;
+  h.start_wall_ns = 1700000000123456789ull;
+  h.start_ticks = 0x123456789abcull;
+  h.pid = 4242;
+  h.ppid = -1;
+  h.exe = "/usr/bin/prog";
+  h.argv = argv;
+  h.argv_len = sizeof argv;
+  h.depth = 16;
+  return h;
+}
+
+/* Expected streams, one per thread. */
+typedef struct stream {
+  trc_event_t *ev;
+  size_t n, cap;
+  uint64_t time;
+  uint64_t live[32]; /* recent allocations, for frees and reallocs */
+} stream_t;
+
+static void push(stream_t *s, const trc_event_t *e) {
+  if (s->n == s->cap) {
+    s->cap = s->cap ? 2 * s->cap : 1024;
+    s->ev = realloc(s->ev, s->cap * sizeof *s->ev);
+    assert_non_null(s->ev);
+  }
+  s->ev[s->n++] = *e;
+}
+
+static uint64_t rnd_val(hk_rng_t *r) {
+  switch (hk_rng_below(r, 6)) {
+  case 0: return 0;
+  case 1: return UINT64_MAX;
+  case 2: return hk_rng_below(r, 100);
+  case 3: return hk_rng_below(r, 1 << 20);
+  default: return hk_rng_next(r) >> hk_rng_below(r, 64);
+  }
+}
+
+static uint64_t rnd_ptr(hk_rng_t *r, stream_t *s) {
+  switch (hk_rng_below(r, 8)) {
+  case 0: return hk_rng_next(r) | 1;                      /* unaligned */
+  case 1: return hk_rng_next(r) & ~15ull;                 /* anywhere */
+  case 2: return UINT64_MAX - 15 * hk_rng_below(r, 3);     /* top */
+  case 3: return 16 * (1 + hk_rng_below(r, 4));             /* bottom */
+  default: /* near the previous one, both directions */
+    return (s->live[0] + 16 * (hk_rng_below(r, 2000) - 1000)) | 16;
+  }
+}
+
+/* A random event of a random op, with only the fields its op stores. */
+static trc_event_t rnd_event(hk_rng_t *r, stream_t *s, uint32_t nsites) {
+  trc_event_t e = {0};
+  e.op = (uint8_t)(1 + hk_rng_below(r, TRC_OP_COUNT - 1));
+  uint64_t dt = hk_rng_below(r, 4) ? hk_rng_below(r, 5000)
+                                   : hk_rng_next(r) >> 40;
+  s->time += dt;
+  e.time = s->time;
+  e.site = (uint32_t)hk_rng_below(r, nsites + 1);
+  int failed = e.op != TRC_OP_FREE && hk_rng_below(r, 20) == 0;
+  if (e.op == TRC_OP_FREE) {
+    e.ptr = hk_rng_below(r, 4) ? s->live[hk_rng_below(r, 32)]
+                               : rnd_ptr(r, s);
+    if (!e.ptr) e.ptr = 0x1000;
+  } else {
+    e.size = rnd_val(r);
+    e.ptr = failed ? 0 : rnd_ptr(r, s);
+    if (!failed && hk_rng_below(r, 3) == 0) e.ptr = s->live[hk_rng_below(r, 32)];
+    if (failed) e.flags = TRC_EV_FAILED;
+  }
+  if (trc_op_has_old(e.op))
+    e.old_ptr = hk_rng_below(r, 3) ? s->live[hk_rng_below(r, 32)]
+                                   : (hk_rng_below(r, 2) ? 0 : rnd_ptr(r, s));
+  if (trc_op_has_nmemb(e.op)) e.nmemb = rnd_val(r);
+  if (trc_op_has_align(e.op)) {
+    switch (hk_rng_below(r, 4)) {
+    case 0: e.align = 0; break;
+    case 1: e.align = rnd_val(r); break;
+    default: e.align = 1ull << hk_rng_below(r, 64); break;
+    }
+  }
+  if (e.ptr && e.op != TRC_OP_FREE) {
+    memmove(s->live + 1, s->live, sizeof s->live - sizeof s->live[0]);
+    s->live[0] = e.ptr;
+  }
+  return e;
+}
+
+static void assert_event_eq(const trc_event_t *a, const trc_event_t *b,
+                            uint32_t thread) {
+  char la[256], lb[256];
+  trc_event_t x = *a;
+  x.thread = thread;
+  trc_event_format(&x, la, sizeof la);
+  trc_event_format(b, lb, sizeof lb);
+  assert_string_equal(la, lb);
+  assert_true(a->time == b->time && a->ptr == b->ptr &&
+              a->old_ptr == b->old_ptr && a->size == b->size &&
+              a->nmemb == b->nmemb && a->align == b->align &&
+              a->site == b->site && a->op == b->op && a->flags == b->flags);
+  assert_int_equal(b->thread, thread);
+}
+
+/* Reads the whole file back and compares it with the streams. */
+static void check_file(stream_t *st, uint32_t nth, uint32_t nsites,
+                       uint64_t (*frames)[TRC_MAX_DEPTH], uint32_t *depth) {
+  trc_reader_t *r;
+  assert_int_equal(trc_reader_open(&r, path), 0);
+  trc_header_t want = header();
+  const trc_header_t *h = trc_reader_header(r);
+  assert_int_equal(h->version, TRC_VERSION);
+  assert_int_equal(h->flags, want.flags);
+  assert_int_equal(h->clock, want.clock);
+  assert_true(h->tick_hz == want.tick_hz &&
+              h->start_wall_ns == want.start_wall_ns &&
+              h->start_ticks == want.start_ticks && h->pid == want.pid &&
+              h->ppid == want.ppid && h->depth == want.depth);
+  assert_string_equal(h->exe, want.exe);
+  assert_int_equal(h->argv_len, want.argv_len);
+  assert_memory_equal(h->argv, want.argv, want.argv_len);
+  size_t *pos = calloc(nth, sizeof *pos);
+  int seen_summary = 0;
+  uint32_t sites_seen = 0, threads_seen = 0, modules_seen = 0;
+  uint64_t chunks = 0, total = 0;
+  trc_chunk_t c;
+  int rc;
+  while ((rc = trc_reader_next(r, &c)) == 1) {
+    assert_false(seen_summary);
+    switch (c.kind) {
+    case TRC_CHUNK_EVENTS:
+      assert_true(c.thread < nth);
+      for (size_t i = 0; i < c.n; i++) {
+        assert_true(pos[c.thread] < st[c.thread].n);
+        assert_event_eq(&st[c.thread].ev[pos[c.thread]++], &c.events[i],
+                        c.thread);
+      }
+      total += c.n;
+      break;
+    case TRC_CHUNK_SITES:
+      for (size_t i = 0; i < c.n; i++) {
+        uint32_t id = c.sites[i].id;
+        assert_true(id >= 1 && id <= nsites);
+        assert_int_equal(c.sites[i].depth, depth[id]);
+        if (depth[id])
+          assert_memory_equal(c.sites[i].frames, frames[id],
+                              depth[id] * sizeof(uint64_t));
+        sites_seen++;
+      }
+      break;
+    case TRC_CHUNK_MODULES:
+      for (size_t i = 0; i < c.n; i++) {
+        const trc_module_t *m = &c.modules[i];
+        char want_path[64];
+        snprintf(want_path, sizeof want_path, "/lib/mod%u.so", m->id);
+        assert_string_equal(m->path, want_path);
+        assert_true(m->base == 0x7f0000000000ull + m->id * 0x100000ull);
+        assert_true(m->lo == m->base + 0x1000 && m->hi == m->base + 0x9000);
+        assert_true(m->time == m->id && m->unload_time == (m->id % 2 ? 0 : UINT64_MAX));
+        assert_int_equal(m->build_id_len, m->id % 3 ? 20 : 0);
+        for (uint32_t k = 0; k < m->build_id_len; k++)
+          assert_int_equal(m->build_id[k], (uint8_t)(m->id + k));
+        modules_seen++;
+      }
+      break;
+    case TRC_CHUNK_THREADS:
+      for (size_t i = 0; i < c.n; i++) {
+        const trc_thread_t *t = &c.threads[i];
+        char name[32];
+        snprintf(name, sizeof name, t->index ? "worker-%u" : "", t->index);
+        assert_string_equal(t->name, name);
+        assert_true(t->tid == 1000 + (int64_t)t->index);
+        assert_true(t->start_time == t->index && t->end_time == 0);
+        threads_seen++;
+      }
+      break;
+    case TRC_CHUNK_SUMMARY:
+      seen_summary = 1;
+      assert_true(c.summary->events == total);
+      assert_true(c.summary->chunks == chunks);
+      assert_true(c.summary->end_time == 777 && c.summary->dropped == 3);
+      assert_int_equal(c.summary->sites, sites_seen);
+      assert_int_equal(c.summary->threads, threads_seen);
+      assert_int_equal(c.summary->modules, modules_seen);
+      break;
+    default: fail();
+    }
+    chunks++;
+  }
+  assert_int_equal(rc, 0);
+  assert_true(seen_summary);
+  assert_true(trc_reader_offset(r) == trc_reader_file_size(r));
+  for (uint32_t t = 0; t < nth; t++) assert_int_equal(pos[t], st[t].n);
+  free(pos);
+  trc_reader_free(r);
+}
+
+/* Random op streams of many threads handed to the writer in interleaved
+ * batches, with small chunks so that tables and events alternate. */
+static void roundtrip(uint64_t seed, uint32_t nth, uint32_t per_thread,
+                      uint32_t chunk_events, int level) {
+  enum { NSITES = 40 };
+  hk_rng_t r;
+  hk_rng_init(&r, seed);
+  stream_t *st = calloc(nth, sizeof *st);
+  for (uint32_t t = 0; t < nth; t++) {
+    for (uint32_t i = 0; i < per_thread; i++) {
+      trc_event_t e = rnd_event(&r, &st[t], NSITES);
+      e.thread = t;
+      push(&st[t], &e);
+    }
+  }
+  static uint64_t frames[NSITES + 1][TRC_MAX_DEPTH];
+  uint32_t depth[NSITES + 1];
+  for (uint32_t s = 1; s <= NSITES; s++) {
+    depth[s] = (uint32_t)hk_rng_below(&r, TRC_MAX_DEPTH + 1);
+    for (uint32_t k = 0; k < depth[s]; k++)
+      frames[s][k] = k % 3 ? hk_rng_next(&r) : 0x555555554000ull + 8 * s - k;
+  }
+  trc_header_t h = header();
+  trc_writer_opts_t o = {level, chunk_events};
+  trc_writer_t *w;
+  assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
+  size_t *pos = calloc(nth, sizeof *pos);
+  uint32_t next_site = 1, next_mod = 1;
+  for (;;) {
+    uint32_t t = (uint32_t)hk_rng_below(&r, nth);
+    size_t k = 1 + hk_rng_below(&r, chunk_events);
+    if (pos[t] + k > st[t].n) k = st[t].n - pos[t];
+    /* Sites are defined before any event that uses them is written:
+     * define them all first, some at a time. */
+    while (next_site <= NSITES && hk_rng_below(&r, 2))
+      assert_int_equal(trc_writer_add_site(w, next_site, frames[next_site],
+                                           depth[next_site]), 0),
+          next_site++;
+    if (next_site <= NSITES) continue;
+    if (next_mod <= 12 && hk_rng_below(&r, 4) == 0) {
+      uint8_t bid[20];
+      for (int b = 0; b < 20; b++) bid[b] = (uint8_t)(next_mod + b);
+      char p[64];
+      snprintf(p, sizeof p, "/lib/mod%u.so", next_mod);
+      trc_module_t m = {next_mod, 0x7f0000000000ull + next_mod * 0x100000ull,
+                        0, 0, next_mod, next_mod % 2 ? 0 : UINT64_MAX, p,
+                        next_mod % 3 ? bid : NULL, next_mod % 3 ? 20 : 0};
+      m.lo = m.base + 0x1000;
+      m.hi = m.base + 0x9000;
+      assert_int_equal(trc_writer_add_module(w, &m), 0);
+      next_mod++;
+    }
+    if (k) {
+      assert_int_equal(trc_writer_events(w, t, st[t].ev + pos[t], k), 0);
+      pos[t] += k;
+    }
+    int done = 1;
+    for (uint32_t i = 0; i < nth; i++) done &= pos[i] == st[i].n;
+    if (done) break;
+  }
+  /* Threads table at the end, as a recorder learns names late. */
+  for (uint32_t t = 0; t < nth; t++) {
+    char name[32];
+    snprintf(name, sizeof name, t ? "worker-%u" : "", t);
+    trc_thread_t th = {t, 1000 + (int64_t)t, t, 0, name};
+    assert_int_equal(trc_writer_add_thread(w, &th), 0);
+  }
+  uint64_t n_total = (uint64_t)nth * per_thread;
+  assert_true(trc_writer_events_total(w) == n_total);
+  assert_int_equal(trc_writer_finish(w, 777, 3), 0);
+  assert_int_equal(trc_writer_error(w), 0);
+  assert_int_equal(trc_writer_finish(w, 777, 3), HK_E_STATE);
+  uint64_t bytes = trc_writer_bytes(w);
+  trc_writer_free(w);
+  FILE *f = fopen(path, "rb");
+  fseek(f, 0, SEEK_END);
+  assert_true((uint64_t)ftell(f) == bytes);
+  fclose(f);
+  check_file(st, nth, NSITES, frames, depth);
+  trc_scan_t sc;
+  assert_int_equal(trc_scan(path, &sc), 0);
+  assert_int_equal(sc.status, 0);
+  assert_true(sc.events == n_total && sc.have_summary);
+  for (uint32_t t = 0; t < nth; t++) free(st[t].ev);
+  free(st);
+  free(pos);
+}
+
+static void test_roundtrip_random(void **state) {
+  (void)state;
+  roundtrip(1, 1, 5000, 65536, 0);
+  roundtrip(2, 8, 3000, 500, 1);
+  roundtrip(3, 33, 400, 7, 3);
+  roundtrip(4, 3, 20000, 4096, 9);
+}
+
+/* Hand-picked extremes: sizes 0 and UINT64_MAX, pointers at both ends of
+ * the address space (deltas of both signs, aligned or not), odd aligns,
+ * failed calls, equal times, the largest site id and a far thread index. */
+static void test_extremes(void **state) {
+  (void)state;
+  const uint64_t M = UINT64_MAX;
+  trc_event_t ev[] = {
+      {0, 16, 0, 0, 0, 0, 1, 0, TRC_OP_MALLOC, 0},
+      {0, M - 15, 0, M, 0, 0, UINT32_MAX, 0, TRC_OP_MALLOC, 0},
+      {0, M, 0, 1, 0, 0, 0, 0, TRC_OP_MALLOC, 0},
+      {1, 1, 0, 0, 0, 0, 0, 0, TRC_OP_MALLOC, 0},
+      {1, 0, 0, M, M, 0, 0, 0, TRC_OP_CALLOC, TRC_EV_FAILED},
+      {2, M - 15, 0, 0, 0, 0, 0, 0, TRC_OP_FREE, 0},
+      {3, 0, M, M, 0, 0, 0, 0, TRC_OP_REALLOC, TRC_EV_FAILED},
+      {3, M, 0, 5, 0, 0, 0, 0, TRC_OP_REALLOC, 0},
+      {4, 32, M, 0, M, 0, 0, 0, TRC_OP_REALLOCARRAY, 0},
+      {5, 48, 0, 64, 0, 1ull << 63, 0, 0, TRC_OP_POSIX_MEMALIGN, 0},
+      {6, 0, 0, 64, 0, 3, 0, 0, TRC_OP_ALIGNED_ALLOC, TRC_EV_FAILED},
+      {7, 0, 0, 64, 0, M, 0, 0, TRC_OP_MEMALIGN, TRC_EV_FAILED},
+      {8, 0, 0, 64, 0, 0, 0, 0, TRC_OP_MEMALIGN, TRC_EV_FAILED},
+      {9, 4096, 0, 1, 0, 4096, 0, 0, TRC_OP_VALLOC, 0},
+      {10, 8192, 0, 1, 0, 4096, 0, 0, TRC_OP_PVALLOC, 0},
+      {10, 8192, 0, 0, 0, 0, 0, 0, TRC_OP_FREE, 0},
+      {10, 1, 0, 0, 0, 0, 0, 0, TRC_OP_FREE, 0},
+      {M, M, 0, 0, 0, 0, 0, 0, TRC_OP_FREE, 0},
+  };
+  size_t n = HK_ARRAY_LEN(ev);
+  uint64_t fr[TRC_MAX_DEPTH];
+  for (int i = 0; i < TRC_MAX_DEPTH; i++) fr[i] = i % 2 ? M - (uint64_t)i : (uint64_t)i;
+  trc_header_t h = {0};
+  h.clock = TRC_CLOCK_VIRTUAL;
+  trc_writer_t *w;
+  assert_int_equal(trc_writer_create(&w, path, &h, NULL), 0);
+  assert_int_equal(trc_writer_add_site(w, 1, fr, TRC_MAX_DEPTH), 0);
+  assert_int_equal(trc_writer_add_site(w, UINT32_MAX, fr, 1), 0);
+  assert_int_equal(trc_writer_add_site(w, 0, fr, 1), HK_E_RANGE);
+  assert_int_equal(trc_writer_add_site(w, 2, fr, TRC_MAX_DEPTH + 1),
+                   HK_E_RANGE);
+  const uint32_t far = 70000;
+  assert_int_equal(trc_writer_events(w, far, ev, n), 0);
+  trc_thread_t th = {far, INT64_MIN, 0, M, "x"};
+  assert_int_equal(trc_writer_add_thread(w, &th), 0);
+  assert_int_equal(trc_writer_finish(w, M, 0), 0);
+  trc_writer_free(w);
+
+  trc_reader_t *r;
+  assert_int_equal(trc_reader_open(&r, path), 0);
+  assert_string_equal(trc_reader_header(r)->exe, "");
+  assert_null(trc_reader_header(r)->argv);
+  trc_chunk_t c;
+  size_t got = 0;
+  int rc;
+  while ((rc = trc_reader_next(r, &c)) == 1) {
+    if (c.kind == TRC_CHUNK_EVENTS) {
+      assert_int_equal(c.thread, far);
+      for (size_t i = 0; i < c.n; i++) assert_event_eq(&ev[got++], &c.events[i], far);
+    } else if (c.kind == TRC_CHUNK_SITES) {
+      assert_int_equal(c.n, 2);
+      assert_memory_equal(c.sites[0].frames, fr, sizeof fr);
+      assert_int_equal(c.sites[1].id, UINT32_MAX);
+      assert_true(c.sites[1].frames[0] == fr[0]);
+    } else if (c.kind == TRC_CHUNK_THREADS) {
+      assert_true(c.threads[0].tid == INT64_MIN && c.threads[0].end_time == M);
+    }
+  }
+  assert_int_equal(rc, 0);
+  assert_int_equal(got, n);
+  trc_reader_free(r);
+}
+
+/* Bad input to the writer is refused without recording any of the call,
+ * and is not sticky. */
+static void test_writer_refuses(void **state) {
+  (void)state;
+  trc_header_t h = {0};
+  trc_writer_t *w;
+  assert_int_equal(trc_writer_create(&w, path, &h, NULL), 0);
+  trc_event_t ev[2] = {{.time = 10, .op = TRC_OP_MALLOC, .ptr = 16},
+                       {.time = 9, .op = TRC_OP_FREE, .ptr = 16}};
+  assert_int_equal(trc_writer_events(w, 0, ev, 2), HK_E_RANGE);
+  ev[1].time = 10;
+  ev[1].op = 0;
+  assert_int_equal(trc_writer_events(w, 0, ev, 2), HK_E_RANGE);
+  ev[1].op = TRC_OP_COUNT;
+  assert_int_equal(trc_writer_events(w, 0, ev, 2), HK_E_RANGE);
+  assert_int_equal(trc_writer_events(w, TRC_MAX_THREADS, ev, 1), HK_E_RANGE);
+  assert_true(trc_writer_events_total(w) == 0);
+  assert_int_equal(trc_writer_error(w), 0);
+  assert_int_equal(trc_writer_events(w, 0, ev, 1), 0);
+  ev[0].time = 5; /* earlier than what this thread already has */
+  assert_int_equal(trc_writer_events(w, 0, ev, 1), HK_E_RANGE);
+  assert_int_equal(trc_writer_finish(w, 0, 0), 0);
+  assert_int_equal(trc_writer_events(w, 0, ev, 1), HK_E_STATE);
+  trc_writer_free(w);
+  trc_writer_free(NULL);
+}
+
+static void fill_events(trc_event_t *ev, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    trc_event_t e = {.time = i, .op = TRC_OP_MALLOC, .size = i, .ptr = 16 * (i + 1)};
+    ev[i] = e;
+  }
+}
+
+/* Write errors are sticky: the first one is kept, later calls return it,
+ * nothing crashes; /dev/full gives ENOSPC, a closed fd EBADF. */
+static void test_writer_errors(void **state) {
+  (void)state;
+  trc_header_t h = {0};
+  trc_writer_t *w;
+  trc_writer_opts_t o = {1, 16};
+  trc_event_t ev[64];
+  fill_events(ev, 64);
+
+  int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+  assert_true(full >= 0);
+  assert_int_equal(trc_writer_create_fd(&w, full, &h, &o), -ENOSPC);
+  assert_null(w);
+
+  int ro = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+  assert_true(ro >= 0);
+  assert_int_equal(trc_writer_create_fd(&w, ro, &h, &o), -EBADF);
+  assert_int_equal(trc_writer_create(&w, "/nonexistent-dir/x.hkt", &h, &o),
+                   -ENOENT);
+
+  /* The disk fills up after the header: swap /dev/full in under the fd. */
+  int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+  assert_true(fd >= 0);
+  assert_int_equal(trc_writer_create_fd(&w, fd, &h, &o), 0);
+  full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+  assert_true(dup2(full, fd) == fd);
+  close(full);
+  assert_int_equal(trc_writer_events(w, 0, ev, 10), 0); /* buffered */
+  assert_int_equal(trc_writer_events(w, 0, ev + 10, 10), -ENOSPC);
+  assert_int_equal(trc_writer_error(w), -ENOSPC);
+  assert_int_equal(trc_writer_add_site(w, 1, NULL, 0), -ENOSPC);
+  assert_int_equal(trc_writer_events(w, 1, ev, 1), -ENOSPC);
+  assert_int_equal(trc_writer_flush(w), -ENOSPC);
+  assert_int_equal(trc_writer_finish(w, 0, 0), -ENOSPC);
+  trc_writer_free(w);
+
+  /* The fd is closed under the writer. */
+  fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+  assert_int_equal(trc_writer_create_fd(&w, fd, &h, &o), 0);
+  assert_int_equal(trc_writer_events(w, 0, ev, 8), 0);
+  close(fd);
+  assert_int_equal(trc_writer_flush(w), -EBADF);
+  assert_int_equal(trc_writer_events(w, 0, ev + 8, 30), -EBADF);
+  assert_int_equal(trc_writer_error(w), -EBADF);
+  trc_writer_free(w); /* closes -1 or a dead fd: harmless */
+}
+
+/* Free without finish (a forked child): buffered events are dropped, what
+ * was written stays readable and the scan calls the trace cut short. */
+static void test_free_unfinished(void **state) {
+  (void)state;
+  trc_header_t h = {0};
+  trc_writer_t *w;
+  trc_writer_opts_t o = {0, 16};
+  trc_event_t ev[40];
+  fill_events(ev, 40);
+  assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
+  trc_thread_t th = {0, 1, 0, 0, "main"};
+  assert_int_equal(trc_writer_add_thread(w, &th), 0);
+  assert_int_equal(trc_writer_events(w, 0, ev, 40), 0); /* 2 chunks + 8 */
+  trc_writer_free(w);
+  trc_scan_t s;
+  assert_int_equal(trc_scan(path, &s), 0);
+  assert_int_equal(s.status, HK_E_NOTAIL);
+  assert_true(s.events == 32);
+  assert_false(s.have_summary);
+}
+
+/* Offsets from a first pass can be read again in any order. */
+static void test_read_at(void **state) {
+  (void)state;
+  trc_header_t h = {0};
+  trc_writer_t *w;
+  trc_writer_opts_t o = {0, 100};
+  enum { N = 1000 };
+  trc_event_t *ev = calloc(N, sizeof *ev);
+  fill_events(ev, N);
+  assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
+  for (uint32_t t = 0; t < 3; t++) assert_int_equal(trc_writer_events(w, t, ev, N), 0);
+  assert_int_equal(trc_writer_finish(w, 0, 0), 0);
+  trc_writer_free(w);
+  trc_reader_t *r;
+  assert_int_equal(trc_reader_open(&r, path), 0);
+  uint64_t offs[64];
+  uint32_t ths[64];
+  uint64_t first[64];
+  size_t k = 0;
+  trc_chunk_t c;
+  while (trc_reader_next(r, &c) == 1)
+    if (c.kind == TRC_CHUNK_EVENTS) {
+      assert_true(k < 64);
+      offs[k] = c.offset;
+      ths[k] = c.thread;
+      first[k++] = c.events[0].time;
+    }
+  assert_int_equal(k, 30);
+  for (size_t i = k; i-- > 0;) {
+    assert_int_equal(trc_reader_read_at(r, offs[i], &c), 1);
+    assert_int_equal(c.kind, TRC_CHUNK_EVENTS);
+    assert_int_equal(c.thread, ths[i]);
+    assert_int_equal(c.n, 100);
+    assert_true(c.events[0].time == first[i]);
+    assert_true(trc_reader_offset(r) == offs[i] + c.stored);
+  }
+  /* Not a chunk boundary: refused, never decoded. */
+  assert_int_equal(trc_reader_read_at(r, offs[3] + 1, &c), HK_E_CORRUPT);
+  assert_true(trc_reader_offset(r) == offs[3] + 1);
+  assert_int_equal(trc_reader_read_at(r, trc_reader_file_size(r), &c), 0);
+  trc_reader_free(r);
+  free(ev);
+}
+
+typedef struct targ {
+  trc_writer_t *w;
+  uint32_t t;
+} targ_t;
+
+static void *writer_thread(void *p) {
+  targ_t *a = p;
+  trc_event_t ev[10];
+  for (int round = 0; round < 200; round++) {
+    for (int i = 0; i < 10; i++) {
+      trc_event_t e = {.time = (uint64_t)round * 10 + (uint64_t)i,
+                       .op = i % 2 ? TRC_OP_FREE : TRC_OP_MALLOC,
+                       .size = 24, .ptr = 0x1000 + 16 * (uint64_t)(i / 2)};
+      ev[i] = e;
+    }
+    if (trc_writer_events(a->w, a->t, ev, 10)) return p;
+    if (round % 50 == 0) {
+      trc_thread_t th = {a->t + 100 * (uint32_t)round, 1, 0, 0, "t"};
+      if (trc_writer_add_thread(a->w, &th)) return p;
+    }
+  }
+  return NULL;
+}
+
+/* Any thread may call the writer. */
+static void test_threads(void **state) {
+  (void)state;
+  enum { NT = 6 };
+  trc_header_t h = {0};
+  trc_writer_t *w;
+  trc_writer_opts_t o = {1, 64};
+  assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
+  pthread_t tid[NT];
+  targ_t a[NT];
+  for (uint32_t i = 0; i < NT; i++) {
+    a[i].w = w;
+    a[i].t = i;
+    assert_int_equal(pthread_create(&tid[i], NULL, writer_thread, &a[i]), 0);
+  }
+  for (int i = 0; i < NT; i++) {
+    void *ret;
+    pthread_join(tid[i], &ret);
+    assert_null(ret);
+  }
+  assert_int_equal(trc_writer_finish(w, 0, 0), 0);
+  trc_writer_free(w);
+  trc_scan_t s;
+  assert_int_equal(trc_scan(path, &s), 0);
+  assert_int_equal(s.status, 0);
+  assert_true(s.events == NT * 2000);
+  assert_true(s.counts[TRC_OP_FREE] == NT * 1000);
+}
+
+static void test_ops_and_text(void **state) {
+  (void)state;
+  for (unsigned op = 1; op < TRC_OP_COUNT; op++) {
+    assert_non_null(trc_op_name(op));
+    assert_int_equal(trc_op_parse(trc_op_name(op)), op);
+    assert_int_equal(trc_op_is_alloc(op),
+                     op != TRC_OP_FREE && op != TRC_OP_REALLOC &&
+                         op != TRC_OP_REALLOCARRAY);
+  }
+  assert_null(trc_op_name(0));
+  assert_null(trc_op_name(TRC_OP_COUNT));
+  assert_int_equal(trc_op_parse("nope"), 0);
+  assert_int_equal(trc_op_parse(NULL), 0);
+  assert_true(trc_op_is_realloc(TRC_OP_REALLOCARRAY));
+  assert_false(trc_op_is_realloc(TRC_OP_MALLOC));
+  assert_string_equal(trc_op_name(TRC_OP_POSIX_MEMALIGN), "posix_memalign");
+
+  struct {
+    trc_event_t e;
+    const char *want;
+  } cases[] = {
+      {{123, 0x55aa0, 0, 64, 0, 0, 3, 0, TRC_OP_MALLOC, 0},
+       "t=123 th=0 malloc size=64 ptr=0x55aa0 site=3"},
+      {{1, 0, 0, 8, 4, 0, 0, 2, TRC_OP_CALLOC, TRC_EV_FAILED},
+       "t=1 th=2 calloc nmemb=4 size=8 ptr=0x0 site=0 FAILED"},
+      {{2, 0x20, 0x10, 100, 0, 0, 1, 1, TRC_OP_REALLOC, 0},
+       "t=2 th=1 realloc old=0x10 size=100 ptr=0x20 site=1"},
+      {{3, 0x20, 0x10, 8, 5, 0, 1, 1, TRC_OP_REALLOCARRAY, 0},
+       "t=3 th=1 reallocarray old=0x10 nmemb=5 size=8 ptr=0x20 site=1"},
+      {{4, 0x20, 0, 0, 0, 0, 9, 1, TRC_OP_FREE, 0},
+       "t=4 th=1 free ptr=0x20 site=9"},
+      {{5, 0x40, 0, 10, 0, 64, 9, 1, TRC_OP_POSIX_MEMALIGN, 0},
+       "t=5 th=1 posix_memalign align=64 size=10 ptr=0x40 site=9"},
+      {{6, 0x1000, 0, 10, 0, 4096, 9, 1, TRC_OP_VALLOC, 0},
+       "t=6 th=1 valloc align=4096 size=10 ptr=0x1000 site=9"},
+      {{7, 0, 0, 0, 0, 0, 0, 0, 77, 0}, "t=7 th=0 op=77 size=0 ptr=0x0 site=0"},
+  };
+  char buf[256];
+  for (size_t i = 0; i < HK_ARRAY_LEN(cases); i++) {
+    int n = trc_event_format(&cases[i].e, buf, sizeof buf);
+    assert_string_equal(buf, cases[i].want);
+    assert_int_equal(n, (int)strlen(cases[i].want));
+  }
+  char small[8];
+  int n = trc_event_format(&cases[0].e, small, sizeof small);
+  assert_int_equal(n, (int)strlen(cases[0].want));
+  assert_string_equal(small, "t=123 t");
+}
+
+static void test_file_hash(void **state) {
+  (void)state;
+  uint8_t data[200000];
+  hk_rng_t r;
+  hk_rng_init(&r, 9);
+  for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)hk_rng_next(&r);
+  FILE *f = fopen(path, "wb");
+  assert_int_equal(fwrite(data, 1, sizeof data, f), sizeof data);
+  fclose(f);
+  uint64_t hsh = 0;
+  assert_int_equal(trc_file_hash(path, &hsh), 0);
+  assert_true(hsh == XXH3_64bits(data, sizeof data));
+  assert_int_equal(trc_file_hash("/nonexistent-file", &hsh), -ENOENT);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_roundtrip_random),
+      cmocka_unit_test(test_extremes),
+      cmocka_unit_test(test_writer_refuses),
+      cmocka_unit_test(test_writer_errors),
+      cmocka_unit_test(test_free_unfinished),
+      cmocka_unit_test(test_read_at),
+      cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_ops_and_text),
+      cmocka_unit_test(test_file_hash),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
