@@ -15,7 +15,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    usage(stderr);
+    fprintf(stderr, "hksim: missing command (try 'hksim --help')\n");
     return CLI_USAGE;
   }
   if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {

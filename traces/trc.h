@@ -295,9 +295,12 @@ int trc_scan(const char *path, trc_scan_t *s);
 #define TRC_PF_FROM_NULL 0x04 /* realloc(NULL, n): allocates a new object */
 
 /* One op of the prepared program, in causal global order. slot is a dense
- * object id in [0, peak live objects): an allocation takes the lowest free
- * slot, a free releases it, a realloc keeps it. The replayer keeps one live
- * pointer per slot. */
+ * object id in [0, peak live objects): an allocation takes the most recently
+ * released slot (LIFO, deterministic) or a new one, a free releases it, a
+ * realloc keeps it. The replayer keeps one live pointer per slot. A failed
+ * allocation has TRC_PF_FAILED and slot UINT32_MAX (a failed realloc keeps
+ * its live slot); realloc to size 0 that freed its block has size 0 and
+ * releases the slot. */
 typedef struct trc_pop {
   uint64_t size;       /* bytes requested (calloc, reallocarray: nmemb*size,
                           saturated); 0 for free */
@@ -349,7 +352,7 @@ int trc_prepare(const char *path, const trc_prepare_opts_t *opts,
 /* The immediate-caller table built by prepare: caller id -> address. */
 typedef struct trc_callers {
   uint32_t n;           /* ids 1..n */
-  uint64_t *addr;       /* addr[id] */
+  const uint64_t *addr; /* addr[id]; addr[0] is 0 (unknown caller) */
 } trc_callers_t;
 
 /* A prepared program on disk (.hkp): a small header, the ops as an array of

@@ -1,0 +1,246 @@
+/* cmd_trace.c: `hksim trace info|verify|dump FILE`, the trace's contents
+ * and health, over trc_scan (traces/trc_verify.c), trc_prepare and the
+ * chunk reader. A damaged trace is described up to the damage, then the
+ * command says where the damage starts and exits 1. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "trc.h"
+
+static void help(FILE *f) {
+  fprintf(f,
+          "usage: hksim trace info FILE [--json]\n"
+          "       hksim trace verify FILE\n"
+          "       hksim trace dump FILE\n\n"
+          "info    process, threads, event counts by kind, call sites, modules,\n"
+          "        bytes per event, unmatched frees, objects live at exit, peak\n"
+          "        live bytes (--json: one object, keys in docs/trace-format.md)\n"
+          "verify  exit 0 if the trace is whole and consistent, 1 otherwise,\n"
+          "        saying where the damage starts and how much is readable\n"
+          "dump    the header, tables and events, one per line, as text\n");
+}
+
+/* Opens the trace for a subcommand, turning open errors into one line. */
+static int open_error(const char *path, int rc) {
+  if (rc == HK_E_VERSION)
+    cli_error(path, "trace format version %u is newer than this reader (reads up to %d)",
+              trc_reader_file_version(path), TRC_VERSION);
+  else
+    cli_fail(path, rc, "cannot read trace");
+  return CLI_FAIL;
+}
+
+static const char *clock_name(uint32_t c) {
+  switch (c) {
+  case TRC_CLOCK_MONOTONIC: return "monotonic";
+  case TRC_CLOCK_TSC: return "tsc";
+  case TRC_CLOCK_VIRTUAL: return "virtual";
+  default: return "unknown";
+  }
+}
+
+static void json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; s && *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      fprintf(f, "\\%c", ch);
+    else if (ch < 0x20)
+      fprintf(f, "\\u%04x", ch);
+    else
+      fputc(ch, f);
+  }
+  fputc('"', f);
+}
+
+static int damage_line(const char *path, const trc_scan_t *s) {
+  cli_error(path, "damaged at offset %" PRIu64 ": %s; %" PRIu64 " of %" PRIu64
+            " bytes readable (%" PRIu64 " events)",
+            s->damage_offset, s->problem, s->readable_bytes, s->file_bytes, s->events);
+  return CLI_FAIL;
+}
+
+static int cmd_info(const char *path, int json) {
+  trc_reader_t *r;
+  int rc = trc_reader_open(&r, path);
+  if (rc) return open_error(path, rc);
+  trc_header_t h = *trc_reader_header(r);
+  char exe[512];
+  snprintf(exe, sizeof exe, "%s", h.exe ? h.exe : "");
+  h.exe = exe;
+  trc_scan_t s;
+  rc = trc_scan(path, &s);
+  trc_prep_stats_t p;
+  if (!rc) rc = trc_prepare(path, NULL, &p);
+  trc_reader_free(r);
+  if (rc) return cli_fail(path, rc, "cannot read trace");
+  double bpe = s.events ? (double)s.file_bytes / (double)s.events : 0.0;
+  if (json) {
+    printf("{\"file\":");
+    json_str(stdout, path);
+    printf(",\"version\":%u,\"pid\":%" PRId64 ",\"ppid\":%" PRId64 ",\"exe\":",
+           h.version, h.pid, h.ppid);
+    json_str(stdout, h.exe);
+    printf(",\"clock\":\"%s\",\"tick_hz\":%" PRIu64 ",\"synthetic\":%s",
+           clock_name(h.clock), h.tick_hz, (h.flags & TRC_HF_SYNTHETIC) ? "true" : "false");
+    printf(",\"events\":%" PRIu64 ",\"counts\":{", s.events);
+    for (unsigned op = 1; op < TRC_OP_COUNT; op++)
+      printf("%s\"%s\":%" PRIu64, op > 1 ? "," : "", trc_op_name(op), s.counts[op]);
+    printf("},\"failed\":%" PRIu64 ",\"threads\":%u,\"sites\":%u,\"callers\":%u"
+           ",\"modules\":%u,\"max_depth\":%u",
+           s.failed, s.threads, s.sites, p.callers, s.modules, s.max_depth);
+    printf(",\"unmatched_frees\":%" PRIu64 ",\"double_allocs\":%" PRIu64
+           ",\"live_at_exit\":%" PRIu64 ",\"live_bytes_at_exit\":%" PRIu64
+           ",\"peak_live_bytes\":%" PRIu64 ",\"peak_live_objects\":%" PRIu64,
+           p.unmatched_frees, p.double_allocs, p.live_at_exit, p.live_bytes_at_exit,
+           p.peak_live_bytes, p.peak_live_objects);
+    printf(",\"file_bytes\":%" PRIu64 ",\"bytes_per_event\":%.3f,\"chunks\":%" PRIu64
+           ",\"complete\":%s,\"damage_offset\":",
+           s.file_bytes, bpe, s.chunks, s.status ? "false" : "true");
+    if (s.status)
+      printf("%" PRIu64 ",\"problem\":", s.damage_offset), json_str(stdout, s.problem);
+    else
+      printf("null");
+    printf("}\n");
+  } else {
+    char when[64] = "";
+    time_t t = (time_t)(h.start_wall_ns / 1000000000ull);
+    struct tm tm;
+    if (h.start_wall_ns && gmtime_r(&t, &tm))
+      strftime(when, sizeof when, ", started %Y-%m-%d %H:%M:%S UTC", &tm);
+    printf("trace      %s (format version %u%s)\n", path, h.version,
+           (h.flags & TRC_HF_SYNTHETIC) ? ", synthetic" : "");
+    printf("process    pid %" PRId64 ", ppid %" PRId64 ", %s%s\n", h.pid, h.ppid,
+           h.exe, when);
+    printf("clock      %s, %.3f MHz\n", clock_name(h.clock), (double)h.tick_hz / 1e6);
+    printf("events     %" PRIu64 " (%.2f bytes/event, %" PRIu64 " bytes in %" PRIu64
+           " chunks)\n", s.events, bpe, s.file_bytes, s.chunks);
+    for (unsigned op = 1; op < TRC_OP_COUNT; op++)
+      if (s.counts[op])
+        printf("  %-15s %" PRIu64 "\n", trc_op_name(op), s.counts[op]);
+    printf("failed     %" PRIu64 " allocations returned NULL\n", s.failed);
+    printf("threads    %u\n", s.threads);
+    printf("sites      %u call stacks (depth up to %u), %u distinct immediate callers\n",
+           s.sites, s.max_depth, p.callers);
+    printf("modules    %u\n", s.modules);
+    printf("pairing    %" PRIu64 " unmatched frees, %" PRIu64 " double allocations\n",
+           p.unmatched_frees, p.double_allocs);
+    printf("live       %" PRIu64 " objects (%" PRIu64 " bytes) at exit; peak %" PRIu64
+           " bytes, %" PRIu64 " objects\n", p.live_at_exit, p.live_bytes_at_exit,
+           p.peak_live_bytes, p.peak_live_objects);
+  }
+  return s.status ? damage_line(path, &s) : CLI_OK;
+}
+
+static int cmd_verify(const char *path) {
+  trc_scan_t s;
+  int rc = trc_scan(path, &s);
+  if (rc == HK_E_VERSION || rc == HK_E_BADMAGIC) return open_error(path, rc);
+  if (rc) return cli_fail(path, rc, "cannot read trace");
+  if (s.status) return damage_line(path, &s);
+  printf("%s: ok, %" PRIu64 " events in %" PRIu64 " chunks, %u threads, %u sites\n",
+         path, s.events, s.chunks, s.threads, s.sites);
+  return CLI_OK;
+}
+
+static void dump_chunk(const trc_chunk_t *c) {
+  char line[512];
+  switch (c->kind) {
+  case TRC_CHUNK_EVENTS:
+    for (size_t i = 0; i < c->n; i++) {
+      trc_event_format(&c->events[i], line, sizeof line);
+      printf("%s\n", line);
+    }
+    break;
+  case TRC_CHUNK_SITES:
+    for (size_t i = 0; i < c->n; i++) {
+      printf("site %u depth=%u", c->sites[i].id, c->sites[i].depth);
+      for (uint32_t d = 0; d < c->sites[i].depth; d++)
+        printf(" 0x%" PRIx64, c->sites[i].frames[d]);
+      printf("\n");
+    }
+    break;
+  case TRC_CHUNK_MODULES:
+    for (size_t i = 0; i < c->n; i++) {
+      const trc_module_t *m = &c->modules[i];
+      printf("module %u base=0x%" PRIx64 " lo=0x%" PRIx64 " hi=0x%" PRIx64
+             " time=%" PRIu64 " unload=%" PRIu64 " build_id=", m->id, m->base,
+             m->lo, m->hi, m->time, m->unload_time);
+      for (uint32_t b = 0; b < m->build_id_len; b++) printf("%02x", m->build_id[b]);
+      printf("%s path=%s\n", m->build_id_len ? "" : "-", m->path);
+    }
+    break;
+  case TRC_CHUNK_THREADS:
+    for (size_t i = 0; i < c->n; i++)
+      printf("thread %u tid=%" PRId64 " start=%" PRIu64 " end=%" PRIu64 " name=%s\n",
+             c->threads[i].index, c->threads[i].tid, c->threads[i].start_time,
+             c->threads[i].end_time, c->threads[i].name);
+    break;
+  case TRC_CHUNK_SUMMARY: {
+    const trc_summary_t *s = c->summary;
+    printf("summary events=%" PRIu64 " failed=%" PRIu64 " chunks=%" PRIu64
+           " threads=%u sites=%u modules=%u end=%" PRIu64 " dropped=%" PRIu64 "\n",
+           s->events, s->failed, s->chunks, s->threads, s->sites, s->modules,
+           s->end_time, s->dropped);
+    break;
+  }
+  default: printf("chunk kind=%u (unknown, skipped)\n", c->kind);
+  }
+}
+
+static int cmd_dump(const char *path) {
+  trc_reader_t *r;
+  int rc = trc_reader_open(&r, path);
+  if (rc) return open_error(path, rc);
+  const trc_header_t *h = trc_reader_header(r);
+  printf("# hakmem-sim trace, format version %u\n", h->version);
+  printf("header flags=0x%x clock=%s tick_hz=%" PRIu64 " pid=%" PRId64 " ppid=%" PRId64
+         " depth=%u exe=%s\n", h->flags, clock_name(h->clock), h->tick_hz, h->pid,
+         h->ppid, h->depth, h->exe ? h->exe : "");
+  trc_chunk_t c;
+  while ((rc = trc_reader_next(r, &c)) > 0) dump_chunk(&c);
+  uint64_t off = trc_reader_offset(r);
+  trc_reader_free(r);
+  fflush(stdout);
+  if (rc < 0) {
+    cli_error(path, "damaged at offset %" PRIu64 ": %s (dump stops here)", off,
+              hk_strerror(rc));
+    return CLI_FAIL;
+  }
+  return CLI_OK;
+}
+
+static int run(int argc, char **argv) {
+  if (argc < 2) return cli_usage("trace", "expected info, verify or dump");
+  if (cli_is_help(argv[1])) {
+    help(stdout);
+    return CLI_OK;
+  }
+  const char *sub = argv[1], *path = NULL;
+  int json = 0;
+  for (int i = 2; i < argc; i++) {
+    if (cli_is_help(argv[i])) {
+      help(stdout);
+      return CLI_OK;
+    } else if (strcmp(argv[i], "--json") == 0 && strcmp(sub, "info") == 0) {
+      json = 1;
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      return cli_usage("trace", "unknown option '%s'", argv[i]);
+    } else if (path) {
+      return cli_usage("trace", "expected one FILE");
+    } else {
+      path = argv[i];
+    }
+  }
+  if (strcmp(sub, "info") && strcmp(sub, "verify") && strcmp(sub, "dump"))
+    return cli_usage("trace", "unknown subcommand '%s'", sub);
+  if (!path) return cli_usage("trace", "missing FILE");
+  if (strcmp(sub, "info") == 0) return cmd_info(path, json);
+  if (strcmp(sub, "verify") == 0) return cmd_verify(path);
+  return cmd_dump(path);
+}
+
+const cli_cmd_t cli_cmd_trace = {"trace", "describe, verify or dump a trace", run};

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Integration test of `hksim trace` and `hksim gen`: exit codes (0 ok,
+# 1 damaged input, 2 usage), one-line errors naming the file, the JSON keys of
+# DESIGN.md, and the golden dump of a committed trace.
+# Usage: test_trace_cli.sh HKSIM DATA_DIR
+set -u
+hksim="$1"; data="$2"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fails=0; passes=0
+ok()   { passes=$((passes + 1)); }
+bad()  { echo "FAIL: $*"; fails=$((fails + 1)); }
+# expect CODE CMD...: runs CMD, checks its exit code and that stderr is at
+# most one line (and names the file when it fails).
+expect() {
+  local want="$1"; shift
+  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
+  if [ "$got" != "$want" ]; then bad "exit $got, wanted $want: $*"; cat "$tmp/err"; return; fi
+  local lines; lines=$(wc -l <"$tmp/err")
+  if [ "$lines" -gt 1 ]; then bad "stderr has $lines lines: $*"; cat "$tmp/err"; return; fi
+  if grep -qi 'segmentation\|abort\|sanitizer' "$tmp/err"; then bad "crash: $*"; return; fi
+  ok
+}
+
+# Generate and inspect.
+expect 0 "$hksim" gen json -o "$tmp/j.hkt"
+expect 0 "$hksim" gen sites -o "$tmp/s.hkt" --seed 3 --scale 0.5
+expect 0 "$hksim" trace verify "$tmp/s.hkt"
+expect 0 "$hksim" trace info "$tmp/s.hkt"
+expect 0 "$hksim" trace info "$tmp/s.hkt" --json
+python3 - "$tmp/out" <<'PY' && ok || bad "info --json keys"
+import json, sys
+d = json.load(open(sys.argv[1]))
+need = ["events", "counts", "threads", "sites", "unmatched_frees", "live_at_exit",
+        "peak_live_bytes", "bytes_per_event"]
+ops = ["malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
+       "aligned_alloc", "memalign", "valloc", "pvalloc"]
+missing = [k for k in need if k not in d] + [k for k in ops if k not in d["counts"]]
+assert not missing, missing
+assert d["events"] == sum(d["counts"].values()), "counts do not add up"
+assert d["unmatched_frees"] == 0 and d["complete"] is True
+PY
+expect 0 "$hksim" trace dump "$tmp/j.hkt"
+[ "$(grep -c ' malloc ' "$tmp/out")" = 1000 ] && ok || bad "dump: 1000 malloc lines"
+
+# Golden: a committed trace and its expected dump.
+expect 0 "$hksim" trace dump "$data/golden-v1.hkt"
+if diff -u "$data/golden-v1.dump" "$tmp/out" >"$tmp/diff"; then ok; else bad "golden dump differs"; head -20 "$tmp/diff"; fi
+
+# Damaged input: exit 1, one line naming the file, never a crash.
+size=$(stat -c %s "$tmp/s.hkt")
+head -c $((size / 2)) "$tmp/s.hkt" >"$tmp/cut.hkt"
+expect 1 "$hksim" trace verify "$tmp/cut.hkt"
+grep -q "cut.hkt" "$tmp/err" && grep -q "offset" "$tmp/err" && ok || bad "verify names file and offset"
+expect 1 "$hksim" trace info "$tmp/cut.hkt"
+expect 1 "$hksim" trace dump "$tmp/cut.hkt"
+head -c 100000 /dev/urandom >"$tmp/rand.hkt"
+expect 1 "$hksim" trace verify "$tmp/rand.hkt"
+expect 1 "$hksim" trace info "$tmp/rand.hkt" --json
+: >"$tmp/empty.hkt"
+expect 1 "$hksim" trace verify "$tmp/empty.hkt"
+expect 1 "$hksim" trace info "$tmp/missing.hkt"
+grep -q "missing.hkt" "$tmp/err" && ok || bad "missing file named"
+# A flipped byte in the middle: detected, not decoded as nonsense.
+cp "$tmp/s.hkt" "$tmp/flip.hkt"
+printf '\xff' | dd of="$tmp/flip.hkt" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+expect 1 "$hksim" trace verify "$tmp/flip.hkt"
+# A newer format version: refused, naming both versions.
+cp "$tmp/j.hkt" "$tmp/new.hkt"
+printf '\x07\x00\x00\x00' | dd of="$tmp/new.hkt" bs=1 seek=8 conv=notrunc 2>/dev/null
+expect 1 "$hksim" trace info "$tmp/new.hkt"
+grep -q "version 7" "$tmp/err" && grep -q "up to 1" "$tmp/err" && ok || bad "newer version message: $(cat "$tmp/err")"
+
+# Usage errors: exit 2.
+expect 2 "$hksim"
+expect 2 "$hksim" nosuchcommand
+expect 2 "$hksim" trace
+expect 2 "$hksim" trace frobnicate "$tmp/j.hkt"
+expect 2 "$hksim" trace info
+expect 2 "$hksim" trace info "$tmp/j.hkt" --bogus
+expect 2 "$hksim" gen nosuchscenario -o "$tmp/x.hkt"
+expect 2 "$hksim" gen json
+expect 2 "$hksim" gen json -o "$tmp/x.hkt" --scale -1
+expect 2 "$hksim" gen json -o "$tmp/x.hkt" --seed abc
+expect 1 "$hksim" gen json -o /nonexistent-dir/x.hkt
+expect 0 "$hksim" trace --help
+expect 0 "$hksim" gen --help
+expect 0 "$hksim" --help
+
+echo "$passes passed, $fails failed"
+[ "$fails" = 0 ]

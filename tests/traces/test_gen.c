@@ -1,0 +1,102 @@
+/* test_gen.c: traces/trc_gen.c: every scenario writes a whole, consistent
+ * trace with the documented shape; --scale and --seed behave. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "trace_fixture.h"
+
+static void gen_scan(fixture_t *f, const char *sc, uint64_t seed, double scale,
+                     trc_scan_t *s, trc_prep_stats_t *p) {
+  trc_gen_opts_t o = {seed, scale};
+  assert_int_equal(trc_gen(sc, f->path, &o), 0);
+  assert_int_equal(trc_scan(f->path, s), 0);
+  assert_int_equal(s->status, 0);
+  assert_true(s->have_summary);
+  assert_int_equal(trc_prepare(f->path, NULL, p), 0);
+  assert_int_equal(p->unmatched_frees, 0);
+  assert_int_equal(p->double_allocs, 0);
+}
+
+static void test_harness_scenarios(void **state) {
+  fixture_t *f = *state;
+  struct { const char *name; uint64_t n, size; } cases[] = {
+      {"json", 1000, 64 << 10}, {"mir", 100, 256 << 10}, {"vm", 10, 2 << 20}};
+  for (size_t i = 0; i < HK_ARRAY_LEN(cases); i++) {
+    trc_scan_t s;
+    trc_prep_stats_t p;
+    gen_scan(f, cases[i].name, 0, 1.0, &s, &p);
+    assert_int_equal(s.counts[TRC_OP_MALLOC], cases[i].n);
+    assert_int_equal(s.counts[TRC_OP_FREE], cases[i].n);
+    assert_int_equal(s.events, 2 * cases[i].n);
+    assert_int_equal(p.peak_live_bytes, cases[i].size);
+    assert_int_equal(p.live_at_exit, 0);
+    gen_scan(f, cases[i].name, 0, 2.5, &s, &p);
+    assert_int_equal(s.counts[TRC_OP_MALLOC], cases[i].n * 5 / 2);
+  }
+}
+
+static void test_mixed(void **state) {
+  trc_scan_t s;
+  trc_prep_stats_t p;
+  gen_scan(*state, "mixed", 0, 1.0, &s, &p);
+  /* 1000 json + 100 mir + 10 vm buffers, 4 tokens per round. */
+  assert_int_equal(s.counts[TRC_OP_MALLOC], 1000 + 100 + 10 + 4000);
+  assert_int_equal(p.live_at_exit, 0);
+  /* vm + mir + json live together at the peak, plus tokens. */
+  assert_true(p.peak_live_bytes >= (2u << 20) + (256u << 10) + (64u << 10));
+}
+
+static void test_threads(void **state) {
+  trc_scan_t s;
+  trc_prep_stats_t p;
+  gen_scan(*state, "threads", 5, 0.5, &s, &p);
+  assert_int_equal(s.threads, 4);
+  assert_int_equal(p.threads, 4);
+  assert_true(s.events > 50000);
+  assert_true(p.live_at_exit > 0); /* a few objects outlive their threads */
+}
+
+static void test_sites(void **state) {
+  trc_scan_t s;
+  trc_prep_stats_t p;
+  gen_scan(*state, "sites", 9, 1.0, &s, &p);
+  assert_true(s.sites >= 150);
+  for (unsigned op = 1; op < TRC_OP_COUNT; op++) {
+    if (op == TRC_OP_REALLOCARRAY) continue; /* not used by the scenario */
+    assert_true(s.counts[op] > 0);
+  }
+  assert_true(p.callers >= 150);
+}
+
+static void test_seed_and_unknown(void **state) {
+  fixture_t *f = *state;
+  uint64_t h1, h2, h3;
+  trc_gen_opts_t a = {1, 0.3}, b = {2, 0.3};
+  assert_int_equal(trc_gen("threads", f->path, &a), 0);
+  assert_int_equal(trc_file_hash(f->path, &h1), 0);
+  assert_int_equal(trc_gen("threads", f->path, &a), 0);
+  assert_int_equal(trc_file_hash(f->path, &h2), 0);
+  assert_int_equal(trc_gen("threads", f->path, &b), 0);
+  assert_int_equal(trc_file_hash(f->path, &h3), 0);
+  assert_true(h1 == h2);
+  assert_true(h1 != h3);
+  assert_int_equal(trc_gen("nope", f->path, &a), HK_E_NOTFOUND);
+  assert_null(trc_gen_describe("nope"));
+  for (const char *const *sc = trc_gen_scenarios; *sc; sc++)
+    assert_non_null(trc_gen_describe(*sc));
+  assert_true(trc_gen("json", "/nonexistent-dir/x.hkt", &a) < 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_harness_scenarios, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_mixed, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_threads, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_sites, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_seed_and_unknown, fixture_setup, fixture_teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

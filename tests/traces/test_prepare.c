@@ -1,0 +1,285 @@
+/* test_prepare.c: traces/trc_prepare.c: causal merge across threads, dense
+ * slots, unmatched frees, double allocations, realloc chains, failed
+ * allocations, statistics, and .hkp programs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <cmocka.h>
+
+#include "trace_fixture.h"
+
+enum { MAXOPS = 64 };
+typedef struct collected {
+  trc_pop_t op[MAXOPS];
+  size_t n;
+} collected_t;
+
+static int collect(void *ctx, const trc_pop_t *op) {
+  collected_t *c = ctx;
+  if (c->n == MAXOPS) return HK_E_RANGE;
+  c->op[c->n++] = *op;
+  return 0;
+}
+
+static trc_event_t ev(uint64_t t, uint32_t th, unsigned op, uint64_t ptr,
+                      uint64_t size) {
+  trc_event_t e;
+  memset(&e, 0, sizeof e);
+  e.time = t;
+  e.thread = th;
+  e.op = (uint8_t)op;
+  e.ptr = ptr;
+  e.size = size;
+  e.site = 1;
+  return e;
+}
+
+static trc_event_t re(uint64_t t, uint64_t old, uint64_t ptr, uint64_t size) {
+  trc_event_t e = ev(t, 0, TRC_OP_REALLOC, ptr, size);
+  e.old_ptr = old;
+  return e;
+}
+
+static void run(fixture_t *f, const trc_event_t *e, size_t n, collected_t *c,
+                trc_prep_stats_t *st) {
+  assert_int_equal(write_events(f->path, e, n, 3, 2, 2, 0), 0);
+  memset(c, 0, sizeof *c);
+  trc_prepare_opts_t o = {collect, c, 1};
+  assert_int_equal(trc_prepare(f->path, &o, st), 0);
+  assert_int_equal(st->ops, c->n);
+}
+
+static void test_pair(void **state) {
+  trc_event_t e[] = {ev(1, 0, TRC_OP_MALLOC, 0x1000, 100), ev(2, 0, TRC_OP_FREE, 0x1000, 0)};
+  collected_t c;
+  trc_prep_stats_t st;
+  run(*state, e, 2, &c, &st);
+  assert_int_equal(c.n, 2);
+  assert_int_equal(c.op[0].op, TRC_OP_MALLOC);
+  assert_int_equal(c.op[0].slot, 0);
+  assert_int_equal(c.op[0].size, 100);
+  assert_int_equal(c.op[1].op, TRC_OP_FREE);
+  assert_int_equal(c.op[1].slot, 0);
+  assert_int_equal(st.unmatched_frees, 0);
+  assert_int_equal(st.live_at_exit, 0);
+  assert_int_equal(st.peak_live_bytes, 100);
+  assert_int_equal(st.peak_live_objects, 1);
+  assert_int_equal(st.counts[TRC_OP_MALLOC], 1);
+  assert_int_equal(st.counts[TRC_OP_FREE], 1);
+}
+
+static void test_unmatched_free(void **state) {
+  trc_event_t e[] = {ev(1, 0, TRC_OP_FREE, 0x5000, 0), ev(2, 0, TRC_OP_MALLOC, 0x1000, 8),
+                     ev(3, 0, TRC_OP_FREE, 0x1000, 0), ev(4, 0, TRC_OP_FREE, 0x1000, 0)};
+  collected_t c;
+  trc_prep_stats_t st;
+  run(*state, e, 4, &c, &st);
+  assert_int_equal(st.unmatched_frees, 2); /* unknown, then a double free */
+  assert_int_equal(c.n, 2);
+  assert_int_equal(st.events, 4);
+}
+
+static void test_double_alloc(void **state) {
+  trc_event_t e[] = {ev(1, 0, TRC_OP_MALLOC, 0x1000, 10), ev(2, 0, TRC_OP_MALLOC, 0x2000, 20),
+                     ev(3, 0, TRC_OP_MALLOC, 0x1000, 30), ev(4, 0, TRC_OP_FREE, 0x1000, 0)};
+  collected_t c;
+  trc_prep_stats_t st;
+  run(*state, e, 4, &c, &st);
+  assert_int_equal(st.double_allocs, 1);
+  assert_int_equal(c.n, 5);
+  assert_int_equal(c.op[2].op, TRC_OP_FREE);
+  assert_true(c.op[2].flags & TRC_PF_IMPLICIT);
+  assert_int_equal(c.op[2].slot, 0);
+  assert_int_equal(c.op[3].slot, 0); /* the released slot is reused */
+  assert_int_equal(c.op[3].size, 30);
+  assert_int_equal(c.op[4].slot, 0);
+  assert_int_equal(st.live_at_exit, 1);
+  assert_int_equal(st.live_bytes_at_exit, 20);
+  assert_int_equal(st.peak_live_bytes, 50);
+}
+
+static void test_realloc_chain(void **state) {
+  trc_event_t e[] = {ev(1, 0, TRC_OP_MALLOC, 0x1000, 10), re(2, 0x1000, 0x2000, 20),
+                     re(3, 0x2000, 0x2000, 30), re(4, 0x2000, 0x3000, 40),
+                     ev(5, 0, TRC_OP_FREE, 0x3000, 0), ev(6, 0, TRC_OP_FREE, 0x2000, 0)};
+  collected_t c;
+  trc_prep_stats_t st;
+  run(*state, e, 6, &c, &st);
+  assert_int_equal(c.n, 5);
+  for (size_t i = 0; i < 5; i++) assert_int_equal(c.op[i].slot, 0);
+  assert_int_equal(c.op[3].size, 40);
+  assert_int_equal(st.unmatched_frees, 1); /* 0x2000 moved away already */
+  assert_int_equal(st.peak_live_bytes, 40);
+  assert_int_equal(st.live_at_exit, 0);
+  assert_int_equal(st.peak_live_objects, 1);
+}
+
+static void test_realloc_null_and_zero(void **state) {
+  trc_event_t e[] = {re(1, 0, 0x1000, 16), re(2, 0x1000, 0, 0), re(3, 0x7777, 0x2000, 8)};
+  collected_t c;
+  trc_prep_stats_t st;
+  run(*state, e, 3, &c, &st);
+  assert_int_equal(c.n, 3);
+  assert_true(c.op[0].flags & TRC_PF_FROM_NULL);
+  assert_int_equal(c.op[1].size, 0); /* realloc(p, 0): frees */
+  assert_int_equal(c.op[1].slot, 0);
+  assert_true(c.op[2].flags & TRC_PF_FROM_NULL); /* unknown old block */
+  assert_int_equal(st.unmatched_frees, 1);
+  assert_int_equal(st.live_at_exit, 1);
+}
+
+static void test_failed(void **state) {
+  trc_event_t e[] = {ev(1, 0, TRC_OP_MALLOC, 0, 1ull << 50), ev(2, 0, TRC_OP_MALLOC, 0x1000, 8),
+                     re(3, 0x1000, 0, 1ull << 50), ev(4, 0, TRC_OP_FREE, 0x1000, 0)};
+  e[0].flags = TRC_EV_FAILED;
+  e[2].flags = TRC_EV_FAILED;
+  collected_t c;
+  trc_prep_stats_t st;
+  run(*state, e, 4, &c, &st);
+  assert_int_equal(st.failed_allocs, 2);
+  assert_int_equal(c.n, 4);
+  assert_true(c.op[0].flags & TRC_PF_FAILED);
+  assert_int_equal(c.op[0].slot, UINT32_MAX);
+  assert_true(c.op[2].flags & TRC_PF_FAILED);
+  assert_int_equal(c.op[2].slot, 0); /* the old block stays live */
+  assert_int_equal(st.unmatched_frees, 0); /* so its free still matches */
+  assert_int_equal(st.live_at_exit, 0);
+}
+
+static void test_cross_thread_order(void **state) {
+  /* Thread 1's free is handed to the writer (and lands in the file) before
+   * thread 0's allocation; the merge by time must still pair them. */
+  trc_event_t e[] = {ev(20, 1, TRC_OP_FREE, 0x1000, 0), ev(25, 1, TRC_OP_MALLOC, 0x1000, 7),
+                     ev(10, 0, TRC_OP_MALLOC, 0x1000, 64), ev(30, 0, TRC_OP_FREE, 0x1000, 0)};
+  fixture_t *f = *state;
+  assert_int_equal(write_events(f->path, e, 4, 3, 2, 2, 1), 0);
+  collected_t c = {0};
+  trc_prep_stats_t st;
+  trc_prepare_opts_t o = {collect, &c, 1};
+  assert_int_equal(trc_prepare(f->path, &o, &st), 0);
+  assert_int_equal(st.unmatched_frees, 0);
+  assert_int_equal(st.double_allocs, 0);
+  assert_int_equal(c.n, 4);
+  assert_int_equal(c.op[0].size, 64);
+  assert_int_equal(c.op[0].thread, 0);
+  assert_int_equal(c.op[1].thread, 1);
+  assert_int_equal(c.op[2].size, 7);
+  assert_int_equal(st.threads, 2);
+}
+
+static void test_slots_lifo_and_calloc(void **state) {
+  trc_event_t e[] = {ev(1, 0, TRC_OP_MALLOC, 0x1000, 1), ev(2, 0, TRC_OP_MALLOC, 0x2000, 1),
+                     ev(3, 0, TRC_OP_MALLOC, 0x3000, 1), ev(4, 0, TRC_OP_FREE, 0x2000, 0),
+                     ev(5, 0, TRC_OP_CALLOC, 0x4000, 3), ev(6, 0, TRC_OP_CALLOC, 0x5000, 1ull << 40)};
+  e[4].nmemb = 5;
+  e[5].nmemb = 1ull << 40; /* nmemb * size overflows: saturates */
+  collected_t c;
+  trc_prep_stats_t st;
+  run(*state, e, 6, &c, &st);
+  assert_int_equal(c.op[4].slot, 1);
+  assert_int_equal(c.op[4].size, 15);
+  assert_true(c.op[5].size == UINT64_MAX);
+  assert_int_equal(c.op[5].slot, 3);
+  assert_int_equal(st.peak_live_objects, 4);
+}
+
+static void test_callers(void **state) {
+  trc_event_t e[] = {ev(1, 0, TRC_OP_MALLOC, 0x1000, 1), ev(2, 0, TRC_OP_MALLOC, 0x2000, 1),
+                     ev(3, 0, TRC_OP_MALLOC, 0x3000, 1)};
+  e[1].site = 2;
+  e[2].site = 3; /* sites 1 and 3 share an immediate caller (ncallers 2) */
+  collected_t c;
+  trc_prep_stats_t st;
+  run(*state, e, 3, &c, &st);
+  assert_int_equal(st.callers, 2);
+  assert_int_equal(st.sites, 3);
+  assert_int_equal(c.op[0].caller, c.op[2].caller);
+  assert_int_not_equal(c.op[0].caller, c.op[1].caller);
+  assert_int_equal(c.op[1].site, 2);
+}
+
+/* A generated trace through trc_program_build / trc_program_map: the program
+ * is consistent (every free hits a live slot, slots within n_slots). */
+static void test_program(void **state) {
+  fixture_t *f = *state;
+  trc_gen_opts_t g = {3, 0.2};
+  assert_int_equal(trc_gen("threads", f->path, &g), 0);
+  char prog[160];
+  snprintf(prog, sizeof prog, "%s/t.hkp", f->dir);
+  trc_prep_stats_t st;
+  assert_int_equal(trc_program_build(f->path, prog, &st), 0);
+  trc_program_t p;
+  assert_int_equal(trc_program_map(&p, prog), 0);
+  assert_true(p.n_ops == st.ops && p.n_ops > 1000);
+  assert_int_equal(p.n_slots, st.peak_live_objects);
+  assert_int_equal(p.n_threads, 4);
+  assert_int_equal(st.unmatched_frees, 0);
+  assert_int_equal(st.double_allocs, 0);
+  uint8_t *live = calloc(p.n_slots, 1);
+  uint64_t nlive = 0;
+  for (uint64_t i = 0; i < p.n_ops; i++) {
+    const trc_pop_t *o = &p.ops[i];
+    assert_true(o->caller <= p.callers.n);
+    if (o->flags & TRC_PF_FAILED) continue;
+    assert_true(o->slot < p.n_slots);
+    if (o->op == TRC_OP_FREE) {
+      assert_true(live[o->slot]);
+      live[o->slot] = 0;
+      nlive--;
+    } else if (!trc_op_is_realloc(o->op) || (o->flags & TRC_PF_FROM_NULL)) {
+      assert_false(live[o->slot]);
+      live[o->slot] = 1;
+      nlive++;
+    }
+  }
+  assert_int_equal(nlive, st.live_at_exit);
+  for (uint32_t id = 1; id <= p.callers.n; id++) assert_true(p.callers.addr[id] != 0);
+  uint64_t h;
+  assert_int_equal(trc_file_hash(f->path, &h), 0);
+  assert_true(h == p.trace_hash);
+  free(live);
+  trc_program_release(&p);
+  /* A file that is not a program is refused. */
+  assert_int_equal(trc_program_map(&p, f->path), HK_E_BADMAGIC);
+}
+
+static void test_damaged(void **state) {
+  fixture_t *f = *state;
+  trc_gen_opts_t g = {1, 1.0};
+  assert_int_equal(trc_gen("sites", f->path, &g), 0);
+  trc_prep_stats_t full, cut;
+  assert_int_equal(trc_prepare(f->path, NULL, &full), 0);
+  assert_int_equal(full.damaged, 0);
+  FILE *fp = fopen(f->path, "r+");
+  assert_non_null(fp);
+  fseek(fp, 0, SEEK_END);
+  long len = ftell(fp);
+  assert_int_equal(ftruncate(fileno(fp), len * 2 / 3), 0);
+  fclose(fp);
+  trc_prepare_opts_t lenient = {NULL, NULL, 0}, strict = {NULL, NULL, 1};
+  assert_int_equal(trc_prepare(f->path, &lenient, &cut), 0);
+  assert_int_equal(cut.damaged, 1);
+  assert_true(cut.damage_offset > 0 && cut.damage_offset < (uint64_t)len);
+  assert_true(cut.events > 0 && cut.events < full.events);
+  assert_int_equal(trc_prepare(f->path, &strict, &cut), HK_E_TRUNCATED);
+  assert_int_equal(trc_prepare("/nonexistent/x.hkt", NULL, &cut), -ENOENT);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_pair, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_unmatched_free, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_double_alloc, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_realloc_chain, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_realloc_null_and_zero, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_failed, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_cross_thread_order, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_slots_lifo_and_calloc, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_callers, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_program, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_damaged, fixture_setup, fixture_teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,607 @@
+/* trc_prepare.c: turns a trace into the program a replayer runs.
+ *
+ * Pass 1 reads the file once, keeping only an index: the offsets of every
+ * thread's EVENTS chunks and the site table's immediate callers. Pass 2
+ * merges the threads by time with one decoded chunk per thread (memory:
+ * threads x chunk size, plus the table of live objects), pairs each free
+ * with its allocation through the live table and gives every object a dense
+ * slot. The result goes to a sink; trc_program_build() writes it as a .hkp
+ * file that replayers map. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "trc.h"
+
+/* ---- growable arrays ------------------------------------------------- */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t n = *cap ? *cap : 16;
+  while (n < need) n *= 2;
+  void *q = realloc(*p, n * elem);
+  if (!q) return HK_E_NOMEM;
+  memset((char *)q + *cap * elem, 0, (n - *cap) * elem);
+  *p = q;
+  *cap = n;
+  return 0;
+}
+
+/* ---- live objects: address -> (slot, size), open addressing ---------- */
+
+typedef struct live_ent {
+  uint64_t addr; /* 0: empty (a live object never has address 0) */
+  uint64_t size;
+  uint32_t slot;
+} live_ent_t;
+
+typedef struct live_tab {
+  live_ent_t *e;
+  size_t cap; /* power of two */
+  size_t n;
+} live_tab_t;
+
+static size_t live_hash(uint64_t a, size_t mask) {
+  a ^= a >> 33;
+  a *= 0xff51afd7ed558ccdull;
+  a ^= a >> 33;
+  return (size_t)a & mask;
+}
+
+static live_ent_t *live_find(const live_tab_t *t, uint64_t addr) {
+  if (!t->cap) return NULL;
+  size_t mask = t->cap - 1;
+  for (size_t i = live_hash(addr, mask);; i = (i + 1) & mask) {
+    if (t->e[i].addr == addr) return &t->e[i];
+    if (t->e[i].addr == 0) return NULL;
+  }
+}
+
+static int live_put(live_tab_t *t, uint64_t addr, uint64_t size, uint32_t slot);
+
+static int live_rehash(live_tab_t *t, size_t cap) {
+  live_tab_t nt = {calloc(cap, sizeof(live_ent_t)), cap, 0};
+  if (!nt.e) return HK_E_NOMEM;
+  for (size_t i = 0; i < t->cap; i++)
+    if (t->e[i].addr) live_put(&nt, t->e[i].addr, t->e[i].size, t->e[i].slot);
+  free(t->e);
+  *t = nt;
+  return 0;
+}
+
+/* Inserts a new key (the caller has checked it is absent). */
+static int live_put(live_tab_t *t, uint64_t addr, uint64_t size, uint32_t slot) {
+  if ((t->n + 1) * 2 > t->cap) {
+    int rc = live_rehash(t, t->cap ? t->cap * 2 : 1024);
+    if (rc) return rc;
+  }
+  size_t mask = t->cap - 1, i = live_hash(addr, mask);
+  while (t->e[i].addr) i = (i + 1) & mask;
+  t->e[i] = (live_ent_t){addr, size, slot};
+  t->n++;
+  return 0;
+}
+
+/* Removes e (a pointer from live_find), backward-shift deletion so no
+ * tombstones accumulate over 10^9 events. */
+static void live_del(live_tab_t *t, live_ent_t *e) {
+  size_t mask = t->cap - 1, i = (size_t)(e - t->e);
+  for (size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+    if (t->e[j].addr == 0) break;
+    size_t home = live_hash(t->e[j].addr, mask);
+    /* Can entry j move to the hole at i? Only if its home is not in (i, j]. */
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      t->e[i] = t->e[j];
+      i = j;
+    }
+  }
+  t->e[i].addr = 0;
+  t->n--;
+}
+
+/* ---- slots: the most recently released slot is reused first --------- */
+
+typedef struct slots {
+  uint32_t *free_;
+  size_t nfree, cap;
+  uint32_t next; /* slots ever used = peak live objects */
+} slots_t;
+
+static int slot_take(slots_t *s, uint32_t *out) {
+  if (s->nfree) {
+    *out = s->free_[--s->nfree];
+    return 0;
+  }
+  if (s->next == UINT32_MAX) return HK_E_RANGE;
+  *out = s->next++;
+  return 0;
+}
+
+static int slot_give(slots_t *s, uint32_t slot) {
+  int rc = grow((void **)&s->free_, &s->cap, s->nfree + 1, sizeof(uint32_t));
+  if (rc) return rc;
+  s->free_[s->nfree++] = slot;
+  return 0;
+}
+
+/* ---- pass 1: the index ----------------------------------------------- */
+
+typedef struct thread_idx {
+  uint64_t *off; /* offsets of this thread's EVENTS chunks, in file order */
+  size_t n, cap;
+  /* pass 2 cursor */
+  trc_event_t *ev;
+  size_t nev, evcap, pos, next_chunk;
+} thread_idx_t;
+
+typedef struct prep {
+  trc_reader_t *r;
+  thread_idx_t *th;
+  size_t nth, thcap;
+  uint32_t *site_caller; /* stack id -> caller id */
+  size_t site_cap;
+  uint64_t *caller_addr; /* caller id -> address */
+  size_t ncaller, caller_cap;
+  live_tab_t callers_by_addr; /* address -> caller id (slot field) */
+  live_tab_t live;
+  slots_t slots;
+  uint64_t live_bytes;
+  trc_prep_stats_t *st;
+  const trc_prepare_opts_t *o;
+} prep_t;
+
+static int index_sites(prep_t *p, const trc_chunk_t *c) {
+  for (size_t i = 0; i < c->n; i++) {
+    const trc_site_t *s = &c->sites[i];
+    if (s->id == 0 || s->id > (1u << 28)) return HK_E_CORRUPT;
+    int rc = grow((void **)&p->site_caller, &p->site_cap, (size_t)s->id + 1,
+                  sizeof(uint32_t));
+    if (rc) return rc;
+    uint64_t a = s->depth ? s->frames[0] : 0;
+    uint32_t cid = 0;
+    if (a) {
+      live_ent_t *e = live_find(&p->callers_by_addr, a);
+      if (e) {
+        cid = e->slot;
+      } else {
+        rc = grow((void **)&p->caller_addr, &p->caller_cap, p->ncaller + 2,
+                  sizeof(uint64_t));
+        if (rc) return rc;
+        cid = (uint32_t)++p->ncaller;
+        p->caller_addr[0] = 0;
+        p->caller_addr[cid] = a;
+        rc = live_put(&p->callers_by_addr, a, 0, cid);
+        if (rc) return rc;
+      }
+    }
+    if (!p->site_caller[s->id]) p->st->sites++;
+    p->site_caller[s->id] = cid;
+  }
+  return 0;
+}
+
+static int index_events(prep_t *p, const trc_chunk_t *c) {
+  if (c->thread >= (1u << 20)) return HK_E_CORRUPT;
+  int rc = grow((void **)&p->th, &p->thcap, (size_t)c->thread + 1,
+                sizeof(thread_idx_t));
+  if (rc) return rc;
+  if ((size_t)c->thread + 1 > p->nth) p->nth = (size_t)c->thread + 1;
+  thread_idx_t *t = &p->th[c->thread];
+  rc = grow((void **)&t->off, &t->cap, t->n + 1, sizeof(uint64_t));
+  if (rc) return rc;
+  t->off[t->n++] = c->offset;
+  return 0;
+}
+
+static int pass1(prep_t *p) {
+  trc_chunk_t c;
+  int rc;
+  while ((rc = trc_reader_next(p->r, &c)) > 0) {
+    if (c.kind == TRC_CHUNK_SITES)
+      rc = index_sites(p, &c);
+    else if (c.kind == TRC_CHUNK_EVENTS)
+      rc = index_events(p, &c);
+    else
+      rc = 0;
+    if (rc) return rc;
+  }
+  if (rc < 0) {
+    if (p->o->stop_at_damage || rc == HK_E_NOMEM) return rc;
+    p->st->damaged = 1;
+    p->st->damage_offset = trc_reader_offset(p->r);
+  }
+  for (size_t i = 0; i < p->nth; i++) p->st->threads += p->th[i].n > 0;
+  p->st->callers = (uint32_t)p->ncaller;
+  return 0;
+}
+
+/* ---- pass 2: merge and pair ------------------------------------------ */
+
+/* Loads the next chunk of thread t into its cursor; 0 ok (t->nev may be 0
+ * when the thread is exhausted), negative on a read error. */
+static int cursor_fill(prep_t *p, thread_idx_t *t) {
+  t->nev = t->pos = 0;
+  while (t->nev == 0 && t->next_chunk < t->n) {
+    trc_chunk_t c;
+    int rc = trc_reader_read_at(p->r, t->off[t->next_chunk++], &c);
+    if (rc < 0) return rc;
+    if (rc == 0 || c.kind != TRC_CHUNK_EVENTS) return HK_E_CORRUPT;
+    rc = grow((void **)&t->ev, &t->evcap, c.n, sizeof(trc_event_t));
+    if (rc) return rc;
+    memcpy(t->ev, c.events, c.n * sizeof(trc_event_t));
+    t->nev = c.n;
+  }
+  return 0;
+}
+
+/* Min-heap of threads ordered by (time of current event, thread index). */
+typedef struct heap {
+  uint32_t *h;
+  size_t n;
+} heap_t;
+
+static int heap_less(const prep_t *p, uint32_t a, uint32_t b) {
+  const trc_event_t *ea = &p->th[a].ev[p->th[a].pos];
+  const trc_event_t *eb = &p->th[b].ev[p->th[b].pos];
+  if (ea->time != eb->time) return ea->time < eb->time;
+  return a < b;
+}
+
+static void heap_down(const prep_t *p, heap_t *h, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < h->n && heap_less(p, h->h[l], h->h[m])) m = l;
+    if (r < h->n && heap_less(p, h->h[r], h->h[m])) m = r;
+    if (m == i) return;
+    uint32_t tmp = h->h[i];
+    h->h[i] = h->h[m];
+    h->h[m] = tmp;
+    i = m;
+  }
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static uint8_t align_log2(uint64_t a) {
+  if (a <= 1) return 0;
+  unsigned l = 63u - (unsigned)__builtin_clzll(a);
+  return (uint8_t)(l > 63 ? 63 : l);
+}
+
+static int emit(prep_t *p, const trc_event_t *e, uint8_t op, uint32_t slot,
+                uint64_t size, uint8_t flags) {
+  trc_pop_t o;
+  memset(&o, 0, sizeof o);
+  o.size = size;
+  o.slot = slot;
+  o.site = e->site;
+  o.caller = e->site < p->site_cap ? p->site_caller[e->site] : 0;
+  o.thread = (uint16_t)(e->thread > UINT16_MAX ? UINT16_MAX : e->thread);
+  o.op = op;
+  o.align_log2 = align_log2(e->align);
+  o.flags = flags;
+  p->st->ops++;
+  return p->o->sink ? p->o->sink(p->o->sink_ctx, &o) : 0;
+}
+
+static void account(prep_t *p, int64_t delta) {
+  p->live_bytes += (uint64_t)delta;
+  if (p->live_bytes > p->st->peak_live_bytes) p->st->peak_live_bytes = p->live_bytes;
+}
+
+static int release(prep_t *p, live_ent_t *le) {
+  uint32_t slot = le->slot;
+  account(p, -(int64_t)le->size);
+  live_del(&p->live, le);
+  return slot_give(&p->slots, slot);
+}
+
+/* A new object at addr: retires a still-live previous owner of the same
+ * address (a double allocation), then takes a slot. */
+static int new_object(prep_t *p, const trc_event_t *e, uint64_t size,
+                      uint32_t *slot) {
+  live_ent_t *old = live_find(&p->live, e->ptr);
+  if (old) {
+    p->st->double_allocs++;
+    int rc = emit(p, e, TRC_OP_FREE, old->slot, 0, TRC_PF_IMPLICIT);
+    if (!rc) rc = release(p, old);
+    if (rc) return rc;
+  }
+  int rc = slot_take(&p->slots, slot);
+  if (!rc) rc = live_put(&p->live, e->ptr, size, *slot);
+  if (!rc) account(p, (int64_t)size);
+  return rc;
+}
+
+static int step(prep_t *p, const trc_event_t *e) {
+  trc_prep_stats_t *st = p->st;
+  uint64_t size = e->nmemb ? sat_mul(e->nmemb, e->size) : e->size;
+  uint32_t slot;
+  int rc;
+  st->events++;
+  if (e->op > TRC_OP_NONE_ && e->op < TRC_OP_COUNT) st->counts[e->op]++;
+  if (e->op == TRC_OP_FREE) {
+    live_ent_t *le = live_find(&p->live, e->ptr);
+    if (!le) {
+      st->unmatched_frees++;
+      return 0;
+    }
+    rc = emit(p, e, TRC_OP_FREE, le->slot, 0, 0);
+    return rc ? rc : release(p, le);
+  }
+  if (trc_op_is_realloc(e->op)) {
+    live_ent_t *le = e->old_ptr ? live_find(&p->live, e->old_ptr) : NULL;
+    if (e->old_ptr && !le) st->unmatched_frees++;
+    if (!le) { /* realloc(NULL, n), or of an unknown block: a new object */
+      if ((e->flags & TRC_EV_FAILED) || !e->ptr) {
+        st->failed_allocs++;
+        return emit(p, e, e->op, UINT32_MAX, size, TRC_PF_FAILED);
+      }
+      rc = new_object(p, e, size, &slot);
+      return rc ? rc : emit(p, e, e->op, slot, size, TRC_PF_FROM_NULL);
+    }
+    if (size == 0 && !e->ptr) { /* realloc(p, 0) that freed p */
+      rc = emit(p, e, e->op, le->slot, 0, 0);
+      return rc ? rc : release(p, le);
+    }
+    if ((e->flags & TRC_EV_FAILED) || !e->ptr) { /* old block stays live */
+      st->failed_allocs++;
+      return emit(p, e, e->op, le->slot, size, TRC_PF_FAILED);
+    }
+    slot = le->slot;
+    account(p, (int64_t)size - (int64_t)le->size);
+    if (e->ptr == e->old_ptr) {
+      le->size = size;
+    } else {
+      live_del(&p->live, le);
+      live_ent_t *other = live_find(&p->live, e->ptr);
+      if (other) {
+        st->double_allocs++;
+        rc = emit(p, e, TRC_OP_FREE, other->slot, 0, TRC_PF_IMPLICIT);
+        if (!rc) rc = release(p, other);
+        if (rc) return rc;
+      }
+      rc = live_put(&p->live, e->ptr, size, slot);
+      if (rc) return rc;
+    }
+    return emit(p, e, e->op, slot, size, 0);
+  }
+  if (!trc_op_is_alloc(e->op)) return HK_E_CORRUPT;
+  if ((e->flags & TRC_EV_FAILED) || !e->ptr) {
+    st->failed_allocs++;
+    return emit(p, e, e->op, UINT32_MAX, size, TRC_PF_FAILED);
+  }
+  rc = new_object(p, e, size, &slot);
+  return rc ? rc : emit(p, e, e->op, slot, size, 0);
+}
+
+static int pass2(prep_t *p) {
+  heap_t h = {calloc(p->nth ? p->nth : 1, sizeof(uint32_t)), 0};
+  if (!h.h) return HK_E_NOMEM;
+  int rc = 0;
+  for (size_t i = 0; i < p->nth && !rc; i++) {
+    rc = cursor_fill(p, &p->th[i]);
+    if (!rc && p->th[i].nev) h.h[h.n++] = (uint32_t)i;
+  }
+  for (size_t i = h.n; i-- > 0;) heap_down(p, &h, i);
+  while (!rc && h.n) {
+    uint32_t t = h.h[0];
+    thread_idx_t *ti = &p->th[t];
+    rc = step(p, &ti->ev[ti->pos]);
+    if (rc) break;
+    if (++ti->pos == ti->nev) {
+      rc = cursor_fill(p, ti);
+      if (rc) break;
+      if (!ti->nev) h.h[0] = h.h[--h.n];
+    }
+    heap_down(p, &h, 0);
+  }
+  free(h.h);
+  return rc;
+}
+
+static void prep_release(prep_t *p) {
+  for (size_t i = 0; i < p->nth; i++) {
+    free(p->th[i].off);
+    free(p->th[i].ev);
+  }
+  free(p->th);
+  free(p->site_caller);
+  free(p->caller_addr);
+  free(p->callers_by_addr.e);
+  free(p->live.e);
+  free(p->slots.free_);
+  trc_reader_free(p->r);
+}
+
+/* Shared by trc_prepare and trc_program_build: runs both passes and, if
+ * callers is non-NULL, hands over the caller table. */
+static int prepare(const char *path, const trc_prepare_opts_t *opts,
+                   trc_prep_stats_t *stats, trc_callers_t *callers) {
+  static const trc_prepare_opts_t none;
+  prep_t p;
+  memset(&p, 0, sizeof p);
+  memset(stats, 0, sizeof *stats);
+  p.st = stats;
+  p.o = opts ? opts : &none;
+  int rc = trc_reader_open(&p.r, path);
+  if (!rc) rc = pass1(&p);
+  if (!rc) rc = pass2(&p);
+  if (!rc) {
+    stats->peak_live_objects = p.slots.next;
+    stats->live_at_exit = p.live.n;
+    stats->live_bytes_at_exit = p.live_bytes;
+    if (callers) {
+      callers->n = (uint32_t)p.ncaller;
+      callers->addr = p.caller_addr;
+      p.caller_addr = NULL;
+    }
+  }
+  prep_release(&p);
+  return rc;
+}
+
+int trc_prepare(const char *path, const trc_prepare_opts_t *opts,
+                trc_prep_stats_t *stats) {
+  trc_prep_stats_t local;
+  return prepare(path, opts, stats ? stats : &local, NULL);
+}
+
+/* ---- prepared programs on disk (.hkp) -------------------------------- */
+
+#define PROG_MAGIC "HKPROG1\n"
+#define PROG_VERSION 1
+#define PROG_ALIGN 64
+
+/* The .hkp header; ops start at ops_off, callers (u64 addr[0..n]) at
+ * callers_off. Native byte order: a .hkp is a cache local to one machine,
+ * rebuilt from the trace whenever needed, never exchanged. */
+typedef struct prog_hdr {
+  char magic[8];
+  uint32_t version, pop_size;
+  uint64_t n_ops, ops_off, callers_off, file_len;
+  uint32_t n_slots, n_threads, n_callers, pad_;
+  uint64_t trace_hash;
+  trc_prep_stats_t stats;
+} prog_hdr_t;
+
+typedef struct prog_sink {
+  int fd;
+  trc_pop_t buf[4096];
+  size_t n;
+  uint64_t written;
+} prog_sink_t;
+
+static int write_all(int fd, const void *data, size_t len, uint64_t off) {
+  const char *p = data;
+  while (len) {
+    ssize_t w = pwrite(fd, p, len, (off_t)off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += w;
+    off += (uint64_t)w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+static int sink_flush(prog_sink_t *s) {
+  size_t len = s->n * sizeof(trc_pop_t);
+  int rc = write_all(s->fd, s->buf, len, PROG_ALIGN * 8 + s->written * sizeof(trc_pop_t));
+  s->written += s->n;
+  s->n = 0;
+  return rc;
+}
+
+static int sink_op(void *ctx, const trc_pop_t *op) {
+  prog_sink_t *s = ctx;
+  s->buf[s->n++] = *op;
+  return s->n == HK_ARRAY_LEN(s->buf) ? sink_flush(s) : 0;
+}
+
+int trc_program_build(const char *trace_path, const char *prog_path,
+                      trc_prep_stats_t *stats) {
+  _Static_assert(sizeof(trc_pop_t) == 32, "trc_pop_t layout");
+  _Static_assert(sizeof(prog_hdr_t) <= PROG_ALIGN * 8, "prog header room");
+  trc_prep_stats_t local;
+  if (!stats) stats = &local;
+  uint64_t hash = 0;
+  int rc = trc_file_hash(trace_path, &hash);
+  if (rc) return rc;
+  prog_sink_t *s = calloc(1, sizeof *s);
+  if (!s) return HK_E_NOMEM;
+  s->fd = open(prog_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (s->fd < 0) {
+    rc = -errno;
+    free(s);
+    return rc;
+  }
+  trc_prepare_opts_t o = {sink_op, s, 0};
+  trc_callers_t callers = {0, NULL};
+  rc = prepare(trace_path, &o, stats, &callers);
+  if (!rc) rc = sink_flush(s);
+  if (!rc) {
+    prog_hdr_t h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, PROG_MAGIC, 8);
+    h.version = PROG_VERSION;
+    h.pop_size = sizeof(trc_pop_t);
+    h.n_ops = s->written;
+    h.ops_off = PROG_ALIGN * 8;
+    h.callers_off = h.ops_off + h.n_ops * sizeof(trc_pop_t);
+    h.n_slots = (uint32_t)stats->peak_live_objects;
+    h.n_threads = stats->threads;
+    h.n_callers = callers.n;
+    h.trace_hash = hash;
+    h.stats = *stats;
+    size_t clen = ((size_t)callers.n + 1) * sizeof(uint64_t);
+    uint64_t zero = 0;
+    rc = write_all(s->fd, callers.addr ? (void *)callers.addr : (void *)&zero,
+                   callers.addr ? clen : sizeof zero, h.callers_off);
+    h.file_len = h.callers_off + (callers.addr ? clen : sizeof zero);
+    if (!rc) rc = write_all(s->fd, &h, sizeof h, 0);
+  }
+  free((void *)callers.addr);
+  if (close(s->fd) && !rc) rc = -errno;
+  free(s);
+  if (rc) unlink(prog_path);
+  return rc;
+}
+
+int trc_program_map(trc_program_t *p, const char *prog_path) {
+  memset(p, 0, sizeof *p);
+  int fd = open(prog_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct stat sb;
+  if (fstat(fd, &sb)) {
+    int rc = -errno;
+    close(fd);
+    return rc;
+  }
+  if ((size_t)sb.st_size < sizeof(prog_hdr_t)) {
+    close(fd);
+    return HK_E_TRUNCATED;
+  }
+  void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (m == MAP_FAILED) return -errno;
+  const prog_hdr_t *h = m;
+  int rc = 0;
+  if (memcmp(h->magic, PROG_MAGIC, 8))
+    rc = HK_E_BADMAGIC;
+  else if (h->version != PROG_VERSION || h->pop_size != sizeof(trc_pop_t))
+    rc = HK_E_VERSION;
+  else if (h->file_len != (uint64_t)sb.st_size ||
+           h->callers_off != h->ops_off + h->n_ops * sizeof(trc_pop_t) ||
+           h->callers_off + ((uint64_t)h->n_callers + 1) * 8 > h->file_len)
+    rc = HK_E_CORRUPT;
+  if (rc) {
+    munmap(m, (size_t)sb.st_size);
+    return rc;
+  }
+  p->ops = (const trc_pop_t *)((const char *)m + h->ops_off);
+  p->n_ops = h->n_ops;
+  p->n_slots = h->n_slots;
+  p->n_threads = h->n_threads;
+  p->callers.n = h->n_callers;
+  p->callers.addr = (const uint64_t *)((const char *)m + h->callers_off);
+  p->stats = h->stats;
+  p->trace_hash = h->trace_hash;
+  p->map_ = m;
+  p->map_len_ = (size_t)sb.st_size;
+  return 0;
+}
+
+void trc_program_release(trc_program_t *p) {
+  if (p->map_) munmap(p->map_, p->map_len_);
+  memset(p, 0, sizeof *p);
+}
