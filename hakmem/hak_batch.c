@@ -1,0 +1,32 @@
+/* hak_batch.c: batch madvise. Freed MMAP blocks >= batch_min wait here,
+ * still mapped; a flush (256 blocks or batch_flush_bytes reached, or an
+ * explicit hak_flush/teardown) issues MADV_DONTNEED (when batch_madvise)
+ * and the munmap for each. The two bugs HAKMEM.md names are avoided by
+ * construction: nothing here unmaps a block at add time, and BigCache
+ * evictions arrive here rather than at free(). */
+#include "hak_internal.h"
+
+void hak_batch_add(hak_t *h, void *base, size_t len) {
+  h->batch[h->batch_n++] = (batch_ent_t){base, len};
+  h->batch_bytes += len;
+  h->st.batch_adds++;
+  h->st.batch_bytes += len;
+  h->st.batched_bytes += len;
+  if (h->batch_n >= h->cfg.batch_blocks ||
+      h->batch_bytes >= h->cfg.batch_flush_bytes)
+    hak_batch_flush(h);
+}
+
+void hak_batch_flush(hak_t *h) {
+  if (h->batch_n == 0) return;
+  if (h->cfg.batch_madvise)
+    for (uint32_t i = 0; i < h->batch_n; i++)
+      hak_sys_madvise(h, h->batch[i].base, h->batch[i].len, HAK_MADV_DONTNEED);
+  for (uint32_t i = 0; i < h->batch_n; i++)
+    hak_sys_munmap(h, h->batch[i].base, h->batch[i].len);
+  h->st.batch_flushes++;
+  h->st.batch_flushed_blocks += h->batch_n;
+  h->st.batched_bytes -= h->batch_bytes;
+  h->batch_n = 0;
+  h->batch_bytes = 0;
+}
