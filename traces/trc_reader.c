@@ -74,10 +74,13 @@ static int read_header(trc_reader_t *r) {
   if (k < 0) return (int)k;
   size_t m = (size_t)k < 8 ? (size_t)k : 8;
   if (memcmp(pre, TRC_MAGIC, m) != 0) return HK_E_BADMAGIC;
-  if (k < TRC_FILE_PREFIX) return HK_E_TRUNCATED;
+  if (k < 12) return HK_E_TRUNCATED;
+  /* The version is judged before anything else, so that a newer file is
+   * named as such whatever its layout. */
   uint32_t version = trc_get32(pre + 8);
   if (version == 0) return HK_E_CORRUPT;
   if (version > TRC_VERSION) return HK_E_VERSION;
+  if (k < TRC_FILE_PREFIX) return HK_E_TRUNCATED;
   uint32_t body = trc_get32(pre + 12);
   if (body < TRC_FILE_BODY_FIXED || body > TRC_MAX_HEADER_BODY)
     return HK_E_CORRUPT;
