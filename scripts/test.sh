@@ -35,9 +35,11 @@ shopt -s nullglob
 fuzzers=(build-fuzz/fuzz/fuzz_*)
 for f in "${fuzzers[@]}"; do
   [ -x "$f" ] || continue
-  corpus="tests/fuzz/corpus/$(basename "$f")"
-  mkdir -p "build-fuzz/corpus-$(basename "$f")"
-  "$f" -max_total_time=20 -rss_limit_mb=2048 -print_final_stats=0 \
-       "build-fuzz/corpus-$(basename "$f")" ${corpus:+$( [ -d "$corpus" ] && echo "$corpus")} 2>&1 | tail -2
+  name=$(basename "$f")
+  work="build-fuzz/corpus-$name"; mkdir -p "$work"
+  seeds=(); [ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
+  "$f" -max_total_time=20 -rss_limit_mb=2048 -print_final_stats=1 "$work" "${seeds[@]}" \
+      2>"build-fuzz/$name.log" || { tail -40 "build-fuzz/$name.log"; exit 1; }
+  grep -E 'stat::number_of_executed_units' "build-fuzz/$name.log" | sed "s/^/$name: /"
 done
 echo "fuzzed: ${#fuzzers[@]} target(s)"

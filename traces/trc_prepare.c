@@ -238,26 +238,29 @@ static int cursor_fill(prep_t *p, thread_idx_t *t) {
   return 0;
 }
 
-/* Min-heap of threads ordered by (time of current event, thread index). */
+/* Min-heap of threads ordered by (time of current event, thread index);
+ * each node caches its thread's current time so sifting touches no events. */
+typedef struct hnode {
+  uint64_t time;
+  uint32_t th;
+} hnode_t;
+
 typedef struct heap {
-  uint32_t *h;
+  hnode_t *h;
   size_t n;
 } heap_t;
 
-static int heap_less(const prep_t *p, uint32_t a, uint32_t b) {
-  const trc_event_t *ea = &p->th[a].ev[p->th[a].pos];
-  const trc_event_t *eb = &p->th[b].ev[p->th[b].pos];
-  if (ea->time != eb->time) return ea->time < eb->time;
-  return a < b;
+static int heap_less(hnode_t a, hnode_t b) {
+  return a.time != b.time ? a.time < b.time : a.th < b.th;
 }
 
-static void heap_down(const prep_t *p, heap_t *h, size_t i) {
+static void heap_down(heap_t *h, size_t i) {
   for (;;) {
     size_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < h->n && heap_less(p, h->h[l], h->h[m])) m = l;
-    if (r < h->n && heap_less(p, h->h[r], h->h[m])) m = r;
+    if (l < h->n && heap_less(h->h[l], h->h[m])) m = l;
+    if (r < h->n && heap_less(h->h[r], h->h[m])) m = r;
     if (m == i) return;
-    uint32_t tmp = h->h[i];
+    hnode_t tmp = h->h[i];
     h->h[i] = h->h[m];
     h->h[m] = tmp;
     i = m;
@@ -383,25 +386,30 @@ static int step(prep_t *p, const trc_event_t *e) {
 }
 
 static int pass2(prep_t *p) {
-  heap_t h = {calloc(p->nth ? p->nth : 1, sizeof(uint32_t)), 0};
+  heap_t h = {calloc(p->nth ? p->nth : 1, sizeof(hnode_t)), 0};
   if (!h.h) return HK_E_NOMEM;
   int rc = 0;
   for (size_t i = 0; i < p->nth && !rc; i++) {
     rc = cursor_fill(p, &p->th[i]);
-    if (!rc && p->th[i].nev) h.h[h.n++] = (uint32_t)i;
+    if (!rc && p->th[i].nev) h.h[h.n++] = (hnode_t){p->th[i].ev[0].time, (uint32_t)i};
   }
-  for (size_t i = h.n; i-- > 0;) heap_down(p, &h, i);
+  for (size_t i = h.n; i-- > 0;) heap_down(&h, i);
   while (!rc && h.n) {
-    uint32_t t = h.h[0];
-    thread_idx_t *ti = &p->th[t];
+    thread_idx_t *ti = &p->th[h.h[0].th];
     rc = step(p, &ti->ev[ti->pos]);
     if (rc) break;
     if (++ti->pos == ti->nev) {
       rc = cursor_fill(p, ti);
       if (rc) break;
-      if (!ti->nev) h.h[0] = h.h[--h.n];
+      if (!ti->nev) {
+        h.h[0] = h.h[--h.n];
+        heap_down(&h, 0);
+        continue;
+      }
     }
-    heap_down(p, &h, 0);
+    /* The same thread usually stays first: sift only when it must. */
+    h.h[0].time = ti->ev[ti->pos].time;
+    if (h.n > 1) heap_down(&h, 0);
   }
   free(h.h);
   return rc;
