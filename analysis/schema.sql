@@ -1,0 +1,261 @@
+-- analysis/schema.sql: THE schema of hakmem-sim results databases.
+-- Written by `hksim replay` (replayer/rpl_db.c embeds this file at build
+-- time), read by `hksim report`, analysis/*.sql, sqlite3, pandas, R.
+-- Explained in docs/schema.md. Versioned by PRAGMA user_version: a program
+-- refuses a database whose version is newer than the one below.
+-- Every statement is idempotent (IF NOT EXISTS), so applying it to a
+-- database of the same version changes nothing.
+PRAGMA user_version = 1;
+
+CREATE TABLE IF NOT EXISTS schema_version (
+  version    INTEGER PRIMARY KEY,
+  applied_at TEXT NOT NULL,         -- UTC, ISO 8601
+  program    TEXT NOT NULL          -- e.g. 'hksim 0.1.0'
+);
+
+-- One row per distinct trace, keyed by the content hash of its file.
+CREATE TABLE IF NOT EXISTS traces (
+  trace_id          INTEGER PRIMARY KEY,
+  content_hash      TEXT NOT NULL UNIQUE, -- trc_file_hash, 16 hex digits
+  name              TEXT NOT NULL,        -- file name without directories
+  path              TEXT NOT NULL,        -- as first given
+  file_bytes        INTEGER,
+  format_version    INTEGER,
+  flags             INTEGER,              -- TRC_HF_*: 2 = synthetic
+  clock             INTEGER,              -- 1 monotonic, 2 tsc, 3 virtual
+  tick_hz           INTEGER,
+  start_wall_ns     INTEGER,
+  pid               INTEGER,
+  ppid              INTEGER,
+  exe               TEXT,                 -- executable, or scenario name
+  argv              TEXT,                 -- space-joined
+  depth             INTEGER,              -- stack frames recorded per site
+  events            INTEGER,              -- prepare statistics from here on
+  ops               INTEGER,
+  threads           INTEGER,
+  sites             INTEGER,
+  callers           INTEGER,
+  unmatched_frees   INTEGER,
+  double_allocs     INTEGER,
+  failed_allocs     INTEGER,
+  live_at_exit      INTEGER,
+  live_bytes_at_exit INTEGER,
+  peak_live_bytes   INTEGER,
+  peak_live_objects INTEGER,
+  order_fixups      INTEGER,
+  damaged           INTEGER NOT NULL DEFAULT 0,
+  damage_offset     INTEGER,
+  added_at          TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS op_kinds (
+  kind INTEGER PRIMARY KEY,              -- trc_op_t
+  name TEXT NOT NULL UNIQUE              -- 'malloc', 'free', ...
+);
+INSERT OR IGNORE INTO op_kinds(kind, name) VALUES
+  (1, 'malloc'), (2, 'calloc'), (3, 'realloc'), (4, 'reallocarray'),
+  (5, 'free'), (6, 'posix_memalign'), (7, 'aligned_alloc'), (8, 'memalign'),
+  (9, 'valloc'), (10, 'pvalloc');
+
+CREATE TABLE IF NOT EXISTS threads (
+  trace_id     INTEGER NOT NULL REFERENCES traces(trace_id),
+  thread       INTEGER NOT NULL,         -- the index ops refer to
+  tid          INTEGER,
+  name         TEXT,
+  start_time   INTEGER,
+  end_time     INTEGER,
+  PRIMARY KEY (trace_id, thread)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS modules (
+  trace_id    INTEGER NOT NULL REFERENCES traces(trace_id),
+  module_id   INTEGER NOT NULL,
+  path        TEXT,
+  base        INTEGER,                   -- load address
+  lo          INTEGER,                   -- executable range
+  hi          INTEGER,
+  build_id    TEXT,                      -- hex, NULL if none
+  PRIMARY KEY (trace_id, module_id)
+) WITHOUT ROWID;
+
+-- Call sites: a stack of raw return addresses, innermost first, stored once
+-- per trace with what the trace's ops did there.
+CREATE TABLE IF NOT EXISTS sites (
+  trace_id    INTEGER NOT NULL REFERENCES traces(trace_id),
+  site        INTEGER NOT NULL,          -- stack id (0: unknown)
+  caller      INTEGER,                   -- frames[0], what hak_alloc_at sees
+  module_id   INTEGER,                   -- module holding caller, NULL unknown
+  depth       INTEGER,
+  frames      TEXT,                      -- space-separated hex addresses
+  allocs      INTEGER NOT NULL DEFAULT 0, -- allocations (and reallocs) here
+  bytes       INTEGER NOT NULL DEFAULT 0, -- bytes they asked for
+  PRIMARY KEY (trace_id, site)
+) WITHOUT ROWID;
+
+-- Filled by offline symbolization (analysis/, later): one row per address.
+CREATE TABLE IF NOT EXISTS symbols (
+  trace_id    INTEGER NOT NULL REFERENCES traces(trace_id),
+  address     INTEGER NOT NULL,
+  function    TEXT,
+  file        TEXT,
+  line        INTEGER,
+  module      TEXT,
+  PRIMARY KEY (trace_id, address)
+) WITHOUT ROWID;
+
+-- The prepared program of a trace, once per trace: one row per op in causal
+-- order. What runs share is here, not repeated per run.
+CREATE TABLE IF NOT EXISTS trace_op (
+  trace_id    INTEGER NOT NULL,
+  seq         INTEGER NOT NULL,          -- index in the prepared program
+  kind        INTEGER NOT NULL,          -- op_kinds.kind
+  size        INTEGER NOT NULL,
+  site        INTEGER NOT NULL,
+  thread      INTEGER NOT NULL,
+  slot        INTEGER NOT NULL,          -- dense object id
+  align       INTEGER NOT NULL,          -- requested alignment, 0 default
+  flags       INTEGER NOT NULL,          -- TRC_PF_*: 1 failed, 2 implicit
+  PRIMARY KEY (trace_id, seq)
+) WITHOUT ROWID;
+
+-- One row per replay run: (trace, back end, policy, repeat).
+CREATE TABLE IF NOT EXISTS runs (
+  run_id        INTEGER PRIMARY KEY,
+  trace_id      INTEGER NOT NULL REFERENCES traces(trace_id),
+  backend       TEXT NOT NULL,
+  policy        TEXT,                    -- NULL for back ends without one
+  seed          INTEGER NOT NULL,
+  repeat        INTEGER NOT NULL,        -- 0 .. --repeat-1
+  touch         TEXT NOT NULL,           -- none|first|pages|full|check
+  per_op        TEXT NOT NULL,           -- all|sample:N|none
+  options       TEXT,                    -- the command line
+  hakmem_config TEXT,                    -- effective hakmem configuration
+  cost_model    TEXT,                    -- how a policy was rewarded
+  backend_version TEXT,
+  status        TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+  error         TEXT,                    -- why it failed
+  started_at    TEXT NOT NULL,
+  finished_at   TEXT,
+  host          TEXT,
+  timer_method  TEXT,
+  timer_overhead_ticks REAL,             -- subtracted from every latency
+  tsc_hz        INTEGER,
+  ops           INTEGER,                 -- ops executed
+  ops_timed     INTEGER,                 -- ops with a latency row
+  alloc_failures INTEGER,                -- allocations the back end refused
+  total_ns      INTEGER,                 -- wall time of the loop alone
+  median_ns     REAL,
+  p95_ns        REAL,
+  p99_ns        REAL,
+  mean_ns       REAL,
+  max_ns        REAL,
+  syscall_method TEXT,                   -- tracepoint|backend|unavailable
+  mmap_calls    INTEGER,                 -- NULL when unavailable
+  munmap_calls  INTEGER,
+  madvise_calls INTEGER,
+  mremap_calls  INTEGER,
+  brk_calls     INTEGER,
+  minor_faults  INTEGER,
+  major_faults  INTEGER,
+  base_rss_bytes INTEGER,                -- RSS just before the loop
+  peak_rss_bytes INTEGER,                -- VmHWM after the loop
+  peak_live_bytes INTEGER,
+  peak_live_objects INTEGER,
+  fragmentation REAL,   -- (peak_rss - base_rss) / peak_live_bytes
+  cache_hits    INTEGER,                 -- hakmem BigCache, else NULL
+  cache_misses  INTEGER,
+  digest        TEXT                     -- decision digest, 32 hex digits
+);
+CREATE INDEX IF NOT EXISTS runs_trace ON runs(trace_id, backend, policy);
+
+-- Per-op latency of a run: one row per timed op.
+CREATE TABLE IF NOT EXISTS run_op (
+  run_id      INTEGER NOT NULL,
+  seq         INTEGER NOT NULL,          -- trace_op.seq
+  latency_ns  INTEGER NOT NULL,
+  PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS rss_timeline (
+  run_id      INTEGER NOT NULL,
+  op_seq      INTEGER NOT NULL,          -- sampled before this op
+  rss_bytes   INTEGER NOT NULL,
+  live_bytes  INTEGER NOT NULL,
+  PRIMARY KEY (run_id, op_seq)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS policy_events (
+  run_id      INTEGER NOT NULL,
+  op_seq      INTEGER NOT NULL,
+  arm         INTEGER,                   -- NULL: a policy-wide value
+  metric      TEXT NOT NULL,             -- rating, pulls, chosen, mode, ...
+  value       REAL
+);
+CREATE INDEX IF NOT EXISTS policy_events_run ON policy_events(run_id, op_seq);
+
+-- Per-run, per-site outcomes where a back end reports them (hakmem).
+CREATE TABLE IF NOT EXISTS run_site (
+  run_id      INTEGER NOT NULL,
+  site        INTEGER NOT NULL,
+  allocs      INTEGER,
+  cache_hits  INTEGER,
+  cache_misses INTEGER,
+  PRIMARY KEY (run_id, site)
+) WITHOUT ROWID;
+
+-- Back-end specific extra counters of a run, by name.
+CREATE TABLE IF NOT EXISTS run_counters (
+  run_id      INTEGER NOT NULL,
+  name        TEXT NOT NULL,
+  value       REAL,
+  PRIMARY KEY (run_id, name)
+) WITHOUT ROWID;
+
+-- ---- the views of the results contract (DESIGN.md) --------------------
+
+CREATE VIEW IF NOT EXISTS run_summary AS
+SELECT r.run_id, t.name AS trace, r.backend, r.policy, r.seed, r.status,
+       r.ops, r.median_ns, r.p95_ns, r.p99_ns, r.total_ns,
+       r.mmap_calls, r.munmap_calls, r.madvise_calls,
+       r.minor_faults + r.major_faults AS page_faults,
+       r.peak_rss_bytes, r.cache_hits, r.cache_misses,
+       CASE WHEN r.cache_hits + r.cache_misses > 0
+            THEN CAST(r.cache_hits AS REAL) / (r.cache_hits + r.cache_misses)
+       END AS hit_rate,
+       r.digest,
+       r.repeat, r.error, r.trace_id, r.touch, r.per_op, r.mremap_calls,
+       r.brk_calls, r.syscall_method, r.peak_live_bytes, r.fragmentation,
+       r.mean_ns, r.timer_method, r.timer_overhead_ticks, r.tsc_hz,
+       r.backend_version, r.hakmem_config, r.cost_model
+FROM runs r JOIN traces t USING (trace_id);
+
+CREATE VIEW IF NOT EXISTS op_latency AS
+SELECT o.run_id, o.seq, k.name AS kind, p.size, p.site, o.latency_ns,
+       p.thread, p.slot
+FROM run_op o
+JOIN runs r ON r.run_id = o.run_id
+JOIN trace_op p ON p.trace_id = r.trace_id AND p.seq = o.seq
+JOIN op_kinds k ON k.kind = p.kind;
+
+CREATE VIEW IF NOT EXISTS site_summary AS
+SELECT t.name AS trace, s.site, y.function, y.file, y.line,
+       COALESCE(y.module, m.path) AS module, s.allocs, s.bytes,
+       (SELECT COUNT(*) FROM run_site rs JOIN runs r USING (run_id)
+         WHERE r.trace_id = s.trace_id AND rs.site = s.site) AS runs,
+       (SELECT CAST(SUM(rs.cache_hits) AS REAL)
+               / NULLIF(SUM(rs.cache_hits + rs.cache_misses), 0)
+          FROM run_site rs JOIN runs r USING (run_id)
+         WHERE r.trace_id = s.trace_id AND rs.site = s.site) AS hit_rate,
+       (SELECT group_concat(rs.run_id || ':' ||
+                 printf('%.4f', CAST(rs.cache_hits AS REAL)
+                        / NULLIF(rs.cache_hits + rs.cache_misses, 0)), ' ')
+          FROM run_site rs JOIN runs r USING (run_id)
+         WHERE r.trace_id = s.trace_id AND rs.site = s.site) AS run_hit_rates,
+       s.trace_id, s.caller, s.depth, s.frames
+FROM sites s
+JOIN traces t USING (trace_id)
+LEFT JOIN modules m ON m.trace_id = s.trace_id AND m.module_id = s.module_id
+LEFT JOIN symbols y ON y.trace_id = s.trace_id AND y.address = s.caller;
+
+CREATE VIEW IF NOT EXISTS policy_timeline AS
+SELECT run_id, op_seq, arm, metric, value FROM policy_events;

@@ -1,0 +1,178 @@
+/* cmd_replay.c: `hksim replay`, the command-line front of replayer/:
+ * parses the flags of DESIGN.md's contract (plus --hakmem, --rss-every,
+ * --progress) and hands them to rpl_replay(). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "replayer.h"
+
+#define MAX_LIST 64
+
+static void help(FILE *f) {
+  fprintf(f,
+          "usage: hksim replay TRACE... --db DB [--backend LIST] [--policy LIST]\n"
+          "         [--seed N] [--touch none|first|pages|full|check]\n"
+          "         [--per-op all|sample:N|none] [--repeat N]\n"
+          "         [--hakmem KEY=VALUE]... [--rss-every N] [--progress|--quiet]\n\n"
+          "Replays each trace against each back end (and each policy, for\n"
+          "hakmem), --repeat times, one fresh child process per run, and\n"
+          "stores every run in the SQLite database DB (analysis/schema.sql).\n\n"
+          "  --backend LIST  comma-separated: hakmem, mimalloc, glibc, jemalloc,\n"
+          "                  tcmalloc, null, or 'all' (default: hakmem,mimalloc)\n"
+          "  --policy LIST   hakmem policies: static, ucb1, elo, evo (default: static)\n"
+          "  --seed N        seed of the policies' random numbers (default 1)\n"
+          "  --touch MODE    memory written after each allocation, outside the\n"
+          "                  timed region (default pages; check: test mode that\n"
+          "                  verifies realloc kept the contents)\n"
+          "  --per-op MODE   per-op latency rows: all, every Nth op, or none\n"
+          "  --repeat N      runs per (trace, back end, policy) (default 1)\n"
+          "  --hakmem K=V    hakmem config override, repeatable (e.g. bigcache=off)\n"
+          "  --rss-every N   ops between RSS samples (default: about 256 a run)\n"
+          "  --progress      progress bar on stderr even if it is not a terminal\n"
+          "  --quiet         no progress bar\n\n"
+          "exit: 0 every run done, 1 a run failed or an input/database error,\n"
+          "2 usage (unknown back end or policy: nothing is written)\n");
+}
+
+/* Splits a comma list into out (pointers into a copy of s: argv itself
+ * stays intact, since the replayer may re-execute the command line). */
+static int split(const char *arg, const char **out, size_t *n) {
+  char *s = strdup(arg);
+  if (!s) return -1;
+  for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+    if (*n == MAX_LIST) return -1;
+    out[(*n)++] = tok;
+  }
+  return 0;
+}
+
+static void on_error(void *ctx, const char *what, const char *msg) {
+  cli_error(what, "%s", msg);
+}
+
+static int run(int argc, char **argv) {
+  const char *traces[MAX_LIST], *backends[MAX_LIST], *policies[MAX_LIST],
+      *overrides[MAX_LIST];
+  size_t nt = 0, nb = 0, np = 0, no = 0;
+  rpl_opts_t o;
+  memset(&o, 0, sizeof o);
+  o.seed = 1;
+  o.touch = RPL_TOUCH_PAGES;
+  o.sample_every = 1;
+  o.repeat = 1;
+  o.progress = -1;
+  char options[2048] = "hksim";
+  for (int i = 0; i < argc; i++)
+    snprintf(options + strlen(options), sizeof options - strlen(options),
+             " %s", argv[i]);
+
+#define NEED_ARG()                                                             \
+  do {                                                                         \
+    if (i + 1 >= argc) return cli_usage("replay", "%s needs a value", a);      \
+  } while (0)
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (cli_is_help(a)) {
+      help(stdout);
+      return CLI_OK;
+    } else if (strcmp(a, "--db") == 0) {
+      NEED_ARG();
+      o.db_path = argv[++i];
+    } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--backends") == 0) {
+      NEED_ARG();
+      if (strcmp(argv[i + 1], "all") == 0) {
+        i++;
+        for (const rpl_backend_t *const *b = rpl_backends; *b; b++)
+          backends[nb++] = (*b)->name;
+      } else if (split(argv[++i], backends, &nb)) {
+        return cli_usage("replay", "too many back ends");
+      }
+    } else if (strcmp(a, "--policy") == 0 || strcmp(a, "--policies") == 0) {
+      NEED_ARG();
+      if (split(argv[++i], policies, &np))
+        return cli_usage("replay", "too many policies");
+    } else if (strcmp(a, "--seed") == 0) {
+      NEED_ARG();
+      if (cli_parse_u64(argv[++i], &o.seed))
+        return cli_usage("replay", "bad --seed '%s'", argv[i]);
+    } else if (strcmp(a, "--touch") == 0) {
+      NEED_ARG();
+      if (rpl_touch_parse(argv[++i], &o.touch))
+        return cli_usage("replay", "bad --touch '%s'", argv[i]);
+    } else if (strcmp(a, "--per-op") == 0) {
+      NEED_ARG();
+      const char *v = argv[++i];
+      uint64_t n;
+      if (strcmp(v, "all") == 0)
+        o.sample_every = 1;
+      else if (strcmp(v, "none") == 0)
+        o.sample_every = 0;
+      else if (strncmp(v, "sample:", 7) == 0 && cli_parse_u64(v + 7, &n) == 0 &&
+               n >= 1 && n <= UINT32_MAX)
+        o.sample_every = (uint32_t)n;
+      else
+        return cli_usage("replay", "bad --per-op '%s'", v);
+    } else if (strcmp(a, "--repeat") == 0) {
+      NEED_ARG();
+      uint64_t n;
+      if (cli_parse_u64(argv[++i], &n) || n < 1 || n > 100000)
+        return cli_usage("replay", "bad --repeat '%s'", argv[i]);
+      o.repeat = (uint32_t)n;
+    } else if (strcmp(a, "--hakmem") == 0) {
+      NEED_ARG();
+      if (!strchr(argv[i + 1], '='))
+        return cli_usage("replay", "--hakmem wants KEY=VALUE, not '%s'",
+                         argv[i + 1]);
+      if (no == MAX_LIST) return cli_usage("replay", "too many --hakmem");
+      overrides[no++] = argv[++i];
+    } else if (strcmp(a, "--rss-every") == 0) {
+      NEED_ARG();
+      if (cli_parse_u64(argv[++i], &o.rss_every))
+        return cli_usage("replay", "bad --rss-every '%s'", argv[i]);
+    } else if (strcmp(a, "--progress") == 0) {
+      o.progress = 1;
+    } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+      o.progress = 0;
+    } else if (a[0] == '-' && a[1]) {
+      return cli_usage("replay", "unknown option '%s'", a);
+    } else {
+      if (nt == MAX_LIST) return cli_usage("replay", "too many traces");
+      traces[nt++] = a;
+    }
+  }
+  if (nt == 0) return cli_usage("replay", "no trace given");
+  if (!o.db_path) return cli_usage("replay", "--db DB is required");
+  if (nb == 0) {
+    backends[nb++] = "hakmem";
+    backends[nb++] = "mimalloc";
+  }
+  if (np == 0) policies[np++] = "static";
+  o.traces = traces;
+  o.n_traces = nt;
+  o.backends = backends;
+  o.n_backends = nb;
+  o.policies = policies;
+  o.n_policies = np;
+  o.overrides = overrides;
+  o.n_overrides = no;
+  o.options_text = options;
+  o.on_error = on_error;
+
+  rpl_report_t rep;
+  int rc = rpl_replay(&o, &rep);
+  if (rc == HK_E_USAGE) return CLI_USAGE;
+  if (rc) return CLI_FAIL;
+  if (rep.runs_failed) {
+    cli_error(o.db_path, "%llu run(s) failed, %llu done (see runs.error)",
+              (unsigned long long)rep.runs_failed,
+              (unsigned long long)rep.runs_done);
+    return CLI_FAIL;
+  }
+  return CLI_OK;
+}
+
+const cli_cmd_t cli_cmd_replay = {"replay",
+                                  "replay traces against allocators into SQLite",
+                                  run};

@@ -1,0 +1,246 @@
+/* replayer.h: the public header of replayer/, which replays prepared trace
+ * programs (traces/trc.h) against allocator back ends, one fresh child
+ * process per run, and stores the results in SQLite (analysis/schema.sql).
+ *
+ * Map of this header (sections name the file that defines them):
+ *   back ends ............. rpl_backend.c, rpl_be_*.c
+ *   the replay loop ....... rpl_exec.c
+ *   results database ...... rpl_db.c
+ *   a whole replay ........ rpl_replay.c
+ */
+#ifndef RPL_H
+#define RPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hk_common.h"
+#include "trc.h"
+
+/* ---- back ends (rpl_backend.c, rpl_be_*.c) ---------------------------- */
+
+/* What a back end is told at init. Strings are borrowed for the run. */
+typedef struct rpl_be_config {
+  uint32_t threads;   /* threads of the trace (>= 1): per-thread heaps */
+  uint64_t seed;
+  const char *policy; /* hakmem only; NULL otherwise */
+  const char *const *overrides; /* hakmem key=value settings */
+  size_t n_overrides;
+  const uint64_t *callers; /* callers[id]: recorded address; may be NULL */
+  uint32_t n_callers;      /* ids 1..n_callers */
+} rpl_be_config_t;
+
+/* What a back end can say about itself after a run. Unknown values stay
+ * at -1 (have_* flags say which are real). */
+typedef struct rpl_be_stats {
+  int have_cache;
+  uint64_t cache_hits, cache_misses;
+  int have_os;          /* OS calls counted by the back end itself */
+  uint64_t os_mmap, os_munmap, os_madvise;
+  char digest[33];      /* the back end's own decision digest ("" none) */
+  char version[64];     /* e.g. "mimalloc 2.0.9" */
+  char config[4096];     /* effective configuration text (hakmem) */
+  char cost_model[1024]; /* how a learning policy is rewarded (hakmem) */
+} rpl_be_stats_t;
+
+/* One policy-timeline row (hakmem): the state of a learning policy. */
+typedef struct rpl_pol_row {
+  uint64_t op_seq;
+  char arm[32];
+  char metric[32];
+  double value;
+} rpl_pol_row_t;
+
+/* Receives policy timeline rows; returns 0 to go on. */
+typedef int (*rpl_pol_sink_fn)(void *ctx, const rpl_pol_row_t *row);
+
+/* An allocator behind one const table (SQLite's sqlite3_mem_methods).
+ * thread is the recorded thread index; back ends with per-thread heaps use
+ * it, the others ignore it. caller is the dense id of the immediate caller
+ * (rpl_be_config_t.callers maps it to the recorded address; hakmem keys
+ * its decisions on it). realloc and free get the block's size as the
+ * harness knows it (sized deallocation; the null back end needs it).
+ * Contract: init is called once per process, in the child that replays. */
+typedef struct rpl_backend {
+  const char *name;
+  const char *summary;
+  int takes_policy; /* 1: hakmem; runs of other back ends have policy NULL */
+  /* Checks the settings before anything runs (a bad hakmem key=value is
+   * a usage error); may be NULL. 0 or a negative code and why. */
+  int (*check)(const rpl_be_config_t *cfg, char *why, size_t len);
+  /* 0 if usable here, else a negative code and why (one line). */
+  int (*available)(char *why, size_t len);
+  /* Creates the allocator state for a run; 0 or a negative code + why. */
+  int (*init)(void **ctx, const rpl_be_config_t *cfg, char *why, size_t len);
+  void *(*malloc)(void *ctx, size_t size, unsigned thread, uint32_t caller);
+  void *(*calloc)(void *ctx, size_t size, unsigned thread, uint32_t caller);
+  void *(*realloc)(void *ctx, void *p, size_t old_size, size_t size,
+                   unsigned thread, uint32_t caller);
+  void (*free)(void *ctx, void *p, size_t size, unsigned thread,
+               uint32_t caller);
+  /* align is a power of two >= sizeof(void *). */
+  void *(*aligned)(void *ctx, size_t align, size_t size, unsigned thread,
+                   uint32_t caller);
+  size_t (*usable_size)(void *ctx, void *p); /* may be NULL */
+  /* Decision of the last call, for the run digest (hakmem: the path it
+   * chose); NULL when the back end has no deterministic decisions. */
+  uint8_t (*last_decision)(void *ctx);
+  /* Fills *st after the loop; may be NULL. */
+  void (*stats)(void *ctx, rpl_be_stats_t *st);
+  /* Streams the policy timeline after the loop; may be NULL. */
+  int (*timeline)(void *ctx, rpl_pol_sink_fn sink, void *sink_ctx);
+  /* Tells the back end which op comes next (policy timeline stamps);
+   * may be NULL. Called between blocks of ops, never per op. */
+  void (*at_op)(void *ctx, uint64_t op_seq);
+  void (*release)(void *ctx);
+} rpl_backend_t;
+
+/* The registry: NULL-terminated. */
+extern const rpl_backend_t *const rpl_backends[];
+/* The back end named name, or NULL. */
+const rpl_backend_t *rpl_backend_find(const char *name);
+/* Whether name is a policy hakmem knows (static, ucb1, elo, evo, ...). */
+int rpl_policy_known(const char *name);
+/* Comma-separated names of the known policies, for messages. */
+const char *rpl_policy_names(void);
+
+/* ---- the replay loop (rpl_exec.c) ------------------------------------- */
+
+typedef enum rpl_touch {
+  RPL_TOUCH_NONE = 0, /* never write to a block */
+  RPL_TOUCH_FIRST,    /* write its first byte */
+  RPL_TOUCH_PAGES,    /* one write per page of each new block (default) */
+  RPL_TOUCH_FULL,     /* memset the whole block */
+  RPL_TOUCH_CHECK     /* test mode: fill with a per-slot pattern, check
+                         that realloc kept it and that free finds it */
+} rpl_touch_t;
+
+const char *rpl_touch_name(rpl_touch_t t);
+int rpl_touch_parse(const char *s, rpl_touch_t *out);
+
+/* What was done to count OS calls. */
+typedef enum rpl_sys_method {
+  RPL_SYS_NONE = 0,       /* unavailable: the counts are NULL */
+  RPL_SYS_TRACEPOINT = 1, /* perf_event_open on syscalls:sys_enter_* */
+  RPL_SYS_BACKEND = 2     /* counted by the back end (hakmem OS table) */
+} rpl_sys_method_t;
+
+const char *rpl_sys_method_name(int m);
+
+/* One run's settings. */
+typedef struct rpl_exec_cfg {
+  const rpl_backend_t *backend;
+  rpl_be_config_t be;
+  rpl_touch_t touch;
+  uint32_t sample_every; /* 0: no per-op timing; 1: every op; N: every Nth */
+  uint64_t rss_every;    /* ops between RSS samples; 0: none */
+  uint64_t tsc_hz;       /* 0: calibrate here */
+  uint64_t crash_after;  /* test hook: raise SIGSEGV after this many ops
+                            (0: never) */
+  volatile uint64_t *progress; /* ops done, updated between blocks; may be NULL */
+} rpl_exec_cfg_t;
+
+typedef struct rpl_rss_row {
+  uint64_t op_seq, rss_bytes, live_bytes;
+} rpl_rss_row_t;
+
+/* Latency of an op that was not timed (failed when recorded, or skipped). */
+#define RPL_LAT_NONE UINT32_MAX
+
+/* What one run produced. Arrays are mmap'd (never the allocator under
+ * test) and released by rpl_result_release. */
+typedef struct rpl_result {
+  int status;       /* 0 done; else the run failed with error */
+  char error[256];
+  uint64_t ops;       /* ops executed (recorded failures skipped) */
+  uint64_t alloc_failures; /* allocations the back end refused */
+  uint64_t total_ns;  /* wall time of the loop, RSS sampling excluded */
+  uint64_t tsc_hz;
+  double timer_overhead_ticks; /* median of empty begin/end pairs */
+  char timer_method[64];
+  int sys_method;               /* rpl_sys_method_t */
+  uint64_t mmap_calls, munmap_calls, madvise_calls, mremap_calls, brk_calls;
+  uint64_t minor_faults, major_faults;
+  uint64_t base_rss_bytes, peak_rss_bytes;
+  uint64_t peak_live_bytes, peak_live_objects;
+  double median_ns, p95_ns, p99_ns, mean_ns, max_ns;
+  uint64_t timed; /* ops with a latency */
+  char digest[33];
+  rpl_be_stats_t be;
+  /* lat[k] is the latency in ns of op k*sample_every, RPL_LAT_NONE if it
+   * was not timed. */
+  uint32_t *lat;
+  uint64_t n_lat;
+  uint32_t sample_every;
+  rpl_rss_row_t *rss;
+  uint64_t n_rss;
+  rpl_pol_row_t *pol;
+  uint64_t n_pol;
+  uint64_t rss_cap_, pol_cap_; /* private: mapped capacities */
+} rpl_result_t;
+
+/* Replays ops[0..n_ops) in this process. Returns 0 when the run could be
+ * made (its outcome, done or failed, is in res->status) or a negative code
+ * for a harness failure. Always call rpl_result_release after. */
+int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
+             uint32_t n_slots, rpl_result_t *res);
+void rpl_result_release(rpl_result_t *res);
+
+/* Calibrated cost of an empty hk_tsc_begin/hk_tsc_end pair, in ticks
+ * (median of n pairs). */
+double rpl_timer_overhead(unsigned n);
+
+/* ---- results database (rpl_db.c) -------------------------------------- */
+
+typedef struct rpl_db_s rpl_db_t;
+
+/* The schema version this program writes (PRAGMA user_version of
+ * analysis/schema.sql, embedded at build time), and the schema text. */
+extern const int rpl_schema_version;
+extern const char rpl_schema_sql[];
+
+/* Opens or creates the database at path, in WAL mode, applying the schema.
+ * A database whose user_version is newer than rpl_schema_version is
+ * refused with HK_E_SCHEMA and a message naming both versions in why. */
+int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len);
+void rpl_db_free(rpl_db_t *db); /* NULL is a no-op */
+/* The last SQLite error text. */
+const char *rpl_db_errmsg(const rpl_db_t *db);
+
+/* ---- a whole replay (rpl_replay.c) ------------------------------------ */
+
+typedef struct rpl_opts {
+  const char *const *traces;
+  size_t n_traces;
+  const char *db_path;
+  const char *const *backends; /* names; validated by rpl_replay */
+  size_t n_backends;
+  const char *const *policies; /* for hakmem runs */
+  size_t n_policies;
+  uint64_t seed;
+  rpl_touch_t touch;
+  uint32_t sample_every; /* as rpl_exec_cfg_t */
+  uint32_t repeat;
+  uint64_t rss_every;
+  const char *const *overrides; /* hakmem key=value */
+  size_t n_overrides;
+  const char *tmp_dir;   /* where prepared programs go; NULL: $TMPDIR or /tmp */
+  int progress;          /* -1: when stderr is a terminal; 0 never; 1 always */
+  const char *options_text; /* the command line, stored with each run */
+  /* One-line errors ("what: message"); NULL prints to stderr. */
+  void (*on_error)(void *ctx, const char *what, const char *msg);
+  void *err_ctx;
+} rpl_opts_t;
+
+typedef struct rpl_report {
+  uint64_t runs_done, runs_failed;
+  uint64_t traces_bad;
+} rpl_report_t;
+
+/* Runs every (trace, back end, policy, repeat). Returns 0 when everything
+ * could be attempted (failed runs are stored as such and counted in rep),
+ * HK_E_USAGE for bad names (nothing written), or another negative code for
+ * a runtime failure (an unreadable trace, the database). */
+int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep);
+
+#endif

@@ -1,0 +1,656 @@
+/* rpl_db.c: the SQLite sink of the replayer. Applies analysis/schema.sql
+ * (embedded at build time, versioned by user_version), stores each trace
+ * once by content hash (header, threads, modules, sites, its prepared ops)
+ * and each run: 'running' first, then every row and the final status in
+ * one transaction. Prepared multi-row INSERTs in WAL mode. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "rpl_internal.h"
+
+struct rpl_db_s {
+  sqlite3 *db;
+  char host[64];
+};
+
+#define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+
+const char *rpl_db_errmsg(const rpl_db_t *db) {
+  return db && db->db ? sqlite3_errmsg(db->db) : "no database";
+}
+
+static int exec(rpl_db_t *db, const char *sql) {
+  return sqlite3_exec(db->db, sql, NULL, NULL, NULL) == SQLITE_OK
+             ? 0
+             : HK_E_SQLITE;
+}
+
+static int user_version(sqlite3 *s, int *v) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+    return HK_E_SQLITE;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? 0 : HK_E_SQLITE;
+}
+
+int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len) {
+  *out = NULL;
+  rpl_db_t *db = calloc(1, sizeof *db);
+  if (!db) return HK_E_NOMEM;
+  gethostname(db->host, sizeof db->host - 1);
+  int v = 0, rc;
+  if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      NULL) != SQLITE_OK)
+    goto sql_fail;
+  sqlite3_busy_timeout(db->db, 10000);
+  /* Read the version before writing anything: a newer database is left
+   * exactly as it was. */
+  if (user_version(db->db, &v)) goto sql_fail;
+  if (v > rpl_schema_version) {
+    snprintf(why, len,
+             "database schema version %d is newer than this program's %d", v,
+             rpl_schema_version);
+    rpl_db_free(db);
+    return HK_E_SCHEMA;
+  }
+  if (exec(db, "PRAGMA journal_mode=WAL") ||
+      exec(db, "PRAGMA synchronous=NORMAL") ||
+      exec(db, "PRAGMA cache_size=-65536") ||
+      exec(db, "PRAGMA foreign_keys=OFF"))
+    goto sql_fail;
+  if (exec(db, "BEGIN IMMEDIATE")) goto sql_fail;
+  if (exec(db, rpl_schema_sql)) {
+    snprintf(why, len, "applying the schema: %s", sqlite3_errmsg(db->db));
+    exec(db, "ROLLBACK");
+    rpl_db_free(db);
+    return HK_E_SQLITE;
+  }
+  rc = exec(db, "INSERT OR IGNORE INTO schema_version(version, applied_at, "
+                "program) SELECT (SELECT user_version FROM pragma_user_version),"
+                " " NOW_SQL ", 'hksim 0.1.0'");
+  if (rc || exec(db, "COMMIT")) {
+    snprintf(why, len, "%s", sqlite3_errmsg(db->db));
+    exec(db, "ROLLBACK");
+    rpl_db_free(db);
+    return HK_E_SQLITE;
+  }
+  *out = db;
+  return 0;
+sql_fail:
+  snprintf(why, len, "%s", db->db ? sqlite3_errmsg(db->db) : "cannot open");
+  rpl_db_free(db);
+  return HK_E_SQLITE;
+}
+
+void rpl_db_free(rpl_db_t *db) {
+  if (!db) return;
+  if (db->db) sqlite3_close_v2(db->db);
+  free(db);
+}
+
+/* ---- multi-row INSERT ------------------------------------------------- */
+
+/* Buffers rows of ncol integers and inserts them rows_per_stmt at a time
+ * with one prepared statement (and one for the tail). */
+typedef struct batch {
+  sqlite3 *db;
+  const char *head; /* "INSERT INTO t(a,b,c) VALUES " */
+  int ncol, per;
+  sqlite3_stmt *full;
+  int64_t vals[4096];
+  int n; /* rows buffered */
+} batch_t;
+
+static sqlite3_stmt *prep_rows(sqlite3 *db, const char *head, int ncol,
+                               int rows) {
+  size_t cap = strlen(head) + (size_t)rows * (size_t)(ncol * 2 + 3) + 8;
+  char *sql = malloc(cap), *p = sql;
+  if (!sql) return NULL;
+  p += sprintf(p, "%s", head);
+  for (int r = 0; r < rows; r++) {
+    *p++ = r ? ',' : ' ';
+    *p++ = '(';
+    for (int c = 0; c < ncol; c++) {
+      if (c) *p++ = ',';
+      *p++ = '?';
+    }
+    *p++ = ')';
+  }
+  *p = 0;
+  sqlite3_stmt *st = NULL;
+  sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+  free(sql);
+  return st;
+}
+
+static int batch_init(batch_t *b, sqlite3 *db, const char *head, int ncol) {
+  b->db = db;
+  b->head = head;
+  b->ncol = ncol;
+  b->per = (int)(HK_ARRAY_LEN(b->vals) / (size_t)ncol);
+  if (b->per > 256) b->per = 256;
+  b->n = 0;
+  b->full = prep_rows(db, head, ncol, b->per);
+  return b->full ? 0 : HK_E_SQLITE;
+}
+
+static int run_stmt(sqlite3_stmt *st, const int64_t *v, int n) {
+  for (int i = 0; i < n; i++) sqlite3_bind_int64(st, i + 1, v[i]);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : HK_E_SQLITE;
+}
+
+static int batch_flush(batch_t *b) {
+  if (b->n == 0) return 0;
+  int rc;
+  if (b->n == b->per) {
+    rc = run_stmt(b->full, b->vals, b->n * b->ncol);
+  } else {
+    sqlite3_stmt *st = prep_rows(b->db, b->head, b->ncol, b->n);
+    if (!st) return HK_E_SQLITE;
+    rc = run_stmt(st, b->vals, b->n * b->ncol);
+    sqlite3_finalize(st);
+  }
+  b->n = 0;
+  return rc;
+}
+
+/* Adds one row (ncol values). */
+static inline int batch_row(batch_t *b, const int64_t *row) {
+  memcpy(&b->vals[b->n * b->ncol], row, (size_t)b->ncol * sizeof *row);
+  if (++b->n == b->per) return batch_flush(b);
+  return 0;
+}
+
+static void batch_release(batch_t *b) {
+  if (b->full) sqlite3_finalize(b->full);
+  b->full = NULL;
+}
+
+/* ---- traces ----------------------------------------------------------- */
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s) {
+  if (s)
+    sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+static int find_trace(rpl_db_t *db, const char *hex, int64_t *id) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db->db,
+                         "SELECT trace_id FROM traces WHERE content_hash = ?",
+                         -1, &st, NULL) != SQLITE_OK)
+    return HK_E_SQLITE;
+  bind_text(st, 1, hex);
+  int rc = sqlite3_step(st), found = 0;
+  if (rc == SQLITE_ROW) {
+    *id = sqlite3_column_int64(st, 0);
+    found = 1;
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : HK_E_SQLITE;
+}
+
+typedef struct site_acc {
+  uint64_t allocs, bytes;
+} site_acc_t;
+
+/* The side tables of the trace file: threads, modules, sites. Read up to
+ * any damage (prepare already said how far the trace is readable). */
+static int store_side_tables(rpl_db_t *db, const char *path, int64_t tid,
+                             const trc_program_t *prog) {
+  trc_reader_t *r;
+  int rc = trc_reader_open(&r, path);
+  if (rc) return rc;
+  /* What ops did at each site. */
+  uint32_t max_site = 0;
+  for (uint64_t i = 0; i < prog->n_ops; i++)
+    if (prog->ops[i].site > max_site) max_site = prog->ops[i].site;
+  site_acc_t *acc = calloc((size_t)max_site + 1, sizeof *acc);
+  uint8_t *defined = calloc((size_t)max_site + 1, 1);
+  trc_module_t *mods = NULL;
+  size_t n_mods = 0;
+  sqlite3_stmt *th = NULL, *mo = NULL, *si = NULL;
+  if (!acc || !defined) {
+    rc = HK_E_NOMEM;
+    goto out;
+  }
+  for (uint64_t i = 0; i < prog->n_ops; i++) {
+    const trc_pop_t *o = &prog->ops[i];
+    if (o->op == TRC_OP_FREE || (o->flags & TRC_PF_FAILED)) continue;
+    acc[o->site].allocs++;
+    acc[o->site].bytes += o->size;
+  }
+  if (sqlite3_prepare_v2(db->db,
+                         "INSERT OR REPLACE INTO threads(trace_id, thread, tid,"
+                         " name, start_time, end_time) VALUES (?,?,?,?,?,?)",
+                         -1, &th, NULL) ||
+      sqlite3_prepare_v2(db->db,
+                         "INSERT OR REPLACE INTO modules(trace_id, module_id, "
+                         "path, base, lo, hi, build_id) VALUES (?,?,?,?,?,?,?)",
+                         -1, &mo, NULL) ||
+      sqlite3_prepare_v2(db->db,
+                         "INSERT OR REPLACE INTO sites(trace_id, site, caller,"
+                         " module_id, depth, frames, allocs, bytes) VALUES "
+                         "(?,?,?,?,?,?,?,?)",
+                         -1, &si, NULL)) {
+    rc = HK_E_SQLITE;
+    goto out;
+  }
+  trc_chunk_t c;
+  char *frames = NULL;
+  size_t frames_cap = 0;
+  rc = 0;
+  while (rc == 0 && trc_reader_next(r, &c) == 1) {
+    if (c.kind == TRC_CHUNK_THREADS) {
+      for (size_t i = 0; i < c.n && !rc; i++) {
+        const trc_thread_t *t = &c.threads[i];
+        sqlite3_bind_int64(th, 1, tid);
+        sqlite3_bind_int64(th, 2, t->index);
+        sqlite3_bind_int64(th, 3, t->tid);
+        bind_text(th, 4, t->name);
+        sqlite3_bind_int64(th, 5, (int64_t)t->start_time);
+        sqlite3_bind_int64(th, 6, (int64_t)t->end_time);
+        rc = sqlite3_step(th) == SQLITE_DONE ? 0 : HK_E_SQLITE;
+        sqlite3_reset(th);
+      }
+    } else if (c.kind == TRC_CHUNK_MODULES) {
+      for (size_t i = 0; i < c.n && !rc; i++) {
+        const trc_module_t *m = &c.modules[i];
+        char bid[2 * 64 + 1] = "";
+        for (uint32_t k = 0; k < m->build_id_len && k < 64; k++)
+          sprintf(bid + 2 * k, "%02x", m->build_id[k]);
+        sqlite3_bind_int64(mo, 1, tid);
+        sqlite3_bind_int64(mo, 2, m->id);
+        bind_text(mo, 3, m->path);
+        sqlite3_bind_int64(mo, 4, (int64_t)m->base);
+        sqlite3_bind_int64(mo, 5, (int64_t)m->lo);
+        sqlite3_bind_int64(mo, 6, (int64_t)m->hi);
+        bind_text(mo, 7, m->build_id_len ? bid : NULL);
+        rc = sqlite3_step(mo) == SQLITE_DONE ? 0 : HK_E_SQLITE;
+        sqlite3_reset(mo);
+        trc_module_t *n = realloc(mods, (n_mods + 1) * sizeof *n);
+        if (n) {
+          mods = n;
+          mods[n_mods] = *m;
+          mods[n_mods].path = NULL;
+          mods[n_mods].build_id = NULL;
+          n_mods++;
+        }
+      }
+    } else if (c.kind == TRC_CHUNK_SITES) {
+      for (size_t i = 0; i < c.n && !rc; i++) {
+        const trc_site_t *s = &c.sites[i];
+        size_t need = (size_t)s->depth * 19 + 1;
+        if (need > frames_cap) {
+          char *n = realloc(frames, need);
+          if (!n) {
+            rc = HK_E_NOMEM;
+            break;
+          }
+          frames = n;
+          frames_cap = need;
+        }
+        char *p = frames;
+        *p = 0;
+        for (uint32_t k = 0; k < s->depth; k++)
+          p += sprintf(p, k ? " %llx" : "%llx",
+                       (unsigned long long)s->frames[k]);
+        uint64_t caller = s->depth ? s->frames[0] : 0;
+        int64_t mod = -1;
+        for (size_t k = 0; k < n_mods; k++)
+          if (caller >= mods[k].lo && caller < mods[k].hi) mod = mods[k].id;
+        site_acc_t a = {0, 0};
+        if (s->id <= max_site) {
+          a = acc[s->id];
+          defined[s->id] = 1;
+        }
+        sqlite3_bind_int64(si, 1, tid);
+        sqlite3_bind_int64(si, 2, s->id);
+        sqlite3_bind_int64(si, 3, (int64_t)caller);
+        if (mod >= 0)
+          sqlite3_bind_int64(si, 4, mod);
+        else
+          sqlite3_bind_null(si, 4);
+        sqlite3_bind_int64(si, 5, s->depth);
+        bind_text(si, 6, frames);
+        sqlite3_bind_int64(si, 7, (int64_t)a.allocs);
+        sqlite3_bind_int64(si, 8, (int64_t)a.bytes);
+        rc = sqlite3_step(si) == SQLITE_DONE ? 0 : HK_E_SQLITE;
+        sqlite3_reset(si);
+      }
+    }
+  }
+  free(frames);
+  /* Sites ops name that the file never defined (0: unknown). */
+  for (uint32_t s = 0; s <= max_site && !rc; s++) {
+    if (defined[s] || acc[s].allocs == 0) continue;
+    sqlite3_bind_int64(si, 1, tid);
+    sqlite3_bind_int64(si, 2, s);
+    sqlite3_bind_null(si, 3);
+    sqlite3_bind_null(si, 4);
+    sqlite3_bind_int64(si, 5, 0);
+    sqlite3_bind_null(si, 6);
+    sqlite3_bind_int64(si, 7, (int64_t)acc[s].allocs);
+    sqlite3_bind_int64(si, 8, (int64_t)acc[s].bytes);
+    rc = sqlite3_step(si) == SQLITE_DONE ? 0 : HK_E_SQLITE;
+    sqlite3_reset(si);
+  }
+out:
+  sqlite3_finalize(th);
+  sqlite3_finalize(mo);
+  sqlite3_finalize(si);
+  free(acc);
+  free(defined);
+  free(mods);
+  trc_reader_free(r);
+  return rc;
+}
+
+int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
+                 const trc_program_t *prog, int64_t *trace_id, char *why,
+                 size_t len) {
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
+  int rc = find_trace(db, hex, trace_id);
+  if (rc < 0) goto fail;
+  if (rc == 1) return 0;
+  if (exec(db, "BEGIN IMMEDIATE")) goto fail;
+
+  trc_reader_t *r = NULL;
+  trc_header_t h;
+  memset(&h, 0, sizeof h);
+  uint64_t file_bytes = 0;
+  if (trc_reader_open(&r, path) == 0) {
+    h = *trc_reader_header(r);
+    file_bytes = trc_reader_file_size(r);
+  }
+  char *argv = NULL;
+  if (r && (h.flags & TRC_HF_ARGV) && h.argv && h.argv_len) {
+    argv = malloc(h.argv_len + 1);
+    if (argv) {
+      memcpy(argv, h.argv, h.argv_len);
+      for (uint32_t i = 0; i < h.argv_len; i++)
+        if (!argv[i]) argv[i] = ' ';
+      argv[h.argv_len] = 0;
+      if (h.argv_len && argv[h.argv_len - 1] == ' ') argv[h.argv_len - 1] = 0;
+    }
+  }
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  sqlite3_stmt *st;
+  rc = sqlite3_prepare_v2(
+      db->db,
+      "INSERT INTO traces(content_hash, name, path, file_bytes, "
+      "format_version, flags, clock, tick_hz, start_wall_ns, pid, ppid, exe, "
+      "argv, depth, events, ops, threads, sites, callers, unmatched_frees, "
+      "double_allocs, failed_allocs, live_at_exit, live_bytes_at_exit, "
+      "peak_live_bytes, peak_live_objects, order_fixups, damaged, "
+      "damage_offset, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+      "?,?,?,?,?,?,?,?,?,?,?," NOW_SQL ")",
+      -1, &st, NULL);
+  if (rc != SQLITE_OK) {
+    trc_reader_free(r);
+    free(argv);
+    goto fail_rollback;
+  }
+  const trc_prep_stats_t *s = &prog->stats;
+  int k = 1;
+  bind_text(st, k++, hex);
+  bind_text(st, k++, base);
+  bind_text(st, k++, path);
+  sqlite3_bind_int64(st, k++, (int64_t)file_bytes);
+  sqlite3_bind_int64(st, k++, h.version);
+  sqlite3_bind_int64(st, k++, h.flags);
+  sqlite3_bind_int64(st, k++, h.clock);
+  sqlite3_bind_int64(st, k++, (int64_t)h.tick_hz);
+  sqlite3_bind_int64(st, k++, (int64_t)h.start_wall_ns);
+  sqlite3_bind_int64(st, k++, h.pid);
+  sqlite3_bind_int64(st, k++, h.ppid);
+  bind_text(st, k++, r ? h.exe : NULL);
+  bind_text(st, k++, argv);
+  sqlite3_bind_int64(st, k++, h.depth);
+  sqlite3_bind_int64(st, k++, (int64_t)s->events);
+  sqlite3_bind_int64(st, k++, (int64_t)prog->n_ops);
+  sqlite3_bind_int64(st, k++, s->threads);
+  sqlite3_bind_int64(st, k++, s->sites);
+  sqlite3_bind_int64(st, k++, s->callers);
+  sqlite3_bind_int64(st, k++, (int64_t)s->unmatched_frees);
+  sqlite3_bind_int64(st, k++, (int64_t)s->double_allocs);
+  sqlite3_bind_int64(st, k++, (int64_t)s->failed_allocs);
+  sqlite3_bind_int64(st, k++, (int64_t)s->live_at_exit);
+  sqlite3_bind_int64(st, k++, (int64_t)s->live_bytes_at_exit);
+  sqlite3_bind_int64(st, k++, (int64_t)s->peak_live_bytes);
+  sqlite3_bind_int64(st, k++, (int64_t)s->peak_live_objects);
+  sqlite3_bind_int64(st, k++, (int64_t)s->order_fixups);
+  sqlite3_bind_int64(st, k++, s->damaged);
+  sqlite3_bind_int64(st, k++, (int64_t)s->damage_offset);
+  rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  trc_reader_free(r);
+  free(argv);
+  if (rc != SQLITE_DONE) goto fail_rollback;
+  *trace_id = sqlite3_last_insert_rowid(db->db);
+
+  batch_t b;
+  if (batch_init(&b, db->db,
+                 "INSERT INTO trace_op(trace_id, seq, kind, size, site, "
+                 "thread, slot, align, flags) VALUES",
+                 9)) {
+    batch_release(&b);
+    goto fail_rollback;
+  }
+  rc = 0;
+  for (uint64_t i = 0; i < prog->n_ops && !rc; i++) {
+    const trc_pop_t *o = &prog->ops[i];
+    int64_t row[9] = {*trace_id,
+                      (int64_t)i,
+                      o->op,
+                      (int64_t)o->size,
+                      o->site,
+                      o->thread,
+                      o->slot,
+                      o->align_log2 ? (int64_t)1 << o->align_log2 : 0,
+                      o->flags};
+    rc = batch_row(&b, row);
+  }
+  if (!rc) rc = batch_flush(&b);
+  batch_release(&b);
+  if (rc) goto fail_rollback;
+  rc = store_side_tables(db, path, *trace_id, prog);
+  if (rc == HK_E_SQLITE) goto fail_rollback;
+  /* A side table that could not be read (damage) is not fatal: prepare
+   * already recorded how far the trace is readable. */
+  if (exec(db, "COMMIT")) goto fail_rollback;
+  return 0;
+fail_rollback:
+  snprintf(why, len, "storing trace: %s", sqlite3_errmsg(db->db));
+  exec(db, "ROLLBACK");
+  return HK_E_SQLITE;
+fail:
+  snprintf(why, len, "%s", sqlite3_errmsg(db->db));
+  return HK_E_SQLITE;
+}
+
+/* ---- runs ------------------------------------------------------------- */
+
+int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(
+          db->db,
+          "INSERT INTO runs(trace_id, backend, policy, seed, repeat, touch, "
+          "per_op, options, hakmem_config, status, started_at, host) VALUES "
+          "(?,?,?,?,?,?,?,?,?,'running'," NOW_SQL ",?)",
+          -1, &st, NULL) != SQLITE_OK)
+    return HK_E_SQLITE;
+  sqlite3_bind_int64(st, 1, ri->trace_id);
+  bind_text(st, 2, ri->backend);
+  bind_text(st, 3, ri->policy);
+  sqlite3_bind_int64(st, 4, (int64_t)ri->seed);
+  sqlite3_bind_int64(st, 5, ri->repeat);
+  bind_text(st, 6, ri->touch);
+  bind_text(st, 7, ri->per_op);
+  bind_text(st, 8, ri->options);
+  bind_text(st, 9, ri->overrides);
+  bind_text(st, 10, db->host);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return HK_E_SQLITE;
+  *run_id = sqlite3_last_insert_rowid(db->db);
+  return 0;
+}
+
+int rpl_db_run_fail(rpl_db_t *db, int64_t run_id, const char *error) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db->db,
+                         "UPDATE runs SET status='failed', error=?, "
+                         "finished_at=" NOW_SQL " WHERE run_id=?",
+                         -1, &st, NULL) != SQLITE_OK)
+    return HK_E_SQLITE;
+  bind_text(st, 1, error);
+  sqlite3_bind_int64(st, 2, run_id);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : HK_E_SQLITE;
+}
+
+static void bind_u64_or_null(sqlite3_stmt *st, int i, int have, uint64_t v) {
+  if (have)
+    sqlite3_bind_int64(st, i, (int64_t)v);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
+  if (exec(db, "BEGIN IMMEDIATE")) return HK_E_SQLITE;
+  int rc = 0;
+  batch_t b;
+  memset(&b, 0, sizeof b);
+  if (res->status == 0 && res->n_lat) {
+    rc = batch_init(&b, db->db,
+                    "INSERT INTO run_op(run_id, seq, latency_ns) VALUES", 3);
+    uint64_t every = res->sample_every ? res->sample_every : 1;
+    for (uint64_t k = 0; k < res->n_lat && !rc; k++) {
+      if (res->lat[k] == RPL_LAT_NONE) continue;
+      int64_t row[3] = {run_id, (int64_t)(k * every), res->lat[k]};
+      rc = batch_row(&b, row);
+    }
+    if (!rc) rc = batch_flush(&b);
+    batch_release(&b);
+  }
+  if (!rc && res->status == 0 && res->n_rss) {
+    rc = batch_init(&b, db->db,
+                    "INSERT OR REPLACE INTO rss_timeline(run_id, op_seq, "
+                    "rss_bytes, live_bytes) VALUES",
+                    4);
+    for (uint64_t k = 0; k < res->n_rss && !rc; k++) {
+      int64_t row[4] = {run_id, (int64_t)res->rss[k].op_seq,
+                        (int64_t)res->rss[k].rss_bytes,
+                        (int64_t)res->rss[k].live_bytes};
+      rc = batch_row(&b, row);
+    }
+    if (!rc) rc = batch_flush(&b);
+    batch_release(&b);
+  }
+  sqlite3_stmt *st = NULL;
+  if (!rc && res->n_pol) {
+    if (sqlite3_prepare_v2(db->db,
+                           "INSERT INTO policy_events(run_id, op_seq, arm, "
+                           "metric, value) VALUES (?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+      rc = HK_E_SQLITE;
+    for (uint64_t k = 0; k < res->n_pol && !rc; k++) {
+      const rpl_pol_row_t *p = &res->pol[k];
+      sqlite3_bind_int64(st, 1, run_id);
+      sqlite3_bind_int64(st, 2, (int64_t)p->op_seq);
+      char *end;
+      long arm = strtol(p->arm, &end, 10);
+      if (p->arm[0] && !*end && arm >= 0)
+        sqlite3_bind_int64(st, 3, arm);
+      else
+        sqlite3_bind_null(st, 3);
+      bind_text(st, 4, p->metric);
+      sqlite3_bind_double(st, 5, p->value);
+      rc = sqlite3_step(st) == SQLITE_DONE ? 0 : HK_E_SQLITE;
+      sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+  }
+  if (!rc &&
+      sqlite3_prepare_v2(
+          db->db,
+          "UPDATE runs SET status=?, error=?, finished_at=" NOW_SQL ", "
+          "hakmem_config=COALESCE(?, hakmem_config), cost_model=?, "
+          "backend_version=?, timer_method=?, timer_overhead_ticks=?, "
+          "tsc_hz=?, ops=?, ops_timed=?, alloc_failures=?, total_ns=?, "
+          "median_ns=?, p95_ns=?, p99_ns=?, mean_ns=?, max_ns=?, "
+          "syscall_method=?, mmap_calls=?, munmap_calls=?, madvise_calls=?, "
+          "mremap_calls=?, brk_calls=?, minor_faults=?, major_faults=?, "
+          "base_rss_bytes=?, peak_rss_bytes=?, peak_live_bytes=?, "
+          "peak_live_objects=?, fragmentation=?, cache_hits=?, "
+          "cache_misses=?, digest=? WHERE run_id=?",
+          -1, &st, NULL) != SQLITE_OK)
+    rc = HK_E_SQLITE;
+  if (!rc) {
+    int k = 1, ok = res->status == 0, timed = ok && res->timed > 0;
+    int sys = ok && res->sys_method != RPL_SYS_NONE;
+    int tp = ok && res->sys_method == RPL_SYS_TRACEPOINT;
+    bind_text(st, k++, ok ? "done" : "failed");
+    bind_text(st, k++, ok ? NULL : res->error);
+    bind_text(st, k++, res->be.config[0] ? res->be.config : NULL);
+    bind_text(st, k++, res->be.cost_model[0] ? res->be.cost_model : NULL);
+    bind_text(st, k++, res->be.version[0] ? res->be.version : NULL);
+    bind_text(st, k++, res->timer_method);
+    sqlite3_bind_double(st, k++, res->timer_overhead_ticks);
+    sqlite3_bind_int64(st, k++, (int64_t)res->tsc_hz);
+    bind_u64_or_null(st, k++, ok, res->ops);
+    bind_u64_or_null(st, k++, ok, res->timed);
+    bind_u64_or_null(st, k++, ok, res->alloc_failures);
+    bind_u64_or_null(st, k++, ok, res->total_ns);
+    double q[5] = {res->median_ns, res->p95_ns, res->p99_ns, res->mean_ns,
+                   res->max_ns};
+    for (int i = 0; i < 5; i++)
+      if (timed)
+        sqlite3_bind_double(st, k++, q[i]);
+      else
+        sqlite3_bind_null(st, k++);
+    bind_text(st, k++, ok ? rpl_sys_method_name(res->sys_method) : NULL);
+    bind_u64_or_null(st, k++, sys, res->mmap_calls);
+    bind_u64_or_null(st, k++, sys, res->munmap_calls);
+    bind_u64_or_null(st, k++, sys, res->madvise_calls);
+    bind_u64_or_null(st, k++, tp, res->mremap_calls);
+    bind_u64_or_null(st, k++, tp, res->brk_calls);
+    bind_u64_or_null(st, k++, ok, res->minor_faults);
+    bind_u64_or_null(st, k++, ok, res->major_faults);
+    bind_u64_or_null(st, k++, ok && res->base_rss_bytes, res->base_rss_bytes);
+    bind_u64_or_null(st, k++, ok && res->peak_rss_bytes, res->peak_rss_bytes);
+    bind_u64_or_null(st, k++, ok, res->peak_live_bytes);
+    bind_u64_or_null(st, k++, ok, res->peak_live_objects);
+    if (ok && res->peak_live_bytes && res->peak_rss_bytes >= res->base_rss_bytes)
+      sqlite3_bind_double(st, k++,
+                          (double)(res->peak_rss_bytes - res->base_rss_bytes) /
+                              (double)res->peak_live_bytes);
+    else
+      sqlite3_bind_null(st, k++);
+    bind_u64_or_null(st, k++, ok && res->be.have_cache, res->be.cache_hits);
+    bind_u64_or_null(st, k++, ok && res->be.have_cache, res->be.cache_misses);
+    bind_text(st, k++, ok ? res->digest : NULL);
+    sqlite3_bind_int64(st, k++, run_id);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : HK_E_SQLITE;
+    sqlite3_finalize(st);
+  }
+  if (rc || exec(db, "COMMIT")) {
+    exec(db, "ROLLBACK");
+    return HK_E_SQLITE;
+  }
+  return 0;
+}

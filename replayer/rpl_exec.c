@@ -1,0 +1,516 @@
+/* rpl_exec.c: the replay loop. Runs a prepared program (trc_pop_t ops in
+ * causal order, dense slots) against one back end in this process: live
+ * pointers in an mmap'd slot table, per-op TSC latencies into an mmap'd
+ * buffer, memory touched outside the timed region, counters around the
+ * loop; then latencies to ns, percentiles and the run digest. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rpl_internal.h"
+
+typedef struct slot {
+  uint8_t *p;
+  uint64_t size;
+} slot_t;
+
+static const char *const touch_names[] = {"none", "first", "pages", "full",
+                                          "check"};
+
+const char *rpl_touch_name(rpl_touch_t t) {
+  return (unsigned)t < HK_ARRAY_LEN(touch_names) ? touch_names[t] : "?";
+}
+
+int rpl_touch_parse(const char *s, rpl_touch_t *out) {
+  for (unsigned i = 0; i < HK_ARRAY_LEN(touch_names); i++)
+    if (strcmp(s, touch_names[i]) == 0) {
+      *out = (rpl_touch_t)i;
+      return 0;
+    }
+  return HK_E_USAGE;
+}
+
+const char *rpl_sys_method_name(int m) {
+  switch (m) {
+  case RPL_SYS_TRACEPOINT: return "tracepoint";
+  case RPL_SYS_BACKEND: return "backend";
+  default: return "unavailable";
+  }
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+double rpl_timer_overhead(unsigned n) {
+  uint64_t d[4097];
+  if (n == 0 || n > HK_ARRAY_LEN(d)) n = HK_ARRAY_LEN(d);
+  for (unsigned i = 0; i < 256; i++) { /* warm up */
+    uint64_t t0 = hk_tsc_begin();
+    (void)(hk_tsc_end() - t0);
+  }
+  for (unsigned i = 0; i < n; i++) {
+    uint64_t t0 = hk_tsc_begin();
+    uint64_t t1 = hk_tsc_end();
+    d[i] = t1 - t0;
+  }
+  qsort(d, n, sizeof d[0], cmp_u64);
+  return (double)d[n / 2];
+}
+
+/* ---- memory touch (outside the timed region) -------------------------- */
+
+static inline uint8_t pattern(uint32_t slot) {
+  return (uint8_t)(slot * 167u + 13u);
+}
+
+/* Whether p[from, to) all hold byte b. */
+static int holds(const uint8_t *p, uint64_t from, uint64_t to, uint8_t b) {
+  for (uint64_t i = from; i < to; i++)
+    if (p[i] != b) return 0;
+  return 1;
+}
+
+/* Touches the new part [from, to) of a block. */
+static inline void touch(rpl_touch_t mode, uint8_t *p, uint64_t from,
+                         uint64_t to, uint32_t slot, uint64_t page) {
+  if (!p || from >= to) return;
+  switch (mode) {
+  case RPL_TOUCH_NONE: break;
+  case RPL_TOUCH_FIRST:
+    if (from == 0) p[0] = 1;
+    break;
+  case RPL_TOUCH_PAGES:
+    for (uint64_t off = from; off < to; off += page) p[off] = 1;
+    p[to - 1] = 1;
+    break;
+  case RPL_TOUCH_FULL: memset(p + from, 0x5a, to - from); break;
+  case RPL_TOUCH_CHECK: memset(p + from, pattern(slot), to - from); break;
+  }
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+typedef struct loop {
+  const rpl_backend_t *be;
+  void *ctx;
+  const trc_pop_t *ops;
+  slot_t *slots;
+  uint32_t *lat;    /* raw ticks, RPL_LAT_NONE where not timed */
+  uint8_t *dec;     /* decisions, NULL when the back end has none */
+  rpl_touch_t touch;
+  uint32_t every;   /* time op i when i % every == 0 (every >= 1) */
+  uint64_t page;
+  uint64_t live, peak_live, objs, peak_objs;
+  uint64_t alloc_failures;
+  char error[256];
+  int failed;
+} loop_t;
+
+static HK_COLD void check_fail(loop_t *L, uint64_t i, const char *what) {
+  if (!L->failed)
+    snprintf(L->error, sizeof L->error,
+             "touch check: %s at op %llu (slot %u)", what,
+             (unsigned long long)i, L->ops[i].slot);
+  L->failed = 1;
+}
+
+/* One op. timed is a compile-time constant in each instantiation, so the
+ * untimed loop carries no TSC code. Cost budget of the harness around the
+ * call: a switch, a slot load/store, two adds and a compare (~3 ns). */
+HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed) {
+  const trc_pop_t *o = &L->ops[i];
+  if (HK_UNLIKELY(o->flags & TRC_PF_FAILED)) return;
+  slot_t *s = &L->slots[o->slot];
+  void *ctx = L->ctx;
+  const rpl_backend_t *be = L->be;
+  uint64_t size = o->size, t0 = 0, t1 = 0;
+  unsigned th = o->thread;
+  uint8_t *p;
+  switch (o->op) {
+  case TRC_OP_FREE: {
+    uint8_t *q = s->p;
+    uint64_t qs = s->size;
+    if (HK_UNLIKELY(L->touch == RPL_TOUCH_CHECK) && q &&
+        !holds(q, 0, qs, pattern(o->slot)))
+      check_fail(L, i, "block changed before free");
+    if (timed) t0 = hk_tsc_begin();
+    be->free(ctx, q, qs, th, o->caller);
+    if (timed) t1 = hk_tsc_end();
+    s->p = NULL;
+    s->size = 0;
+    if (q) {
+      L->live -= qs;
+      L->objs--;
+    }
+    break;
+  }
+  case TRC_OP_REALLOC:
+  case TRC_OP_REALLOCARRAY: {
+    uint8_t *q = s->p;
+    uint64_t qs = s->size;
+    if (size == 0) size = 1; /* realloc(p, 0) frees in some libcs */
+    if (timed) t0 = hk_tsc_begin();
+    p = be->realloc(ctx, q, qs, size, th, o->caller);
+    if (timed) t1 = hk_tsc_end();
+    if (HK_UNLIKELY(!p)) {
+      L->alloc_failures++; /* the old block stays live */
+      break;
+    }
+    if (HK_UNLIKELY(L->touch == RPL_TOUCH_CHECK) && q &&
+        !holds(p, 0, qs < size ? qs : size, pattern(o->slot)))
+      check_fail(L, i, "realloc lost the contents");
+    if (!q) L->objs++;
+    s->p = p;
+    s->size = size;
+    L->live += size - qs;
+    touch(L->touch, p, q ? qs : 0, size, o->slot, L->page);
+    break;
+  }
+  default: {
+    if (o->op == TRC_OP_MALLOC) {
+      if (timed) t0 = hk_tsc_begin();
+      p = be->malloc(ctx, size, th, o->caller);
+      if (timed) t1 = hk_tsc_end();
+    } else if (o->op == TRC_OP_CALLOC) {
+      if (timed) t0 = hk_tsc_begin();
+      p = be->calloc(ctx, size, th, o->caller);
+      if (timed) t1 = hk_tsc_end();
+      if (HK_UNLIKELY(L->touch == RPL_TOUCH_CHECK) && p &&
+          !holds(p, 0, size, 0))
+        check_fail(L, i, "calloc block not zeroed");
+    } else {
+      uint64_t align = o->align_log2 ? 1ull << o->align_log2 : 0;
+      if (o->op == TRC_OP_VALLOC || o->op == TRC_OP_PVALLOC) {
+        if (!align) align = L->page;
+        if (o->op == TRC_OP_PVALLOC) size = (size + L->page - 1) & ~(L->page - 1);
+      }
+      if (align < sizeof(void *)) align = sizeof(void *);
+      if (timed) t0 = hk_tsc_begin();
+      p = be->aligned(ctx, align, size, th, o->caller);
+      if (timed) t1 = hk_tsc_end();
+    }
+    if (HK_UNLIKELY(!p)) {
+      L->alloc_failures++;
+      break;
+    }
+    if (HK_UNLIKELY(s->p != NULL)) { /* prepare never does this */
+      be->free(ctx, s->p, s->size, th, o->caller);
+      L->live -= s->size;
+      L->objs--;
+    }
+    s->p = p;
+    s->size = size;
+    L->live += size;
+    L->objs++;
+    touch(L->touch, p, 0, size, o->slot, L->page);
+    break;
+  }
+  }
+  if (L->live > L->peak_live) L->peak_live = L->live;
+  if (L->objs > L->peak_objs) L->peak_objs = L->objs;
+  if (timed) {
+    uint64_t d = t1 - t0;
+    L->lat[i / L->every] = d >= RPL_LAT_NONE ? RPL_LAT_NONE - 1 : (uint32_t)d;
+  }
+  if (L->dec) L->dec[i] = be->last_decision(ctx);
+}
+
+static HK_NOINLINE void block_untimed(loop_t *L, uint64_t from, uint64_t to) {
+  for (uint64_t i = from; i < to; i++) step(L, i, 0);
+}
+
+static HK_NOINLINE void block_timed(loop_t *L, uint64_t from, uint64_t to) {
+  if (L->every == 1) {
+    for (uint64_t i = from; i < to; i++) step(L, i, 1);
+    return;
+  }
+  uint64_t i = from;
+  while (i < to) {
+    uint64_t next = (i + L->every - 1) / L->every * L->every; /* next timed */
+    for (; i < to && i < next; i++) step(L, i, 0);
+    if (i < to) step(L, i++, 1);
+  }
+}
+
+/* ---- after the loop --------------------------------------------------- */
+
+/* LSD radix sort of 32-bit keys, two 16-bit passes. */
+static void radix_sort(uint32_t *a, uint32_t *tmp, uint64_t n) {
+  static uint64_t cnt[65536];
+  for (int pass = 0; pass < 2; pass++) {
+    int sh = pass * 16;
+    memset(cnt, 0, sizeof cnt);
+    for (uint64_t i = 0; i < n; i++) cnt[(a[i] >> sh) & 0xffff]++;
+    uint64_t sum = 0;
+    for (int k = 0; k < 65536; k++) {
+      uint64_t c = cnt[k];
+      cnt[k] = sum;
+      sum += c;
+    }
+    for (uint64_t i = 0; i < n; i++) tmp[cnt[(a[i] >> sh) & 0xffff]++] = a[i];
+    memcpy(a, tmp, n * sizeof *a);
+  }
+}
+
+static double rank(const uint32_t *v, uint64_t n, double p) {
+  uint64_t k = (uint64_t)(p * (double)n + 0.999999);
+  if (k == 0) k = 1;
+  if (k > n) k = n;
+  return v[k - 1];
+}
+
+/* Converts raw ticks to ns (timer overhead subtracted) and computes the
+ * percentiles. */
+static int finish_latencies(rpl_result_t *res) {
+  double scale = 1e9 / (double)res->tsc_hz, ovh = res->timer_overhead_ticks;
+  uint64_t n = 0;
+  double sum = 0, mx = 0;
+  for (uint64_t k = 0; k < res->n_lat; k++) {
+    uint32_t t = res->lat[k];
+    if (t == RPL_LAT_NONE) continue;
+    double ns = ((double)t - ovh) * scale;
+    if (ns < 0) ns = 0;
+    uint32_t v = ns > 4e9 ? 4000000000u : (uint32_t)(ns + 0.5);
+    res->lat[k] = v;
+    sum += v;
+    if (v > mx) mx = v;
+    n++;
+  }
+  res->timed = n;
+  if (n == 0) return 0;
+  uint32_t *v = rpl_map(n * sizeof *v, 0), *tmp = rpl_map(n * sizeof *v, 0);
+  if (!v || !tmp) {
+    rpl_unmap(v, n * sizeof *v);
+    rpl_unmap(tmp, n * sizeof *v);
+    return HK_E_NOMEM;
+  }
+  uint64_t j = 0;
+  for (uint64_t k = 0; k < res->n_lat; k++)
+    if (res->lat[k] != RPL_LAT_NONE) v[j++] = res->lat[k];
+  radix_sort(v, tmp, n);
+  res->median_ns = rank(v, n, 0.50);
+  res->p95_ns = rank(v, n, 0.95);
+  res->p99_ns = rank(v, n, 0.99);
+  res->mean_ns = sum / (double)n;
+  res->max_ns = mx;
+  rpl_unmap(v, n * sizeof *v);
+  rpl_unmap(tmp, n * sizeof *v);
+  return 0;
+}
+
+/* The run digest: the decision sequence. Every op's kind, slot, size,
+ * alignment, flags and thread in order (what was asked), the back end's
+ * per-op decision where it has one (hakmem: the path taken), refused
+ * allocations, and the back end's own digest (hakmem: the policy's).
+ * Never pointer values: they differ between identical runs. */
+static void digest(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops,
+                   uint64_t n_ops, const uint8_t *dec, uint64_t done,
+                   const loop_t *L, rpl_result_t *res) {
+  hk_digest_t *d = hk_digest_create();
+  if (!d) return;
+  hk_digest_update(d, "rpl-digest-1", 12);
+  hk_digest_update(d, cfg->backend->name, strlen(cfg->backend->name) + 1);
+  const char *pol = cfg->be.policy ? cfg->be.policy : "-";
+  hk_digest_update(d, pol, strlen(pol) + 1);
+  hk_digest_u64(d, cfg->be.seed);
+  for (size_t k = 0; k < cfg->be.n_overrides; k++)
+    hk_digest_update(d, cfg->be.overrides[k], strlen(cfg->be.overrides[k]) + 1);
+  hk_digest_u64(d, done);
+  uint64_t buf[3 * 512];
+  size_t m = 0;
+  for (uint64_t i = 0; i < done; i++) {
+    const trc_pop_t *o = &ops[i];
+    buf[m++] = o->size;
+    buf[m++] = (uint64_t)o->slot | (uint64_t)o->thread << 32 |
+               (uint64_t)o->op << 48 | (uint64_t)o->flags << 56;
+    buf[m++] = (uint64_t)o->align_log2 | (dec ? (uint64_t)dec[i] << 8 : 0);
+    if (m == HK_ARRAY_LEN(buf)) {
+      hk_digest_update(d, buf, m * sizeof buf[0]);
+      m = 0;
+    }
+  }
+  if (m) hk_digest_update(d, buf, m * sizeof buf[0]);
+  hk_digest_u64(d, L->alloc_failures);
+  hk_digest_update(d, res->be.digest, strlen(res->be.digest));
+  hk_digest_hex(d, res->digest);
+  hk_digest_free(d);
+}
+
+static int pol_sink(void *ctx, const rpl_pol_row_t *row) {
+  rpl_result_t *res = ctx;
+  if (res->n_pol == res->pol_cap_) { /* grow by doubling, after the loop */
+    uint64_t ncap = res->pol_cap_ ? res->pol_cap_ * 2 : 256;
+    rpl_pol_row_t *n = rpl_map(ncap * sizeof *n, 0);
+    if (!n) return HK_E_NOMEM;
+    if (res->pol) {
+      memcpy(n, res->pol, res->n_pol * sizeof *n);
+      rpl_unmap(res->pol, res->pol_cap_ * sizeof *n);
+    }
+    res->pol = n;
+    res->pol_cap_ = ncap;
+  }
+  res->pol[res->n_pol++] = *row;
+  return 0;
+}
+
+void rpl_result_release(rpl_result_t *res) {
+  rpl_unmap(res->lat, res->n_lat * sizeof *res->lat);
+  rpl_unmap(res->rss, res->rss_cap_ * sizeof *res->rss);
+  rpl_unmap(res->pol, res->pol_cap_ * sizeof *res->pol);
+  res->lat = NULL;
+  res->rss = NULL;
+  res->pol = NULL;
+  res->n_lat = res->n_rss = res->n_pol = res->rss_cap_ = res->pol_cap_ = 0;
+}
+
+static void fail(rpl_result_t *res, int code, const char *fmt, const char *a,
+                 const char *b) {
+  res->status = code ? code : HK_E_STATE;
+  snprintf(res->error, sizeof res->error, fmt, a, b);
+}
+
+int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
+             uint32_t n_slots, rpl_result_t *res) {
+  memset(res, 0, sizeof *res);
+  const rpl_backend_t *be = cfg->backend;
+  char why[200] = "";
+  loop_t L;
+  memset(&L, 0, sizeof L);
+  L.be = be;
+  L.ops = ops;
+  L.touch = cfg->touch;
+  L.page = (uint64_t)sysconf(_SC_PAGESIZE);
+  res->sample_every = cfg->sample_every;
+  snprintf(res->timer_method, sizeof res->timer_method, "%s",
+           HK_HAVE_TSC ? "rdtsc+lfence/rdtscp+lfence" : "clock_gettime");
+
+  /* The program must be well formed before anything trusts its slots. */
+  for (uint64_t i = 0; i < n_ops; i++)
+    if (ops[i].slot >= n_slots || ops[i].op == 0 || ops[i].op >= TRC_OP_COUNT) {
+      char at[32];
+      snprintf(at, sizeof at, "%llu", (unsigned long long)i);
+      fail(res, HK_E_CORRUPT, "prepared program is malformed at op %s%s", at,
+           "");
+      return 0;
+    }
+
+  int rc = be->available(why, sizeof why);
+  if (rc < 0) {
+    fail(res, HK_E_BACKEND, "backend %s not available: %s", be->name, why);
+    return 0;
+  }
+  rc = be->init(&L.ctx, &cfg->be, why, sizeof why);
+  if (rc < 0) {
+    fail(res, HK_E_BACKEND, "backend %s failed to start: %s", be->name, why);
+    return 0;
+  }
+
+  size_t slots_len = (size_t)(n_slots ? n_slots : 1) * sizeof(slot_t);
+  L.slots = rpl_map(slots_len, 1);
+  uint32_t every = cfg->sample_every;
+  if (every) {
+    L.every = every;
+    res->n_lat = (n_ops + every - 1) / every;
+    res->lat = rpl_map(res->n_lat * sizeof *res->lat, 0);
+    if (res->lat) memset(res->lat, 0xff, res->n_lat * sizeof *res->lat);
+  } else {
+    L.every = 1;
+  }
+  if (be->last_decision) L.dec = rpl_map(n_ops, 1);
+  uint64_t rss_cap = cfg->rss_every ? n_ops / cfg->rss_every + 2 : 1;
+  res->rss = rpl_map((rss_cap + 1) * sizeof *res->rss, 1);
+  res->rss_cap_ = res->rss ? rss_cap + 1 : 0;
+  res->n_rss = 0;
+  if (!L.slots || (every && !res->lat) || (be->last_decision && !L.dec) ||
+      !res->rss) {
+    be->release(L.ctx);
+    rpl_unmap(L.slots, slots_len);
+    rpl_unmap(L.dec, n_ops);
+    return HK_E_NOMEM;
+  }
+  L.lat = res->lat;
+
+  res->tsc_hz = cfg->tsc_hz ? cfg->tsc_hz : hk_tsc_hz(50);
+  res->timer_overhead_ticks = rpl_timer_overhead(4001);
+
+  rpl_counters_t C;
+  rpl_counters_open(&C);
+  rpl_rss_reset_peak();
+  res->base_rss_bytes = rpl_rss_now(&C);
+
+  uint64_t block = 1 << 16, end = n_ops;
+  if (cfg->rss_every && cfg->rss_every < block) block = cfg->rss_every;
+  if (cfg->crash_after && cfg->crash_after < end) end = cfg->crash_after;
+  uint64_t excluded = 0, next_rss = cfg->rss_every ? 0 : UINT64_MAX;
+
+  rpl_counters_start(&C);
+  uint64_t w0 = hk_now_ns();
+  for (uint64_t i = 0; i < end;) {
+    if (i >= next_rss && res->n_rss < rss_cap) {
+      uint64_t s0 = hk_now_ns();
+      rpl_rss_row_t *r = &res->rss[res->n_rss++];
+      r->op_seq = i;
+      r->rss_bytes = rpl_rss_now(&C);
+      r->live_bytes = L.live;
+      next_rss = i + cfg->rss_every;
+      if (be->at_op) be->at_op(L.ctx, i);
+      if (cfg->progress) *cfg->progress = i;
+      excluded += hk_now_ns() - s0;
+    } else if (cfg->progress) {
+      *cfg->progress = i;
+    }
+    uint64_t to = i + block < end ? i + block : end;
+    if (every)
+      block_timed(&L, i, to);
+    else
+      block_untimed(&L, i, to);
+    i = to;
+  }
+  uint64_t w1 = hk_now_ns();
+  rpl_counters_stop(&C, res);
+  if (cfg->crash_after && cfg->crash_after <= n_ops) raise(SIGSEGV);
+  if (cfg->rss_every && res->n_rss < res->rss_cap_) {
+    rpl_rss_row_t *r = &res->rss[res->n_rss++];
+    r->op_seq = end;
+    r->rss_bytes = rpl_rss_now(&C);
+    r->live_bytes = L.live;
+  }
+  if (cfg->progress) *cfg->progress = end;
+  res->total_ns = w1 - w0 - excluded;
+  res->peak_rss_bytes = rpl_rss_peak();
+  rpl_counters_close(&C);
+
+  uint64_t done = 0;
+  for (uint64_t i = 0; i < end; i++) done += !(ops[i].flags & TRC_PF_FAILED);
+  res->ops = done;
+  res->alloc_failures = L.alloc_failures;
+  res->peak_live_bytes = L.peak_live;
+  res->peak_live_objects = L.peak_objs;
+
+  if (be->stats) be->stats(L.ctx, &res->be);
+  if (res->sys_method == RPL_SYS_NONE && res->be.have_os) {
+    res->sys_method = RPL_SYS_BACKEND;
+    res->mmap_calls = res->be.os_mmap;
+    res->munmap_calls = res->be.os_munmap;
+    res->madvise_calls = res->be.os_madvise;
+  }
+  if (be->timeline) be->timeline(L.ctx, pol_sink, res);
+  digest(cfg, ops, n_ops, L.dec, end, &L, res);
+  if (L.failed) {
+    res->status = HK_E_CORRUPT;
+    snprintf(res->error, sizeof res->error, "%s", L.error);
+  }
+  rc = finish_latencies(res);
+
+  /* Free what is live so the back end's release sees a clean heap. */
+  for (uint32_t s = 0; s < n_slots; s++)
+    if (L.slots[s].p) be->free(L.ctx, L.slots[s].p, L.slots[s].size, 0, 0);
+  be->release(L.ctx);
+  rpl_unmap(L.slots, slots_len);
+  rpl_unmap(L.dec, n_ops);
+  return rc;
+}

@@ -1,0 +1,86 @@
+/* rpl_internal.h: private pieces of replayer/ shared by its sources.
+ * Sections name the file that defines them. */
+#ifndef RPL_INTERNAL_H
+#define RPL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "replayer.h"
+
+/* ---- rpl_backend.c ---------------------------------------------------- */
+
+/* dlopen()s the first of names that loads, RTLD_NOW|RTLD_LOCAL|RTLD_DEEPBIND
+ * (so the library's own calls bind to itself and it never replaces the
+ * process's malloc). NULL and why filled on failure. */
+void *rpl_dlopen(const char *const *names, char *why, size_t len);
+/* dlsym that fills why when the symbol is missing. */
+void *rpl_dlsym(void *h, const char *sym, char *why, size_t len);
+
+/* mmap'd zeroed memory for harness bookkeeping (never the allocator under
+ * test); NULL on failure. populate pre-faults it. */
+void *rpl_map(size_t bytes, int populate);
+void rpl_unmap(void *p, size_t bytes);
+
+/* ---- rpl_counters.c --------------------------------------------------- */
+
+typedef struct rpl_counters {
+  int fd[5];  /* mmap, munmap, madvise, mremap, brk tracepoints; -1 none */
+  int method; /* rpl_sys_method_t */
+  long minflt0, majflt0;
+  int statm_fd;
+} rpl_counters_t;
+
+/* Opens the counters (tracepoints when the kernel lets us). */
+void rpl_counters_open(rpl_counters_t *c);
+void rpl_counters_start(rpl_counters_t *c);
+/* Stops counting and stores the counts into res. */
+void rpl_counters_stop(rpl_counters_t *c, rpl_result_t *res);
+void rpl_counters_close(rpl_counters_t *c);
+/* Current RSS in bytes (from /proc/self/statm), 0 if unknown. */
+uint64_t rpl_rss_now(rpl_counters_t *c);
+/* Resets the peak RSS mark (clear_refs 5); returns 0 if it could. */
+int rpl_rss_reset_peak(void);
+/* VmHWM in bytes, 0 if unknown. */
+uint64_t rpl_rss_peak(void);
+
+/* ---- rpl_schema.c (generated from analysis/schema.sql) ---------------- */
+/* rpl_schema_sql and rpl_schema_version, declared in replayer.h. */
+
+/* ---- rpl_db.c --------------------------------------------------------- */
+
+/* Stores the trace (header, threads, modules, sites, ops) unless a trace
+ * with the same content hash is there; *trace_id either way. */
+int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
+                 const trc_program_t *prog, int64_t *trace_id, char *why,
+                 size_t len);
+
+/* What a run row starts with. */
+typedef struct rpl_run_info {
+  int64_t trace_id;
+  const char *backend;
+  const char *policy; /* NULL for back ends without policies */
+  uint64_t seed;
+  uint32_t repeat;
+  const char *touch;
+  const char *per_op;
+  const char *options;
+  const char *overrides;
+} rpl_run_info_t;
+
+/* Inserts a run in status 'running'; *run_id. */
+int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id);
+/* Stores all of a finished run and marks it done (or failed, when
+ * res->status != 0), in one transaction. */
+int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res);
+/* Marks a run failed with error (the child died or could not start). */
+int rpl_db_run_fail(rpl_db_t *db, int64_t run_id, const char *error);
+
+/* ---- rpl_result.c: passing a result from the child to the parent ------ */
+
+/* Writes res to fd (the child's side). */
+int rpl_result_write(int fd, const rpl_result_t *res);
+/* Reads a result written by rpl_result_write (the parent's side). */
+int rpl_result_read(int fd, rpl_result_t *res);
+
+#endif

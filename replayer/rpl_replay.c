@@ -1,0 +1,430 @@
+/* rpl_replay.c: a whole `hksim replay`. Checks the names, opens the
+ * database, prepares each trace once into a temporary .hkp and stores it,
+ * then forks one child per (back end, policy, repeat): the child replays
+ * (rpl_exec) and writes its result to a file; the parent alone writes
+ * SQLite, so a child that crashes leaves a failed run and nothing else. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rpl_internal.h"
+
+typedef struct session {
+  const rpl_opts_t *o;
+  rpl_report_t *rep;
+  rpl_db_t *db;
+  uint64_t tsc_hz;
+  char tmp[256];
+  volatile uint64_t *progress; /* shared with the children */
+  int show;                    /* progress bar on stderr */
+  uint64_t runs_total, runs_started;
+  uint64_t t_start;
+  uint64_t crash_after;
+  const char *crash_backend;
+  char overrides[512];
+  char per_op[32];
+} session_t;
+
+static void report(const session_t *S, const char *what, const char *fmt, ...)
+    HK_PRINTF(3, 4);
+static void report(const session_t *S, const char *what, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (S->show) fputs("\r\033[K", stderr);
+  if (S->o->on_error)
+    S->o->on_error(S->o->err_ctx, what, msg);
+  else if (what)
+    fprintf(stderr, "hksim: %s: %s\n", what, msg);
+  else
+    fprintf(stderr, "hksim: %s\n", msg);
+}
+
+/* ---- progress --------------------------------------------------------- */
+
+static void progress_bar(session_t *S, const char *trace, const char *label,
+                         uint64_t done, uint64_t total, uint64_t run_t0) {
+  double el = (double)(hk_now_ns() - run_t0) / 1e9;
+  double rate = el > 0 ? (double)done / el : 0;
+  double left = rate > 0 ? (double)(total - done) / rate : 0;
+  /* Runs still to come are assumed to take as long as this one. */
+  uint64_t later = S->runs_total - S->runs_started;
+  if (rate > 0) left += (double)later * (double)total / rate;
+  int w = 24, fill = total ? (int)((double)w * (double)done / (double)total) : 0;
+  char bar[32];
+  for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+  bar[w] = 0;
+  fprintf(stderr,
+          "\r\033[K[%llu/%llu] %.24s %-16s [%s] %llu/%llu ops %.1f Mops/s "
+          "left %d:%02d",
+          (unsigned long long)S->runs_started,
+          (unsigned long long)S->runs_total, trace, label, bar,
+          (unsigned long long)done, (unsigned long long)total, rate / 1e6,
+          (int)(left / 60), (int)left % 60);
+}
+
+/* ---- one run ---------------------------------------------------------- */
+
+static void describe_status(int st, char *buf, size_t len) {
+  if (WIFSIGNALED(st))
+    snprintf(buf, len, "replay child killed by signal %d (%s)", WTERMSIG(st),
+             strsignal(WTERMSIG(st)));
+  else if (WIFEXITED(st))
+    snprintf(buf, len, "replay child exited with status %d", WEXITSTATUS(st));
+  else
+    snprintf(buf, len, "replay child ended oddly (status %#x)", st);
+}
+
+static void print_run(const char *trace, const char *label, int64_t run_id,
+                      const rpl_result_t *r) {
+  printf("run %-4lld %-20.20s %-16s done  ops %-10llu median %6.1f ns  p99 "
+         "%7.1f ns  total %9.3f ms  digest %.12s\n",
+         (long long)run_id, trace, label, (unsigned long long)r->ops,
+         r->median_ns, r->p99_ns, (double)r->total_ns / 1e6, r->digest);
+  fflush(stdout);
+}
+
+static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
+                   int64_t trace_id, const rpl_backend_t *be,
+                   const char *policy, uint32_t repeat) {
+  const rpl_opts_t *o = S->o;
+  char label[64];
+  snprintf(label, sizeof label, "%s%s%s", be->name, policy ? "/" : "",
+           policy ? policy : "");
+  rpl_run_info_t ri = {.trace_id = trace_id,
+                       .backend = be->name,
+                       .policy = policy,
+                       .seed = o->seed,
+                       .repeat = repeat,
+                       .touch = rpl_touch_name(o->touch),
+                       .per_op = S->per_op,
+                       .options = o->options_text,
+                       .overrides = S->overrides[0] ? S->overrides : NULL};
+  int64_t run_id;
+  if (rpl_db_run_begin(S->db, &ri, &run_id)) {
+    report(S, o->db_path, "%s", rpl_db_errmsg(S->db));
+    return HK_E_SQLITE;
+  }
+  S->runs_started++;
+
+  char rpath[300];
+  snprintf(rpath, sizeof rpath, "%s/run-%lld.res", S->tmp, (long long)run_id);
+  int fd = open(rpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    char err[400];
+    snprintf(err, sizeof err, "cannot create %s: %s", rpath, strerror(errno));
+    rpl_db_run_fail(S->db, run_id, err);
+    S->rep->runs_failed++;
+    report(S, rpath, "%s", strerror(errno));
+    return -errno;
+  }
+
+  rpl_exec_cfg_t cfg = {.backend = be,
+                        .be = {.threads = prog->n_threads ? prog->n_threads : 1,
+                               .seed = o->seed,
+                               .policy = policy,
+                               .overrides = o->overrides,
+                               .n_overrides = o->n_overrides,
+                               .callers = prog->callers.addr,
+                               .n_callers = prog->callers.n},
+                        .touch = o->touch,
+                        .sample_every = o->sample_every,
+                        .rss_every = o->rss_every,
+                        .tsc_hz = S->tsc_hz,
+                        .progress = S->progress};
+  if (cfg.rss_every == 0) { /* auto: about 256 samples a run */
+    cfg.rss_every = prog->n_ops / 256;
+    if (cfg.rss_every < 1024) cfg.rss_every = 1024;
+    if (cfg.rss_every > (1u << 20)) cfg.rss_every = 1u << 20;
+  }
+  if (S->crash_after &&
+      (!S->crash_backend || strcmp(S->crash_backend, be->name) == 0))
+    cfg.crash_after = S->crash_after;
+  *S->progress = 0;
+  fflush(stdout);
+  fflush(stderr);
+  uint64_t t0 = hk_now_ns();
+  pid_t pid = fork();
+  if (pid < 0) {
+    char err[200];
+    snprintf(err, sizeof err, "fork: %s", strerror(errno));
+    rpl_db_run_fail(S->db, run_id, err);
+    S->rep->runs_failed++;
+    close(fd);
+    unlink(rpath);
+    return -errno;
+  }
+  if (pid == 0) {
+    /* The child: never touches the database; ends with _exit so that no
+     * parent state (SQLite, stdio buffers) is flushed or closed twice. */
+    rpl_result_t res;
+    int rc = rpl_exec(&cfg, prog->ops, prog->n_ops, prog->n_slots, &res);
+    if (rc < 0 && res.status == 0) {
+      res.status = rc;
+      snprintf(res.error, sizeof res.error, "replay harness: %s",
+               hk_strerror(rc));
+    }
+    rc = rpl_result_write(fd, &res);
+    _exit(rc ? 3 : 0);
+  }
+
+  int st = 0;
+  for (;;) {
+    pid_t w = waitpid(pid, &st, S->show ? WNOHANG : 0);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) break;
+    if (S->show) {
+      progress_bar(S, trace, label, *S->progress, prog->n_ops, t0);
+      usleep(100000);
+    }
+  }
+  if (S->show) fputs("\r\033[K", stderr);
+
+  rpl_result_t res;
+  memset(&res, 0, sizeof res);
+  int rc = 0;
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    char err[256];
+    describe_status(st, err, sizeof err);
+    rc = rpl_db_run_fail(S->db, run_id, err);
+    S->rep->runs_failed++;
+    report(S, trace, "run %lld (%s) failed: %s", (long long)run_id, label, err);
+  } else if (lseek(fd, 0, SEEK_SET) != 0 || (rc = rpl_result_read(fd, &res))) {
+    char err[200];
+    snprintf(err, sizeof err, "reading the child's result: %s",
+             hk_strerror(rc ? rc : -errno));
+    rc = rpl_db_run_fail(S->db, run_id, err);
+    S->rep->runs_failed++;
+    report(S, trace, "run %lld (%s) failed: %s", (long long)run_id, label, err);
+  } else {
+    rc = rpl_db_run_finish(S->db, run_id, &res);
+    if (rc) {
+      report(S, o->db_path, "storing run %lld: %s", (long long)run_id,
+             rpl_db_errmsg(S->db));
+    } else if (res.status) {
+      S->rep->runs_failed++;
+      report(S, trace, "run %lld (%s) failed: %s", (long long)run_id, label,
+             res.error);
+    } else {
+      S->rep->runs_done++;
+      print_run(trace, label, run_id, &res);
+    }
+  }
+  rpl_result_release(&res);
+  close(fd);
+  unlink(rpath);
+  return rc;
+}
+
+/* ---- one trace -------------------------------------------------------- */
+
+static int one_trace(session_t *S, const char *path, size_t index) {
+  const rpl_opts_t *o = S->o;
+  uint64_t hash;
+  int rc = trc_file_hash(path, &hash);
+  if (rc) {
+    report(S, path, "%s", hk_strerror(rc));
+    S->rep->traces_bad++;
+    return rc;
+  }
+  char prog_path[300];
+  snprintf(prog_path, sizeof prog_path, "%s/trace-%zu.hkp", S->tmp, index);
+  trc_prep_stats_t ps;
+  memset(&ps, 0, sizeof ps);
+  rc = trc_program_build(path, prog_path, &ps);
+  if (rc) {
+    if (rc == HK_E_VERSION)
+      report(S, path, "trace format version %u is newer than this reader's %d",
+             trc_reader_file_version(path), TRC_VERSION);
+    else
+      report(S, path, "%s", hk_strerror(rc));
+    unlink(prog_path);
+    S->rep->traces_bad++;
+    return rc;
+  }
+  trc_program_t prog;
+  rc = trc_program_map(&prog, prog_path);
+  if (rc) {
+    report(S, prog_path, "%s", hk_strerror(rc));
+    unlink(prog_path);
+    S->rep->traces_bad++;
+    return rc;
+  }
+  if (prog.stats.damaged)
+    report(S, path, "damaged from offset %llu: replaying the %llu ops before it",
+           (unsigned long long)prog.stats.damage_offset,
+           (unsigned long long)prog.n_ops);
+  int64_t trace_id;
+  char why[300];
+  rc = rpl_db_trace(S->db, path, hash, &prog, &trace_id, why, sizeof why);
+  if (rc) {
+    report(S, o->db_path, "%s", why);
+    trc_program_release(&prog);
+    unlink(prog_path);
+    return rc;
+  }
+  const char *name = strrchr(path, '/');
+  name = name ? name + 1 : path;
+  for (size_t b = 0; b < o->n_backends && !rc; b++) {
+    const rpl_backend_t *be = rpl_backend_find(o->backends[b]);
+    size_t np = be->takes_policy ? o->n_policies : 1;
+    for (size_t p = 0; p < np && !rc; p++)
+      for (uint32_t r = 0; r < o->repeat && !rc; r++) {
+        rc = one_run(S, &prog, name, trace_id, be,
+                     be->takes_policy ? o->policies[p] : NULL, r);
+        if (rc != HK_E_SQLITE) rc = 0; /* a run's failure is stored */
+      }
+  }
+  trc_program_release(&prog);
+  unlink(prog_path);
+  return rc;
+}
+
+/* ---- the session ------------------------------------------------------ */
+
+/* jemalloc's TLS uses the initial-exec model: dlopen() fails with "cannot
+ * allocate memory in static TLS block" unless the process started with more
+ * optional static TLS than glibc's 512 bytes. The tunable is read only at
+ * start-up, so when a jemalloc run is asked for, hksim re-executes itself
+ * once with it (before anything is written); if that fails, jemalloc runs
+ * are stored as unavailable with the loader's reason. */
+static void reexec_for_static_tls(const rpl_opts_t *o) {
+  int want = 0;
+  for (size_t b = 0; b < o->n_backends; b++)
+    want |= strcmp(o->backends[b], "jemalloc") == 0;
+  const char *tun = getenv("GLIBC_TUNABLES");
+  if (!want || getenv("HKSIM_REEXEC") ||
+      (tun && strstr(tun, "glibc.rtld.optional_static_tls")))
+    return;
+  static char buf[1 << 16];
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0 || n == (ssize_t)sizeof buf - 1) return;
+  buf[n] = 0;
+  static char *argv[4096];
+  size_t argc = 0;
+  for (char *p = buf; p < buf + n && argc < HK_ARRAY_LEN(argv) - 1;
+       p += strlen(p) + 1)
+    argv[argc++] = p;
+  argv[argc] = NULL;
+  static char env[1024];
+  snprintf(env, sizeof env, "%s%sglibc.rtld.optional_static_tls=65536",
+           tun ? tun : "", tun && *tun ? ":" : "");
+  setenv("GLIBC_TUNABLES", env, 1);
+  setenv("HKSIM_REEXEC", "1", 1);
+  fflush(NULL);
+  execv("/proc/self/exe", argv);
+  unsetenv("HKSIM_REEXEC"); /* could not: go on without jemalloc */
+}
+
+int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
+  session_t S;
+  memset(&S, 0, sizeof S);
+  memset(rep, 0, sizeof *rep);
+  S.o = o;
+  S.rep = rep;
+
+  /* Names first: a usage error writes nothing. */
+  size_t n_pol_runs = 0;
+  for (size_t b = 0; b < o->n_backends; b++) {
+    const rpl_backend_t *be = rpl_backend_find(o->backends[b]);
+    if (!be) {
+      char known[256] = "";
+      for (const rpl_backend_t *const *k = rpl_backends; *k; k++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+                 known[0] ? ", " : "", (*k)->name);
+      report(&S, NULL, "unknown back end '%s' (known: %s)", o->backends[b],
+             known);
+      return HK_E_USAGE;
+    }
+    n_pol_runs += be->takes_policy ? o->n_policies : 1;
+    char why[300] = "";
+    rpl_be_config_t bc = {.threads = 1,
+                          .seed = o->seed,
+                          .overrides = o->overrides,
+                          .n_overrides = o->n_overrides};
+    for (size_t p = 0; be->check && p < (be->takes_policy ? o->n_policies : 1);
+         p++) {
+      bc.policy = be->takes_policy ? o->policies[p] : NULL;
+      if (be->check(&bc, why, sizeof why) == HK_E_USAGE) {
+        report(&S, NULL, "%s", why);
+        return HK_E_USAGE;
+      }
+    }
+  }
+  for (size_t p = 0; p < o->n_policies; p++)
+    if (!rpl_policy_known(o->policies[p])) {
+      report(&S, NULL, "unknown policy '%s' (known: %s)", o->policies[p],
+             rpl_policy_names());
+      return HK_E_USAGE;
+    }
+  if (o->n_traces == 0 || !o->db_path || o->repeat == 0) {
+    report(&S, NULL, "nothing to replay");
+    return HK_E_USAGE;
+  }
+  if (o->sample_every == 0)
+    strcpy(S.per_op, "none");
+  else if (o->sample_every == 1)
+    strcpy(S.per_op, "all");
+  else
+    snprintf(S.per_op, sizeof S.per_op, "sample:%u", o->sample_every);
+  for (size_t k = 0; k < o->n_overrides; k++)
+    snprintf(S.overrides + strlen(S.overrides),
+             sizeof S.overrides - strlen(S.overrides), "%s%s", k ? " " : "",
+             o->overrides[k]);
+  const char *ca = getenv("HKSIM_TEST_CRASH_AFTER");
+  if (ca && *ca) S.crash_after = strtoull(ca, NULL, 10);
+  S.crash_backend = getenv("HKSIM_TEST_CRASH_BACKEND");
+
+  reexec_for_static_tls(o);
+  char why[300] = "";
+  int rc = rpl_db_open(&S.db, o->db_path, why, sizeof why);
+  if (rc) {
+    report(&S, o->db_path, "%s", why[0] ? why : hk_strerror(rc));
+    return rc;
+  }
+  const char *tmpd = o->tmp_dir ? o->tmp_dir : getenv("TMPDIR");
+  snprintf(S.tmp, sizeof S.tmp, "%s/hksim-replay-XXXXXX",
+           tmpd && *tmpd ? tmpd : "/tmp");
+  if (!mkdtemp(S.tmp)) {
+    rc = -errno;
+    report(&S, S.tmp, "cannot create a temporary directory: %s",
+           strerror(errno));
+    rpl_db_free(S.db);
+    return rc;
+  }
+  S.progress = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (S.progress == MAP_FAILED) {
+    rmdir(S.tmp);
+    rpl_db_free(S.db);
+    return HK_E_NOMEM;
+  }
+  S.show = o->progress < 0 ? isatty(2) : o->progress;
+  S.runs_total = (uint64_t)o->n_traces * n_pol_runs * o->repeat;
+  S.tsc_hz = hk_tsc_hz(100);
+  S.t_start = hk_now_ns();
+
+  int first_err = 0;
+  for (size_t t = 0; t < o->n_traces; t++) {
+    rc = one_trace(&S, o->traces[t], t);
+    if (rc && !first_err) first_err = rc;
+    if (rc == HK_E_SQLITE) break; /* the database is gone: stop */
+  }
+  munmap((void *)S.progress, 4096);
+  rmdir(S.tmp);
+  rpl_db_free(S.db);
+  return first_err;
+}
