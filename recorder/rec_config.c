@@ -1,0 +1,96 @@
+/* rec_config.c: the recorder's settings from HKREC_* environment variables
+ * and the naming of output files. Runs during the preload bootstrap, so it
+ * never allocates: getenv and fixed buffers only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recorder.h"
+
+void rec_config_default(rec_config_t *c) {
+  memset(c, 0, sizeof *c);
+  c->depth = REC_DEFAULT_DEPTH;
+  c->block = REC_DEFAULT_BLOCK;
+  c->max_sites = REC_DEFAULT_MAX_SITES;
+  c->signals = 1;
+}
+
+/* Decimal only, whole string, <= max; returns 0 on success. */
+static int env_u64(const char *name, uint64_t max, uint64_t *out) {
+  const char *s = getenv(name);
+  if (!s || !*s) return -1;
+  uint64_t v = 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9') return -1;
+    if (v > (max - (uint64_t)(*s - '0')) / 10) return -1;
+    v = v * 10 + (uint64_t)(*s - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+static void env_str(const char *name, char *dst, size_t n) {
+  const char *s = getenv(name);
+  if (s && strlen(s) < n) memcpy(dst, s, strlen(s) + 1);
+}
+
+void rec_config_from_env(rec_config_t *c) {
+  rec_config_default(c);
+  uint64_t v;
+  env_str("HKREC_OUT", c->out, sizeof c->out);
+  env_str("HKREC_MANIFEST", c->manifest, sizeof c->manifest);
+  if (env_u64("HKREC_DEPTH", TRC_MAX_DEPTH, &v) == 0 && v >= 1)
+    c->depth = (uint32_t)v;
+  if (env_u64("HKREC_BLOCK", REC_MAX_BLOCK, &v) == 0 && v >= 16)
+    c->block = (uint32_t)v;
+  if (env_u64("HKREC_MAX_SITES", UINT32_MAX - 1, &v) == 0 && v >= 1)
+    c->max_sites = (uint32_t)v;
+  if (env_u64("HKREC_LEVEL", 19, &v) == 0) c->level = (int)v;
+  if (env_u64("HKREC_TSC_HZ", UINT64_MAX, &v) == 0 && v >= 1000000)
+    c->tick_hz = v;
+  if (env_u64("HKREC_SIGNALS", 1, &v) == 0) c->signals = (int)v;
+  if (env_u64("HKREC_QUIET", 1, &v) == 0) c->quiet = (int)v;
+  const char *ck = getenv("HKREC_CLOCK");
+  if (ck && strcmp(ck, "mono") == 0) c->clock = TRC_CLOCK_MONOTONIC;
+}
+
+int rec_output_path(char *dst, size_t n, const char *tmpl, int64_t pid,
+                    unsigned seq) {
+  if (!tmpl || !*tmpl) tmpl = "hkrec";
+  char pids[24], seqs[16] = "";
+  snprintf(pids, sizeof pids, "%lld", (long long)pid);
+  if (seq) snprintf(seqs, sizeof seqs, ".%u", seq);
+  size_t o = 0;
+  int had_p = 0;
+#define PUT(str, len)                                                          \
+  do {                                                                         \
+    if (o + (len) >= n) return HK_E_RANGE;                                     \
+    memcpy(dst + o, (str), (len));                                             \
+    o += (len);                                                                \
+  } while (0)
+  size_t tl = strlen(tmpl);
+  for (size_t i = 0; i < tl; i++) {
+    if (tmpl[i] == '%' && tmpl[i + 1] == 'p') {
+      PUT(pids, strlen(pids));
+      had_p = 1;
+      i++;
+    } else {
+      PUT(tmpl + i, 1);
+    }
+  }
+  if (!had_p) {
+    if (o >= 4 && memcmp(dst + o - 4, ".hkt", 4) == 0) o -= 4;
+    PUT(".", 1);
+    PUT(pids, strlen(pids));
+    PUT(seqs, strlen(seqs));
+    PUT(".hkt", 4);
+  } else if (seq) {
+    int ext = o >= 4 && memcmp(dst + o - 4, ".hkt", 4) == 0;
+    if (ext) o -= 4;
+    PUT(seqs, strlen(seqs));
+    if (ext) PUT(".hkt", 4);
+  }
+#undef PUT
+  dst[o] = 0;
+  return 0;
+}

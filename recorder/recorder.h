@@ -1,0 +1,253 @@
+/* recorder.h: the public header of recorder/, the core of the allocation
+ * recorder. rec_preload.c (libhkrec.so) is a thin interposer over this API;
+ * everything here is usable in-process and unit-tested without LD_PRELOAD.
+ * The recorder turns allocator calls into trace events (traces/trc.h).
+ *
+ * Map of this header (sections name the file that defines them):
+ *   configuration ......... rec_config.c
+ *   site table ............ rec_sites.c
+ *   stack capture ......... rec_unwind.c
+ *   module map ............ rec_modules.c
+ *   session, threads ...... rec_core.c
+ */
+#ifndef RECORDER_H
+#define RECORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hk_common.h"
+#include "trc.h"
+
+/* ---- configuration (rec_config.c) ------------------------------------ */
+
+#define REC_DEFAULT_DEPTH 8      /* frames per site; see docs/recorder.md */
+#define REC_DEFAULT_BLOCK 4096   /* events per thread buffer (one chunk) */
+#define REC_MAX_BLOCK 65536
+#define REC_DEFAULT_MAX_SITES (1u << 20)
+
+typedef struct rec_config {
+  char out[1024];        /* output template (HKREC_OUT), "" = "hkrec" */
+  char manifest[1024];   /* HKREC_MANIFEST: file each process appends its
+                            trace path to; "" = none */
+  uint32_t depth;        /* HKREC_DEPTH, 1..TRC_MAX_DEPTH */
+  uint32_t block;        /* HKREC_BLOCK, events per thread buffer */
+  uint32_t max_sites;    /* HKREC_MAX_SITES; new stacks past it get site 0 */
+  int level;             /* HKREC_LEVEL, zstd level (0 = writer default) */
+  uint64_t tick_hz;      /* HKREC_TSC_HZ: skip calibration when set */
+  int clock;             /* 0 auto, or force TRC_CLOCK_MONOTONIC (HKREC_CLOCK=mono) */
+  int signals;           /* HKREC_SIGNALS (default 1): flush on fatal signals */
+  int quiet;             /* HKREC_QUIET: no stderr line on error */
+} rec_config_t;
+
+/* Fills c with the defaults, then applies the HKREC_* variables of the
+ * environment. Invalid values are ignored (the default stays). Never
+ * allocates (safe during the preload bootstrap). */
+void rec_config_from_env(rec_config_t *c);
+void rec_config_default(rec_config_t *c);
+
+/* Expands the output template for a process: "%p" is replaced by pid;
+ * without "%p" a trailing ".hkt" is dropped and ".PID.hkt" appended. seq > 0
+ * adds ".SEQ" before ".hkt" (a second file of the same pid, after exec).
+ * Returns 0, or HK_E_RANGE if it does not fit in n bytes. */
+int rec_output_path(char *dst, size_t n, const char *tmpl, int64_t pid,
+                    unsigned seq);
+
+/* ---- site table (rec_sites.c) ---------------------------------------- */
+
+/* Deduplicates stacks (arrays of return addresses) into dense ids from 1.
+ * Not thread-safe: the session serialises calls under its lock; each
+ * thread fronts it with a rec_site_cache_t. */
+typedef struct rec_sites_s rec_sites_t;
+
+int rec_sites_create(rec_sites_t **out, uint32_t max_sites);
+void rec_sites_free(rec_sites_t *s);
+/* The id of frames[0..depth), adding it when new (*added = 1). Returns 0
+ * when the table is full (the stack is then recorded as site 0, unknown). */
+uint32_t rec_sites_intern(rec_sites_t *s, uint64_t hash, const uint64_t *frames,
+                          uint32_t depth, int *added);
+uint32_t rec_sites_count(const rec_sites_t *s);
+/* Frames of site id (1..count), NULL otherwise. */
+const uint64_t *rec_sites_get(const rec_sites_t *s, uint32_t id,
+                              uint32_t *depth);
+/* Bytes the table holds (index and frames). */
+size_t rec_sites_memory(const rec_sites_t *s);
+/* The hash used as the key of both the table and the per-thread cache;
+ * never 0. */
+uint64_t rec_stack_hash(const uint64_t *frames, uint32_t depth);
+
+/* The per-thread cache in front of the table: direct-mapped, key = the
+ * immediate return address (depth 1) or rec_stack_hash (deeper). A hit
+ * costs one load and one compare. */
+#define REC_CACHE_SLOTS 4096
+typedef struct rec_site_cache {
+  uint64_t key[REC_CACHE_SLOTS];
+  uint32_t id[REC_CACHE_SLOTS];
+} rec_site_cache_t;
+
+HK_FORCE_INLINE uint32_t rec_cache_slot(uint64_t key) {
+  return (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 52) & (REC_CACHE_SLOTS - 1);
+}
+/* The cached id for key, 0 on a miss. */
+HK_FORCE_INLINE uint32_t rec_cache_get(const rec_site_cache_t *c,
+                                       uint64_t key) {
+  uint32_t i = rec_cache_slot(key);
+  return c->key[i] == key ? c->id[i] : 0;
+}
+HK_FORCE_INLINE void rec_cache_put(rec_site_cache_t *c, uint64_t key,
+                                   uint32_t id) {
+  uint32_t i = rec_cache_slot(key);
+  c->key[i] = key;
+  c->id[i] = id;
+}
+
+/* ---- stack capture (rec_unwind.c) ------------------------------------ */
+
+/* Address ranges whose frames are not call sites: the recorder itself and
+ * allocator-internal code such as C++ operator new/delete. Leading frames
+ * inside any of them are skipped. */
+#define REC_MAX_SKIP 32
+typedef struct rec_skip {
+  uint32_t n;
+  uint64_t lo[REC_MAX_SKIP], hi[REC_MAX_SKIP];
+} rec_skip_t;
+
+/* Adds [lo, hi). Returns HK_E_RANGE when full. */
+int rec_skip_add(rec_skip_t *s, uint64_t lo, uint64_t hi);
+/* Adds the executable segments of the module holding addr. */
+int rec_skip_add_module_of(rec_skip_t *s, const void *addr);
+/* Adds the C++ operator new/delete variants the process has (found with
+ * dlsym, sized with dladdr1): the frames libstdc++ puts between user code
+ * and malloc. Returns how many were added. */
+int rec_skip_add_cxx_operators(rec_skip_t *s);
+HK_FORCE_INLINE int rec_skip_has(const rec_skip_t *s, uint64_t a) {
+  for (uint32_t i = 0; i < s->n; i++)
+    if (a >= s->lo[i] && a < s->hi[i]) return 1;
+  return 0;
+}
+
+/* Captures up to depth return addresses of the calling thread with
+ * libunwind (unw_backtrace), innermost first, leading frames in skip
+ * dropped. Returns the number stored (0 if the stack could not be read). */
+uint32_t rec_capture(uint64_t *frames, uint32_t depth, const rec_skip_t *skip);
+
+/* Turns on libunwind's per-thread caching (call once per process). */
+void rec_unwind_init(void);
+
+/* ---- module map (rec_modules.c) -------------------------------------- */
+
+/* The loaded modules as dl_iterate_phdr reports them, with build ids.
+ * A snapshot is taken without any lock of the recorder (dl_iterate_phdr
+ * takes the loader's lock), then merged into the map. */
+typedef struct rec_modules_s rec_modules_t;
+
+int rec_modules_create(rec_modules_t **out);
+void rec_modules_free(rec_modules_t *m);
+
+/* The loader's (adds, subs) counters: they change on every dlopen/dlclose
+ * that maps or unmaps an object. Cheap: stops at the first module. */
+void rec_modules_generation(uint64_t *adds, uint64_t *subs);
+
+/* A snapshot of what is mapped now (opaque, malloc'd). */
+typedef struct rec_modsnap_s rec_modsnap_t;
+rec_modsnap_t *rec_modsnap_take(void);
+void rec_modsnap_free(rec_modsnap_t *s);
+
+/* Called for each module that appears (new id) or disappears
+ * (unload_time set) when a snapshot is merged. */
+typedef int (*rec_module_fn)(void *ctx, const trc_module_t *m);
+/* Merges a snapshot taken at time now: modules no longer mapped get
+ * unload_time = now, new ones an id and time = now. A snapshot older than
+ * what was merged already is ignored. Returns the first callback error. */
+int rec_modules_merge(rec_modules_t *m, const rec_modsnap_t *s, uint64_t now,
+                      rec_module_fn fn, void *ctx);
+size_t rec_modules_count(const rec_modules_t *m);
+/* Module i (0..count) of every module seen, loaded or not. */
+const trc_module_t *rec_modules_at(const rec_modules_t *m, size_t i);
+/* The loaded module whose executable range holds addr, or NULL. */
+const trc_module_t *rec_modules_find(const rec_modules_t *m, uint64_t addr);
+
+/* ---- session and threads (rec_core.c) -------------------------------- */
+
+/* Where the session's data goes. The default sink is a trc_writer on the
+ * output file; tests pass their own. Calls are serialised by the session. */
+typedef struct rec_sink {
+  int (*add_site)(void *ctx, uint32_t id, const uint64_t *frames,
+                  uint32_t depth);
+  int (*add_module)(void *ctx, const trc_module_t *m);
+  int (*add_thread)(void *ctx, const trc_thread_t *t);
+  int (*events)(void *ctx, uint32_t thread, const trc_event_t *ev, size_t n);
+  int (*flush)(void *ctx);
+  int (*finish)(void *ctx, uint64_t end_time, uint64_t dropped);
+  void (*release)(void *ctx); /* after finish, or to abandon (fork child) */
+} rec_sink_t;
+
+typedef struct rec_s rec_t;
+typedef struct rec_thread_s rec_thread_t;
+
+/* Session states. */
+enum { REC_RUNNING = 1, REC_STOPPED = 2, REC_FINISHED = 3 };
+
+/* Creates a session. With sink NULL, opens the output file derived from
+ * cfg->out for the calling process (O_EXCL: an existing name gets a .N
+ * suffix) and records into a trc_writer; an open error returns -errno
+ * (the preload prints it once and stays out of the way). */
+int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
+               void *sink_ctx);
+/* Finishes (if not done) and frees. rec_free(NULL) is a no-op. */
+void rec_free(rec_t *r);
+/* Frees without writing anything more: a fork child drops the parent's
+ * session this way (its threads do not exist in the child). */
+void rec_abandon(rec_t *r);
+
+/* Hands every thread's buffered events to the sink, writes the summary and
+ * closes. Other threads may still be recording: their events up to now are
+ * written, later ones are counted as dropped. Returns the sink's first
+ * error. With try_only, gives up (HK_E_STATE) instead of waiting for the
+ * session lock (signal handlers). */
+int rec_finish(rec_t *r, int try_only);
+
+/* The first error met (sticky), 0 if none. */
+int rec_error(const rec_t *r);
+int rec_state(const rec_t *r);
+/* The output path ("" with a custom sink). */
+const char *rec_path(const rec_t *r);
+uint64_t rec_dropped(const rec_t *r);
+const rec_config_t *rec_config(const rec_t *r);
+rec_skip_t *rec_skip(rec_t *r);
+/* Bytes the session holds besides thread buffers (sites, modules). */
+size_t rec_memory(const rec_t *r);
+/* Bytes one thread state takes (buffer, site cache). */
+size_t rec_thread_memory(const rec_t *r);
+
+/* The clock of the session: raw reading and start. */
+uint64_t rec_now(const rec_t *r);
+
+/* Attaches the calling thread: a dense index, a buffer of cfg.block
+ * events and a site cache (one mmap; states of exited threads are reused).
+ * NULL when out of memory or not running. */
+rec_thread_t *rec_thread_attach(rec_t *r, int64_t tid);
+/* Hands the thread's events to the sink and, with final, releases the
+ * state for reuse (pthread key destructor). */
+void rec_thread_flush(rec_thread_t *t, int final);
+uint32_t rec_thread_index(const rec_thread_t *t);
+rec_t *rec_thread_session(const rec_thread_t *t);
+rec_site_cache_t *rec_thread_cache(rec_thread_t *t);
+
+/* The site id of a captured stack (innermost first), through the thread's
+ * cache, adding it to the table and the sink when new. The module map is
+ * refreshed first when the loader's generation changed, so a site's
+ * module is known before the site is written. */
+uint32_t rec_site_of(rec_thread_t *t, const uint64_t *frames, uint32_t depth);
+
+/* Refreshes the module map now (dlclose, tests). */
+void rec_modules_refresh(rec_t *r);
+
+/* Appends one event (time already in the session's clock, raw). The fast
+ * path is an inline store into the thread buffer (rec_internal.h); this
+ * out-of-line form is for tests and cold paths. */
+void rec_record(rec_thread_t *t, uint8_t op, uint8_t flags, uint64_t raw_time,
+                uint64_t ptr, uint64_t old_ptr, uint64_t size, uint64_t nmemb,
+                uint64_t align, uint32_t site);
+
+#endif
