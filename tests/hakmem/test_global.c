@@ -46,7 +46,7 @@ static void test_global(void **state) {
     assert_null(rc);
   }
   assert_int_equal(hak_stats(hak_global())->bad_frees, 0);
-  assert_int_equal(hak_stats(hak_global())->allocs, 5 + 4 * 2000);
+  assert_int_equal(hak_stats(hak_global())->allocs, 4 + 4 * 2000);
   hak_shutdown();
   assert_null(hak_global());
 }
