@@ -49,15 +49,23 @@
 #define TRC_TABLE_FLUSH_BYTES (1u << 20)
 
 /* Op byte of an EVENTS chunk: op in bits 0-3, FAILED in bit 4, pointer
- * mode in bits 5-6, bit 7 reserved (0). */
+ * mode in bits 5-6, bit 7: the size equals the size cache's entry. */
 #define TRC_OB_OP_MASK 0x0f
 #define TRC_OB_FAILED 0x10
 #define TRC_OB_PM_SHIFT 5
-#define TRC_OB_RESERVED 0x80
+#define TRC_OB_PM_MASK 0x03
+#define TRC_OB_SIZE_CACHED 0x80
+/* Size cache: the last size seen per site, direct-mapped by site % 256. */
+#define TRC_SIZE_CACHE 256
+typedef struct trc_size_cache {
+  uint32_t site[TRC_SIZE_CACHE];
+  uint64_t size[TRC_SIZE_CACHE];
+} trc_size_cache_t;
 enum {
   TRC_PM_NULL = 0,    /* ptr is 0, nothing in the pointer column */
   TRC_PM_RING = 1,    /* index into the recent-pointer ring, newest = 0 */
-  TRC_PM_DELTA16 = 2, /* zigzag((ptr >> 4) - (prev >> 4)); ptr % 16 == 0 */
+  TRC_PM_NEAR16 = 2,  /* ring index k, then zigzag((ptr >> 4) -
+                         (ring[k] >> 4)); ptr % 16 == 0 */
   TRC_PM_DELTA = 3    /* zigzag(ptr - prev) */
 };
 #define TRC_PTR_RING 64 /* entries of the recent-pointer ring (power of 2) */

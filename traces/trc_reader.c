@@ -219,22 +219,29 @@ typedef struct pstate {
   unsigned head;
 } pstate_t;
 
-static int resolve_ptr(const pstate_t *s, unsigned mode, uint64_t v,
-                       uint64_t *out) {
+/* Reads a pointer coded in the given mode from [*pp, end). */
+static int get_ptr(const pstate_t *s, unsigned mode, const uint8_t **pp,
+                   const uint8_t *end, uint64_t *out) {
+  uint64_t k = 0, v = 0;
+  if (mode == TRC_PM_NULL) {
+    *out = 0;
+    return 0;
+  }
+  if (mode == TRC_PM_NEAR16 && hk_varint_get(pp, end, &k)) return HK_E_CORRUPT;
+  if (hk_varint_get(pp, end, &v)) return HK_E_CORRUPT;
   switch (mode) {
-  case TRC_PM_NULL: *out = 0; return 0;
-  case TRC_PM_RING:
-    if (v >= TRC_PTR_RING) return HK_E_CORRUPT;
-    *out = s->ring[(s->head - 1 - (unsigned)v) & (TRC_PTR_RING - 1)];
-    return *out ? 0 : HK_E_CORRUPT;
-  case TRC_PM_DELTA16:
-    *out = ((s->prev >> 4) + (uint64_t)hk_unzigzag(v)) << 4;
-    return *out ? 0 : HK_E_CORRUPT;
-  case TRC_PM_DELTA:
-    *out = s->prev + (uint64_t)hk_unzigzag(v);
-    return *out ? 0 : HK_E_CORRUPT;
+  case TRC_PM_RING: k = v; /* fall through */
+  case TRC_PM_NEAR16: {
+    if (k >= TRC_PTR_RING) return HK_E_CORRUPT;
+    uint64_t e = s->ring[(s->head - 1 - (unsigned)k) & (TRC_PTR_RING - 1)];
+    *out = mode == TRC_PM_RING ? e
+                               : ((e >> 4) + (uint64_t)hk_unzigzag(v)) << 4;
+    break;
+  }
+  case TRC_PM_DELTA: *out = s->prev + (uint64_t)hk_unzigzag(v); break;
   default: return HK_E_CORRUPT;
   }
+  return *out ? 0 : HK_E_CORRUPT;
 }
 
 static int decode_events(trc_reader_t *r, const uint8_t *p,
@@ -252,7 +259,8 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
   const uint8_t *ops = p;
   for (size_t i = 0; i < n; i++) {
     unsigned op = ops[i] & TRC_OB_OP_MASK;
-    if (op == 0 || op >= TRC_OP_COUNT || (ops[i] & TRC_OB_RESERVED))
+    if (op == 0 || op >= TRC_OP_COUNT ||
+        ((ops[i] & TRC_OB_SIZE_CACHED) && !trc_op_has_size(op)))
       return HK_E_CORRUPT;
     ev[i].op = (uint8_t)op;
     ev[i].flags = (ops[i] & TRC_OB_FAILED) ? TRC_EV_FAILED : 0;
@@ -267,22 +275,41 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
     ev[i].time = t += d;
   }
   for (size_t i = 0; i < n; i++) GET32(ev[i].site);
-  /* Pointer column: coded values now, resolved in event order below. */
-  for (size_t i = 0; i < n; i++)
-    if (ops[i] >> TRC_OB_PM_SHIFT) GET(ev[i].ptr);
-  for (size_t i = 0; i < n; i++)
-    if (trc_op_has_size(ev[i].op)) GET(ev[i].size);
-  /* Extras, and pointer resolution, one event at a time. */
+  /* The pointer column can only be read in event order, with the ring,
+   * and the extras (old_ptr needs the ring too) come after the sizes:
+   * find where each column starts first. */
+  const uint8_t *pc = p;
+  for (size_t i = 0; i < n; i++) {
+    unsigned mode = (ops[i] >> TRC_OB_PM_SHIFT) & TRC_OB_PM_MASK;
+    uint64_t v;
+    if (mode == TRC_PM_NEAR16) GET(v);
+    if (mode != TRC_PM_NULL) GET(v);
+  }
+  {
+    trc_size_cache_t sc;
+    memset(&sc, 0, sizeof sc);
+    for (size_t i = 0; i < n; i++) {
+      if (!trc_op_has_size(ev[i].op)) continue;
+      unsigned k = ev[i].site % TRC_SIZE_CACHE;
+      if (ops[i] & TRC_OB_SIZE_CACHED) {
+        if (sc.site[k] != ev[i].site) return HK_E_CORRUPT;
+        ev[i].size = sc.size[k];
+      } else {
+        GET(ev[i].size);
+      }
+      sc.site[k] = ev[i].site;
+      sc.size[k] = ev[i].size;
+    }
+  }
   pstate_t s;
   memset(&s, 0, sizeof s);
   for (size_t i = 0; i < n; i++) {
     trc_event_t *e = &ev[i];
-    uint64_t v = 0, m;
+    uint64_t m;
     if (trc_op_has_old(e->op)) {
       GET(m);
-      if (m > TRC_PM_DELTA) return HK_E_CORRUPT;
-      if (m != TRC_PM_NULL) GET(v);
-      if (resolve_ptr(&s, (unsigned)m, v, &e->old_ptr)) return HK_E_CORRUPT;
+      if (m > TRC_PM_DELTA || get_ptr(&s, (unsigned)m, &p, end, &e->old_ptr))
+        return HK_E_CORRUPT;
     }
     if (trc_op_has_nmemb(e->op)) GET(e->nmemb);
     if (trc_op_has_align(e->op)) {
@@ -294,8 +321,9 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
       else if (m != TRC_ALIGN_ZERO)
         return HK_E_CORRUPT;
     }
-    unsigned mode = ops[i] >> TRC_OB_PM_SHIFT;
-    if (resolve_ptr(&s, mode, e->ptr, &e->ptr)) return HK_E_CORRUPT;
+    if (get_ptr(&s, (ops[i] >> TRC_OB_PM_SHIFT) & TRC_OB_PM_MASK, &pc, end,
+                &e->ptr))
+      return HK_E_CORRUPT;
     if (e->ptr) {
       s.prev = e->ptr;
       if (e->op != TRC_OP_FREE) {

@@ -32,6 +32,7 @@ typedef struct tstate {
   uint64_t prev;        /* last nonzero ptr of this chunk (or 0) */
   uint64_t ring[TRC_PTR_RING];
   unsigned head;
+  trc_size_cache_t sizes;
 } tstate_t;
 
 typedef struct table {
@@ -140,6 +141,7 @@ static void tstate_reset(tstate_t *t) {
   t->prev = 0;
   memset(t->ring, 0, sizeof t->ring);
   t->head = 0;
+  memset(&t->sizes, 0, sizeof t->sizes);
 }
 
 /* Writes the thread's partial chunk, pending tables first, so a reader
@@ -164,40 +166,54 @@ static int flush_thread(trc_writer_t *w, uint32_t idx) {
   return rc;
 }
 
-static int ring_find(const tstate_t *t, uint64_t p) {
-  for (unsigned k = 0; k < TRC_PTR_RING; k++)
-    if (t->ring[(t->head - 1 - k) & (TRC_PTR_RING - 1)] == p) return (int)k;
-  return -1;
-}
-
-/* Pointer coding shared by ptr and old_ptr: mode and the value to store. */
-static unsigned ptr_mode(const tstate_t *t, uint64_t p, uint64_t *val) {
+/* Pointer coding shared by ptr and old_ptr (docs/trace-format.md,
+ * "Pointers"): an exact hit in the ring of recent allocations, else for a
+ * 16-aligned pointer a delta in 16-byte units from the nearest ring entry
+ * (a new block is usually near a recent one of its size class), else a
+ * byte delta from prev. Returns the mode; *k and *val are what to store. */
+static unsigned ptr_mode(const tstate_t *t, uint64_t p, uint64_t *k,
+                         uint64_t *val) {
   if (!p) return TRC_PM_NULL;
-  int k = ring_find(t, p);
-  if (k >= 0) {
-    *val = (uint64_t)k;
-    return TRC_PM_RING;
+  uint64_t best = UINT64_MAX;
+  unsigned bk = 0;
+  for (unsigned i = 0; i < TRC_PTR_RING; i++) {
+    uint64_t e = t->ring[(t->head - 1 - i) & (TRC_PTR_RING - 1)];
+    if (e == p) {
+      *val = i;
+      return TRC_PM_RING;
+    }
+    int64_t d = (int64_t)((p >> 4) - (e >> 4));
+    uint64_t a = d < 0 ? -(uint64_t)d : (uint64_t)d;
+    if (a < best) best = a, bk = i;
   }
   if (!(p & 15)) {
-    *val = hk_zigzag((int64_t)((p >> 4) - (t->prev >> 4)));
-    return TRC_PM_DELTA16;
+    uint64_t e = t->ring[(t->head - 1 - bk) & (TRC_PTR_RING - 1)];
+    *k = bk;
+    *val = hk_zigzag((int64_t)((p >> 4) - (e >> 4)));
+    return TRC_PM_NEAR16;
   }
   *val = hk_zigzag((int64_t)(p - t->prev));
   return TRC_PM_DELTA;
 }
 
+/* Appends what ptr_mode chose (the mode itself goes elsewhere). */
+static void put_ptr(trc_buf_t *b, unsigned mode, uint64_t k, uint64_t v) {
+  if (mode == TRC_PM_NEAR16) trc_buf_varint(b, k);
+  if (mode != TRC_PM_NULL) trc_buf_varint(b, v);
+}
+
 /* Codes one event into the thread's columns. Budget: a few dozen
- * instructions plus a 64-entry ring scan; no I/O. */
+ * instructions plus one 64-entry ring scan; no I/O. */
 static int encode_event(tstate_t *t, const trc_event_t *e) {
   for (int c = 0; c < NCOL; c++)
     if (trc_buf_reserve(&t->col[c], 4 * HK_VARINT_MAX)) return HK_E_NOMEM;
   unsigned op = e->op;
   trc_buf_t *x = &t->col[COL_EXTRAS];
-  uint64_t v = 0;
+  uint64_t k = 0, v = 0;
   if (trc_op_has_old(op)) {
-    unsigned m = ptr_mode(t, e->old_ptr, &v);
+    unsigned m = ptr_mode(t, e->old_ptr, &k, &v);
     trc_buf_varint(x, m);
-    if (m != TRC_PM_NULL) trc_buf_varint(x, v);
+    put_ptr(x, m, k, v);
   }
   if (trc_op_has_nmemb(op)) trc_buf_varint(x, e->nmemb);
   if (trc_op_has_align(op)) {
@@ -211,23 +227,31 @@ static int encode_event(tstate_t *t, const trc_event_t *e) {
       trc_buf_varint(x, a);
     }
   }
-  unsigned m = ptr_mode(t, e->ptr, &v);
+  unsigned m = ptr_mode(t, e->ptr, &k, &v);
   if (m != TRC_PM_NULL) {
-    trc_buf_varint(&t->col[COL_PTRS], v);
+    put_ptr(&t->col[COL_PTRS], m, k, v);
     t->prev = e->ptr;
     if (op != TRC_OP_FREE) {
       t->ring[t->head] = e->ptr;
       t->head = (t->head + 1) & (TRC_PTR_RING - 1);
     }
   }
+  unsigned ob = op | (m << TRC_OB_PM_SHIFT);
+  if (e->flags & TRC_EV_FAILED) ob |= TRC_OB_FAILED;
+  if (trc_op_has_size(op)) {
+    unsigned c = e->site % TRC_SIZE_CACHE;
+    if (t->sizes.site[c] == e->site && t->sizes.size[c] == e->size)
+      ob |= TRC_OB_SIZE_CACHED;
+    else
+      trc_buf_varint(&t->col[COL_SIZES], e->size);
+    t->sizes.site[c] = e->site;
+    t->sizes.size[c] = e->size;
+  }
   trc_buf_t *o = &t->col[COL_OPS];
-  o->p[o->len++] = (uint8_t)(op | ((e->flags & TRC_EV_FAILED) ? TRC_OB_FAILED
-                                                               : 0) |
-                             (m << TRC_OB_PM_SHIFT));
+  o->p[o->len++] = (uint8_t)ob;
   trc_buf_varint(&t->col[COL_TIMES], e->time - t->chunk_time);
   t->chunk_time = e->time;
   trc_buf_varint(&t->col[COL_SITES], e->site);
-  if (trc_op_has_size(op)) trc_buf_varint(&t->col[COL_SIZES], e->size);
   t->n++;
   return 0;
 }
