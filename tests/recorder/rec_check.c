@@ -77,12 +77,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *path = argv[1];
-  int do_prepare = 0;
+  int do_prepare = 0, dump = 0;
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--ranges") == 0 && i + 1 < argc) {
       if (load_ranges(argv[++i])) return 1;
     } else if (strcmp(argv[i], "--prepare") == 0) {
       do_prepare = 1;
+    } else if (strcmp(argv[i], "--dump") == 0) {
+      dump = 1;
     }
   }
   trc_scan_t s;
@@ -126,16 +128,28 @@ int main(int argc, char **argv) {
             nsite0 = nn;
           }
           site0[id] = c.sites[i].depth ? c.sites[i].frames[0] : 0;
+          if (dump)
+            printf("site %u depth %u f0=%" PRIx64 "\n", id, c.sites[i].depth,
+                   site0[id]);
         }
       } else if (c.kind == TRC_CHUNK_MODULES) {
         for (size_t i = 0; i < c.n; i++) {
           size_t l = strlen(modules_seen);
           snprintf(modules_seen + l, sizeof modules_seen - l, "%s\n",
                    c.modules[i].path ? c.modules[i].path : "");
+          if (dump)
+            printf("module %u %s %" PRIx64 "-%" PRIx64 " unload=%" PRIu64 "\n",
+                   c.modules[i].id, c.modules[i].path, c.modules[i].lo,
+                   c.modules[i].hi, c.modules[i].unload_time);
         }
       } else if (c.kind == TRC_CHUNK_EVENTS) {
         for (size_t i = 0; i < c.n; i++) {
           const trc_event_t *e = &c.events[i];
+          if (dump)
+            printf("ev t=%" PRIu64 " th=%u %s ptr=%" PRIx64 " old=%" PRIx64
+                   " size=%" PRIu64 " site=%u\n",
+                   e->time, e->thread, trc_op_name(e->op), e->ptr, e->old_ptr,
+                   e->size, e->site);
           uint64_t f0 = e->site < nsite0 ? site0[e->site] : 0;
           for (int k = 0; k < nranges; k++)
             if (f0 >= ranges[k].lo && f0 < ranges[k].hi)

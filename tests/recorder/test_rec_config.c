@@ -1,2 +1,56 @@
-#include <stdio.h>
-int main(void){return 0;}
+/* test_rec_config.c: unit tests of recorder/rec_config.c: HKREC_* parsing
+ * and output file naming. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "recorder.h"
+
+static void test_output_path(void **state) {
+  (void)state;
+  char p[64];
+  assert_int_equal(rec_output_path(p, sizeof p, "out", 42, 0), 0);
+  assert_string_equal(p, "out.42.hkt");
+  assert_int_equal(rec_output_path(p, sizeof p, "dir/t.hkt", 42, 0), 0);
+  assert_string_equal(p, "dir/t.42.hkt");
+  assert_int_equal(rec_output_path(p, sizeof p, "t.hkt", 42, 2), 0);
+  assert_string_equal(p, "t.42.2.hkt");
+  assert_int_equal(rec_output_path(p, sizeof p, "t-%p.hkt", 7, 0), 0);
+  assert_string_equal(p, "t-7.hkt");
+  assert_int_equal(rec_output_path(p, sizeof p, "t-%p.hkt", 7, 1), 0);
+  assert_string_equal(p, "t-7.1.hkt");
+  assert_int_equal(rec_output_path(p, sizeof p, "", 5, 0), 0);
+  assert_string_equal(p, "hkrec.5.hkt");
+  assert_int_equal(rec_output_path(p, 8, "longname", 123456, 0), HK_E_RANGE);
+}
+
+static void test_env(void **state) {
+  (void)state;
+  rec_config_t c;
+  setenv("HKREC_DEPTH", "16", 1);
+  setenv("HKREC_OUT", "/tmp/x", 1);
+  setenv("HKREC_BLOCK", "bad", 1);
+  setenv("HKREC_CLOCK", "mono", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.depth, 16);
+  assert_string_equal(c.out, "/tmp/x");
+  assert_int_equal(c.block, REC_DEFAULT_BLOCK);
+  assert_int_equal(c.clock, TRC_CLOCK_MONOTONIC);
+  setenv("HKREC_DEPTH", "65", 1); /* out of range: default stays */
+  rec_config_from_env(&c);
+  assert_int_equal(c.depth, REC_DEFAULT_DEPTH);
+  setenv("HKREC_DEPTH", "0", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.depth, REC_DEFAULT_DEPTH);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_output_path),
+      cmocka_unit_test(test_env),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

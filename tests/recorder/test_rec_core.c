@@ -1,2 +1,255 @@
+/* test_rec_core.c: unit tests of recorder/rec_core.c with a fake sink:
+ * block handoff, dense thread indexes, site interning through the
+ * per-thread cache, finish with partial buffers of live threads, reuse of
+ * released thread states; and one session on a real trace file. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
-int main(void){return 0;}
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "recorder.h"
+
+typedef struct fake {
+  pthread_mutex_t mu;
+  uint64_t events, calls, sites, modules, threads, flushes, finished;
+  uint64_t max_call, per_thread[64];
+  uint64_t last_time[64];
+  int unordered;
+} fake_t;
+
+static int f_site(void *c, uint32_t id, const uint64_t *fr, uint32_t d) {
+  fake_t *f = c;
+  f->sites++;
+  (void)id, (void)fr, (void)d;
+  return 0;
+}
+static int f_module(void *c, const trc_module_t *m) {
+  ((fake_t *)c)->modules++;
+  (void)m;
+  return 0;
+}
+static int f_thread(void *c, const trc_thread_t *t) {
+  ((fake_t *)c)->threads++;
+  (void)t;
+  return 0;
+}
+static int f_events(void *c, uint32_t th, const trc_event_t *ev, size_t n) {
+  fake_t *f = c;
+  f->events += n;
+  f->calls++;
+  if (n > f->max_call) f->max_call = n;
+  if (th < 64) {
+    f->per_thread[th] += n;
+    for (size_t i = 0; i < n; i++) {
+      if (ev[i].time < f->last_time[th] || ev[i].thread != th) f->unordered = 1;
+      f->last_time[th] = ev[i].time;
+    }
+  }
+  return 0;
+}
+static int f_flush(void *c) {
+  ((fake_t *)c)->flushes++;
+  return 0;
+}
+static int f_finish(void *c, uint64_t e, uint64_t d) {
+  ((fake_t *)c)->finished++;
+  (void)e, (void)d;
+  return 0;
+}
+static void f_release(void *c) { (void)c; }
+static const rec_sink_t fake_sink = {f_site,  f_module, f_thread, f_events,
+                                     f_flush, f_finish, f_release};
+
+static rec_t *make(fake_t *f, uint32_t block) {
+  memset(f, 0, sizeof *f);
+  rec_config_t c;
+  rec_config_default(&c);
+  c.block = block;
+  c.depth = 4;
+  rec_t *r;
+  assert_int_equal(rec_create(&r, &c, &fake_sink, f), 0);
+  return r;
+}
+
+static void test_handoff_blocks(void **state) {
+  (void)state;
+  fake_t f;
+  rec_t *r = make(&f, 64);
+  assert_true(f.modules >= 3); /* the module map went to the sink */
+  rec_thread_t *t = rec_thread_attach(r, 1);
+  assert_non_null(t);
+  assert_int_equal(rec_thread_index(t), 0);
+  for (int i = 0; i < 200; i++)
+    rec_record(t, TRC_OP_MALLOC, 0, hk_tsc_end(), 0x1000 + (uint64_t)i, 0, 8,
+               0, 0, 0);
+  /* Three full blocks handed over, 8 events still in the buffer. */
+  assert_int_equal(f.events, 192);
+  assert_int_equal(f.calls, 3);
+  assert_int_equal(f.max_call, 64);
+  assert_int_equal(rec_finish(r, 0), 0);
+  assert_int_equal(f.events, 200);
+  assert_int_equal(f.finished, 1);
+  assert_int_equal(rec_finish(r, 0), 0); /* idempotent */
+  assert_int_equal(f.finished, 1);
+  assert_false(f.unordered);
+  rec_free(r);
+}
+
+static void test_sites_and_reuse(void **state) {
+  (void)state;
+  fake_t f;
+  rec_t *r = make(&f, 64);
+  rec_thread_t *t = rec_thread_attach(r, 1);
+  uint64_t a[2] = {0x10, 0x20}, b[2] = {0x10, 0x21};
+  uint32_t ia = rec_site_of(t, a, 2);
+  uint32_t ib = rec_site_of(t, b, 2);
+  assert_int_not_equal(ia, 0);
+  assert_int_not_equal(ia, ib);
+  for (int i = 0; i < 100; i++) assert_int_equal(rec_site_of(t, a, 2), ia);
+  assert_int_equal(f.sites, 2);
+  /* Another thread sees the same ids through the shared table. */
+  rec_thread_t *u = rec_thread_attach(r, 2);
+  assert_int_equal(rec_thread_index(u), 1);
+  assert_int_equal(rec_site_of(u, b, 2), ib);
+  assert_int_equal(f.sites, 2);
+  /* A released state is reused, with a new dense index. */
+  rec_record(u, TRC_OP_FREE, 0, hk_tsc_begin(), 0x10, 0, 0, 0, 0, 0);
+  rec_thread_flush(u, 1);
+  assert_int_equal(f.per_thread[1], 1);
+  assert_int_equal(f.flushes, 1);
+  rec_thread_t *v = rec_thread_attach(r, 3);
+  assert_ptr_equal(v, u);
+  assert_int_equal(rec_thread_index(v), 2);
+  assert_int_equal(f.threads, 3);
+  assert_true(rec_memory(r) > 0);
+  assert_true(rec_thread_memory(r) >= 64 * sizeof(trc_event_t));
+  rec_free(r);
+}
+
+typedef struct targ {
+  rec_t *r;
+  int n;
+} targ_t;
+
+static void *worker(void *p) {
+  targ_t *a = p;
+  rec_thread_t *t = rec_thread_attach(a->r, 0);
+  if (!t) return NULL;
+  uint64_t fr[1] = {0x4000};
+  for (int i = 0; i < a->n; i++) {
+    fr[0] = 0x4000 + (uint64_t)(i % 50);
+    uint32_t site = rec_site_of(t, fr, 1);
+    rec_record(t, TRC_OP_MALLOC, 0, hk_tsc_end(), 0x1000 + (uint64_t)i, 0, 16,
+               0, 0, site);
+  }
+  rec_thread_flush(t, 1);
+  return NULL;
+}
+
+static void test_threads(void **state) {
+  (void)state;
+  fake_t f;
+  rec_t *r = make(&f, 128);
+  pthread_t th[8];
+  targ_t a = {r, 10000};
+  for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, worker, &a);
+  for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
+  assert_int_equal(rec_finish(r, 0), 0);
+  assert_int_equal(f.events, 80000);
+  assert_int_equal(f.sites, 50);
+  assert_true(f.threads >= 1 && f.threads <= 8);
+  assert_false(f.unordered);
+  rec_free(r);
+}
+
+/* Live threads' buffered events are written by rec_finish. */
+static void test_finish_live(void **state) {
+  (void)state;
+  fake_t f;
+  rec_t *r = make(&f, 1024);
+  rec_thread_t *t1 = rec_thread_attach(r, 1), *t2 = rec_thread_attach(r, 2);
+  for (int i = 0; i < 10; i++) {
+    rec_record(t1, TRC_OP_MALLOC, 0, hk_tsc_end(), 1, 0, 1, 0, 0, 0);
+    rec_record(t2, TRC_OP_MALLOC, 0, hk_tsc_end(), 2, 0, 1, 0, 0, 0);
+  }
+  assert_int_equal(f.events, 0);
+  rec_finish(r, 0);
+  assert_int_equal(f.per_thread[0], 10);
+  assert_int_equal(f.per_thread[1], 10);
+  /* After finish: dropped, not written. */
+  for (int i = 0; i < 2000; i++)
+    rec_record(t1, TRC_OP_MALLOC, 0, hk_tsc_end(), 1, 0, 1, 0, 0, 0);
+  assert_int_equal(f.events, 20);
+  assert_true(rec_dropped(r) >= 1000);
+  assert_int_equal(rec_state(r), REC_FINISHED);
+  rec_free(r);
+}
+
+/* A real file: created with the process's name, readable by trc_scan. */
+static void test_file(void **state) {
+  (void)state;
+  char dir[] = "/tmp/test_rec_core_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  rec_config_t c;
+  rec_config_default(&c);
+  snprintf(c.out, sizeof c.out, "%s/t", dir);
+  c.block = 256;
+  rec_t *r;
+  assert_int_equal(rec_create(&r, &c, NULL, NULL), 0);
+  char want[512];
+  snprintf(want, sizeof want, "%s/t.%d.hkt", dir, (int)getpid());
+  assert_string_equal(rec_path(r), want);
+  rec_thread_t *t = rec_thread_attach(r, 1);
+  uint64_t fr[2] = {0x5000, 0x6000};
+  uint32_t site = rec_site_of(t, fr, 2);
+  for (int i = 0; i < 1000; i++) {
+    rec_record(t, TRC_OP_MALLOC, 0, hk_tsc_end(), 0x10000 + 64 * (uint64_t)i, 0,
+               48, 0, 0, site);
+    rec_record(t, TRC_OP_FREE, 0, hk_tsc_begin(), 0x10000 + 64 * (uint64_t)i,
+               0, 0, 0, 0, 0);
+  }
+  /* A second session of the same pid gets a .1 name (after exec). */
+  rec_t *r2;
+  assert_int_equal(rec_create(&r2, &c, NULL, NULL), 0);
+  assert_non_null(strstr(rec_path(r2), ".1.hkt"));
+  rec_free(r2);
+  assert_int_equal(rec_finish(r, 0), 0);
+  trc_scan_t s;
+  assert_int_equal(trc_scan(want, &s), 0);
+  assert_int_equal(s.status, 0);
+  assert_int_equal(s.events, 2000);
+  assert_int_equal(s.counts[TRC_OP_MALLOC], 1000);
+  assert_int_equal(s.sites, 1);
+  assert_int_equal(s.threads, 1);
+  assert_true(s.modules >= 3);
+  rec_free(r);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* An output that cannot be created: an error, nothing else. */
+static void test_unwritable(void **state) {
+  (void)state;
+  rec_config_t c;
+  rec_config_default(&c);
+  snprintf(c.out, sizeof c.out, "/nonexistent-dir/x");
+  rec_t *r = NULL;
+  assert_int_not_equal(rec_create(&r, &c, NULL, NULL), 0);
+  assert_null(r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_handoff_blocks), cmocka_unit_test(test_sites_and_reuse),
+      cmocka_unit_test(test_threads),        cmocka_unit_test(test_finish_live),
+      cmocka_unit_test(test_file),           cmocka_unit_test(test_unwritable),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -25,7 +25,12 @@ __attribute__((noinline)) void exec_site(int n) {
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   const char *mode = argv[2];
-  if (strcmp(mode, "child") == 0) {
+  if (strcmp(mode, "child") == 0) { /* a new image: its own ranges */
+    char path[4096];
+    snprintf(path, sizeof path, "%s.exec", argv[1]);
+    FILE *f = fopen(path, "w");
+    victim_range(f, "exec", (void *)exec_site);
+    if (f) fclose(f);
     exec_site(30);
     return 0;
   }
