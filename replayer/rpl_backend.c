@@ -26,7 +26,21 @@ const rpl_backend_t *rpl_backend_find(const char *name) {
   return NULL;
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RPL_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RPL_SANITIZED 1
+#endif
+#endif
+
 void *rpl_dlopen(const char *const *names, char *why, size_t len) {
+#ifdef RPL_SANITIZED
+  /* The sanitizer runtimes abort on RTLD_DEEPBIND: report, do not load. */
+  snprintf(why, len, "not loadable under a sanitizer build (RTLD_DEEPBIND)");
+  (void)names;
+  return NULL;
+#endif
   const char *err = "no library name";
   for (; *names; names++) {
     void *h = dlopen(*names, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);

@@ -1,0 +1,120 @@
+#!/bin/sh
+# replay_cli.sh: hksim replay end to end (integration test). Generates
+# traces, replays them into one database, and checks the command-line and
+# results contracts: determinism through stored digests, every run_summary
+# column, exit codes 1 (garbage trace, unwritable or newer database) and 2
+# (unknown back end or policy) with the database intact after each, and a
+# back end crashing mid-run (HKSIM_TEST_CRASH_AFTER) failing only its run.
+set -u
+H=${HKSIM_BUILD:?}/bin/hksim
+T=$(mktemp -d /tmp/hksim-replay-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
+fails=0
+ok() { echo "ok - $1"; }
+bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
+q() { sqlite3 "$T/r.db" "$1"; }
+intact() {
+  check "$1: integrity_check" "$(q 'PRAGMA integrity_check')" ok
+  check "$1: earlier runs still there" "$(q "SELECT COUNT(*) FROM runs WHERE status='done'")" "$DONE"
+}
+
+"$H" gen mixed -o "$T/mixed.hkt" --seed 3 >/dev/null || bad "gen mixed"
+"$H" gen threads -o "$T/threads.hkt" --seed 3 >/dev/null || bad "gen threads"
+
+# Two identical hakmem replays and one with another policy, plus glibc twice.
+"$H" replay "$T/mixed.hkt" --db "$T/r.db" --backend hakmem,glibc \
+  --policy static,ucb1 --repeat 2 --quiet >"$T/out" 2>"$T/err"
+check "replay exit" "$?" 0
+check "runs done" "$(q "SELECT COUNT(*) FROM runs WHERE status='done'")" 6
+check "same digest twice (hakmem/static)" \
+  "$(q "SELECT COUNT(DISTINCT digest) FROM runs WHERE backend='hakmem' AND policy='static'")" 1
+check "same digest twice (glibc)" \
+  "$(q "SELECT COUNT(DISTINCT digest) FROM runs WHERE backend='glibc'")" 1
+check "same counts twice (hakmem/static)" \
+  "$(q "SELECT COUNT(DISTINCT ops || '/' || cache_hits || '/' || cache_misses || '/' || peak_live_bytes) FROM runs WHERE backend='hakmem' AND policy='static'")" 1
+check "another policy changes the digest" \
+  "$(q "SELECT COUNT(DISTINCT digest) FROM runs WHERE backend='hakmem'")" 2
+check "one trace stored once" "$(q 'SELECT COUNT(*) FROM traces')" 1
+check "op_latency rows = timed ops" \
+  "$(q 'SELECT (SELECT COUNT(*) FROM op_latency) = (SELECT SUM(ops_timed) FROM runs)')" 1
+check "policies only on hakmem" "$(q "SELECT COUNT(*) FROM runs WHERE backend='glibc' AND policy IS NOT NULL")" 0
+for c in run_id trace backend policy seed status ops median_ns p95_ns p99_ns \
+  total_ns mmap_calls munmap_calls madvise_calls page_faults peak_rss_bytes \
+  cache_hits cache_misses hit_rate digest; do
+  n=$(q "SELECT COUNT(*) FROM pragma_table_info('run_summary') WHERE name='$c'")
+  [ "$n" = 1 ] || bad "run_summary has no column $c"
+done
+ok "run_summary columns checked"
+check "hakmem runs have a hit rate or none, never a NULL cache count" \
+  "$(q "SELECT COUNT(*) FROM run_summary WHERE backend='hakmem' AND cache_hits IS NULL")" 0
+check "total_ns positive" "$(q "SELECT COUNT(*) FROM runs WHERE total_ns <= 0")" 0
+
+# Appending: a second trace and the multi-thread path, sampled latencies.
+"$H" replay "$T/threads.hkt" "$T/mixed.hkt" --db "$T/r.db" --backend mimalloc,null \
+  --per-op sample:10 --touch check --quiet >/dev/null 2>"$T/err"
+check "append exit" "$?" 0
+check "two traces" "$(q 'SELECT COUNT(*) FROM traces')" 2
+check "sampled rows" "$(q "SELECT COUNT(*) FROM run_op o JOIN runs r USING(run_id) WHERE r.per_op='sample:10' AND o.seq % 10 != 0")" 0
+DONE=$(q "SELECT COUNT(*) FROM runs WHERE status='done'")
+
+# Garbage trace: exit 1, one line naming the file, database intact.
+head -c 5000 /dev/urandom >"$T/garbage.hkt"
+"$H" replay "$T/garbage.hkt" --db "$T/r.db" --backend glibc --quiet >/dev/null 2>"$T/err"
+check "garbage trace exit" "$?" 1
+grep -q "garbage.hkt" "$T/err" && ok "error names the file" || bad "error names the file: $(cat "$T/err")"
+check "garbage trace: one line" "$(wc -l <"$T/err")" 1
+intact "garbage trace"
+
+# Unknown back end or policy: exit 2, nothing written.
+before=$(q 'SELECT COUNT(*) FROM runs')
+"$H" replay "$T/mixed.hkt" --db "$T/r.db" --backend glibc,nosuch --quiet >/dev/null 2>"$T/err"
+check "unknown back end exit" "$?" 2
+"$H" replay "$T/mixed.hkt" --db "$T/r.db" --backend hakmem --policy nosuch --quiet >/dev/null 2>"$T/err"
+check "unknown policy exit" "$?" 2
+"$H" replay "$T/mixed.hkt" --db "$T/new.db" --backend nosuch --quiet >/dev/null 2>&1
+[ -e "$T/new.db" ] && bad "usage error created a database" || ok "usage error writes nothing"
+check "no run added" "$(q 'SELECT COUNT(*) FROM runs')" "$before"
+intact "unknown names"
+
+# Unwritable database paths: exit 1.
+"$H" replay "$T/mixed.hkt" --db /dev/null/x.db --backend glibc --quiet >/dev/null 2>"$T/err"
+check "unwritable db exit" "$?" 1
+"$H" replay "$T/mixed.hkt" --db "$T" --backend glibc --quiet >/dev/null 2>"$T/err"
+check "directory as db exit" "$?" 1
+intact "unwritable db"
+
+# A newer database is refused, naming both versions.
+cp "$T/r.db" "$T/newer.db"
+sqlite3 "$T/newer.db" "PRAGMA user_version = 99"
+"$H" replay "$T/mixed.hkt" --db "$T/newer.db" --backend glibc --quiet >/dev/null 2>"$T/err"
+check "newer schema exit" "$?" 1
+grep -q "99" "$T/err" && grep -q "newer" "$T/err" && ok "names the versions" || bad "names the versions: $(cat "$T/err")"
+
+# A back end crashing mid-run: that run failed with the reason, the next
+# runs done.
+HKSIM_TEST_CRASH_AFTER=50 HKSIM_TEST_CRASH_BACKEND=glibc \
+  "$H" replay "$T/mixed.hkt" --db "$T/r.db" --backend null,glibc,mimalloc --quiet >/dev/null 2>"$T/err"
+check "crash exit" "$?" 1
+last=$(q "SELECT backend || ':' || status FROM runs WHERE run_id > (SELECT MAX(run_id) - 3 FROM runs) ORDER BY run_id" | tr '\n' ' ')
+check "crash: failed run between done runs" "$last" "null:done glibc:failed mimalloc:done "
+q "SELECT error FROM runs WHERE backend='glibc' AND status='failed'" | grep -q "signal 11" \
+  && ok "crash reason stored" || bad "crash reason stored"
+check "failed run has no latency rows" \
+  "$(q "SELECT COUNT(*) FROM run_op WHERE run_id IN (SELECT run_id FROM runs WHERE status='failed')")" 0
+DONE=$((DONE + 2))
+intact "crash"
+
+# A back end that is not installed is reported, not skipped: under a
+# sanitizer build jemalloc cannot load; otherwise it must run.
+"$H" replay "$T/mixed.hkt" --db "$T/r.db" --backend jemalloc,tcmalloc --quiet >/dev/null 2>"$T/err"
+rc=$?
+check "jemalloc/tcmalloc stored" "$(q "SELECT COUNT(*) FROM runs WHERE backend IN ('jemalloc','tcmalloc')")" 2
+if [ $rc -ne 0 ]; then
+  q "SELECT error FROM runs WHERE status='failed' AND backend IN ('jemalloc','tcmalloc')" | grep -q "not available" \
+    && ok "unavailable back end says so" || bad "unavailable back end says so"
+fi
+
+echo "$fails failure(s)"
+[ "$fails" -eq 0 ]
