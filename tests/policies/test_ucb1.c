@@ -1,0 +1,118 @@
+/* test_ucb1.c: UCB1 per site (pol_ucb1.c): hysteresis needs exactly 3
+ * consecutive improvements of >= 8%, the cooldown holds adoption back,
+ * and the full loop settles on the cheapest arm. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "pol_test_util.h"
+
+static void obs(pol_t *p, uint64_t site, int arm, double cost, uint64_t vt) {
+  static uint64_t op;
+  pol_outcome_t o = {.site = site, .size = 1 << 20,
+                     .strategy = {pol_ucb1_thresholds[arm], arm},
+                     .cost_ns = cost, .cpu_ns = cost, .op_seq = ++op,
+                     .vtime_ns = vt};
+  pol_observe(p, &o);
+}
+
+static int adopted(pol_t *p, uint64_t site) {
+  return pol_choose(p, site, 1 << 20).arm; /* probes disabled */
+}
+
+static void test_hysteresis(void **state) {
+  (void)state;
+  pol_config_t c;
+  pol_config_defaults(&c);
+  c.ucb1_probe_every = 1000000000u; /* choose() gives the adopted arm */
+  c.ucb1_cooldown_ns = 0;
+  pol_t *p = pol_create(&pol_ucb1_ops, &c, 1);
+  const uint64_t A = 0xa, B = 0xb;
+  assert_int_equal(adopted(p, A), 2); /* 256 KiB to start */
+  /* site A: two improvements, then the streak breaks: no adoption */
+  for (int i = 0; i < 10; i++) obs(p, A, 2, 100, 0);
+  obs(p, A, 5, 95, 0); /* 5%: not an improvement */
+  obs(p, A, 5, 50, 0); /* mean 72.5: 1 */
+  obs(p, A, 5, 50, 0); /* mean 65: 2 */
+  assert_int_equal(adopted(p, A), 2);
+  obs(p, A, 5, 300, 0); /* mean 123.75: worse, streak reset */
+  obs(p, A, 5, 50, 0);  /* mean 109: still worse */
+  assert_int_equal(adopted(p, A), 2);
+  /* site B: exactly three consecutive improvements adopt */
+  for (int i = 0; i < 10; i++) obs(p, B, 2, 100, 0);
+  obs(p, B, 5, 50, 0);
+  obs(p, B, 5, 50, 0);
+  assert_int_equal(adopted(p, B), 2);
+  assert_int_equal(snap(p, "adoptions", -1, NULL), 0);
+  obs(p, B, 5, 50, 0);
+  assert_int_equal(adopted(p, B), 5);
+  assert_int_equal(snap(p, "adoptions", -1, NULL), 1);
+  assert_int_equal(adopted(p, A), 2); /* sites are independent */
+  pol_free(p);
+}
+
+static void test_cooldown(void **state) {
+  (void)state;
+  pol_config_t c;
+  pol_config_defaults(&c);
+  c.ucb1_probe_every = 1000000000u;
+  c.ucb1_cooldown_ns = 1000;
+  pol_t *p = pol_create(&pol_ucb1_ops, &c, 1);
+  const uint64_t S = 0x5;
+  for (int i = 0; i < 10; i++) obs(p, S, 2, 100, 10);
+  for (int i = 0; i < 3; i++) obs(p, S, 4, 50, 10);
+  assert_int_equal(adopted(p, S), 4); /* the first adoption is free */
+  for (int i = 0; i < 6; i++) obs(p, S, 0, 10, 500); /* within 1000 ns */
+  assert_int_equal(adopted(p, S), 4);
+  obs(p, S, 0, 10, 1010); /* the cooldown is over, the streak stood */
+  assert_int_equal(adopted(p, S), 0);
+  pol_free(p);
+}
+
+static double cheapest_1(int arm, void *ctx) {
+  (void)ctx;
+  return 100.0 + 40.0 * (arm > 1 ? arm - 1 : 1 - arm);
+}
+
+static void test_converges(void **state) {
+  (void)state;
+  pol_config_t c;
+  pol_config_defaults(&c);
+  c.ucb1_cooldown_ns = 0;
+  pol_t *p = pol_create(&pol_ucb1_ops, &c, 3);
+  uint64_t vt = 0, op = 0;
+  drive(p, 3000, 0x77, 1 << 20, cheapest_1, NULL, &vt, &op);
+  int arm;
+  assert_int_equal(snap(p, "sites_adopted", 1, &arm), 1);
+  pol_free(p);
+}
+
+static void run_digest(uint64_t seed, char out[33]) {
+  pol_t *p = pol_create(&pol_ucb1_ops, NULL, seed);
+  uint64_t vt = 0, op = 0;
+  drive(p, 500, 0x77, 1 << 20, cheapest_1, NULL, &vt, &op);
+  pol_digest_hex(p, out);
+  pol_free(p);
+}
+
+static void test_digest(void **state) {
+  (void)state;
+  char a[33], b[33], d[33];
+  run_digest(1, a);
+  run_digest(1, b);
+  run_digest(2, d);
+  assert_string_equal(a, b);
+  assert_string_not_equal(a, d);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_hysteresis),
+      cmocka_unit_test(test_cooldown),
+      cmocka_unit_test(test_converges),
+      cmocka_unit_test(test_digest),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
