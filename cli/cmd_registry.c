@@ -2,11 +2,13 @@
  * cmd_NAME.c and one line here. */
 #include "cli.h"
 
+extern const cli_cmd_t cli_cmd_record;
 extern const cli_cmd_t cli_cmd_trace;
 extern const cli_cmd_t cli_cmd_gen;
 extern const cli_cmd_t cli_cmd_replay;
 
 const cli_cmd_t *const cli_commands[] = {
+    &cli_cmd_record,
     &cli_cmd_trace,
     &cli_cmd_gen,
     &cli_cmd_replay,
