@@ -234,6 +234,36 @@ static void test_file(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* A sink that fails (a full disk): recording stops, the error sticks,
+ * recording calls keep working and write nothing more. */
+static int enospc(void *c, uint32_t th, const trc_event_t *ev, size_t n) {
+  (void)c, (void)th, (void)ev, (void)n;
+  return -28; /* ENOSPC */
+}
+
+static void test_write_error(void **state) {
+  (void)state;
+  fake_t f;
+  memset(&f, 0, sizeof f);
+  rec_sink_t sink = fake_sink;
+  sink.events = enospc;
+  rec_config_t c;
+  rec_config_default(&c);
+  c.block = 32;
+  rec_t *r;
+  assert_int_equal(rec_create(&r, &c, &sink, &f), 0);
+  rec_thread_t *t = rec_thread_attach(r, 1);
+  for (int i = 0; i < 100; i++)
+    rec_record(t, TRC_OP_MALLOC, 0, hk_tsc_end(), 1, 0, 1, 0, 0, 0);
+  assert_int_equal(rec_error(r), -28);
+  assert_int_equal(rec_state(r), REC_STOPPED);
+  assert_true(rec_dropped(r) >= 32);
+  assert_null(rec_thread_attach(r, 2));
+  assert_int_equal(rec_finish(r, 0), -28);
+  assert_int_equal(f.finished, 0); /* nothing more is written */
+  rec_free(r);
+}
+
 /* An output that cannot be created: an error, nothing else. */
 static void test_unwritable(void **state) {
   (void)state;
@@ -250,6 +280,7 @@ int main(void) {
       cmocka_unit_test(test_handoff_blocks), cmocka_unit_test(test_sites_and_reuse),
       cmocka_unit_test(test_threads),        cmocka_unit_test(test_finish_live),
       cmocka_unit_test(test_file),           cmocka_unit_test(test_unwritable),
+      cmocka_unit_test(test_write_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

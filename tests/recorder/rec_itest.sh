@@ -1,0 +1,126 @@
+#!/bin/sh
+# rec_itest.sh: integration tests of the recorder (ctest, label
+# integration). Runs victim programs and real programs under libhkrec.so
+# and checks the traces with rec_check (exact counts at known sites,
+# unmatched frees, verification) and heaptrack's count where installed.
+#   rec_itest.sh CASE LIBHKREC REC_CHECK VICTIM_DIR [HKSIM]
+# Exit 0 pass, 1 fail, 77 skipped (ctest SKIP_RETURN_CODE).
+set -u
+CASE=$1 LIB=$2 CHECK=$3 VD=$4 HKSIM=${5:-}
+SRC=${HKSIM_SRC:-$(dirname "$0")/../..}
+W=$(mktemp -d /tmp/rec_itest.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+fail() { echo "FAIL [$CASE]: $*"; exit 1; }
+rec() { HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$@"; }
+# check FILE ARGS...: rec_check must pass.
+check() { "$CHECK" "$@" > "$W/check.out" || { cat "$W/check.out"; fail "rec_check $*"; }; }
+one_file() {
+  set -- "$W"/t.*.hkt
+  [ $# -eq 1 ] && [ -f "$1" ] || fail "want one trace file, got: $*"
+  T=$1
+}
+OPS="--expect malloc:malloc=100 --expect calloc:calloc=50 --expect realloc:realloc=30
+     --expect reallocarray:reallocarray=10 --expect posix_memalign:posix_memalign=7
+     --expect aligned_alloc:aligned_alloc=6 --expect memalign:memalign=5
+     --expect valloc:valloc=4 --expect pvalloc:pvalloc=3 --expect fail:malloc=1
+     --expect early:calloc=3 --expect-ge free=180 --expect-ge failed=1
+     --expect status=0 --prepare --expect unmatched_frees=0"
+
+case $CASE in
+ops|ops_depth1|ops_depth32)
+  D=8; [ $CASE = ops_depth1 ] && D=1; [ $CASE = ops_depth32 ] && D=32
+  HKREC_DEPTH=$D rec "$VD/v_ops" "$W/r" return 7; rc=$?
+  [ $rc -eq 7 ] || fail "exit code $rc, want 7"
+  one_file; check "$T" --ranges "$W/r" $OPS --expect-ge max_depth=1 ;;
+exit|_exit)
+  rec "$VD/v_ops" "$W/r" $CASE 4; rc=$?
+  [ $rc -eq 4 ] || fail "exit code $rc, want 4"
+  one_file; check "$T" --ranges "$W/r" $OPS ;;
+abort)
+  rec "$VD/v_ops" "$W/r" abort 2>/dev/null; rc=$?
+  [ $rc -eq 134 ] || fail "exit code $rc, want 134 (SIGABRT)"
+  one_file; check "$T" --ranges "$W/r" $OPS ;;
+threads)
+  rec "$VD/v_threads" "$W/r" || fail "victim failed"
+  one_file
+  check "$T" --ranges "$W/r" --prepare --expect status=0 \
+    --expect produce:malloc=60000 --expect-ge free=60000 \
+    --expect unmatched_frees=0 --expect double_allocs=0 --expect-ge threads=6 ;;
+fork|forkexec|spawn|vfork)
+  rec "$VD/v_procs" "$W/r" $CASE || fail "victim failed"
+  n=0 parent=0 child=0 exec=0
+  for f in "$W"/t.*.hkt; do
+    n=$((n + 1))
+    "$CHECK" "$f" --ranges "$W/r" --expect status=0 > "$W/o" || { cat "$W/o"; fail "$f not clean"; }
+    grep -q '^parent:malloc=15$' "$W/o" && parent=$((parent + 1))
+    grep -q '^child:malloc=20$' "$W/o" && child=$((child + 1))
+    if [ -f "$W/r.exec" ]; then
+      "$CHECK" "$f" --ranges "$W/r.exec" | grep -q '^exec:malloc=30$' && exec=$((exec + 1))
+    fi
+  done
+  case $CASE in
+  fork) [ $n -eq 2 ] && [ $parent -eq 1 ] && [ $child -eq 1 ] ;;
+  forkexec) [ $n -eq 3 ] && [ $parent -eq 1 ] && [ $child -eq 1 ] && [ $exec -eq 1 ] ;;
+  spawn|vfork) [ $n -eq 2 ] && [ $parent -eq 1 ] && [ $exec -eq 1 ] ;;
+  esac || fail "files=$n parent=$parent child=$child exec=$exec" ;;
+dlopen)
+  rec "$VD/v_dlopen" "$W/r" "$VD/libv_plug.so" || fail "victim failed"
+  one_file
+  check "$T" --ranges "$W/r" --expect plug:malloc=25 --module libv_plug.so \
+    --expect status=0 --prepare --expect unmatched_frees=0 ;;
+cxx|cxx_depth1)
+  D=8; [ $CASE = cxx_depth1 ] && D=1
+  HKREC_DEPTH=$D rec "$VD/v_cxx" "$W/r" || fail "victim failed"
+  one_file
+  check "$T" --ranges "$W/r" --expect cxx_new:malloc=60 --expect status=0 \
+    --prepare --expect unmatched_frees=0 ;;
+unwritable)
+  HKREC_OUT=/nonexistent-dir/sub/t LD_PRELOAD="$LIB" "$VD/v_ops" "$W/r" return 7 2> "$W/err"; rc=$?
+  [ $rc -eq 7 ] || fail "exit code $rc, want 7"
+  [ "$(wc -l < "$W/err")" -eq 1 ] || { cat "$W/err"; fail "want one line on stderr"; }
+  grep -q '^hkrec: cannot record to /nonexistent-dir/sub/t' "$W/err" || fail "message: $(cat "$W/err")" ;;
+record)
+  [ -x "$HKSIM" ] || exit 77
+  HKSIM_RECORDER="$LIB" "$HKSIM" record -o "$W/t" --depth 4 -- "$VD/v_procs" "$W/r" forkexec 2> "$W/err"; rc=$?
+  [ $rc -eq 0 ] || { cat "$W/err"; fail "exit code $rc"; }
+  grep -q '^hksim record: 3 files' "$W/err" || { cat "$W/err"; fail "summary"; }
+  HKSIM_RECORDER="$LIB" "$HKSIM" record -o "$W/u" -- "$VD/v_ops" "$W/r" return 9 2> "$W/err"; rc=$?
+  [ $rc -eq 9 ] || fail "exit code $rc, want the program's 9" ;;
+record_refuse)
+  [ -x "$HKSIM" ] || exit 77
+  SUID=$(ls /usr/bin/passwd /bin/su /usr/bin/su 2>/dev/null | head -1)
+  if [ -n "$SUID" ] && [ -u "$SUID" ]; then
+    HKSIM_RECORDER="$LIB" "$HKSIM" record -o "$W/t" -- "$SUID" --help > /dev/null 2> "$W/err"; rc=$?
+    [ $rc -eq 1 ] && grep -q 'setuid' "$W/err" || fail "setuid: rc=$rc $(cat "$W/err")"
+  fi
+  if [ -x "$VD/v_static" ]; then
+    HKSIM_RECORDER="$LIB" "$HKSIM" record -o "$W/t" -- "$VD/v_static" 2> "$W/err"; rc=$?
+    [ $rc -eq 1 ] && grep -q 'statically linked' "$W/err" || fail "static: rc=$rc $(cat "$W/err")"
+  fi
+  ls "$W"/t.*.hkt > /dev/null 2>&1 && fail "a trace was written" ;;
+sqlite)
+  command -v sqlite3 > /dev/null || exit 77
+  rec sqlite3 :memory: < "$SRC/tests/recorder/workloads/sqlite.sql" > /dev/null || fail "sqlite3 failed"
+  one_file
+  check "$T" --expect status=0 --expect-ge allocs=100000 --prepare --expect unmatched_frees=0 ;;
+python)
+  PY=$(command -v python3) || exit 77
+  command -v pyenv > /dev/null && PY=$(pyenv which python3 2>/dev/null || echo "$PY")
+  PYTHONMALLOC=malloc rec "$PY" "$SRC/tests/recorder/workloads/json_work.py" 5000 > /dev/null || fail "python3 failed"
+  for f in "$W"/t.*.hkt; do check "$f" --expect status=0; done
+  one_file
+  check "$T" --expect status=0 --expect-ge allocs=100000 --prepare --expect unmatched_frees=0 ;;
+heaptrack)
+  command -v heaptrack > /dev/null && command -v heaptrack_print > /dev/null && command -v sqlite3 > /dev/null || exit 77
+  rec sqlite3 :memory: < "$SRC/tests/recorder/workloads/sqlite.sql" > /dev/null || fail "sqlite3 failed"
+  one_file
+  ours=$("$CHECK" "$T" | sed -n 's/^allocs=//p')
+  heaptrack -o "$W/ht" sqlite3 :memory: < "$SRC/tests/recorder/workloads/sqlite.sql" > /dev/null 2>&1 || fail "heaptrack failed"
+  theirs=$(heaptrack_print -f "$W"/ht.* 2>/dev/null | sed -n 's/^calls to allocation functions: \([0-9]*\).*/\1/p')
+  [ -n "$theirs" ] && [ -n "$ours" ] || fail "no counts (ours=$ours heaptrack=$theirs)"
+  echo "allocation calls: recorder $ours, heaptrack $theirs"
+  awk -v a="$ours" -v b="$theirs" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d * 1000 <= b) }' \
+    || fail "recorder $ours vs heaptrack $theirs differ by more than 0.1%" ;;
+*) echo "unknown case $CASE"; exit 2 ;;
+esac
+echo "PASS [$CASE]"
