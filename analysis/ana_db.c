@@ -1,0 +1,171 @@
+/* ana_db.c: opening a results database for analysis. Checks that the file
+ * is an SQLite database written by hksim (its traces and runs tables) of a
+ * schema version this program reads, then applies the paper views
+ * (views.sql, published.sql), which are idempotent. */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "analysis.h"
+
+struct ana_db_s {
+  sqlite3 *db;
+  int version;
+};
+
+int ana_schema_version(void) {
+  static int v = -1;
+  if (v < 0) {
+    const char *p = strstr(ana_schema_sql, "PRAGMA user_version");
+    int n = 0;
+    if (p && (p = strchr(p, '='))) n = atoi(p + 1);
+    v = n;
+  }
+  return v;
+}
+
+static int int_query(sqlite3 *s, const char *sql, int *out) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      *out = sqlite3_column_int(st, 0);
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int ana_db_exec(ana_db_t *db, const char *sql, char *why, size_t len) {
+  char *msg = NULL;
+  if (sqlite3_exec(db->db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
+  snprintf(why, len, "%s", msg ? msg : sqlite3_errmsg(db->db));
+  sqlite3_free(msg);
+  return HK_E_SQLITE;
+}
+
+/* sql with every "CREATE TABLE/VIEW IF" made "CREATE TEMP ...", so that
+ * the views exist for this connection of a database it cannot write. */
+static char *temp_copy(const char *sql) {
+  size_t n = strlen(sql), extra = 0;
+  for (const char *p = sql; (p = strstr(p, "CREATE ")); p += 7) extra += 5;
+  char *out = malloc(n + extra + 1), *o = out;
+  if (!out) return NULL;
+  for (const char *p = sql; *p;) {
+    if (strncmp(p, "CREATE TABLE IF", 15) == 0 ||
+        strncmp(p, "CREATE VIEW IF", 14) == 0) {
+      memcpy(o, "CREATE TEMP ", 12);
+      o += 12;
+      p += 7;
+    } else {
+      *o++ = *p++;
+    }
+  }
+  *o = 0;
+  return out;
+}
+
+/* Applies a view script, as TEMP objects when the file is read-only. */
+static int apply(ana_db_t *db, const char *sql, char *why, size_t len) {
+  int rc = ana_db_exec(db, sql, why, len);
+  if (rc == 0 || (sqlite3_errcode(db->db) != SQLITE_READONLY &&
+                  sqlite3_db_readonly(db->db, "main") != 1))
+    return rc;
+  char *t = temp_copy(sql);
+  if (!t) return -ENOMEM;
+  rc = ana_db_exec(db, t, why, len);
+  free(t);
+  return rc;
+}
+
+int ana_db_open(const char *path, unsigned flags, ana_db_t **out, char *why,
+                size_t len) {
+  *out = NULL;
+  struct stat sb;
+  int create = (flags & ANA_DB_CREATE) != 0;
+  if (!create && stat(path, &sb) != 0) {
+    int e = errno;
+    snprintf(why, len, "%s", strerror(e));
+    return -e;
+  }
+  if (!create && S_ISDIR(sb.st_mode)) {
+    snprintf(why, len, "is a directory, not a results database");
+    return -EISDIR;
+  }
+  ana_db_t *db = calloc(1, sizeof *db);
+  if (!db) return -ENOMEM;
+  int oflags = (flags & ANA_DB_READONLY) ? SQLITE_OPEN_READONLY
+                                         : SQLITE_OPEN_READWRITE;
+  if (create) oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path, &db->db, oflags, NULL);
+  if (rc != SQLITE_OK) {
+    snprintf(why, len, "cannot open: %s",
+             db->db ? sqlite3_errmsg(db->db) : "out of memory");
+    ana_db_free(db);
+    return HK_E_SQLITE;
+  }
+  sqlite3_busy_timeout(db->db, 10000);
+  sqlite3_extended_result_codes(db->db, 0);
+  int tables = 0;
+  rc = int_query(db->db, "PRAGMA user_version", &db->version);
+  if (rc == SQLITE_OK)
+    rc = int_query(db->db,
+                   "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
+                   "AND name IN ('traces', 'runs')",
+                   &tables);
+  if (rc == SQLITE_NOTADB) {
+    snprintf(why, len, "not a hakmem-sim results database (not SQLite)");
+    ana_db_free(db);
+    return HK_E_BADMAGIC;
+  }
+  if (rc != SQLITE_OK) {
+    snprintf(why, len, "%s", sqlite3_errmsg(db->db));
+    ana_db_free(db);
+    return HK_E_SQLITE;
+  }
+  if (db->version > ana_schema_version()) {
+    snprintf(why, len,
+             "database schema version %d is newer than this program's %d",
+             db->version, ana_schema_version());
+    ana_db_free(db);
+    return HK_E_SCHEMA;
+  }
+  if (create && tables == 0) {
+    if ((rc = ana_db_exec(db, ana_schema_sql, why, len))) {
+      ana_db_free(db);
+      return rc;
+    }
+    db->version = ana_schema_version();
+    tables = 2;
+  }
+  if (tables != 2) {
+    snprintf(why, len,
+             "not a hakmem-sim results database (no traces and runs tables)");
+    ana_db_free(db);
+    return HK_E_BADMAGIC;
+  }
+  if (!(flags & ANA_DB_READONLY)) {
+    if ((rc = apply(db, ana_views_sql, why, len)) ||
+        (rc = apply(db, ana_published_sql, why, len))) {
+      ana_db_free(db);
+      return rc;
+    }
+  }
+  *out = db;
+  return 0;
+}
+
+void ana_db_free(ana_db_t *db) {
+  if (!db) return;
+  sqlite3_close(db->db);
+  free(db);
+}
+
+sqlite3 *ana_db_sqlite(const ana_db_t *db) { return db->db; }
+
+int ana_db_version(const ana_db_t *db) { return db->version; }

@@ -1,0 +1,165 @@
+/* analysis.h: the public header of analysis/, the results side of the
+ * pipeline. Reads a results database written by `hksim replay` (the schema
+ * of analysis/schema.sql), symbolizes its call sites offline with elfutils
+ * libdw, applies the paper views (views.sql, published.sql), prints the
+ * standard tables and draws plots through gnuplot. Depends on common/ only:
+ * everything it knows comes from the database. */
+#ifndef ANALYSIS_H
+#define ANALYSIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hk_common.h"
+
+typedef struct sqlite3 sqlite3;
+
+/* ---- ana_db.c: opening a results database ------------------------------ */
+
+/* The SQL embedded at build time (ana_sql.c, generated from analysis/). */
+extern const char ana_schema_sql[];    /* schema.sql */
+extern const char ana_views_sql[];     /* views.sql */
+extern const char ana_published_sql[]; /* published.sql */
+
+/* The schema version this program reads: the PRAGMA user_version of the
+ * embedded schema.sql. */
+int ana_schema_version(void);
+
+typedef struct ana_db_s ana_db_t;
+
+enum {
+  ANA_DB_READONLY = 1u << 0, /* do not apply views.sql / published.sql */
+  ANA_DB_CREATE = 1u << 1,   /* create and apply the schema (tests, tools) */
+};
+
+/* Opens the results database at path into *out. Refuses, with one line in
+ * why (which names the file's problem, never the path):
+ *  -ENOENT         no such file (unless ANA_DB_CREATE);
+ *  HK_E_BADMAGIC   not an SQLite database, or one without hksim's tables;
+ *  HK_E_SCHEMA     user_version newer than ana_schema_version() (both
+ *                  versions named in why);
+ *  HK_E_SQLITE     anything else SQLite refuses.
+ * Unless ANA_DB_READONLY, applies views.sql and published.sql (idempotent).
+ * The handle is freed with ana_db_free. */
+int ana_db_open(const char *path, unsigned flags, ana_db_t **out, char *why,
+                size_t why_len);
+void ana_db_free(ana_db_t *db); /* NULL is a no-op */
+sqlite3 *ana_db_sqlite(const ana_db_t *db);
+/* The database's PRAGMA user_version. */
+int ana_db_version(const ana_db_t *db);
+
+/* Runs a script of statements; on failure HK_E_SQLITE and SQLite's message
+ * in why. */
+int ana_db_exec(ana_db_t *db, const char *sql, char *why, size_t why_len);
+
+/* ---- ana_symbolize.c: offline symbolization with libdw ----------------- */
+
+/* A module as the recorder saw it (the modules table). */
+typedef struct ana_module {
+  const char *path;
+  uint64_t base;      /* load bias (dl_iterate_phdr's dlpi_addr) */
+  uint64_t lo, hi;    /* executable range; lo == hi: unknown */
+  const char *build_id; /* hex, NULL if not recorded */
+} ana_module_t;
+
+/* One frame of an inlined chain, innermost first. */
+typedef struct ana_frame {
+  char *function; /* NULL when unknown */
+  char *file;     /* NULL when unknown */
+  int line;       /* 0 when unknown */
+} ana_frame_t;
+
+/* What one address resolves to. Strings are owned by the value and freed
+ * by ana_sym_release. Unknown parts are NULL / 0: no debug information, a
+ * missing file or a build id mismatch degrade to module + offset. */
+typedef struct ana_sym {
+  char *function;      /* innermost function (an inlined one if inlined) */
+  char *file;
+  int line;
+  const char *module;  /* module path (borrowed from the symtab), or NULL */
+  uint64_t offset;     /* address - module base when module is known */
+  ana_frame_t *inlines; /* n_inlines frames, [0] = the innermost */
+  size_t n_inlines;    /* 0 when nothing was inlined */
+} ana_sym_t;
+
+void ana_sym_release(ana_sym_t *s);
+
+typedef struct ana_symtab_s ana_symtab_t;
+
+enum {
+  ANA_SYM_FORCE = 1u << 0,       /* ana_symbolize: redo traces already done */
+  ANA_SYM_NO_BUILDID = 1u << 1,  /* do not compare build ids */
+};
+
+typedef struct ana_sym_stats {
+  uint64_t traces, traces_skipped; /* done / already symbolized */
+  uint64_t addresses;    /* distinct addresses looked up */
+  uint64_t with_function, with_line, inlined;
+  uint64_t no_module;    /* address in no recorded module */
+  uint32_t modules, modules_missing, build_id_mismatch;
+} ana_sym_stats_t;
+
+/* Builds a symbol table over the n modules (copied). Never fails for a
+ * missing or unreadable file: that module degrades to module + offset. st
+ * (may be NULL) counts modules, missing ones and build id mismatches.
+ * -ENOMEM or HK_E_UNSUPPORTED (libdw refused to start) on failure. */
+int ana_symtab_create(const ana_module_t *mods, size_t n, unsigned flags,
+                      ana_symtab_t **out, ana_sym_stats_t *st);
+void ana_symtab_free(ana_symtab_t *t); /* NULL is a no-op */
+
+/* Resolves addr into *out (released by the caller). return_addr: addr is
+ * a return address, so addr - 1 is looked up (the call instruction), which
+ * gives the caller's line rather than the next statement's. 0, or -ENOMEM. */
+int ana_symtab_lookup(ana_symtab_t *t, uint64_t addr, int return_addr,
+                      ana_sym_t *out);
+
+/* Symbolizes every address of the sites of trace_id (all traces when
+ * negative) into the symbols table (and symbol_inlines), once per trace:
+ * traces that already have symbols rows are skipped unless ANA_SYM_FORCE.
+ * Every frame is treated as a return address. One transaction per trace.
+ * st may be NULL. */
+int ana_symbolize(ana_db_t *db, int64_t trace_id, unsigned flags,
+                  ana_sym_stats_t *st, char *why, size_t why_len);
+
+/* ---- ana_report.c: the standard tables -------------------------------- */
+
+typedef enum ana_format { ANA_FMT_MD, ANA_FMT_CSV, ANA_FMT_TEX } ana_format_t;
+
+/* "md", "csv", "tex" -> *fmt; -1 when unknown. */
+int ana_format_parse(const char *name, ana_format_t *fmt);
+
+/* The standard comparison tables (one per trace: back end, policy, runs,
+ * median / p95 / p99 ns per op, vs mimalloc, page faults, syscalls by
+ * kind, peak RSS, hit rate; repeats aggregated as medians of medians),
+ * then the failed runs, to out. Needs the views (a database opened
+ * without ANA_DB_READONLY, or one they were applied to). */
+int ana_report_tables(ana_db_t *db, ana_format_t fmt, FILE *out, char *why,
+                      size_t why_len);
+
+/* hakmem's published tables (Phase 6.7 vm, json, mir) beside what the
+ * database measured for traces of the same scenarios. */
+int ana_report_published(ana_db_t *db, ana_format_t fmt, FILE *out,
+                         char *why, size_t why_len);
+
+/* ---- ana_plot.c: plots through gnuplot --------------------------------- */
+
+typedef struct ana_plot_stats {
+  unsigned plots;   /* plots drawn (each as .svg and .png) */
+  unsigned skipped; /* plots with no data in the database */
+} ana_plot_stats_t;
+
+/* The gnuplot to run: $HKSIM_GNUPLOT if set, else "gnuplot" from PATH.
+ * Returns NULL when it cannot be found or run; path_out then names what
+ * was tried. */
+const char *ana_gnuplot_find(char *path_out, size_t len);
+
+/* Writes into dir (created if needed) the data files, gnuplot scripts and
+ * SVG + PNG of: latency CDF per back end and policy (one per trace), ELO
+ * ratings over the run, BigCache hit rate over the run, RSS over the run.
+ * gnuplot is the program to run (from ana_gnuplot_find). HK_E_CHILD when
+ * gnuplot fails (its stderr is kept in dir/gnuplot.log). */
+int ana_plot_all(ana_db_t *db, const char *dir, const char *gnuplot,
+                 ana_plot_stats_t *st, char *why, size_t why_len);
+
+#endif

@@ -1,0 +1,410 @@
+-- analysis/views.sql: the views a paper needs, over analysis/schema.sql.
+-- Apply after the schema: `sqlite3 DB < analysis/views.sql` (hksim report
+-- and hksim symbolize apply it themselves). Every statement is idempotent
+-- (IF NOT EXISTS / OR IGNORE), so it can be applied again, or merged into
+-- schema.sql, without changing a database that already has it.
+-- Explained in analysis/README.md; the queries of analysis/queries/ use it.
+
+-- ---- lookup tables ------------------------------------------------------
+
+-- Inlined frames of a symbolized address (hksim symbolize), innermost
+-- first. depth 0 repeats the symbols row (innermost function, its line);
+-- depth k > 0 is the function that inlined depth k-1, with file and line
+-- of the call site. Written only for addresses that have inlined frames.
+CREATE TABLE IF NOT EXISTS symbol_inlines (
+  trace_id    INTEGER NOT NULL,
+  address     INTEGER NOT NULL,
+  depth       INTEGER NOT NULL,
+  function    TEXT,
+  file        TEXT,
+  line        INTEGER,
+  PRIMARY KEY (trace_id, address, depth)
+) WITHOUT ROWID;
+
+-- Power-of-two size classes: class k holds sizes in (2^(k-1), 2^k];
+-- class 4 also holds everything up to 16 bytes. label names the upper bound.
+CREATE TABLE IF NOT EXISTS size_classes (
+  class  INTEGER PRIMARY KEY,
+  lo     INTEGER NOT NULL UNIQUE,
+  hi     INTEGER NOT NULL,
+  label  TEXT NOT NULL
+);
+INSERT OR IGNORE INTO size_classes(class, lo, hi, label)
+WITH RECURSIVE k(n) AS (SELECT 4 UNION ALL SELECT n + 1 FROM k WHERE n < 48)
+SELECT n, CASE WHEN n = 4 THEN 0 ELSE (1 << (n - 1)) + 1 END, 1 << n,
+       CASE WHEN n < 10 THEN (1 << n) || ' B'
+            WHEN n < 20 THEN (1 << (n - 10)) || ' KiB'
+            WHEN n < 30 THEN (1 << (n - 20)) || ' MiB'
+            ELSE (1 << (n - 30)) || ' GiB' END
+FROM k;
+
+-- The ELO strategies of policies/pol_base.c (pol_elo_thresholds): arm ->
+-- mmap threshold. HAKMEM.md's inferred geometric list, 512 KiB to 32 MiB.
+CREATE TABLE IF NOT EXISTS elo_arms (
+  arm             INTEGER PRIMARY KEY,
+  threshold_bytes INTEGER NOT NULL,
+  label           TEXT NOT NULL
+);
+INSERT OR IGNORE INTO elo_arms(arm, threshold_bytes, label) VALUES
+  (0, 524288, '512K'), (1, 786432, '768K'), (2, 1048576, '1M'),
+  (3, 1572864, '1.5M'), (4, 2097152, '2M'), (5, 3145728, '3M'),
+  (6, 4194304, '4M'), (7, 6291456, '6M'), (8, 8388608, '8M'),
+  (9, 12582912, '12M'), (10, 16777216, '16M'), (11, 33554432, '32M');
+
+-- The lifecycle of policies/pol_evo.c: metric 'mode' and 'reason' values.
+CREATE TABLE IF NOT EXISTS lifecycle_modes (
+  mode INTEGER PRIMARY KEY, name TEXT NOT NULL);
+INSERT OR IGNORE INTO lifecycle_modes(mode, name) VALUES
+  (0, 'LEARN'), (1, 'FROZEN'), (2, 'CANARY');
+CREATE TABLE IF NOT EXISTS lifecycle_reasons (
+  reason INTEGER PRIMARY KEY, name TEXT NOT NULL);
+INSERT OR IGNORE INTO lifecycle_reasons(reason, name) VALUES
+  (0, 'none'), (1, 'stable'), (2, 'degraded'), (3, 'shift'),
+  (4, 'promote'), (5, 'rollback'), (6, 'canary');
+
+-- ---- configurations ------------------------------------------------------
+
+-- One row per run with the name hakmem's papers give its configuration:
+-- hakmem+static is hakmem-baseline, hakmem+elo hakmem-evolving (the brief's
+-- choice; Phase 5 called the UCB1 variant "evolving": hakmem+ucb1 is
+-- hakmem-ucb1), and the scenario a synthetic trace was generated from.
+CREATE VIEW IF NOT EXISTS run_config AS
+SELECT r.run_id, r.trace_id, t.name AS trace,
+       CASE WHEN t.exe LIKE 'gen:%' THEN substr(t.exe, 5) END AS scenario,
+       r.backend, r.policy,
+       CASE WHEN r.backend = 'hakmem' THEN
+              CASE r.policy WHEN 'static' THEN 'hakmem-baseline'
+                            WHEN 'elo' THEN 'hakmem-evolving'
+                            ELSE 'hakmem-' || COALESCE(r.policy, 'default') END
+            ELSE r.backend END AS label,
+       r.repeat, r.status
+FROM runs r JOIN traces t USING (trace_id);
+
+-- One row per (trace, back end, policy) over its done runs: every measure
+-- is the median over the repeats (median of medians for latency), hit_rate
+-- pools the hits and misses of all repeats. Ordered for reading.
+CREATE VIEW IF NOT EXISTS config_summary AS
+WITH done AS (
+  SELECT r.*, r.minor_faults + r.major_faults AS page_faults
+  FROM runs r WHERE r.status = 'done'),
+long(trace_id, backend, policy, metric, value) AS (
+  SELECT trace_id, backend, policy, 'median_ns', median_ns FROM done
+  UNION ALL SELECT trace_id, backend, policy, 'p95_ns', p95_ns FROM done
+  UNION ALL SELECT trace_id, backend, policy, 'p99_ns', p99_ns FROM done
+  UNION ALL SELECT trace_id, backend, policy, 'mean_ns', mean_ns FROM done
+  UNION ALL SELECT trace_id, backend, policy, 'total_ns', total_ns FROM done
+  UNION ALL SELECT trace_id, backend, policy, 'page_faults', page_faults FROM done
+  UNION ALL SELECT trace_id, backend, policy, 'mmap_calls', mmap_calls FROM done
+  UNION ALL SELECT trace_id, backend, policy, 'munmap_calls', munmap_calls FROM done
+  UNION ALL SELECT trace_id, backend, policy, 'madvise_calls', madvise_calls FROM done
+  UNION ALL SELECT trace_id, backend, policy, 'mremap_calls', mremap_calls FROM done
+  UNION ALL SELECT trace_id, backend, policy, 'brk_calls', brk_calls FROM done
+  UNION ALL SELECT trace_id, backend, policy, 'peak_rss_bytes', peak_rss_bytes FROM done
+  UNION ALL SELECT trace_id, backend, policy, 'fragmentation', fragmentation FROM done),
+ranked AS (
+  SELECT trace_id, backend, policy, metric, value,
+         ROW_NUMBER() OVER (PARTITION BY trace_id, backend, policy, metric
+                            ORDER BY value) AS rn,
+         COUNT(*) OVER (PARTITION BY trace_id, backend, policy, metric) AS n
+  FROM long WHERE value IS NOT NULL),
+med AS (
+  SELECT trace_id, backend, policy, metric, AVG(value) AS value
+  FROM ranked WHERE rn IN ((n + 1) / 2, (n + 2) / 2)
+  GROUP BY trace_id, backend, policy, metric),
+grp AS (
+  SELECT trace_id, backend, policy, COUNT(*) AS runs,
+         SUM(cache_hits) AS cache_hits, SUM(cache_misses) AS cache_misses,
+         MIN(ops) AS ops
+  FROM done GROUP BY trace_id, backend, policy)
+SELECT t.name AS trace, g.trace_id,
+       CASE WHEN t.exe LIKE 'gen:%' THEN substr(t.exe, 5) END AS scenario,
+       g.backend, g.policy,
+       CASE WHEN g.backend = 'hakmem' THEN
+              CASE g.policy WHEN 'static' THEN 'hakmem-baseline'
+                            WHEN 'elo' THEN 'hakmem-evolving'
+                            ELSE 'hakmem-' || COALESCE(g.policy, 'default') END
+            ELSE g.backend END AS label,
+       g.runs, g.ops,
+       MAX(CASE WHEN m.metric = 'median_ns' THEN m.value END) AS median_ns,
+       MAX(CASE WHEN m.metric = 'p95_ns' THEN m.value END) AS p95_ns,
+       MAX(CASE WHEN m.metric = 'p99_ns' THEN m.value END) AS p99_ns,
+       MAX(CASE WHEN m.metric = 'mean_ns' THEN m.value END) AS mean_ns,
+       MAX(CASE WHEN m.metric = 'total_ns' THEN m.value END) AS total_ns,
+       MAX(CASE WHEN m.metric = 'page_faults' THEN m.value END) AS page_faults,
+       MAX(CASE WHEN m.metric = 'mmap_calls' THEN m.value END) AS mmap_calls,
+       MAX(CASE WHEN m.metric = 'munmap_calls' THEN m.value END) AS munmap_calls,
+       MAX(CASE WHEN m.metric = 'madvise_calls' THEN m.value END) AS madvise_calls,
+       MAX(CASE WHEN m.metric = 'mremap_calls' THEN m.value END) AS mremap_calls,
+       MAX(CASE WHEN m.metric = 'brk_calls' THEN m.value END) AS brk_calls,
+       MAX(CASE WHEN m.metric = 'peak_rss_bytes' THEN m.value END) AS peak_rss_bytes,
+       MAX(CASE WHEN m.metric = 'fragmentation' THEN m.value END) AS fragmentation,
+       g.cache_hits, g.cache_misses,
+       CAST(g.cache_hits AS REAL) / NULLIF(g.cache_hits + g.cache_misses, 0)
+         AS hit_rate
+FROM grp g
+JOIN traces t ON t.trace_id = g.trace_id
+LEFT JOIN med m ON m.trace_id = g.trace_id AND m.backend = g.backend
+               AND m.policy IS g.policy
+GROUP BY g.trace_id, g.backend, g.policy
+ORDER BY t.name, g.backend, g.policy;
+
+-- config_summary beside mimalloc on the same trace, as ratios (1.0 = as
+-- mimalloc; > 1 slower or more) and as the papers' "vs mimalloc" percent.
+-- NULL where the trace has no done mimalloc run.
+CREATE VIEW IF NOT EXISTS vs_mimalloc AS
+WITH c AS (SELECT * FROM config_summary),
+mi AS (
+  SELECT trace_id, median_ns, p95_ns, p99_ns, total_ns, page_faults,
+         peak_rss_bytes,
+         ROW_NUMBER() OVER (PARTITION BY trace_id
+                            ORDER BY policy IS NOT NULL, policy) AS pick
+  FROM c WHERE backend = 'mimalloc')
+SELECT c.*,
+       mi.median_ns AS mimalloc_median_ns,
+       c.median_ns / mi.median_ns AS median_ratio,
+       (c.median_ns / mi.median_ns - 1.0) * 100.0 AS vs_mimalloc_pct,
+       c.p95_ns / mi.p95_ns AS p95_ratio,
+       c.p99_ns / mi.p99_ns AS p99_ratio,
+       c.total_ns / mi.total_ns AS total_ratio,
+       c.page_faults / NULLIF(mi.page_faults, 0) AS faults_ratio,
+       c.peak_rss_bytes / NULLIF(mi.peak_rss_bytes, 0) AS rss_ratio
+FROM c LEFT JOIN mi ON mi.trace_id = c.trace_id AND mi.pick = 1
+ORDER BY c.trace, c.median_ns / mi.median_ns, c.backend, c.policy;
+
+-- ---- latency by size class -----------------------------------------------
+
+-- Percentiles (nearest rank) of per-op latency by run, op kind and size
+-- class, in one sort per (run, kind, class) through window functions.
+-- Filter on run_id (a PARTITION BY column, so SQLite pushes it down) when
+-- the database holds many runs; or materialize it once:
+--   CREATE TABLE size_class_latency_cache AS SELECT * FROM size_class_latency;
+CREATE VIEW IF NOT EXISTS size_class_latency AS
+WITH o AS (
+  SELECT o.run_id, k.name AS kind,
+         (SELECT c.class FROM size_classes c WHERE c.lo <= p.size
+           ORDER BY c.lo DESC LIMIT 1) AS class,
+         o.latency_ns
+  FROM run_op o
+  JOIN runs r ON r.run_id = o.run_id
+  JOIN trace_op p ON p.trace_id = r.trace_id AND p.seq = o.seq
+  JOIN op_kinds k ON k.kind = p.kind),
+rk AS (
+  SELECT run_id, kind, class, latency_ns,
+         ROW_NUMBER() OVER (PARTITION BY run_id, kind, class
+                            ORDER BY latency_ns) AS rn,
+         COUNT(*) OVER (PARTITION BY run_id, kind, class) AS n
+  FROM o)
+SELECT rk.run_id, c.trace, c.backend, c.policy, c.label, rk.kind,
+       rk.class, sc.label AS size_class, MAX(rk.n) AS ops,
+       MIN(CASE WHEN rk.rn >= 0.50 * rk.n THEN rk.latency_ns END) AS p50_ns,
+       MIN(CASE WHEN rk.rn >= 0.90 * rk.n THEN rk.latency_ns END) AS p90_ns,
+       MIN(CASE WHEN rk.rn >= 0.95 * rk.n THEN rk.latency_ns END) AS p95_ns,
+       MIN(CASE WHEN rk.rn >= 0.99 * rk.n THEN rk.latency_ns END) AS p99_ns,
+       AVG(rk.latency_ns) AS mean_ns, MAX(rk.latency_ns) AS max_ns
+FROM rk
+JOIN size_classes sc ON sc.class = rk.class
+JOIN run_config c ON c.run_id = rk.run_id
+GROUP BY rk.run_id, rk.kind, rk.class;
+
+-- ---- call sites -------------------------------------------------------------
+
+-- A readable name per call site: the function where symbolization found
+-- one, else module+offset ("libfoo.so+0x1a2b"), else the raw address.
+CREATE VIEW IF NOT EXISTS site_symbols AS
+SELECT s.trace_id, s.site, s.caller, y.function, y.file, y.line,
+       COALESCE(y.module, m.path) AS module,
+       CASE WHEN m.base IS NOT NULL THEN s.caller - m.base END AS offset,
+       COALESCE(y.function || COALESCE(' (' ||
+                  replace(y.file, rtrim(y.file, replace(y.file, '/', '')), '')
+                  || ':' || y.line || ')', ''),
+                replace(m.path, rtrim(m.path, replace(m.path, '/', '')), '')
+                  || printf('+0x%x', s.caller - m.base),
+                printf('0x%x', s.caller)) AS label,
+       (SELECT COUNT(*) FROM symbol_inlines i
+         WHERE i.trace_id = s.trace_id AND i.address = s.caller) AS inlined
+FROM sites s
+LEFT JOIN modules m ON m.trace_id = s.trace_id AND m.module_id = s.module_id
+LEFT JOIN symbols y ON y.trace_id = s.trace_id AND y.address = s.caller;
+
+-- BigCache outcome per run and call site (hakmem runs; run_site rows).
+CREATE VIEW IF NOT EXISTS site_hit_rates AS
+SELECT rs.run_id, c.trace_id, c.trace, c.backend, c.policy, c.label,
+       c.repeat, rs.site, y.label AS site_label, y.function, y.file, y.line,
+       s.allocs AS site_allocs, s.bytes AS site_bytes,
+       rs.allocs, rs.cache_hits, rs.cache_misses,
+       CAST(rs.cache_hits AS REAL)
+         / NULLIF(rs.cache_hits + rs.cache_misses, 0) AS hit_rate
+FROM run_site rs
+JOIN run_config c ON c.run_id = rs.run_id
+LEFT JOIN sites s ON s.trace_id = c.trace_id AND s.site = rs.site
+LEFT JOIN site_symbols y ON y.trace_id = c.trace_id AND y.site = rs.site;
+
+-- The same pooled over the repeats of a (trace, back end, policy).
+CREATE VIEW IF NOT EXISTS site_bigcache AS
+SELECT trace_id, trace, backend, policy, label, site, site_label,
+       function, file, line, site_allocs, site_bytes,
+       COUNT(*) AS runs, SUM(cache_hits) AS cache_hits,
+       SUM(cache_misses) AS cache_misses,
+       CAST(SUM(cache_hits) AS REAL)
+         / NULLIF(SUM(cache_hits) + SUM(cache_misses), 0) AS hit_rate
+FROM site_hit_rates
+GROUP BY trace_id, backend, policy, site;
+
+-- ---- learning policies --------------------------------------------------------
+
+-- Every ELO rating snapshot (policy_events metric 'rating'), one row per
+-- (run, snapshot, arm): the series the "ratings over the run" plot draws.
+CREATE VIEW IF NOT EXISTS elo_ratings AS
+SELECT e.run_id, e.op_seq, e.arm, a.label AS strategy, e.value AS rating
+FROM policy_events e LEFT JOIN elo_arms a ON a.arm = e.arm
+WHERE e.metric = 'rating' AND e.arm IS NOT NULL;
+
+-- The ELO leaderboard at the end of each run (its last snapshot), as
+-- hak_shutdown() prints it: rank, strategy, rating, pulls, alive; chosen
+-- marks the strategy in use at the end.
+CREATE VIEW IF NOT EXISTS elo_leaderboard AS
+WITH last AS (
+  SELECT run_id, MAX(op_seq) AS op_seq FROM policy_events
+  WHERE metric = 'rating' GROUP BY run_id),
+arms AS (
+  SELECT e.run_id, e.op_seq, e.arm,
+         MAX(CASE WHEN e.metric = 'rating' THEN e.value END) AS rating,
+         MAX(CASE WHEN e.metric = 'pulls' THEN e.value END) AS pulls,
+         MAX(CASE WHEN e.metric = 'alive' THEN e.value END) AS alive,
+         MAX(CASE WHEN e.metric = 'chosen' THEN 1 ELSE 0 END) AS chosen
+  FROM policy_events e JOIN last l ON l.run_id = e.run_id
+                                  AND l.op_seq = e.op_seq
+  WHERE e.arm IS NOT NULL
+  GROUP BY e.run_id, e.arm)
+SELECT a.run_id, c.trace, c.backend, c.policy, c.label, c.repeat,
+       a.op_seq,
+       RANK() OVER (PARTITION BY a.run_id ORDER BY a.rating DESC) AS rank,
+       a.arm, ea.label AS strategy, ea.threshold_bytes, a.rating,
+       CAST(a.pulls AS INTEGER) AS pulls, CAST(a.alive AS INTEGER) AS alive,
+       a.chosen
+FROM arms a
+JOIN run_config c ON c.run_id = a.run_id
+LEFT JOIN elo_arms ea ON ea.arm = a.arm
+WHERE a.rating IS NOT NULL;
+
+-- How quickly ELO settles: the final leader (metric 'best') and the first
+-- snapshot from which the leader never changed again, as an op index and
+-- as a fraction of the run; leader_changes counts changes of leader
+-- between consecutive snapshots.
+CREATE VIEW IF NOT EXISTS elo_convergence AS
+WITH b AS (
+  SELECT run_id, op_seq, arm,
+         LAG(arm) OVER (PARTITION BY run_id ORDER BY op_seq) AS prev,
+         ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY op_seq DESC) AS back
+  FROM policy_events WHERE metric = 'best'),
+fin AS (SELECT run_id, arm AS final_arm, op_seq AS last_seq FROM b
+        WHERE back = 1),
+other AS (
+  SELECT f.run_id, MAX(b.op_seq) AS last_other
+  FROM fin f JOIN b ON b.run_id = f.run_id AND b.arm IS NOT f.final_arm
+  GROUP BY f.run_id),
+stab AS (
+  SELECT f.run_id,
+         MIN(CASE WHEN b.op_seq > COALESCE(o.last_other, -1)
+                  THEN b.op_seq END) AS converged_seq,
+         COUNT(*) AS snapshots,
+         SUM(b.prev IS NOT NULL AND b.prev IS NOT b.arm) AS leader_changes
+  FROM fin f JOIN b ON b.run_id = f.run_id
+  LEFT JOIN other o ON o.run_id = f.run_id
+  GROUP BY f.run_id)
+SELECT f.run_id, c.trace, c.backend, c.policy, c.label, c.repeat,
+       f.final_arm, ea.label AS final_strategy, s.converged_seq,
+       r.ops, CAST(s.converged_seq AS REAL) / NULLIF(r.ops, 0)
+         AS converged_fraction,
+       s.snapshots, s.leader_changes
+FROM fin f
+JOIN stab s ON s.run_id = f.run_id
+JOIN runs r ON r.run_id = f.run_id
+JOIN run_config c ON c.run_id = f.run_id
+LEFT JOIN elo_arms ea ON ea.arm = f.final_arm;
+
+-- Lifecycle (evo) mode changes seen between consecutive snapshots of
+-- metric 'mode', with the reason the policy gave (metric 'reason').
+-- Snapshots are periodic, so a change undone before the next snapshot is
+-- not seen here; lifecycle_summary's counters are exact.
+CREATE VIEW IF NOT EXISTS lifecycle_transitions AS
+WITH m AS (
+  SELECT run_id, op_seq, CAST(value AS INTEGER) AS mode,
+         CAST(LAG(value) OVER (PARTITION BY run_id ORDER BY op_seq)
+              AS INTEGER) AS prev
+  FROM policy_events WHERE metric = 'mode')
+SELECT m.run_id, c.trace, c.backend, c.policy, c.label, c.repeat, m.op_seq,
+       m.prev AS from_mode, fm.name AS from_name,
+       m.mode AS to_mode, tm.name AS to_name,
+       CAST(rv.value AS INTEGER) AS reason, rn.name AS reason_name
+FROM m
+JOIN run_config c ON c.run_id = m.run_id
+LEFT JOIN lifecycle_modes fm ON fm.mode = m.prev
+LEFT JOIN lifecycle_modes tm ON tm.mode = m.mode
+LEFT JOIN policy_events rv ON rv.run_id = m.run_id AND rv.op_seq = m.op_seq
+                          AND rv.metric = 'reason'
+LEFT JOIN lifecycle_reasons rn ON rn.reason = CAST(rv.value AS INTEGER)
+WHERE m.prev IS NOT NULL AND m.prev <> m.mode;
+
+-- Per run, the lifecycle's own counters at its last snapshot (exact) and
+-- the transitions seen between snapshots.
+CREATE VIEW IF NOT EXISTS lifecycle_summary AS
+WITH last AS (
+  SELECT run_id, MAX(op_seq) AS op_seq FROM policy_events
+  WHERE metric = 'mode' GROUP BY run_id),
+v AS (
+  SELECT e.run_id, l.op_seq,
+         MAX(CASE WHEN e.metric = 'mode' THEN e.value END) AS mode,
+         MAX(CASE WHEN e.metric = 'windows' THEN e.value END) AS windows,
+         MAX(CASE WHEN e.metric = 'freezes' THEN e.value END) AS freezes,
+         MAX(CASE WHEN e.metric = 'relearns' THEN e.value END) AS relearns,
+         MAX(CASE WHEN e.metric = 'canaries' THEN e.value END) AS canaries,
+         MAX(CASE WHEN e.metric = 'rollbacks' THEN e.value END) AS rollbacks,
+         MAX(CASE WHEN e.metric = 'promotions' THEN e.value END) AS promotions
+  FROM policy_events e JOIN last l ON l.run_id = e.run_id
+                                  AND l.op_seq = e.op_seq
+  GROUP BY e.run_id)
+SELECT v.run_id, c.trace, c.backend, c.policy, c.label, c.repeat, r.ops,
+       lm.name AS final_mode, CAST(v.windows AS INTEGER) AS windows,
+       CAST(v.freezes AS INTEGER) AS freezes,
+       CAST(v.relearns AS INTEGER) AS relearns,
+       CAST(v.canaries AS INTEGER) AS canaries,
+       CAST(v.rollbacks AS INTEGER) AS rollbacks,
+       CAST(v.promotions AS INTEGER) AS promotions,
+       (SELECT COUNT(*) FROM lifecycle_transitions t
+         WHERE t.run_id = v.run_id) AS transitions_seen,
+       CAST(v.relearns AS REAL) * 1e6 / NULLIF(r.ops, 0)
+         AS relearns_per_mop
+FROM v
+JOIN runs r ON r.run_id = v.run_id
+JOIN run_config c ON c.run_id = v.run_id
+LEFT JOIN lifecycle_modes lm ON lm.mode = CAST(v.mode AS INTEGER);
+
+-- ---- over the run ---------------------------------------------------------
+
+-- BigCache hit rate over the run, from cumulative policy-wide counters
+-- 'cache_hits' and 'cache_misses' in policy_events where the back end
+-- emits them: cumulative rate and the rate since the previous snapshot.
+CREATE VIEW IF NOT EXISTS hit_rate_timeline AS
+WITH s AS (
+  SELECT run_id, op_seq,
+         MAX(CASE WHEN metric = 'cache_hits' THEN value END) AS hits,
+         MAX(CASE WHEN metric = 'cache_misses' THEN value END) AS misses
+  FROM policy_events
+  WHERE metric IN ('cache_hits', 'cache_misses') AND arm IS NULL
+  GROUP BY run_id, op_seq),
+d AS (
+  SELECT run_id, op_seq, hits, misses,
+         hits - COALESCE(LAG(hits) OVER w, 0) AS dh,
+         misses - COALESCE(LAG(misses) OVER w, 0) AS dm
+  FROM s WINDOW w AS (PARTITION BY run_id ORDER BY op_seq))
+SELECT run_id, op_seq, hits, misses,
+       hits / NULLIF(hits + misses, 0) AS hit_rate,
+       dh / NULLIF(dh + dm, 0) AS window_hit_rate
+FROM d;
+
+-- RSS over the run with the run's labels (rss_timeline).
+CREATE VIEW IF NOT EXISTS rss_over_run AS
+SELECT x.run_id, c.trace_id, c.trace, c.backend, c.policy, c.label,
+       c.repeat, x.op_seq, x.rss_bytes, x.live_bytes
+FROM rss_timeline x JOIN run_config c ON c.run_id = x.run_id;
