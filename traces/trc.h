@@ -252,6 +252,10 @@ const trc_header_t *trc_reader_header(const trc_reader_t *r);
  * chunk), HK_E_CORRUPT (checksum or structure), HK_E_DECOMPRESS. After an
  * error trc_reader_offset() is where the damaged chunk starts. */
 int trc_reader_next(trc_reader_t *r, trc_chunk_t *c);
+/* Like trc_reader_next, checksums and all, but an EVENTS chunk comes back
+ * with only thread and n (events NULL): its columns are not decoded. For
+ * indexing passes; a column error then shows only when the chunk is read. */
+int trc_reader_next_index(trc_reader_t *r, trc_chunk_t *c);
 /* Offset of the next chunk to read (of the damaged one after an error). */
 uint64_t trc_reader_offset(const trc_reader_t *r);
 /* Reads the chunk at a known offset (from a previous pass), for readers

@@ -200,7 +200,7 @@ static int index_events(prep_t *p, const trc_chunk_t *c) {
 static int pass1(prep_t *p) {
   trc_chunk_t c;
   int rc;
-  while ((rc = trc_reader_next(p->r, &c)) > 0) {
+  while ((rc = trc_reader_next_index(p->r, &c)) > 0) {
     if (c.kind == TRC_CHUNK_SITES)
       rc = index_sites(p, &c);
     else if (c.kind == TRC_CHUNK_EVENTS)

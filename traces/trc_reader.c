@@ -465,12 +465,26 @@ static int decode_summary(trc_reader_t *r, const uint8_t *p,
   return 0;
 }
 
+/* The head of an EVENTS chunk alone: thread and count, no columns. */
+static int index_events(const uint8_t *p, const uint8_t *end, trc_chunk_t *c) {
+  uint32_t thread;
+  uint64_t n;
+  GET32(thread);
+  GET(n);
+  if (n == 0 || n > TRC_MAX_CHUNK_EVENTS || n > (uint64_t)(end - p) / 3)
+    return HK_E_CORRUPT;
+  c->thread = thread;
+  c->n = (size_t)n;
+  return 0;
+}
+
 #undef GET
 #undef GET32
 
 /* ---- chunks ------------------------------------------------------------ */
 
-static int read_chunk(trc_reader_t *r, uint64_t off, trc_chunk_t *c) {
+static int read_chunk(trc_reader_t *r, uint64_t off, trc_chunk_t *c,
+                      int index_only) {
   memset(c, 0, sizeof *c);
   if (off == r->size) return 0;
   if (off > r->size || r->size - off < TRC_CHUNK_HDR_SIZE)
@@ -513,7 +527,9 @@ static int read_chunk(trc_reader_t *r, uint64_t off, trc_chunk_t *c) {
   const uint8_t *end = raw + raw_len;
   int rc;
   switch (kind) {
-  case TRC_CHUNK_EVENTS: rc = decode_events(r, raw, end, c); break;
+  case TRC_CHUNK_EVENTS:
+    rc = index_only ? index_events(raw, end, c) : decode_events(r, raw, end, c);
+    break;
   case TRC_CHUNK_SITES: rc = decode_sites(r, raw, end, c); break;
   case TRC_CHUNK_MODULES: rc = decode_modules(r, raw, end, c); break;
   case TRC_CHUNK_THREADS: rc = decode_threads(r, raw, end, c); break;
@@ -526,14 +542,23 @@ static int read_chunk(trc_reader_t *r, uint64_t off, trc_chunk_t *c) {
   return 1;
 }
 
-int trc_reader_read_at(trc_reader_t *r, uint64_t offset, trc_chunk_t *c) {
+static int read_at(trc_reader_t *r, uint64_t offset, trc_chunk_t *c,
+                   int index_only) {
   r->off = offset;
-  int rc = read_chunk(r, offset, c);
+  int rc = read_chunk(r, offset, c, index_only);
   if (rc == 1) r->off = offset + c->stored;
   if (rc < 0) memset(c, 0, sizeof *c);
   return rc;
 }
 
+int trc_reader_read_at(trc_reader_t *r, uint64_t offset, trc_chunk_t *c) {
+  return read_at(r, offset, c, 0);
+}
+
 int trc_reader_next(trc_reader_t *r, trc_chunk_t *c) {
-  return trc_reader_read_at(r, r->off, c);
+  return read_at(r, r->off, c, 0);
+}
+
+int trc_reader_next_index(trc_reader_t *r, trc_chunk_t *c) {
+  return read_at(r, r->off, c, 1);
 }
