@@ -28,7 +28,7 @@ static void usage(FILE *f) {
           "too)\nwrites OUT.PID.hkt (OUT may contain %%p for the pid; "
           "default ./hkrec).\n"
           "  -o OUT       output template\n"
-          "  --depth N    stack frames per call site, 1..64 (default 8)\n"
+          "  --depth N    stack frames per call site, 1..64 (default 1)\n"
           "  --block N    events per thread buffer (default 4096)\n"
           "Exit code: the program's (128+N if signal N killed it); 1 if "
           "the program\nsucceeded but nothing complete was recorded, or "

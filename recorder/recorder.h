@@ -21,7 +21,7 @@
 
 /* ---- configuration (rec_config.c) ------------------------------------ */
 
-#define REC_DEFAULT_DEPTH 8      /* frames per site; see docs/recorder.md */
+#define REC_DEFAULT_DEPTH 1      /* frames per site: measured, docs/recorder.md */
 #define REC_DEFAULT_BLOCK 4096   /* events per thread buffer (one chunk) */
 #define REC_MAX_BLOCK 65536
 #define REC_DEFAULT_MAX_SITES (1u << 20)
