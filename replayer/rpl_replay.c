@@ -87,10 +87,14 @@ static void describe_status(int st, char *buf, size_t len) {
 
 static void print_run(const char *trace, const char *label, int64_t run_id,
                       const rpl_result_t *r) {
-  printf("run %-4lld %-20.20s %-16s done  ops %-10llu median %6.1f ns  p99 "
-         "%7.1f ns  total %9.3f ms  digest %.12s\n",
-         (long long)run_id, trace, label, (unsigned long long)r->ops,
-         r->median_ns, r->p99_ns, (double)r->total_ns / 1e6, r->digest);
+  char lat[64] = "per-op timing off";
+  if (r->timed)
+    snprintf(lat, sizeof lat, "median %6.1f ns  p99 %7.1f ns", r->median_ns,
+             r->p99_ns);
+  printf("run %-4lld %-20.20s %-16s done  ops %-10llu %s  total %9.3f ms  "
+         "digest %.12s\n",
+         (long long)run_id, trace, label, (unsigned long long)r->ops, lat,
+         (double)r->total_ns / 1e6, r->digest);
   fflush(stdout);
 }
 
