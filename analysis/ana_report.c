@@ -310,7 +310,7 @@ static const char pub_sql[] =
     " page_faults, syscalls, pub_median_ns, pub_vs_mimalloc_pct,"
     " pub_page_faults, pub_syscalls FROM published_comparison"
     " WHERE ?1 IS NULL OR scenario = ?1 ORDER BY scenario = 'json',"
-    " scenario = 'mir', scenario, trace, ord";
+    " scenario = 'mir', scenario, ord, trace";
 
 int ana_report_published(ana_db_t *adb, ana_format_t fmt, FILE *out,
                          char *why, size_t len) {

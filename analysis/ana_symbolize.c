@@ -146,7 +146,11 @@ static int is_function(Dwarf_Die *d) {
 }
 
 /* The inlined chain at pc: function scopes innermost first, each with the
- * call site of the one inside it. Fills s->inlines when more than one. */
+ * call site of the one inside it. Fills s->inlines when more than one.
+ * dwarf_getscopes gives an inlined instance followed by its abstract
+ * definition, not by the function it was inlined into; the physical
+ * nesting comes from dwarf_getscopes_die on the instance (as eu-addr2line
+ * -i does). */
 static int inline_chain(Dwfl_Module *mod, Dwarf_Addr pc, ana_sym_t *s) {
   Dwarf_Addr bias = 0;
   Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
@@ -154,16 +158,28 @@ static int inline_chain(Dwfl_Module *mod, Dwarf_Addr pc, ana_sym_t *s) {
   Dwarf_Die *scopes = NULL;
   int n = dwarf_getscopes(cu, pc - bias, &scopes);
   if (n <= 0) return 0;
-  int nf = 0;
-  for (int i = 0; i < n; i++) nf += is_function(&scopes[i]);
-  if (nf < 2) {
-    /* Not inlined; the DWARF name serves when the symbol table has none. */
-    for (int i = 0; i < n && !s->function; i++)
-      if (is_function(&scopes[i]))
-        s->function = dup_or_null(dwarf_diename(&scopes[i]));
+  int first = -1;
+  for (int i = 0; i < n && first < 0; i++)
+    if (is_function(&scopes[i])) first = i;
+  if (first < 0) {
     free(scopes);
     return 0;
   }
+  Dwarf_Die inner_die = scopes[first];
+  free(scopes);
+  if (dwarf_tag(&inner_die) != DW_TAG_inlined_subroutine) {
+    /* Not inlined; the DWARF name serves when the symbol table has none. */
+    if (!s->function) s->function = dup_or_null(dwarf_diename(&inner_die));
+    return 0;
+  }
+  n = dwarf_getscopes_die(&inner_die, &scopes);
+  if (n <= 0) {
+    free(s->function);
+    s->function = dup_or_null(dwarf_diename(&inner_die));
+    return 0;
+  }
+  int nf = 0;
+  for (int i = 0; i < n; i++) nf += is_function(&scopes[i]);
   s->inlines = calloc((size_t)nf, sizeof *s->inlines);
   if (!s->inlines) {
     free(scopes);

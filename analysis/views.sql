@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS symbol_inlines (
 ) WITHOUT ROWID;
 
 -- Power-of-two size classes: class k holds sizes in (2^(k-1), 2^k];
--- class 4 also holds everything up to 16 bytes. label names the upper bound.
+-- class 4 also holds 1 to 16 bytes; class 0 is size 0 (frees carry no
+-- size in trace_op). label names the upper bound.
 CREATE TABLE IF NOT EXISTS size_classes (
   class  INTEGER PRIMARY KEY,
   lo     INTEGER NOT NULL UNIQUE,
@@ -31,12 +32,14 @@ CREATE TABLE IF NOT EXISTS size_classes (
 );
 INSERT OR IGNORE INTO size_classes(class, lo, hi, label)
 WITH RECURSIVE k(n) AS (SELECT 4 UNION ALL SELECT n + 1 FROM k WHERE n < 48)
-SELECT n, CASE WHEN n = 4 THEN 0 ELSE (1 << (n - 1)) + 1 END, 1 << n,
+SELECT n, CASE WHEN n = 4 THEN 1 ELSE (1 << (n - 1)) + 1 END, 1 << n,
        CASE WHEN n < 10 THEN (1 << n) || ' B'
             WHEN n < 20 THEN (1 << (n - 10)) || ' KiB'
             WHEN n < 30 THEN (1 << (n - 20)) || ' MiB'
             ELSE (1 << (n - 30)) || ' GiB' END
 FROM k;
+INSERT OR IGNORE INTO size_classes(class, lo, hi, label)
+  VALUES (0, 0, 0, 'size 0');
 
 -- The ELO strategies of policies/pol_base.c (pol_elo_thresholds): arm ->
 -- mmap threshold. HAKMEM.md's inferred geometric list, 512 KiB to 32 MiB.
@@ -223,7 +226,11 @@ SELECT s.trace_id, s.site, s.caller, y.function, y.file, y.line,
        (SELECT COUNT(*) FROM symbol_inlines i
          WHERE i.trace_id = s.trace_id AND i.address = s.caller) AS inlined
 FROM sites s
-LEFT JOIN modules m ON m.trace_id = s.trace_id AND m.module_id = s.module_id
+LEFT JOIN modules m ON m.trace_id = s.trace_id
+  AND m.module_id = COALESCE(s.module_id,
+        (SELECT m2.module_id FROM modules m2 WHERE m2.trace_id = s.trace_id
+            AND s.caller >= m2.lo AND s.caller < m2.hi
+          ORDER BY m2.module_id LIMIT 1))
 LEFT JOIN symbols y ON y.trace_id = s.trace_id AND y.address = s.caller;
 
 -- BigCache outcome per run and call site (hakmem runs; run_site rows).

@@ -1,0 +1,60 @@
+#!/bin/sh
+# phase67.sh: reproduce hakmem's published Phase 6.7 table (vm, 2 MiB) and
+# its json and mir figures from scratch: generate the scenarios, replay
+# them against mimalloc, jemalloc, hakmem-evolving (hakmem + elo),
+# hakmem-baseline (hakmem + static) and glibc, then print the measured
+# table beside the published one (analysis/published.sql, a SQL join).
+#
+# usage: scripts/phase67.sh [--hksim PATH] [--out DIR] [--scale K]
+#                           [--repeat N] [--seed N] [--touch MODE]
+#   --out DIR   where traces, results.db, report.md and plots/ go
+#               (default: ./phase67)
+#   --scale K   passed to `hksim gen` for every scenario (default 50:
+#               vm 500 iterations of 2 MiB, json 50,000 of 64 KiB,
+#               mir 5,000 of 256 KiB)
+#   --repeat N  runs per configuration; tables show medians (default 5)
+# The published comparison is also `hksim report --db DIR/results.db
+# --published` and `sqlite3 DIR/results.db < analysis/queries/phase67.sql`.
+set -eu
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+hksim=""
+out=phase67
+scale=50
+repeat=5
+seed=1
+touch=pages
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --hksim) hksim=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --scale) scale=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
+    --touch) touch=$2; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "phase67.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$hksim" ]; then
+  for b in "$here"/build*/bin/hksim; do
+    if [ -x "$b" ]; then hksim=$b; break; fi
+  done
+fi
+if [ -z "$hksim" ] || [ ! -x "$hksim" ]; then
+  echo "phase67.sh: no hksim binary (build first, or pass --hksim PATH)" >&2
+  exit 1
+fi
+
+mkdir -p "$out"
+db=$out/results.db
+rm -f "$db" "$db-wal" "$db-shm"
+for s in vm json mir; do
+  "$hksim" gen "$s" -o "$out/$s.hkt" --scale "$scale" --seed "$seed" >&2
+done
+"$hksim" replay "$out/vm.hkt" "$out/json.hkt" "$out/mir.hkt" --db "$db" \
+  --backend mimalloc,jemalloc,hakmem,glibc --policy elo,static \
+  --repeat "$repeat" --seed "$seed" --touch "$touch" --quiet >&2
+"$hksim" report --db "$db" --out "$out/plots" > "$out/report.md"
+"$hksim" report --db "$db" --published --no-symbolize | tee "$out/published.md"
+echo "phase67.sh: $db, $out/report.md, $out/published.md, $out/plots/" >&2

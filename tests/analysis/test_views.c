@@ -1,0 +1,242 @@
+/* test_views.c: every view of analysis/views.sql and published.sql on the
+ * hand-built database of ana_fixture.h, against values computed by hand. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ana_fixture.h"
+
+static char db_path[256];
+
+static int setup(void **state) {
+  ana_db_t *db = ana_fixture_open(db_path, sizeof db_path, 1);
+  *state = db;
+  return db ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  ana_db_free(*state);
+  unlink(db_path);
+  return 0;
+}
+
+/* The first column of the first row of sql, as a double (NAN: NULL or no
+ * row) or as text into buf ("<null>", "<none>"). */
+static double qd(ana_db_t *db, const char *sql) {
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(ana_db_sqlite(db), sql, -1, &st, NULL),
+                   SQLITE_OK);
+  double v = NAN;
+  if (sqlite3_step(st) == SQLITE_ROW &&
+      sqlite3_column_type(st, 0) != SQLITE_NULL)
+    v = sqlite3_column_double(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+static const char *qs(ana_db_t *db, const char *sql) {
+  static char buf[512];
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(ana_db_sqlite(db), sql, -1, &st, NULL),
+                   SQLITE_OK);
+  snprintf(buf, sizeof buf, "<none>");
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    snprintf(buf, sizeof buf, "%s", t ? (const char *)t : "<null>");
+  }
+  sqlite3_finalize(st);
+  return buf;
+}
+
+#define NEAR(a, b) assert_true(fabs((a) - (b)) < 1e-6)
+
+static void test_contract_views(void **state) {
+  ana_db_t *db = *state;
+  NEAR(qd(db, "SELECT COUNT(*) FROM run_summary"), 8);
+  NEAR(qd(db, "SELECT page_faults FROM run_summary WHERE run_id = 1"), 513);
+  NEAR(qd(db, "SELECT hit_rate FROM run_summary WHERE run_id = 6"), 0.5);
+  NEAR(qd(db, "SELECT COUNT(*) FROM op_latency WHERE run_id = 1"), 10);
+  assert_string_equal(qs(db, "SELECT function FROM site_summary WHERE site = 1"),
+                      "make_vm");
+  NEAR(qd(db, "SELECT hit_rate FROM site_summary WHERE site = 1"), 0.7);
+  NEAR(qd(db, "SELECT COUNT(*) FROM policy_timeline WHERE run_id = 8"), 11);
+}
+
+static void test_config_summary(void **state) {
+  ana_db_t *db = *state;
+  /* 4 configurations with done runs; the failed glibc run is not one. */
+  NEAR(qd(db, "SELECT COUNT(*) FROM config_summary"), 4);
+  /* mimalloc: 2 repeats, medians of 100 and 120 -> 110 */
+  NEAR(qd(db, "SELECT median_ns FROM config_summary WHERE backend = 'mimalloc'"),
+       110);
+  NEAR(qd(db, "SELECT p99_ns FROM config_summary WHERE backend = 'mimalloc'"), 310);
+  NEAR(qd(db, "SELECT page_faults FROM config_summary WHERE backend = 'mimalloc'"),
+       513);
+  /* elo: 150, 200, 160 -> 160; p99 400, 500, 450 -> 450 */
+  NEAR(qd(db, "SELECT median_ns FROM config_summary WHERE policy = 'elo'"), 160);
+  NEAR(qd(db, "SELECT p99_ns FROM config_summary WHERE policy = 'elo'"), 450);
+  NEAR(qd(db, "SELECT runs FROM config_summary WHERE policy = 'elo'"), 3);
+  NEAR(qd(db, "SELECT hit_rate FROM config_summary WHERE policy = 'elo'"), 0.9);
+  assert_string_equal(
+      qs(db, "SELECT label FROM config_summary WHERE policy = 'static'"),
+      "hakmem-baseline");
+  assert_string_equal(
+      qs(db, "SELECT scenario FROM config_summary WHERE policy = 'static'"), "vm");
+}
+
+static void test_vs_mimalloc(void **state) {
+  ana_db_t *db = *state;
+  NEAR(qd(db, "SELECT median_ratio FROM vs_mimalloc WHERE backend = 'mimalloc'"),
+       1.0);
+  NEAR(qd(db, "SELECT median_ratio FROM vs_mimalloc WHERE policy = 'elo'"),
+       160.0 / 110.0);
+  NEAR(qd(db, "SELECT vs_mimalloc_pct FROM vs_mimalloc WHERE policy = 'static'"),
+       (300.0 / 110.0 - 1) * 100);
+  NEAR(qd(db, "SELECT faults_ratio FROM vs_mimalloc WHERE policy = 'static'"),
+       2.0);
+  NEAR(qd(db, "SELECT rss_ratio FROM vs_mimalloc WHERE policy = 'static'"), 1.2);
+}
+
+static void test_size_class_latency(void **state) {
+  ana_db_t *db = *state;
+  /* run 1 mallocs (2 MiB) took 10, 30, 50, 70, 90 ns: nearest rank */
+  const char *w = " FROM size_class_latency WHERE run_id = 1 AND kind = 'malloc'";
+  char q[256];
+  snprintf(q, sizeof q, "SELECT size_class%s", w);
+  assert_string_equal(qs(db, q), "2 MiB");
+  snprintf(q, sizeof q, "SELECT ops%s", w);
+  NEAR(qd(db, q), 5);
+  snprintf(q, sizeof q, "SELECT p50_ns%s", w);
+  NEAR(qd(db, q), 50);
+  snprintf(q, sizeof q, "SELECT p90_ns%s", w);
+  NEAR(qd(db, q), 90);
+  snprintf(q, sizeof q, "SELECT p99_ns%s", w);
+  NEAR(qd(db, q), 90);
+  snprintf(q, sizeof q, "SELECT mean_ns%s", w);
+  NEAR(qd(db, q), 50);
+  /* frees: size 0, 20..100 ns -> p50 60 */
+  NEAR(qd(db, "SELECT p50_ns FROM size_class_latency WHERE run_id = 1"
+              " AND kind = 'free'"), 60);
+  assert_string_equal(qs(db, "SELECT size_class FROM size_class_latency WHERE"
+                             " run_id = 1 AND kind = 'free'"), "size 0");
+  NEAR(qd(db, "SELECT COUNT(*) FROM size_class_latency"), 4);
+  /* size classes: 2 MiB is the top of its class, 2 MiB + 1 the next */
+  NEAR(qd(db, "SELECT class FROM size_classes WHERE lo <= 2097152 ORDER BY lo"
+              " DESC LIMIT 1"), 21);
+  NEAR(qd(db, "SELECT class FROM size_classes WHERE lo <= 2097153 ORDER BY lo"
+              " DESC LIMIT 1"), 22);
+}
+
+static void test_sites(void **state) {
+  ana_db_t *db = *state;
+  assert_string_equal(qs(db, "SELECT label FROM site_symbols WHERE site = 1"),
+                      "make_vm (vm.c:42)");
+  /* no symbols row, no module id: found by range, module + offset */
+  assert_string_equal(qs(db, "SELECT label FROM site_symbols WHERE site = 2"),
+                      "libfoo.so+0x388");
+  NEAR(qd(db, "SELECT hit_rate FROM site_hit_rates WHERE run_id = 3 AND"
+              " site = 1"), 0.8);
+  NEAR(qd(db, "SELECT hit_rate FROM site_bigcache WHERE site = 1"), 0.7);
+  NEAR(qd(db, "SELECT runs FROM site_bigcache WHERE site = 1"), 2);
+  NEAR(qd(db, "SELECT hit_rate FROM site_bigcache WHERE site = 2"), 1.0);
+}
+
+static void test_elo(void **state) {
+  ana_db_t *db = *state;
+  NEAR(qd(db, "SELECT COUNT(*) FROM elo_ratings WHERE run_id = 3"), 6);
+  assert_string_equal(
+      qs(db, "SELECT strategy FROM elo_leaderboard WHERE run_id = 3 AND rank = 1"),
+      "768K");
+  NEAR(qd(db, "SELECT rating FROM elo_leaderboard WHERE run_id = 3 AND rank = 2"),
+       1480);
+  NEAR(qd(db, "SELECT pulls FROM elo_leaderboard WHERE run_id = 3 AND rank = 1"),
+       7);
+  NEAR(qd(db, "SELECT chosen FROM elo_leaderboard WHERE run_id = 3 AND arm = 1"),
+       1);
+  NEAR(qd(db, "SELECT chosen FROM elo_leaderboard WHERE run_id = 3 AND arm = 0"),
+       0);
+  /* leader arm 0 at op 0, arm 1 from op 5 on */
+  NEAR(qd(db, "SELECT final_arm FROM elo_convergence WHERE run_id = 3"), 1);
+  NEAR(qd(db, "SELECT converged_seq FROM elo_convergence WHERE run_id = 3"), 5);
+  NEAR(qd(db, "SELECT converged_fraction FROM elo_convergence WHERE run_id = 3"),
+       0.5);
+  NEAR(qd(db, "SELECT leader_changes FROM elo_convergence WHERE run_id = 3"), 1);
+  NEAR(qd(db, "SELECT snapshots FROM elo_convergence WHERE run_id = 3"), 3);
+}
+
+static void test_lifecycle(void **state) {
+  ana_db_t *db = *state;
+  NEAR(qd(db, "SELECT COUNT(*) FROM lifecycle_transitions WHERE run_id = 8"), 3);
+  assert_string_equal(
+      qs(db, "SELECT group_concat(from_name || '>' || to_name || ':' ||"
+             " reason_name, ' ') FROM (SELECT * FROM lifecycle_transitions"
+             " ORDER BY op_seq)"),
+      "LEARN>FROZEN:stable FROZEN>CANARY:canary CANARY>LEARN:degraded");
+  assert_string_equal(qs(db, "SELECT final_mode FROM lifecycle_summary"), "LEARN");
+  NEAR(qd(db, "SELECT relearns FROM lifecycle_summary WHERE run_id = 8"), 1);
+  NEAR(qd(db, "SELECT transitions_seen FROM lifecycle_summary"), 3);
+  NEAR(qd(db, "SELECT relearns_per_mop FROM lifecycle_summary"), 1e5);
+}
+
+static void test_timelines(void **state) {
+  ana_db_t *db = *state;
+  NEAR(qd(db, "SELECT hit_rate FROM hit_rate_timeline WHERE run_id = 3 AND"
+              " op_seq = 9"), 0.9);
+  NEAR(qd(db, "SELECT window_hit_rate FROM hit_rate_timeline WHERE run_id = 3"
+              " AND op_seq = 9"), 1.0);
+  NEAR(qd(db, "SELECT window_hit_rate FROM hit_rate_timeline WHERE run_id = 3"
+              " AND op_seq = 5"), 2.0 / 3.0);
+  NEAR(qd(db, "SELECT COUNT(*) FROM rss_over_run WHERE label = 'mimalloc'"), 2);
+}
+
+static void test_published(void **state) {
+  ana_db_t *db = *state;
+  NEAR(qd(db, "SELECT COUNT(*) FROM published"), 15);
+  NEAR(qd(db, "SELECT median_ns FROM published_comparison WHERE scenario = 'vm'"
+              " AND allocator = 'hakmem-evolving'"), 160);
+  NEAR(qd(db, "SELECT pub_median_ns FROM published_comparison WHERE scenario ="
+              " 'vm' AND allocator = 'hakmem-evolving'"), 37602);
+  /* printed where the source printed it, computed elsewhere */
+  NEAR(qd(db, "SELECT pub_vs_mimalloc_pct FROM published_comparison WHERE"
+              " scenario = 'vm' AND allocator = 'glibc'"), 200.4);
+  NEAR(qd(db, "SELECT pub_vs_mimalloc_pct FROM published_comparison WHERE"
+              " scenario = 'mir' AND allocator = 'jemalloc'"), 21.0);
+  /* glibc failed: published row, nothing measured */
+  assert_true(isnan(qd(db, "SELECT median_ns FROM published_comparison WHERE"
+                           " scenario = 'vm' AND allocator = 'glibc'")));
+  assert_string_equal(
+      qs(db, "SELECT syscalls FROM published_comparison WHERE scenario = 'vm'"
+             " AND allocator = 'mimalloc'"),
+      "10 mmap + 2 madvise + 5 munmap");
+}
+
+static void test_views_idempotent(void **state) {
+  ana_db_t *db = *state;
+  char why[256];
+  assert_int_equal(ana_db_exec(db, ana_views_sql, why, sizeof why), 0);
+  assert_int_equal(ana_db_exec(db, ana_published_sql, why, sizeof why), 0);
+  assert_int_equal(ana_db_exec(db, ana_schema_sql, why, sizeof why), 0);
+  NEAR(qd(db, "SELECT COUNT(*) FROM published"), 15);
+  NEAR(qd(db, "SELECT COUNT(*) FROM size_classes"), 46);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_contract_views),
+      cmocka_unit_test(test_config_summary),
+      cmocka_unit_test(test_vs_mimalloc),
+      cmocka_unit_test(test_size_class_latency),
+      cmocka_unit_test(test_sites),
+      cmocka_unit_test(test_elo),
+      cmocka_unit_test(test_lifecycle),
+      cmocka_unit_test(test_timelines),
+      cmocka_unit_test(test_published),
+      cmocka_unit_test(test_views_idempotent),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
