@@ -38,9 +38,14 @@ static void help(FILE *f) {
 
 /* Splits a comma list into out (pointers into a copy of s: argv itself
  * stays intact, since the replayer may re-execute the command line). */
+static char *owned[8];
+static size_t n_owned;
+
 static int split(const char *arg, const char **out, size_t *n) {
+  if (n_owned == HK_ARRAY_LEN(owned)) return -1;
   char *s = strdup(arg);
   if (!s) return -1;
+  owned[n_owned++] = s;
   for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
     if (*n == MAX_LIST) return -1;
     out[(*n)++] = tok;
@@ -52,7 +57,7 @@ static void on_error(void *ctx, const char *what, const char *msg) {
   cli_error(what, "%s", msg);
 }
 
-static int run(int argc, char **argv) {
+static int run_replay(int argc, char **argv) {
   const char *traces[MAX_LIST], *backends[MAX_LIST], *policies[MAX_LIST],
       *overrides[MAX_LIST];
   size_t nt = 0, nb = 0, np = 0, no = 0;
@@ -171,6 +176,12 @@ static int run(int argc, char **argv) {
     return CLI_FAIL;
   }
   return CLI_OK;
+}
+
+static int run(int argc, char **argv) {
+  int rc = run_replay(argc, argv);
+  while (n_owned) free(owned[--n_owned]);
+  return rc;
 }
 
 const cli_cmd_t cli_cmd_replay = {"replay",
