@@ -472,7 +472,10 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   }
   uint64_t w1 = hk_now_ns();
   rpl_counters_stop(&C, res);
-  if (cfg->crash_after && cfg->crash_after <= n_ops) raise(SIGSEGV);
+  if (cfg->crash_after && cfg->crash_after <= n_ops) {
+    signal(SIGSEGV, SIG_DFL); /* a sanitizer's handler would exit(1) */
+    raise(SIGSEGV);
+  }
   if (cfg->rss_every && res->n_rss < res->rss_cap_) {
     rpl_rss_row_t *r = &res->rss[res->n_rss++];
     r->op_seq = end;
