@@ -1,11 +1,14 @@
 /* rec_core.c: the recorder session: output file and writer, thread states
- * with their event buffers, the handoff of full buffers, site interning,
- * module map refresh and the end of recording. The per-event path is the
- * inline rec_push (rec_internal.h); everything here is a cold path, run
- * under the session lock. Allocations here are the recorder's own: the
- * preload calls this code with its nesting guard set. */
+ * with their event buffers, the handoff of full buffers to a background
+ * writer thread, site interning, module map refresh and the end of
+ * recording. The per-event path is the inline rec_push (rec_internal.h);
+ * everything here is a cold path. Allocations here are the recorder's own:
+ * the preload calls this code with its nesting guard set, and sets it for
+ * good in the writer thread (rec_set_writer_init). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +47,16 @@ uint64_t rec_now(const rec_t *r) {
   return raw > r->start_ticks ? raw - r->start_ticks : 0;
 }
 
+/* The first error is kept (any thread may meet one). */
+static void keep_error(rec_t *r, int err) {
+  int zero = 0;
+  if (err) atomic_compare_exchange_strong(&r->err, &zero, err);
+}
+
 /* The first error stops recording; the preload reports it once. */
 static void set_error(rec_t *r, int err) {
   if (!err) return;
-  if (!r->err) r->err = err;
+  keep_error(r, err);
   int running = REC_RUNNING;
   atomic_compare_exchange_strong(&r->state, &running, REC_STOPPED);
 }
@@ -108,7 +117,13 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
   if (r->cfg.depth > TRC_MAX_DEPTH) r->cfg.depth = TRC_MAX_DEPTH;
   if (r->cfg.block < 16) r->cfg.block = 16;
   if (r->cfg.block > REC_MAX_BLOCK) r->cfg.block = REC_MAX_BLOCK;
+  if (r->cfg.buffers < 2) r->cfg.buffers = 2;
+  if (r->cfg.buffers > REC_MAX_BUFFERS) r->cfg.buffers = REC_MAX_BUFFERS;
   pthread_mutex_init(&r->lock, NULL);
+  pthread_mutex_init(&r->qlock, NULL);
+  pthread_mutex_init(&r->wlock, NULL);
+  pthread_cond_init(&r->work, NULL);
+  pthread_cond_init(&r->space, NULL);
   r->pid = getpid();
   /* The clock: the TSC when it is invariant (cheap, fenced stamps),
    * CLOCK_MONOTONIC otherwise. */
@@ -168,7 +183,6 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
 fail:
   rec_sites_free(r->sites);
   rec_modules_free(r->mods);
-  pthread_mutex_destroy(&r->lock);
   free(r);
   return rc;
 }
@@ -183,6 +197,8 @@ static void unmap_threads(rec_t *r) {
   r->threads = r->free_threads = NULL;
 }
 
+/* No mutex or condition variable is destroyed: in a fork child they may
+ * count waiters of the parent's threads, and destroying would wait. */
 void rec_abandon(rec_t *r) {
   if (!r) return;
   if (r->sink.release) r->sink.release(r->sink_ctx);
@@ -192,9 +208,14 @@ void rec_abandon(rec_t *r) {
   free(r);
 }
 
+static void stop_writer(rec_t *r, int try_only);
+
 void rec_free(rec_t *r) {
   if (!r) return;
   rec_finish(r, 0);
+  pthread_mutex_lock(&r->qlock);
+  stop_writer(r, 0); /* if a try_only finish gave up on it */
+  pthread_mutex_unlock(&r->qlock);
   rec_abandon(r);
 }
 
@@ -204,33 +225,206 @@ static int lock(rec_t *r, int try_only) {
   return 0;
 }
 
+/* ---- the writer thread and the handoff queue ------------------------- */
+
+/* Writes one buffer to the sink, or counts it as dropped after an error.
+ * Called by the writer thread with no lock held, or inline under qlock. */
+static void write_buf(rec_t *r, rec_buf_t *b) {
+  pthread_mutex_lock(&r->wlock);
+  if (!atomic_load(&r->err)) {
+    if (b->n) set_error(r, r->sink.events(r->sink_ctx, b->index, b->ev, b->n));
+    /* A thread's last events form a partial chunk: write it now, so that a
+     * later SIGKILL cannot lose the events of a thread that has ended. */
+    if (b->final && !atomic_load(&r->err))
+      set_error(r, r->sink.flush(r->sink_ctx));
+  } else {
+    atomic_fetch_add(&r->dropped, b->n);
+  }
+  pthread_mutex_unlock(&r->wlock);
+}
+
+/* qlock held for all of these. */
+static void give_back(rec_buf_t *b) {
+  b->next = b->owner->spares;
+  b->owner->spares = b;
+}
+
+static rec_buf_t *pop(rec_t *r) {
+  rec_buf_t *b = r->q_head;
+  r->q_head = b->next;
+  if (!r->q_head) r->q_tail = NULL;
+  r->q_len--;
+  return b;
+}
+
+static void enqueue(rec_t *r, rec_buf_t *b) {
+  b->next = NULL;
+  if (r->q_tail)
+    r->q_tail->next = b;
+  else
+    r->q_head = b;
+  r->q_tail = b;
+  r->q_len++;
+}
+
+/* Writes the queue in the calling thread (no writer thread running). */
+static void drain_inline(rec_t *r) {
+  while (r->q_head) {
+    rec_buf_t *b = pop(r);
+    write_buf(r, b);
+    give_back(b);
+  }
+  pthread_cond_broadcast(&r->space);
+}
+
+/* The writer: takes buffers off the queue in order (so each thread's
+ * events reach the sink in order) and writes them without holding the
+ * queue lock. Exits when asked, after the buffer in hand; what is still
+ * queued stays for whoever stopped it. */
+static void *writer_main(void *arg) {
+  rec_t *r = arg;
+  if (r->writer_init) r->writer_init();
+  pthread_mutex_lock(&r->qlock);
+  for (;;) {
+    while (!r->q_head && !r->writer_stop)
+      pthread_cond_wait(&r->work, &r->qlock);
+    if (r->writer_stop) break;
+    rec_buf_t *b = pop(r);
+    r->writer_busy = 1;
+    pthread_mutex_unlock(&r->qlock);
+    write_buf(r, b);
+    pthread_mutex_lock(&r->qlock);
+    r->writer_busy = 0;
+    give_back(b);
+    pthread_cond_broadcast(&r->space);
+  }
+  pthread_cond_broadcast(&r->space);
+  pthread_mutex_unlock(&r->qlock);
+  return NULL;
+}
+
+/* Starts the writer thread if it should run and does not. Lazily, at the
+ * first handoff: never in a constructor before main. Every signal is
+ * blocked in it (set around pthread_create, so there is no window): the
+ * program's handlers never run on the recorder's thread. */
+static void ensure_writer(rec_t *r) {
+  if (r->writer_on || r->writer_failed || !r->cfg.writer_thread) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  r->writer_stop = 0;
+  int rc = pthread_create(&r->writer, NULL, writer_main, r);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc)
+    r->writer_failed = 1; /* write inline from now on */
+  else
+    r->writer_on = 1;
+}
+
+/* Stops and joins the writer (qlock held; released meanwhile). With
+ * try_only, waits about a second at most; returns HK_E_STATE then. */
+static void stop_writer(rec_t *r, int try_only) {
+  if (!r->writer_on) return;
+  r->writer_stop = 1;
+  pthread_cond_signal(&r->work);
+  pthread_mutex_unlock(&r->qlock);
+  int rc = 0;
+  if (try_only) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    rc = pthread_timedjoin_np(r->writer, NULL, &ts);
+  } else {
+    rc = pthread_join(r->writer, NULL);
+  }
+  pthread_mutex_lock(&r->qlock);
+  if (!rc) {
+    r->writer_on = 0;
+    r->writer_stop = 0;
+  }
+}
+
+void rec_set_writer_init(rec_t *r, void (*fn)(void)) { r->writer_init = fn; }
+
+void rec_drain(rec_t *r) {
+  pthread_mutex_lock(&r->qlock);
+  while (r->q_head || r->writer_busy) {
+    if (!r->writer_on)
+      drain_inline(r);
+    else
+      pthread_cond_wait(&r->space, &r->qlock);
+  }
+  pthread_mutex_unlock(&r->qlock);
+}
+
+void rec_fork_prepare(rec_t *r) {
+  pthread_mutex_lock(&r->lock);
+  pthread_mutex_lock(&r->qlock);
+  stop_writer(r, 0);
+  pthread_mutex_lock(&r->wlock);
+}
+
+void rec_fork_parent(rec_t *r) {
+  pthread_mutex_unlock(&r->wlock);
+  if (r->q_head && atomic_load(&r->state) == REC_RUNNING) {
+    ensure_writer(r);
+    if (r->writer_on) pthread_cond_signal(&r->work);
+  }
+  /* Threads waiting for a spare re-check who writes. */
+  pthread_cond_broadcast(&r->space);
+  pthread_mutex_unlock(&r->qlock);
+  pthread_mutex_unlock(&r->lock);
+}
+
+void rec_fork_child(rec_t *r) {
+  pthread_mutex_unlock(&r->wlock);
+  pthread_mutex_unlock(&r->qlock);
+  pthread_mutex_unlock(&r->lock);
+  rec_abandon(r);
+}
+
 int rec_finish(rec_t *r, int try_only) {
   if (lock(r, try_only)) return HK_E_STATE;
   if (atomic_load(&r->state) == REC_FINISHED) {
     pthread_mutex_unlock(&r->lock);
-    return r->err;
+    return atomic_load(&r->err);
   }
   int running = atomic_load(&r->state) == REC_RUNNING;
   atomic_store(&r->state, REC_FINISHED);
+  pthread_mutex_lock(&r->qlock);
+  /* From here handoffs drop their events; waiters for a spare wake up to
+   * drop theirs. The queue is written in order, then the partial buffers. */
+  pthread_cond_broadcast(&r->space);
+  stop_writer(r, try_only);
+  if (r->writer_on) { /* it did not stop in time (signal handler) */
+    pthread_mutex_unlock(&r->qlock);
+    pthread_mutex_unlock(&r->lock);
+    return HK_E_STATE;
+  }
+  drain_inline(r);
   if (running) {
     /* Every attached thread's events so far: events below the published
-     * count are complete; the owner cannot reset the count (that needs
-     * the lock we hold). */
-    for (rec_thread_t *t = r->threads; t && !r->err; t = t->next) {
-      if (!t->live) continue;
+     * count are complete; the owner cannot reset the count or switch
+     * buffers (both need the queue lock we hold). */
+    for (rec_thread_t *t = r->threads; t && !atomic_load(&r->err);
+         t = t->next) {
+      if (!t->live || !t->cur) continue;
       uint32_t n = atomic_load_explicit(&t->n, memory_order_acquire);
-      if (n) set_error(r, r->sink.events(r->sink_ctx, t->index, t->buf, n));
-      if (!r->err) t->events += n;
+      rec_buf_t b = {NULL, t, t->buf, n, t->index, 0};
+      write_buf(r, &b);
+      if (!atomic_load(&r->err)) t->events += n;
     }
     /* Owners keep appending after this; rec_thread_full drops them. */
-    int rc = r->sink.finish(r->sink_ctx, rec_now(r), atomic_load(&r->dropped));
-    if (rc && !r->err) r->err = rc;
+    if (!atomic_load(&r->err))
+      keep_error(r, r->sink.finish(r->sink_ctx, rec_now(r),
+                                   atomic_load(&r->dropped)));
   }
+  pthread_mutex_unlock(&r->qlock);
   pthread_mutex_unlock(&r->lock);
-  return r->err;
+  return atomic_load(&r->err);
 }
 
-int rec_error(const rec_t *r) { return r->err; }
+int rec_error(const rec_t *r) { return atomic_load(&r->err); }
 int rec_state(const rec_t *r) { return atomic_load(&r->state); }
 const char *rec_path(const rec_t *r) { return r->path; }
 uint64_t rec_dropped(const rec_t *r) { return atomic_load(&r->dropped); }
@@ -243,12 +437,30 @@ size_t rec_memory(const rec_t *r) {
 }
 
 size_t rec_thread_memory(const rec_t *r) {
-  size_t len = sizeof(rec_thread_t) + (size_t)r->cfg.block * sizeof(trc_event_t);
+  size_t len = sizeof(rec_thread_t) + (size_t)r->cfg.buffers * r->cfg.block *
+                                          sizeof(trc_event_t);
   size_t pg = 4096;
   return (len + pg - 1) / pg * pg;
 }
 
 /* ---- threads --------------------------------------------------------- */
+
+/* Takes a spare buffer as t's current one (qlock held), waiting for the
+ * writer to return one if need be. */
+static void take_spare(rec_thread_t *t) {
+  rec_t *r = t->rec;
+  while (!t->spares) {
+    ensure_writer(r);
+    if (!r->writer_on)
+      drain_inline(r); /* no writer: what t queued comes back now */
+    else
+      pthread_cond_wait(&r->space, &r->qlock);
+  }
+  t->cur = t->spares;
+  t->spares = t->cur->next;
+  t->buf = t->cur->ev;
+  atomic_store_explicit(&t->n, 0, memory_order_release);
+}
 
 rec_thread_t *rec_thread_attach(rec_t *r, int64_t tid) {
   if (atomic_load(&r->state) != REC_RUNNING) return NULL;
@@ -269,12 +481,20 @@ rec_thread_t *rec_thread_attach(rec_t *r, int64_t tid) {
     t->map_len = len;
     t->rec = r;
     t->cap = r->cfg.block;
-    t->buf = (trc_event_t *)(t + 1);
+    trc_event_t *ev = (trc_event_t *)(t + 1);
+    for (uint32_t i = 0; i < r->cfg.buffers; i++) {
+      t->bufs[i].owner = t;
+      t->bufs[i].ev = ev + (size_t)i * t->cap;
+      t->bufs[i].next = t->spares;
+      t->spares = &t->bufs[i];
+    }
     t->next = r->threads;
     r->threads = t;
   }
   t->index = atomic_fetch_add(&r->next_index, 1);
-  atomic_store(&t->n, 0);
+  pthread_mutex_lock(&r->qlock);
+  take_spare(t);
+  pthread_mutex_unlock(&r->qlock);
   t->live = 1;
   t->tid = tid;
   t->events = 0;
@@ -288,35 +508,66 @@ rec_thread_t *rec_thread_attach(rec_t *r, int64_t tid) {
   return t;
 }
 
-/* Hands n events over (session lock held). */
-static void handoff(rec_thread_t *t) {
+/* Hands t's current buffer over (qlock held): queued for the writer, and
+ * a spare taken in its place unless final. Not running: the events are
+ * dropped. The spare is secured before the full buffer is queued, so a
+ * thread always owns a current buffer until its final handoff. */
+static void handoff(rec_thread_t *t, int final) {
   rec_t *r = t->rec;
-  uint32_t n = atomic_load_explicit(&t->n, memory_order_relaxed);
-  if (!n) return;
-  if (atomic_load(&r->state) == REC_RUNNING) {
-    set_error(r, r->sink.events(r->sink_ctx, t->index, t->buf, n));
+  if (!t->cur) return;
+  for (;;) {
+    uint32_t n = atomic_load_explicit(&t->n, memory_order_relaxed);
+    if (atomic_load(&r->state) != REC_RUNNING) {
+      atomic_fetch_add(&r->dropped, n);
+      atomic_store_explicit(&t->n, 0, memory_order_release);
+      break;
+    }
+    if (n == 0) break;
+    if (!final && !t->spares) {
+      ensure_writer(r);
+      if (!r->writer_on)
+        drain_inline(r);
+      else
+        pthread_cond_wait(&r->space, &r->qlock);
+      continue; /* the state may have changed meanwhile */
+    }
+    rec_buf_t *b = t->cur;
+    b->n = n;
+    b->index = t->index;
+    b->final = final;
+    enqueue(r, b);
     t->events += n;
-  } else {
-    atomic_fetch_add(&r->dropped, n);
+    t->cur = NULL;
+    t->buf = NULL;
+    if (!final) take_spare(t); /* cannot wait: a spare exists */
+    ensure_writer(r);
+    if (r->writer_on)
+      pthread_cond_signal(&r->work);
+    else
+      drain_inline(r);
+    break;
   }
-  atomic_store_explicit(&t->n, 0, memory_order_release);
+  if (final && t->cur) { /* nothing was queued: the buffer is free */
+    give_back(t->cur);
+    t->cur = NULL;
+    t->buf = NULL;
+    pthread_cond_broadcast(&r->space);
+  }
 }
 
 void rec_thread_full(rec_thread_t *t) {
   rec_t *r = t->rec;
-  pthread_mutex_lock(&r->lock);
-  handoff(t);
-  pthread_mutex_unlock(&r->lock);
+  pthread_mutex_lock(&r->qlock);
+  handoff(t, 0);
+  pthread_mutex_unlock(&r->qlock);
 }
 
 void rec_thread_flush(rec_thread_t *t, int final) {
   rec_t *r = t->rec;
   pthread_mutex_lock(&r->lock);
-  handoff(t);
-  /* A thread's last events form a partial chunk: write it now, so that a
-   * later SIGKILL cannot lose the events of a thread that has ended. */
-  if (final && atomic_load(&r->state) == REC_RUNNING)
-    set_error(r, r->sink.flush(r->sink_ctx));
+  pthread_mutex_lock(&r->qlock);
+  handoff(t, final);
+  pthread_mutex_unlock(&r->qlock);
   if (final && t->live) {
     t->live = 0;
     t->next_free = r->free_threads;

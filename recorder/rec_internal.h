@@ -11,10 +11,24 @@
 
 /* ---- thread state (rec_core.c) --------------------------------------- */
 
-/* One mmap per thread: this header, the site cache, then `cap` events.
- * Only the owning thread writes buf and n, except rec_finish, which reads
- * buf[0..n) of other live threads under the session lock (n is published
- * with a release store after the event is written). */
+/* One event buffer. A thread fills its current buffer without any lock;
+ * a full one is queued for the writer thread and comes back to its
+ * owner's spares once written. Fields other than ev are guarded by the
+ * session's queue lock while the buffer is queued or spare. */
+typedef struct rec_buf {
+  struct rec_buf *next;  /* queue or spare list */
+  struct rec_thread_s *owner;
+  trc_event_t *ev;       /* cap events, in the owner's mmap */
+  uint32_t n;            /* events to write */
+  uint32_t index;        /* thread index the events belong to */
+  int final;             /* the thread's last buffer: flush after it */
+} rec_buf_t;
+
+/* One mmap per thread: this header, the site cache, then `buffers`
+ * arrays of `cap` events. Only the owning thread writes buf and n (the
+ * current buffer), except rec_finish, which reads buf[0..n) of other live
+ * threads under the queue lock (n is published with a release store after
+ * the event is written; resetting n past a full buffer takes that lock). */
 struct rec_thread_s {
   rec_t *rec;
   uint32_t index;
@@ -23,24 +37,31 @@ struct rec_thread_s {
   int live;              /* attached and not yet released */
   int64_t tid;
   uint64_t start_time;
-  uint64_t events;       /* handed to the sink so far */
+  uint64_t events;       /* handed over so far */
   uint64_t last;         /* time of the last event: keeps stamps monotonic */
   size_t map_len;
   struct rec_thread_s *next;      /* every state of the session */
   struct rec_thread_s *next_free; /* released, reusable */
-  trc_event_t *buf;
+  trc_event_t *buf;      /* cur->ev */
+  rec_buf_t *cur;        /* being filled; NULL while released */
+  rec_buf_t *spares;     /* written, free to fill (queue lock) */
+  rec_buf_t bufs[REC_MAX_BUFFERS];
   rec_site_cache_t cache;
 };
 
 /* ---- session (rec_core.c) -------------------------------------------- */
 
+/* Locks: `lock` (sites, modules, thread list, table sink calls) is taken
+ * before `qlock` (the queue, spares, writer thread state); `wlock`
+ * serialises the events/flush sink calls and is taken with neither
+ * held by the writer, under qlock by rec_finish. */
 struct rec_s {
   rec_config_t cfg;
   rec_sink_t sink;
   void *sink_ctx;
-  pthread_mutex_t lock; /* sites, modules, threads list, every sink call */
+  pthread_mutex_t lock; /* sites, modules, threads list, table sink calls */
   _Atomic int state;
-  int err;              /* first error, sticky */
+  _Atomic int err;      /* first error, sticky */
   int64_t pid;
   int clock;            /* trc_clock_t */
   uint64_t tick_hz;
@@ -52,6 +73,19 @@ struct rec_s {
   rec_modules_t *mods;
   rec_thread_t *threads, *free_threads;
   rec_skip_t skip;
+  /* The handoff queue and the writer thread. */
+  pthread_mutex_t qlock;
+  pthread_cond_t work;  /* writer: a buffer is queued, or stop */
+  pthread_cond_t space; /* a buffer came back; the writer went idle */
+  pthread_mutex_t wlock; /* events and flush calls of the sink */
+  rec_buf_t *q_head, *q_tail;
+  uint32_t q_len;
+  int writer_on;        /* thread running (joinable) */
+  int writer_busy;      /* writing a buffer taken off the queue */
+  int writer_stop;      /* asked to exit once idle */
+  int writer_failed;    /* could not be created: write inline */
+  pthread_t writer;
+  void (*writer_init)(void);
   char path[1100];
 };
 
@@ -65,13 +99,14 @@ HK_FORCE_INLINE uint64_t rec_stamp_before(const rec_t *r) {
   return HK_LIKELY(r->clock == TRC_CLOCK_TSC) ? hk_tsc_begin() : hk_now_ns();
 }
 
-/* Hands a full buffer over; out of line (rec_core.c). */
+/* Queues a full buffer and takes a spare; out of line (rec_core.c). */
 HK_COLD void rec_thread_full(rec_thread_t *t);
 
 /* The per-event path: store one event, publish the count, hand the buffer
  * over when full. Budget: ~8 stores and one predictable branch; the
- * handoff (one per `cap` events) compresses and writes under the session
- * lock. */
+ * handoff (one per `cap` events) queues the buffer for the writer thread
+ * and takes a spare one (a short lock; it waits only when the writer is
+ * `buffers - 1` buffers behind this thread). */
 HK_FORCE_INLINE void rec_push(rec_thread_t *t, uint8_t op, uint8_t flags,
                               uint64_t raw_time, uint64_t ptr,
                               uint64_t old_ptr, uint64_t size, uint64_t nmemb,

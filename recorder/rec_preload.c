@@ -11,7 +11,8 @@
  *     recognised by address in free/realloc/malloc_usable_size.
  *  2. A thread-local nesting guard, t_busy, is set while the recorder runs
  *     on a thread: in the hooks around the real call and the bookkeeping,
- *     in session start and end, in fork and signal handlers. Any allocator
+ *     in session start and end, in fork and signal handlers, and for good
+ *     in the recorder's writer thread (writer_thread_init). Any allocator
  *     call made with it set (the writer, zstd, libunwind, dl_iterate_phdr,
  *     the real allocator calling itself) goes straight to the real
  *     function: never recorded, never recursing.
@@ -150,6 +151,11 @@ static void fork_parent(void);
 static void fork_child(void);
 static void install_signals(void);
 
+/* First thing in the recorder's writer thread: the guard is set for good,
+ * so nothing the writer (trc_writer, zstd) allocates is recorded, and the
+ * thread never attaches (it is not a traced thread). */
+static void writer_thread_init(void) { t_busy = 1; }
+
 static void start_session(void) {
   int idle = MODE_IDLE;
   if (!atomic_compare_exchange_strong(&g_mode, &idle, MODE_STARTING)) return;
@@ -175,6 +181,7 @@ static void start_session(void) {
   rec_skip_add_module_of(rec_skip(r), (const void *)start_session);
   rec_skip_add_cxx_operators(rec_skip(r));
   rec_unwind_init();
+  rec_set_writer_init(r, writer_thread_init);
   g_depth = rec_config(r)->depth;
   g_pid = getpid();
   g_rec = r;
@@ -418,19 +425,22 @@ static void thread_dtor(void *v) {
   t_busy--;
 }
 
+/* The writer thread is stopped across fork (rec_fork_prepare): the child
+ * inherits no recorder thread and no lock held by one. */
 static void fork_prepare(void) {
   t_busy++;
-  if (g_rec) pthread_mutex_lock(&g_rec->lock);
+  if (g_rec) rec_fork_prepare(g_rec);
 }
 
 static void fork_parent(void) {
-  if (g_rec) pthread_mutex_unlock(&g_rec->lock);
+  if (g_rec) rec_fork_parent(g_rec);
   t_busy--;
 }
 
 /* The child drops the parent's session (its other threads do not exist
- * here; the parent writes its own events) and starts its own file at its
- * next allocation. */
+ * here; the parent writes its own events, queued ones included) and
+ * starts its own file, with its own writer thread, at its next
+ * allocation. */
 static void fork_child(void) {
   rec_t *old = g_rec;
   g_rec = NULL;
@@ -438,10 +448,7 @@ static void fork_child(void) {
   t_exited = 0;
   t_dtor_rounds = 0;
   if (g_key_ok) pthread_setspecific(g_key, NULL);
-  if (old) {
-    pthread_mutex_unlock(&old->lock);
-    rec_abandon(old);
-  }
+  if (old) rec_fork_child(old);
   g_reported = 0;
   atomic_store(&g_mode, MODE_IDLE);
   t_busy--;

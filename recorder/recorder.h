@@ -24,6 +24,8 @@
 #define REC_DEFAULT_DEPTH 1      /* frames per site: measured, docs/recorder.md */
 #define REC_DEFAULT_BLOCK 4096   /* events per thread buffer (one chunk) */
 #define REC_MAX_BLOCK 65536
+#define REC_DEFAULT_BUFFERS 4    /* buffers per thread: 1 filling, 3 queued */
+#define REC_MAX_BUFFERS 16
 #define REC_DEFAULT_MAX_SITES (1u << 20)
 
 typedef struct rec_config {
@@ -32,6 +34,12 @@ typedef struct rec_config {
                             trace path to; "" = none */
   uint32_t depth;        /* HKREC_DEPTH, 1..TRC_MAX_DEPTH */
   uint32_t block;        /* HKREC_BLOCK, events per thread buffer */
+  uint32_t buffers;      /* HKREC_BUFFERS, buffers per thread, 2..16: the
+                            one being filled and those queued for the
+                            writer thread (the bound of its backlog) */
+  int writer_thread;     /* HKREC_WRITER (default 1): a background thread
+                            codes and writes full buffers; 0 = the filling
+                            thread does it inline */
   uint32_t max_sites;    /* HKREC_MAX_SITES; new stacks past it get site 0 */
   int level;             /* HKREC_LEVEL, zstd level (0 = writer default) */
   uint64_t tick_hz;      /* HKREC_TSC_HZ: skip calibration when set */
@@ -170,7 +178,13 @@ const trc_module_t *rec_modules_find(const rec_modules_t *m, uint64_t addr);
 /* ---- session and threads (rec_core.c) -------------------------------- */
 
 /* Where the session's data goes. The default sink is a trc_writer on the
- * output file; tests pass their own. Calls are serialised by the session. */
+ * output file; tests pass their own. add_site, add_module and add_thread
+ * are serialised by the session lock and called from recording threads;
+ * events and flush are serialised among themselves and called from the
+ * session's writer thread (or inline, see rec_config_t.writer_thread), so
+ * the two groups may run concurrently: the sink must be thread-safe
+ * (trc_writer is). Every table entry an event refers to was added before
+ * that event was recorded, hence before the events call carrying it. */
 typedef struct rec_sink {
   int (*add_site)(void *ctx, uint32_t id, const uint64_t *frames,
                   uint32_t depth);
@@ -197,14 +211,33 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
 /* Finishes (if not done) and frees. rec_free(NULL) is a no-op. */
 void rec_free(rec_t *r);
 /* Frees without writing anything more: a fork child drops the parent's
- * session this way (its threads do not exist in the child). */
+ * session this way (its threads do not exist in the child). Never waits. */
 void rec_abandon(rec_t *r);
 
-/* Hands every thread's buffered events to the sink, writes the summary and
- * closes. Other threads may still be recording: their events up to now are
- * written, later ones are counted as dropped. Returns the sink's first
- * error. With try_only, gives up (HK_E_STATE) instead of waiting for the
- * session lock (signal handlers). */
+/* Fork protocol (pthread_atfork). prepare stops and joins the writer
+ * thread (after the buffer it is writing; the queue is kept) and takes
+ * every session lock, so that the child inherits no thread and no lock
+ * held by a thread that does not exist there. parent releases the locks
+ * (the writer restarts at the next handoff); child releases them and
+ * abandons the session (the parent writes its events). */
+void rec_fork_prepare(rec_t *r);
+void rec_fork_parent(rec_t *r);
+void rec_fork_child(rec_t *r);
+
+/* Called first thing in the writer thread (the preload sets its nesting
+ * guard there, so that the writer's own allocations are never recorded).
+ * Set before recording starts. */
+void rec_set_writer_init(rec_t *r, void (*fn)(void));
+
+/* Waits until every buffer queued so far is written (tests). */
+void rec_drain(rec_t *r);
+
+/* Writes every queued buffer and every thread's buffered events to the
+ * sink, stops the writer thread, writes the summary and closes. Other
+ * threads may still be recording: their events up to now are written,
+ * later ones are counted as dropped. Returns the sink's first error. With
+ * try_only (signal handlers), gives up (HK_E_STATE) instead of waiting for
+ * the session lock, and waits at most about a second for the writer. */
 int rec_finish(rec_t *r, int try_only);
 
 /* The first error met (sticky), 0 if none. */
@@ -223,12 +256,14 @@ size_t rec_thread_memory(const rec_t *r);
 /* The clock of the session: raw reading and start. */
 uint64_t rec_now(const rec_t *r);
 
-/* Attaches the calling thread: a dense index, a buffer of cfg.block
- * events and a site cache (one mmap; states of exited threads are reused).
- * NULL when out of memory or not running. */
+/* Attaches the calling thread: a dense index, cfg.buffers buffers of
+ * cfg.block events and a site cache (one mmap; states of exited threads
+ * are reused, waiting if need be until the writer has returned their
+ * buffers). NULL when out of memory or not running. */
 rec_thread_t *rec_thread_attach(rec_t *r, int64_t tid);
-/* Hands the thread's events to the sink and, with final, releases the
- * state for reuse (pthread key destructor). */
+/* Queues the thread's buffered events for the writer (which also flushes
+ * the partial chunk they make) and, with final, releases the state for
+ * reuse (pthread key destructor). Does not wait for the write. */
 void rec_thread_flush(rec_thread_t *t, int final);
 uint32_t rec_thread_index(const rec_thread_t *t);
 rec_t *rec_thread_session(const rec_thread_t *t);

@@ -89,6 +89,7 @@ static void test_handoff_blocks(void **state) {
     rec_record(t, TRC_OP_MALLOC, 0, hk_tsc_end(), 0x1000 + (uint64_t)i, 0, 8,
                0, 0, 0);
   /* Three full blocks handed over, 8 events still in the buffer. */
+  rec_drain(r);
   assert_int_equal(f.events, 192);
   assert_int_equal(f.calls, 3);
   assert_int_equal(f.max_call, 64);
@@ -121,6 +122,7 @@ static void test_sites_and_reuse(void **state) {
   /* A released state is reused, with a new dense index. */
   rec_record(u, TRC_OP_FREE, 0, hk_tsc_begin(), 0x10, 0, 0, 0, 0, 0);
   rec_thread_flush(u, 1);
+  rec_drain(r);
   assert_int_equal(f.per_thread[1], 1);
   assert_int_equal(f.flushes, 1);
   rec_thread_t *v = rec_thread_attach(r, 3);
@@ -255,6 +257,7 @@ static void test_write_error(void **state) {
   rec_thread_t *t = rec_thread_attach(r, 1);
   for (int i = 0; i < 100; i++)
     rec_record(t, TRC_OP_MALLOC, 0, hk_tsc_end(), 1, 0, 1, 0, 0, 0);
+  rec_drain(r);
   assert_int_equal(rec_error(r), -28);
   assert_int_equal(rec_state(r), REC_STOPPED);
   assert_true(rec_dropped(r) >= 32);
