@@ -46,6 +46,31 @@ threads)
   check "$T" --ranges "$W/r" --prepare --expect status=0 \
     --expect produce:malloc=60000 --expect-ge free=60000 \
     --expect unmatched_frees=0 --expect double_allocs=0 --expect-ge threads=6 ;;
+backpressure|sync_writer)
+  # 8 threads on tiny buffers: with 2 buffers per thread they keep waiting
+  # for the writer thread (or, sync_writer, write inline). Exact counts, no
+  # unmatched free (per-thread order kept), the writer is not a thread.
+  if [ $CASE = backpressure ]; then E="HKREC_BLOCK=16 HKREC_BUFFERS=2"; else E="HKREC_BLOCK=64 HKREC_WRITER=0"; fi
+  env $E HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$VD/v_stress" "$W/r" hammer || fail "victim failed"
+  one_file
+  check "$T" --ranges "$W/r" --prepare --expect status=0 \
+    --expect hammer:malloc=160000 --expect-ge free=160000 \
+    --expect unmatched_frees=0 --expect double_allocs=0 --expect threads=9 ;;
+fork_busy)
+  # fork from a thread while 4 others fill buffers for a busy writer: the
+  # children (which die by alarm if they hang) record their own files.
+  TO=; command -v timeout > /dev/null && TO="timeout 100"
+  $TO env HKREC_BLOCK=64 HKREC_BUFFERS=2 HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$VD/v_stress" "$W/r" fork \
+    || fail "victim failed (a child hung or died)"
+  n=0 parent=0 child=0
+  for f in "$W"/t.*.hkt; do
+    n=$((n + 1))
+    "$CHECK" "$f" --ranges "$W/r" --expect status=0 --prepare --expect unmatched_frees=0 > "$W/o" \
+      || { cat "$W/o"; fail "$f not clean"; }
+    grep -q '^hammer:malloc=80000$' "$W/o" && parent=$((parent + 1))
+    grep -q '^child:malloc=100$' "$W/o" && child=$((child + 1))
+  done
+  [ $n -eq 21 ] && [ $parent -eq 1 ] && [ $child -eq 20 ] || fail "files=$n parent=$parent child=$child" ;;
 fork|forkexec|spawn|vfork)
   rec "$VD/v_procs" "$W/r" $CASE || fail "victim failed"
   n=0 parent=0 child=0 exec=0
