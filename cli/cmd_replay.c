@@ -15,7 +15,8 @@ static void help(FILE *f) {
           "usage: hksim replay TRACE... --db DB [--backend LIST] [--policy LIST]\n"
           "         [--seed N] [--touch none|first|pages|full|check]\n"
           "         [--per-op all|sample:N|none] [--repeat N]\n"
-          "         [--hakmem KEY=VALUE]... [--rss-every N] [--progress|--quiet]\n\n"
+          "         [--hakmem KEY=VALUE]... [--rss-every N] [--progress|--quiet]\n"
+          "         [--cache-dir DIR|--no-cache]\n\n"
           "Replays each trace against each back end (and each policy, for\n"
           "hakmem), --repeat times, one fresh child process per run, and\n"
           "stores every run in the SQLite database DB (analysis/schema.sql).\n\n"
@@ -30,6 +31,9 @@ static void help(FILE *f) {
           "  --repeat N      runs per (trace, back end, policy) (default 1)\n"
           "  --hakmem K=V    hakmem config override, repeatable (e.g. bigcache=off)\n"
           "  --rss-every N   ops between RSS samples (default: about 256 a run)\n"
+          "  --cache-dir DIR prepared programs, kept by trace content hash (default:\n"
+          "                  $HKSIM_CACHE_DIR, $XDG_CACHE_HOME/hksim, ~/.cache/hksim)\n"
+          "  --no-cache      prepare every trace afresh into a temporary file\n"
           "  --progress      progress bar on stderr even if it is not a terminal\n"
           "  --quiet         no progress bar\n\n"
           "exit: 0 every run done, 1 a run failed or an input/database error,\n"
@@ -136,6 +140,11 @@ static int run_replay(int argc, char **argv) {
       NEED_ARG();
       if (cli_parse_u64(argv[++i], &o.rss_every))
         return cli_usage("replay", "bad --rss-every '%s'", argv[i]);
+    } else if (strcmp(a, "--cache-dir") == 0) {
+      if (++i >= argc) return cli_usage("replay", "--cache-dir needs a directory");
+      o.cache_dir = argv[i];
+    } else if (strcmp(a, "--no-cache") == 0) {
+      o.cache_dir = "";
     } else if (strcmp(a, "--progress") == 0) {
       o.progress = 1;
     } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {

@@ -224,7 +224,11 @@ typedef struct rpl_opts {
   uint64_t rss_every;
   const char *const *overrides; /* hakmem key=value */
   size_t n_overrides;
-  const char *tmp_dir;   /* where prepared programs go; NULL: $TMPDIR or /tmp */
+  const char *tmp_dir;   /* scratch files; NULL: $TMPDIR or /tmp */
+  /* Prepared programs are cached by the trace's content hash in this
+   * directory; NULL: $HKSIM_CACHE_DIR, else $XDG_CACHE_HOME/hksim, else
+   * ~/.cache/hksim; "" disables the cache (programs go to tmp_dir). */
+  const char *cache_dir;
   int progress;          /* -1: when stderr is a terminal; 0 never; 1 always */
   const char *options_text; /* the command line, stored with each run */
   /* One-line errors ("what: message"); NULL prints to stderr. */

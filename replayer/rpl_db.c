@@ -45,7 +45,8 @@ int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len) {
   if (!db) return HK_E_NOMEM;
   gethostname(db->host, sizeof db->host - 1);
   int v = 0, rc;
-  if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+  /* One connection, one thread (the parent): no SQLite mutexes. */
+  if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       NULL) != SQLITE_OK)
     goto sql_fail;
   sqlite3_busy_timeout(db->db, 10000);

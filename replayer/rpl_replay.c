@@ -21,8 +21,10 @@ typedef struct session {
   const rpl_opts_t *o;
   rpl_report_t *rep;
   rpl_db_t *db;
-  uint64_t tsc_hz;
+  uint64_t tsc_hz;           /* 0 until the first run needs it */
+  uint64_t cal_tsc, cal_ns;  /* calibration start (see session_tsc_hz) */
   char tmp[256];
+  char cache[256];           /* "" when prepared programs are not cached */
   volatile uint64_t *progress; /* shared with the children */
   int show;                    /* progress bar on stderr */
   uint64_t runs_total, runs_started;
@@ -35,6 +37,7 @@ typedef struct session {
 
 static void report(const session_t *S, const char *what, const char *fmt, ...)
     HK_PRINTF(3, 4);
+static uint64_t session_tsc_hz(session_t *S);
 static void report(const session_t *S, const char *what, const char *fmt, ...) {
   char msg[512];
   va_list ap;
@@ -144,7 +147,7 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
                         .touch = o->touch,
                         .sample_every = o->sample_every,
                         .rss_every = o->rss_every,
-                        .tsc_hz = S->tsc_hz,
+                        .tsc_hz = session_tsc_hz(S),
                         .progress = S->progress};
   if (cfg.rss_every == 0) { /* auto: about 256 samples a run */
     cfg.rss_every = prog->n_ops / 256;
@@ -230,6 +233,81 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
   return rc;
 }
 
+/* ---- TSC calibration and the program cache ---------------------------- */
+
+/* The TSC rate, measured against CLOCK_MONOTONIC over the whole time since
+ * the session started (which covers hashing and preparing the first trace),
+ * spinning only for what is missing of 25 ms: clock_gettime's resolution
+ * makes that a relative error of a few parts per million, far below the
+ * TSC's own granularity per op. */
+static uint64_t session_tsc_hz(session_t *S) {
+  if (S->tsc_hz) return S->tsc_hz;
+  uint64_t n1;
+  while ((n1 = hk_now_ns()) - S->cal_ns < 25000000ull) {
+  }
+  uint64_t t1 = hk_tsc_end();
+  S->tsc_hz = (uint64_t)((double)(t1 - S->cal_tsc) * 1e9 / (double)(n1 - S->cal_ns) + 0.5);
+  return S->tsc_hz;
+}
+
+static void cache_dir_init(session_t *S) {
+  const char *d = S->o->cache_dir;
+  char buf[256];
+  S->cache[0] = 0;
+  if (!d) d = getenv("HKSIM_CACHE_DIR");
+  if (!d) {
+    const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+    if (x && *x)
+      snprintf(buf, sizeof buf, "%s/hksim", x);
+    else if (h && *h)
+      snprintf(buf, sizeof buf, "%s/.cache/hksim", h);
+    else
+      return;
+    d = buf;
+  }
+  if (!*d) return;
+  /* mkdir -p for the last two components; a failure only disables it. */
+  char parent[256];
+  snprintf(parent, sizeof parent, "%s", d);
+  char *slash = strrchr(parent, '/');
+  if (slash && slash != parent) {
+    *slash = 0;
+    mkdir(parent, 0755);
+  }
+  if (mkdir(d, 0755) && errno != EEXIST) return;
+  if (access(d, W_OK)) return;
+  snprintf(S->cache, sizeof S->cache, "%s", d);
+}
+
+/* Maps the prepared program of the trace at path (content hash given):
+ * from the cache when a valid one is there, else built (into the cache by
+ * an atomic rename, or into the session's tmp). *owned tells the caller to
+ * unlink prog_path after use. */
+static int program_for(session_t *S, const char *path, uint64_t hash,
+                       size_t index, trc_program_t *prog, char *prog_path,
+                       size_t len, int *owned) {
+  *owned = 0;
+  if (S->cache[0]) {
+    snprintf(prog_path, len, "%s/%016llx.hkp", S->cache, (unsigned long long)hash);
+    if (trc_program_map(prog, prog_path) == 0) {
+      if (prog->trace_hash == hash) return 0;
+      trc_program_release(prog);
+    }
+    char part[320];
+    snprintf(part, sizeof part, "%s.%d.part", prog_path, (int)getpid());
+    trc_prep_stats_t ps;
+    int rc = trc_program_build(path, part, &ps);
+    if (rc == 0 && rename(part, prog_path) == 0) return trc_program_map(prog, prog_path);
+    unlink(part);
+    if (rc) return rc; /* the trace is bad: no point trying again in tmp */
+  }
+  snprintf(prog_path, len, "%s/trace-%zu.hkp", S->tmp, index);
+  *owned = 1;
+  trc_prep_stats_t ps;
+  int rc = trc_program_build(path, prog_path, &ps);
+  return rc ? rc : trc_program_map(prog, prog_path);
+}
+
 /* ---- one trace -------------------------------------------------------- */
 
 static int one_trace(session_t *S, const char *path, size_t index) {
@@ -242,25 +320,16 @@ static int one_trace(session_t *S, const char *path, size_t index) {
     return rc;
   }
   char prog_path[300];
-  snprintf(prog_path, sizeof prog_path, "%s/trace-%zu.hkp", S->tmp, index);
-  trc_prep_stats_t ps;
-  memset(&ps, 0, sizeof ps);
-  rc = trc_program_build(path, prog_path, &ps);
+  trc_program_t prog;
+  int owned;
+  rc = program_for(S, path, hash, index, &prog, prog_path, sizeof prog_path, &owned);
   if (rc) {
     if (rc == HK_E_VERSION)
       report(S, path, "trace format version %u is newer than this reader's %d",
              trc_reader_file_version(path), TRC_VERSION);
     else
       report(S, path, "%s", hk_strerror(rc));
-    unlink(prog_path);
-    S->rep->traces_bad++;
-    return rc;
-  }
-  trc_program_t prog;
-  rc = trc_program_map(&prog, prog_path);
-  if (rc) {
-    report(S, prog_path, "%s", hk_strerror(rc));
-    unlink(prog_path);
+    if (owned) unlink(prog_path);
     S->rep->traces_bad++;
     return rc;
   }
@@ -274,7 +343,7 @@ static int one_trace(session_t *S, const char *path, size_t index) {
   if (rc) {
     report(S, o->db_path, "%s", why);
     trc_program_release(&prog);
-    unlink(prog_path);
+    if (owned) unlink(prog_path);
     return rc;
   }
   const char *name = strrchr(path, '/');
@@ -290,7 +359,7 @@ static int one_trace(session_t *S, const char *path, size_t index) {
       }
   }
   trc_program_release(&prog);
-  unlink(prog_path);
+  if (owned) unlink(prog_path);
   return rc;
 }
 
@@ -418,7 +487,9 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
   }
   S.show = o->progress < 0 ? isatty(2) : o->progress;
   S.runs_total = (uint64_t)o->n_traces * n_pol_runs * o->repeat;
-  S.tsc_hz = hk_tsc_hz(100);
+  S.cal_ns = hk_now_ns();
+  S.cal_tsc = hk_tsc_begin();
+  cache_dir_init(&S);
   S.t_start = hk_now_ns();
 
   int first_err = 0;

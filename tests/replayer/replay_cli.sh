@@ -120,5 +120,20 @@ if [ $rc -ne 0 ]; then
     && ok "unavailable back end says so" || bad "unavailable back end says so"
 fi
 
+# The prepared-program cache: a second replay maps the cached program (same
+# digest), a damaged cache file is rebuilt, --no-cache writes none.
+C="$T/cache"
+"$H" replay "$T/mixed.hkt" --db "$T/c.db" --backend hakmem --cache-dir "$C" --quiet >/dev/null 2>&1
+check "cache: one program kept" "$(ls "$C" | grep -c '\.hkp$')" 1
+"$H" replay "$T/mixed.hkt" --db "$T/c.db" --backend hakmem --cache-dir "$C" --quiet >/dev/null 2>&1
+check "cache: reused, same digest" "$(sqlite3 "$T/c.db" "SELECT COUNT(DISTINCT digest) || '/' || COUNT(*) FROM runs WHERE status='done'")" "1/2"
+for f in "$C"/*.hkp; do head -c 1000 "$f" >"$f.cut" && mv "$f.cut" "$f"; done
+"$H" replay "$T/mixed.hkt" --db "$T/c.db" --backend hakmem --cache-dir "$C" --quiet >/dev/null 2>&1
+check "cache: damaged program rebuilt" "$(sqlite3 "$T/c.db" "SELECT COUNT(DISTINCT digest) || '/' || COUNT(*) FROM runs WHERE status='done'")" "1/3"
+check "cache: rebuilt file is whole" "$(find "$C" -name '*.hkp' -size +100k | wc -l)" 1
+rm -rf "$C"
+"$H" replay "$T/mixed.hkt" --db "$T/c.db" --backend hakmem --cache-dir "$C" --no-cache --quiet >/dev/null 2>&1
+check "--no-cache keeps nothing" "$(ls "$C" 2>/dev/null | wc -l)" 0
+
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]
