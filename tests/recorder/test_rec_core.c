@@ -3,6 +3,7 @@
  * per-thread cache, finish with partial buffers of live threads, reuse of
  * released thread states; and one session on a real trace file. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -170,6 +171,44 @@ static void test_threads(void **state) {
   rec_free(r);
 }
 
+/* Two 16-event buffers per thread and a slow sink: threads wait for the
+ * writer thread (backpressure), nothing is lost, each thread's events
+ * arrive in order, and the calls come from one thread at a time. */
+static _Atomic int in_sink, overlap;
+static int slow_events(void *c, uint32_t th, const trc_event_t *ev, size_t n) {
+  if (atomic_fetch_add(&in_sink, 1)) atomic_store(&overlap, 1);
+  usleep(50);
+  int rc = f_events(c, th, ev, n);
+  atomic_fetch_sub(&in_sink, 1);
+  return rc;
+}
+
+static void test_backpressure(void **state) {
+  (void)state;
+  fake_t f;
+  memset(&f, 0, sizeof f);
+  rec_sink_t sink = fake_sink;
+  sink.events = slow_events;
+  rec_config_t c;
+  rec_config_default(&c);
+  c.block = 16;
+  c.buffers = 2;
+  c.depth = 1;
+  rec_t *r;
+  assert_int_equal(rec_create(&r, &c, &sink, &f), 0);
+  pthread_t th[8];
+  targ_t a = {r, 3000};
+  for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, worker, &a);
+  for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
+  assert_int_equal(rec_finish(r, 0), 0);
+  assert_int_equal(f.events, 24000);
+  assert_int_equal(rec_dropped(r), 0);
+  assert_int_equal(f.max_call, 16);
+  assert_false(f.unordered);
+  assert_false(atomic_load(&overlap));
+  rec_free(r);
+}
+
 /* Live threads' buffered events are written by rec_finish. */
 static void test_finish_live(void **state) {
   (void)state;
@@ -281,7 +320,8 @@ static void test_unwritable(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handoff_blocks), cmocka_unit_test(test_sites_and_reuse),
-      cmocka_unit_test(test_threads),        cmocka_unit_test(test_finish_live),
+      cmocka_unit_test(test_threads),        cmocka_unit_test(test_backpressure),
+      cmocka_unit_test(test_finish_live),
       cmocka_unit_test(test_file),           cmocka_unit_test(test_unwritable),
       cmocka_unit_test(test_write_error),
   };
