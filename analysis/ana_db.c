@@ -16,16 +16,7 @@ struct ana_db_s {
   int version;
 };
 
-int ana_schema_version(void) {
-  static int v = -1;
-  if (v < 0) {
-    const char *p = strstr(ana_schema_sql, "PRAGMA user_version");
-    int n = 0;
-    if (p && (p = strchr(p, '='))) n = atoi(p + 1);
-    v = n;
-  }
-  return v;
-}
+int ana_schema_version(void) { return ana_sql_user_version; }
 
 static int int_query(sqlite3 *s, const char *sql, int *out) {
   sqlite3_stmt *st = NULL;

@@ -21,6 +21,7 @@ typedef struct sqlite3 sqlite3;
 extern const char ana_schema_sql[];    /* schema.sql */
 extern const char ana_views_sql[];     /* views.sql */
 extern const char ana_published_sql[]; /* published.sql */
+extern const int ana_sql_user_version; /* schema.sql's PRAGMA user_version */
 
 /* The schema version this program reads: the PRAGMA user_version of the
  * embedded schema.sql. */

@@ -196,11 +196,14 @@ typedef struct rpl_db_s rpl_db_t;
 
 /* The schema version this program writes (PRAGMA user_version of
  * analysis/schema.sql, embedded at build time), and the schema text. */
-extern const int rpl_schema_version;
+extern const int rpl_sql_user_version;
 extern const char rpl_schema_sql[];
+/* analysis/views.sql and published.sql, applied after the schema. */
+extern const char rpl_views_sql[];
+extern const char rpl_published_sql[];
 
 /* Opens or creates the database at path, in WAL mode, applying the schema.
- * A database whose user_version is newer than rpl_schema_version is
+ * A database whose user_version is newer than rpl_sql_user_version is
  * refused with HK_E_SCHEMA and a message naming both versions in why. */
 int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len);
 void rpl_db_free(rpl_db_t *db); /* NULL is a no-op */

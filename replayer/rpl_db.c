@@ -53,10 +53,10 @@ int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len) {
   /* Read the version before writing anything: a newer database is left
    * exactly as it was. */
   if (user_version(db->db, &v)) goto sql_fail;
-  if (v > rpl_schema_version) {
+  if (v > rpl_sql_user_version) {
     snprintf(why, len,
              "database schema version %d is newer than this program's %d", v,
-             rpl_schema_version);
+             rpl_sql_user_version);
     rpl_db_free(db);
     return HK_E_SCHEMA;
   }
@@ -68,7 +68,8 @@ int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len) {
       exec(db, "PRAGMA foreign_keys=OFF"))
     goto sql_fail;
   if (exec(db, "BEGIN IMMEDIATE")) goto sql_fail;
-  if (exec(db, rpl_schema_sql)) {
+  if (exec(db, rpl_schema_sql) || exec(db, rpl_views_sql) ||
+      exec(db, rpl_published_sql)) {
     snprintf(why, len, "applying the schema: %s", sqlite3_errmsg(db->db));
     exec(db, "ROLLBACK");
     rpl_db_free(db);

@@ -45,7 +45,7 @@ int rpl_rss_reset_peak(void);
 uint64_t rpl_rss_peak(void);
 
 /* ---- rpl_schema.c (generated from analysis/schema.sql) ---------------- */
-/* rpl_schema_sql and rpl_schema_version, declared in replayer.h. */
+/* rpl_schema_sql and rpl_sql_user_version, declared in replayer.h. */
 
 /* ---- rpl_db.c --------------------------------------------------------- */
 

@@ -14,3 +14,13 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 echo "install-deps: ${#pkgs[@]} packages present"
+
+# The replayer counts mmap/munmap/madvise/mremap/brk through the kernel's
+# syscall tracepoints (perf_event_open), whose ids it reads from tracefs.
+# Where tracefs is not mounted and cannot be, runs record the counts as
+# unavailable (hakmem runs fall back to hakmem's own OS-call counts).
+if [ ! -e /sys/kernel/tracing/events/syscalls ]; then
+  $SUDO mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null \
+    && echo "install-deps: mounted tracefs on /sys/kernel/tracing" \
+    || echo "install-deps: tracefs not available: syscall counts will be marked unavailable"
+fi

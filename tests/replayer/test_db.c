@@ -73,7 +73,7 @@ static void test_schema_contract(void **state) {
   assert_int_equal(
       sqlite3_prepare_v2(s, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(st, 0), rpl_schema_version);
+  assert_int_equal(sqlite3_column_int(st, 0), rpl_sql_user_version);
   sqlite3_finalize(st);
   assert_int_equal(
       sqlite3_prepare_v2(s, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
@@ -119,7 +119,7 @@ static void test_newer_version_refused(void **state) {
   sqlite3 *s;
   assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
   char sql[64];
-  snprintf(sql, sizeof sql, "PRAGMA user_version = %d", rpl_schema_version + 7);
+  snprintf(sql, sizeof sql, "PRAGMA user_version = %d", rpl_sql_user_version + 7);
   assert_int_equal(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_exec(s, "DROP VIEW run_summary", NULL, NULL, NULL),
                    SQLITE_OK);
@@ -127,8 +127,8 @@ static void test_newer_version_refused(void **state) {
   assert_int_equal(rpl_db_open(&db, path, why, sizeof why), HK_E_SCHEMA);
   assert_null(db);
   char v1[16], v2[16];
-  snprintf(v1, sizeof v1, "%d", rpl_schema_version + 7);
-  snprintf(v2, sizeof v2, "%d", rpl_schema_version);
+  snprintf(v1, sizeof v1, "%d", rpl_sql_user_version + 7);
+  snprintf(v2, sizeof v2, "%d", rpl_sql_user_version);
   assert_non_null(strstr(why, v1));
   assert_non_null(strstr(why, v2));
   /* Untouched: the dropped view was not recreated. */
