@@ -149,6 +149,21 @@ typedef struct rpl_rss_row {
 
 /* What one run produced. Arrays are mmap'd (never the allocator under
  * test) and released by rpl_result_release. */
+/* Per call site (stack id) outcomes of a run, from the back end's per-op
+ * decisions (RPL_DEC_* bits): allocations made there, BigCache hits and
+ * misses. Only back ends that report decisions produce them. */
+typedef struct rpl_site_row {
+  uint32_t site;
+  uint32_t pad_;
+  uint64_t allocs, hits, misses;
+} rpl_site_row_t;
+
+/* Bits of a back end's per-op decision (last_decision). */
+#define RPL_DEC_MMAP 0x01
+#define RPL_DEC_CACHE_HIT 0x02
+#define RPL_DEC_MALLOC 0x04
+#define RPL_DEC_CACHE_MISS 0x08
+
 typedef struct rpl_result {
   int status;       /* 0 done; else the run failed with error */
   char error[256];
@@ -176,7 +191,9 @@ typedef struct rpl_result {
   uint64_t n_rss;
   rpl_pol_row_t *pol;
   uint64_t n_pol;
-  uint64_t rss_cap_, pol_cap_; /* private: mapped capacities */
+  rpl_site_row_t *sites;
+  uint64_t n_sites;
+  uint64_t rss_cap_, pol_cap_, sites_len_; /* private: mapped sizes */
 } rpl_result_t;
 
 /* Replays ops[0..n_ops) in this process. Returns 0 when the run could be

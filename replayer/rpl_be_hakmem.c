@@ -17,7 +17,7 @@ typedef struct hk_be {
   const hak_stats_t *st;
   const uint64_t *callers;
   uint32_t n_callers;
-  uint64_t last_mmap, last_malloc, last_hit; /* for last_decision */
+  uint64_t last_mmap, last_malloc, last_hit, last_miss; /* last_decision */
   rpl_pol_row_t *rows; /* timeline, mmap'd, grows after ops */
   uint64_t n_rows, cap_rows, at;
 } hk_be_t;
@@ -105,17 +105,20 @@ static size_t hkb_usable(void *ctx, void *p) {
   return hak_usable_size(((hk_be_t *)ctx)->h, p);
 }
 
-/* The path the last call took: bit 0 mmap, bit 1 BigCache hit, bit 2
- * malloc. Read from the core's counters, outside the timed region. */
+/* The path the last call took (RPL_DEC_* bits: mmap, BigCache hit,
+ * malloc, BigCache miss). Read from the core's counters, outside the
+ * timed region. */
 static uint8_t hkb_decision(void *ctx) {
   hk_be_t *b = ctx;
   const hak_stats_t *s = b->st;
-  uint8_t d = (uint8_t)((s->mmap_path != b->last_mmap) |
-                        (s->cache_hits != b->last_hit) << 1 |
-                        (s->malloc_path != b->last_malloc) << 2);
+  uint8_t d = (uint8_t)((s->mmap_path != b->last_mmap ? RPL_DEC_MMAP : 0) |
+                        (s->cache_hits != b->last_hit ? RPL_DEC_CACHE_HIT : 0) |
+                        (s->malloc_path != b->last_malloc ? RPL_DEC_MALLOC : 0) |
+                        (s->cache_misses != b->last_miss ? RPL_DEC_CACHE_MISS : 0));
   b->last_mmap = s->mmap_path;
   b->last_hit = s->cache_hits;
   b->last_malloc = s->malloc_path;
+  b->last_miss = s->cache_misses;
   return d;
 }
 
@@ -148,11 +151,13 @@ static void hkb_at_op(void *ctx, uint64_t op_seq) {
   if (!p) return;
   b->at = op_seq;
   pol_snapshot(p, emit, b);
+  /* Policy-wide, cumulative: the hit rate over the run (views.sql). */
+  emit(b, -1, "cache_hits", (double)b->st->cache_hits);
+  emit(b, -1, "cache_misses", (double)b->st->cache_misses);
 }
 
 static int hkb_timeline(void *ctx, rpl_pol_sink_fn sink, void *sink_ctx) {
   hk_be_t *b = ctx;
-  hkb_at_op(ctx, b->st->ops); /* the final state */
   for (uint64_t i = 0; i < b->n_rows; i++) {
     int rc = sink(sink_ctx, &b->rows[i]);
     if (rc) return rc;

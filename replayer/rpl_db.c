@@ -589,6 +589,25 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
     sqlite3_finalize(st);
     st = NULL;
   }
+  if (!rc && res->n_sites) {
+    if (sqlite3_prepare_v2(db->db,
+                           "INSERT INTO run_site(run_id, site, allocs, "
+                           "cache_hits, cache_misses) VALUES (?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+      rc = HK_E_SQLITE;
+    for (uint64_t k = 0; k < res->n_sites && !rc; k++) {
+      const rpl_site_row_t *r = &res->sites[k];
+      sqlite3_bind_int64(st, 1, run_id);
+      sqlite3_bind_int64(st, 2, r->site);
+      sqlite3_bind_int64(st, 3, (int64_t)r->allocs);
+      sqlite3_bind_int64(st, 4, (int64_t)r->hits);
+      sqlite3_bind_int64(st, 5, (int64_t)r->misses);
+      rc = sqlite3_step(st) == SQLITE_DONE ? 0 : HK_E_SQLITE;
+      sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+  }
   if (!rc &&
       sqlite3_prepare_v2(
           db->db,

@@ -340,6 +340,36 @@ static void digest(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops,
   hk_digest_free(d);
 }
 
+/* Per-site outcomes from the per-op decisions: one pass over the ops run,
+ * counts in a table indexed by stack id (mapped, not the heap under test). */
+static int site_rows(const trc_pop_t *ops, uint64_t done, const uint8_t *dec,
+                     rpl_result_t *res) {
+  uint32_t max = 0;
+  for (uint64_t i = 0; i < done; i++)
+    if (ops[i].site > max) max = ops[i].site;
+  size_t len = ((size_t)max + 1) * sizeof(rpl_site_row_t);
+  rpl_site_row_t *t = rpl_map(len, 1);
+  if (!t) return HK_E_NOMEM;
+  for (uint64_t i = 0; i < done; i++) {
+    const trc_pop_t *o = &ops[i];
+    if (o->op == TRC_OP_FREE || (o->flags & TRC_PF_FAILED)) continue;
+    rpl_site_row_t *r = &t[o->site];
+    r->allocs++;
+    r->hits += (dec[i] & RPL_DEC_CACHE_HIT) != 0;
+    r->misses += (dec[i] & RPL_DEC_CACHE_MISS) != 0;
+  }
+  uint64_t n = 0;
+  for (uint32_t k = 0; k <= max; k++) {
+    if (!t[k].allocs) continue;
+    t[k].site = k;
+    t[n++] = t[k]; /* compact in place: n <= k */
+  }
+  res->sites = t;
+  res->n_sites = n;
+  res->sites_len_ = len;
+  return 0;
+}
+
 static int pol_sink(void *ctx, const rpl_pol_row_t *row) {
   rpl_result_t *res = ctx;
   if (res->n_pol == res->pol_cap_) { /* grow by doubling, after the loop */
@@ -361,9 +391,12 @@ void rpl_result_release(rpl_result_t *res) {
   rpl_unmap(res->lat, res->n_lat * sizeof *res->lat);
   rpl_unmap(res->rss, res->rss_cap_ * sizeof *res->rss);
   rpl_unmap(res->pol, res->pol_cap_ * sizeof *res->pol);
+  rpl_unmap(res->sites, res->sites_len_);
   res->lat = NULL;
   res->rss = NULL;
   res->pol = NULL;
+  res->sites = NULL;
+  res->n_sites = res->sites_len_ = 0;
   res->n_lat = res->n_rss = res->n_pol = res->rss_cap_ = res->pol_cap_ = 0;
 }
 
@@ -388,9 +421,11 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   snprintf(res->timer_method, sizeof res->timer_method, "%s",
            HK_HAVE_TSC ? "rdtsc+lfence/rdtscp+lfence" : "clock_gettime");
 
-  /* The program must be well formed before anything trusts its slots. */
+  /* The program must be well formed before anything trusts its slots (a
+   * recorded failure has no object, slot UINT32_MAX, and is skipped). */
   for (uint64_t i = 0; i < n_ops; i++)
-    if (ops[i].slot >= n_slots || ops[i].op == 0 || ops[i].op >= TRC_OP_COUNT) {
+    if ((ops[i].slot >= n_slots && !(ops[i].flags & TRC_PF_FAILED)) ||
+        ops[i].op == 0 || ops[i].op >= TRC_OP_COUNT) {
       char at[32];
       snprintf(at, sizeof at, "%llu", (unsigned long long)i);
       fail(res, HK_E_CORRUPT, "prepared program is malformed at op %s%s", at,
@@ -501,8 +536,14 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
     res->munmap_calls = res->be.os_munmap;
     res->madvise_calls = res->be.os_madvise;
   }
+  /* The final state, at the program's own op count. */
+  if (be->at_op) be->at_op(L.ctx, end);
   if (be->timeline) be->timeline(L.ctx, pol_sink, res);
   digest(cfg, ops, n_ops, L.dec, end, &L, res);
+  if (L.dec && site_rows(ops, end, L.dec, res)) {
+    res->status = HK_E_NOMEM;
+    snprintf(res->error, sizeof res->error, "out of memory for per-site rows");
+  }
   if (L.failed) {
     res->status = HK_E_CORRUPT;
     snprintf(res->error, sizeof res->error, "%s", L.error);

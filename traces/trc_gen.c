@@ -140,11 +140,11 @@ static uint64_t g_realloc(gen_t *g, uint32_t th, uint32_t site, uint64_t ptr,
   uint64_t r1, r2;
   size_class(old_size, &r1);
   size_class(size, &r2);
-  if (r1 == r2) {
+  if (ptr && r1 == r2) {
     e.ptr = ptr; /* fits in place */
   } else {
     e.ptr = addr_take(g, size, 0);
-    addr_give(g, ptr, old_size);
+    if (ptr) addr_give(g, ptr, old_size);
   }
   tick(g, 20, 200);
   e.time = g->now;

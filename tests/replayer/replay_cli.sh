@@ -120,6 +120,20 @@ if [ $rc -ne 0 ]; then
     && ok "unavailable back end says so" || bad "unavailable back end says so"
 fi
 
+# Per-site BigCache outcomes (run_site) add up to the run's totals, and the
+# hit-rate timeline is filled, for hakmem on a many-sites trace.
+"$H" gen sites -o "$T/sites.hkt" --seed 2 --scale 0.3 >/dev/null
+"$H" replay "$T/sites.hkt" --db "$T/s.db" --backend hakmem --policy static --quiet >/dev/null 2>&1
+check "run_site sums = run totals" "$(sqlite3 "$T/s.db" "SELECT (SELECT SUM(cache_hits) || '/' || SUM(cache_misses) FROM run_site) = (SELECT cache_hits || '/' || cache_misses FROM runs)")" 1
+check "run_site has hits" "$(sqlite3 "$T/s.db" "SELECT SUM(cache_hits) > 0 FROM run_site")" 1
+check "hit_rate_timeline filled, ends at the last op" "$(sqlite3 "$T/s.db" "SELECT COUNT(*) > 2 AND MAX(op_seq) = (SELECT ops FROM runs) FROM hit_rate_timeline")" 1
+
+# A recorded failed allocation (the golden trace has one) is skipped, not
+# taken for a malformed program.
+"$H" replay "${HKSIM_TEST_DATA:?}/golden-v1.hkt" --db "$T/g.db" --backend hakmem,glibc --quiet >/dev/null 2>"$T/err"
+check "trace with a failed allocation replays" "$?" 0
+check "its runs are done" "$(sqlite3 "$T/g.db" "SELECT group_concat(status) FROM runs")" "done,done"
+
 # The prepared-program cache: a second replay maps the cached program (same
 # digest), a damaged cache file is rebuilt, --no-cache writes none.
 C="$T/cache"

@@ -8,6 +8,26 @@
 
 #include "trace_fixture.h"
 
+/* Every allocation a scenario makes succeeds: a real, 16-aligned pointer
+ * (a 0 would read as a failed call), and a free never names 0. */
+static void check_pointers(const char *path) {
+  trc_reader_t *r;
+  assert_int_equal(trc_reader_open(&r, path), 0);
+  trc_chunk_t c;
+  int rc;
+  while ((rc = trc_reader_next(r, &c)) > 0) {
+    if (c.kind != TRC_CHUNK_EVENTS) continue;
+    for (size_t i = 0; i < c.n; i++) {
+      const trc_event_t *e = &c.events[i];
+      assert_int_equal(e->flags & TRC_EV_FAILED, 0);
+      assert_true(e->ptr != 0);
+      assert_int_equal(e->ptr & 15, 0);
+    }
+  }
+  assert_int_equal(rc, 0);
+  trc_reader_free(r);
+}
+
 static void gen_scan(fixture_t *f, const char *sc, uint64_t seed, double scale,
                      trc_scan_t *s, trc_prep_stats_t *p) {
   trc_gen_opts_t o = {seed, scale};
@@ -15,9 +35,12 @@ static void gen_scan(fixture_t *f, const char *sc, uint64_t seed, double scale,
   assert_int_equal(trc_scan(f->path, s), 0);
   assert_int_equal(s->status, 0);
   assert_true(s->have_summary);
+  assert_int_equal(s->failed, 0);
+  check_pointers(f->path);
   assert_int_equal(trc_prepare(f->path, NULL, p), 0);
   assert_int_equal(p->unmatched_frees, 0);
   assert_int_equal(p->double_allocs, 0);
+  assert_int_equal(p->failed_allocs, 0);
 }
 
 static void test_harness_scenarios(void **state) {
