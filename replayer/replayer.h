@@ -172,7 +172,7 @@ typedef struct rpl_result {
   uint64_t total_ns;  /* wall time of the loop, RSS sampling excluded */
   uint64_t tsc_hz;
   double timer_overhead_ticks; /* median of empty begin/end pairs */
-  char timer_method[64];
+  char timer_method[96]; /* method, then the granularity */
   int sys_method;               /* rpl_sys_method_t */
   uint64_t mmap_calls, munmap_calls, madvise_calls, mremap_calls, brk_calls;
   uint64_t minor_faults, major_faults;
@@ -206,6 +206,8 @@ void rpl_result_release(rpl_result_t *res);
 /* Calibrated cost of an empty hk_tsc_begin/hk_tsc_end pair, in ticks
  * (median of n pairs). */
 double rpl_timer_overhead(unsigned n);
+/* The timer's granularity in ticks (least nonzero step between reads). */
+uint64_t rpl_timer_granularity(void);
 
 /* ---- results database (rpl_db.c) -------------------------------------- */
 

@@ -61,6 +61,33 @@ double rpl_timer_overhead(unsigned n) {
   return (double)d[n / 2];
 }
 
+/* The step the timer advances by: the greatest common divisor of the
+ * differences between reads separated by a little varying work (the
+ * least difference alone would be the read's own cost). Virtual machines
+ * often advance the TSC in steps (26 ticks, 10 ns, on the machine this was
+ * written on), which bounds the resolution of every per-op latency; it is
+ * stored with the run. */
+static uint64_t gcd_u64(uint64_t a, uint64_t b) {
+  while (b) {
+    uint64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+uint64_t rpl_timer_granularity(void) {
+  uint64_t g = 0, prev = hk_tsc_end();
+  volatile unsigned sink = 0;
+  for (unsigned i = 0; i < 2000 && g != 1; i++) {
+    for (unsigned k = 0; k < (i % 17); k++) sink += k;
+    uint64_t t = hk_tsc_end();
+    if (t > prev) g = gcd_u64(g, t - prev);
+    prev = t;
+  }
+  return g;
+}
+
 /* ---- memory touch (outside the timed region) -------------------------- */
 
 static inline uint8_t pattern(uint32_t slot) {
@@ -471,6 +498,11 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
 
   res->tsc_hz = cfg->tsc_hz ? cfg->tsc_hz : hk_tsc_hz(50);
   res->timer_overhead_ticks = rpl_timer_overhead(4001);
+  uint64_t gran = rpl_timer_granularity();
+  size_t ml = strlen(res->timer_method);
+  snprintf(res->timer_method + ml, sizeof res->timer_method - ml,
+           ", granularity %llu ticks (%.1f ns)", (unsigned long long)gran,
+           (double)gran * 1e9 / (double)res->tsc_hz);
 
   rpl_counters_t C;
   rpl_counters_open(&C);
