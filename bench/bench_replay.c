@@ -3,9 +3,12 @@
  * (target >= 50 M ops/s) and on; (2) end to end with per-op timing and
  * storage (hksim replay into a fresh database; target >= 2 M ops/s) and the
  * SQLite per-op row rate alone; (3) ns per op of every back end on the json,
- * mir, vm and mixed scenarios side by side, with ratios against mimalloc.
+ * mir, vm and mixed scenarios side by side, with ratios against mimalloc,
+ * and (4) the same on recorded programs given as extra arguments.
  * Not a test: prints numbers, gates nothing.
- * usage: bench_replay [OPS_PER_SCENARIO (default 2000000)] */
+ * usage: bench_replay [OPS_PER_SCENARIO (default 2000000)] [RECORDED.hkt...]
+ * e.g. after `hksim record -o /tmp/py.hkt -- /usr/bin/python3 script.py`:
+ *      bench_replay 1000000 /tmp/py.*.hkt */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,7 @@
 
 static const char *const scenarios[] = {"json", "mir", "vm", "mixed"};
 #define NS HK_ARRAY_LEN(scenarios)
+#define MAX_EXTRA 8 /* recorded traces given on the command line */
 
 static char dir[64];
 
@@ -95,7 +99,7 @@ int main(int argc, char **argv) {
     total_ops += prog[s].n_ops;
   }
   printf("bench_replay: %llu ops per scenario asked; reproduce with: "
-         "build/bench/bench_replay %llu\n\n",
+         "build/bench/bench_replay %llu [RECORDED.hkt...]\n\n",
          (unsigned long long)want, (unsigned long long)want);
 
   /* (1) the harness alone */
@@ -209,6 +213,43 @@ int main(int argc, char **argv) {
     trc_program_release(&prog[s]);
     unlink(trace[s]);
     unlink(hkp[s]);
+  }
+  /* (4) the same on recorded programs, if any were given */
+  for (int x = 2; x < argc && x < 2 + MAX_EXTRA; x++) {
+    char xh[300];
+    snprintf(xh, sizeof xh, "%s/extra-%d.hkp", dir, x);
+    trc_prep_stats_t st;
+    trc_program_t xp;
+    int xrc = trc_program_build(argv[x], xh, &st);
+    if (!xrc) xrc = trc_program_map(&xp, xh);
+    const char *name = strrchr(argv[x], '/');
+    name = name ? name + 1 : argv[x];
+    if (xrc) {
+      printf("   %s: %s\n", name, hk_strerror(xrc));
+      unlink(xh);
+      continue;
+    }
+    printf("   %-8.24s", name);
+    double base = 0;
+    for (size_t b = 0; b < HK_ARRAY_LEN(bes); b++) {
+      rpl_result_t a, t;
+      char cell[64];
+      if (run(&xp, bes[b], RPL_TOUCH_PAGES, 0, &a) ||
+          run(&xp, bes[b], RPL_TOUCH_PAGES, 1, &t)) {
+        snprintf(cell, sizeof cell, "n/a");
+      } else {
+        double ns = (double)a.total_ns / (double)a.ops;
+        if (b == 0) base = ns;
+        snprintf(cell, sizeof cell, "%.1f [%.0f] x%.2f", ns, t.median_ns,
+                 base > 0 ? ns / base : 0);
+        rpl_result_release(&a);
+        rpl_result_release(&t);
+      }
+      printf(" %22s", cell);
+    }
+    printf("   (%llu ops, recorded)\n", (unsigned long long)xp.n_ops);
+    trc_program_release(&xp);
+    unlink(xh);
   }
   unlink(db);
   char w[320];
