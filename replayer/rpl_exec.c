@@ -78,9 +78,8 @@ static uint64_t gcd_u64(uint64_t a, uint64_t b) {
 
 uint64_t rpl_timer_granularity(void) {
   uint64_t g = 0, prev = hk_tsc_end();
-  volatile unsigned sink = 0;
   for (unsigned i = 0; i < 2000 && g != 1; i++) {
-    for (unsigned k = 0; k < (i % 17); k++) sink += k;
+    for (unsigned k = 0; k < (i % 17); k++) __asm__ volatile("" ::: "memory");
     uint64_t t = hk_tsc_end();
     if (t > prev) g = gcd_u64(g, t - prev);
     prev = t;
