@@ -250,7 +250,7 @@ const rec_config_t *rec_config(const rec_t *r);
 rec_skip_t *rec_skip(rec_t *r);
 /* Bytes the session holds besides thread buffers (sites, modules). */
 size_t rec_memory(const rec_t *r);
-/* Bytes one thread state takes (buffer, site cache). */
+/* Bytes one thread state takes (its buffers, site cache). */
 size_t rec_thread_memory(const rec_t *r);
 
 /* The clock of the session: raw reading and start. */

@@ -45,6 +45,19 @@ static void test_env(void **state) {
   setenv("HKREC_DEPTH", "0", 1);
   rec_config_from_env(&c);
   assert_int_equal(c.depth, REC_DEFAULT_DEPTH);
+  assert_int_equal(c.buffers, REC_DEFAULT_BUFFERS);
+  assert_int_equal(c.writer_thread, 1);
+  setenv("HKREC_BUFFERS", "1", 1); /* below 2: default stays */
+  setenv("HKREC_WRITER", "0", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.buffers, REC_DEFAULT_BUFFERS);
+  assert_int_equal(c.writer_thread, 0);
+  setenv("HKREC_BUFFERS", "2", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.buffers, 2);
+  setenv("HKREC_BUFFERS", "17", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.buffers, REC_DEFAULT_BUFFERS);
 }
 
 int main(void) {
