@@ -209,7 +209,10 @@ static void check_file(stream_t *st, uint32_t nth, uint32_t nsites,
       for (size_t i = 0; i < c.n; i++) {
         const trc_thread_t *t = &c.threads[i];
         char name[32];
-        snprintf(name, sizeof name, t->index ? "worker-%u" : "", t->index);
+        if (t->index)
+          snprintf(name, sizeof name, "worker-%u", t->index);
+        else
+          name[0] = 0;
         assert_string_equal(t->name, name);
         assert_true(t->tid == 1000 + (int64_t)t->index);
         assert_true(t->start_time == t->index && t->end_time == 0);
@@ -300,7 +303,10 @@ static void roundtrip(uint64_t seed, uint32_t nth, uint32_t per_thread,
   /* Threads table at the end, as a recorder learns names late. */
   for (uint32_t t = 0; t < nth; t++) {
     char name[32];
-    snprintf(name, sizeof name, t ? "worker-%u" : "", t);
+    if (t)
+      snprintf(name, sizeof name, "worker-%u", t);
+    else
+      name[0] = 0;
     trc_thread_t th = {t, 1000 + (int64_t)t, t, 0, name};
     assert_int_equal(trc_writer_add_thread(w, &th), 0);
   }
