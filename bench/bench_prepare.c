@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,14 +23,38 @@ static int decode_all(const char *path, uint64_t *events) {
   return rc;
 }
 
-/* Peak RSS (KiB) of a child that only runs prepare on path. */
+/* VmHWM (KiB) of this process, from /proc/self/status. */
+static long vm_hwm_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %ld kB", &v) == 1) break;
+  if (f) fclose(f);
+  return v;
+}
+
+/* Peak RSS (KiB) that prepare adds, measured in a child: the peak is reset
+ * (clear_refs 5) after the fork, so the pages inherited from this process
+ * and never touched do not count, then prepare runs, then VmHWM is read. */
 static long prepare_rss_kib(const char *path) {
+  int fd[2];
+  if (pipe(fd)) return -1;
   pid_t pid = fork();
-  if (pid == 0) _exit(trc_prepare(path, NULL, NULL) ? 1 : 0);
-  int st;
-  struct rusage ru;
-  if (wait4(pid, &st, 0, &ru) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) return -1;
-  return ru.ru_maxrss;
+  if (pid == 0) {
+    close(fd[0]);
+    FILE *c = fopen("/proc/self/clear_refs", "w");
+    if (c) fputs("5", c), fclose(c);
+    long before = vm_hwm_kib();
+    long v = trc_prepare(path, NULL, NULL) ? -1 : vm_hwm_kib() - before;
+    _exit(write(fd[1], &v, sizeof v) == sizeof v ? 0 : 1);
+  }
+  close(fd[1]);
+  long v = -1;
+  if (read(fd[0], &v, sizeof v) != sizeof v) v = -1;
+  close(fd[0]);
+  waitpid(pid, NULL, 0);
+  return v;
 }
 
 int main(int argc, char **argv) {
@@ -70,8 +93,8 @@ int main(int argc, char **argv) {
          ev / best_prep / 1e6, best_prep / best_dec);
   printf("  prepare to .hkp      %8.2f M events/s   (%.2fx the decode time)\n",
          ev / best_build / 1e6, best_build / best_dec);
-  printf("  peak RSS of prepare: %ld KiB at 1/8 length, %ld KiB at full length "
-         "(ratio %.2f for 8x the events)\n", rss_small, rss_big,
+  printf("  peak RSS prepare adds: %ld KiB at 1/8 length, %ld KiB at full "
+         "length (ratio %.2f for 8x the events)\n", rss_small, rss_big,
          rss_small > 0 ? (double)rss_big / (double)rss_small : 0.0);
   printf("reproduce: build/bench/bench_prepare %.0f\n", scale);
   char cmd[96];
