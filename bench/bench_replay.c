@@ -76,6 +76,32 @@ static int run(const trc_program_t *p, const char *be, rpl_touch_t touch,
   return rc ? rc : (out->status ? out->status : 0);
 }
 
+/* One row of the per-back-end table: ns per op of each back end on p
+ * (loop wall time / ops, --touch pages, timing off), the median of a timed
+ * run in brackets, the ratio to the first back end. */
+static void backend_row(const char *name, const trc_program_t *p,
+                        const char *const *bes, size_t nb, const char *note) {
+  printf("   %-8.24s", name);
+  double base = 0;
+  for (size_t b = 0; b < nb; b++) {
+    rpl_result_t a, t;
+    char cell[64];
+    if (run(p, bes[b], RPL_TOUCH_PAGES, 0, &a) ||
+        run(p, bes[b], RPL_TOUCH_PAGES, 1, &t)) {
+      snprintf(cell, sizeof cell, "n/a");
+    } else {
+      double ns = (double)a.total_ns / (double)a.ops;
+      if (b == 0) base = ns;
+      snprintf(cell, sizeof cell, "%.1f [%.0f] x%.2f", ns, t.median_ns,
+               base > 0 ? ns / base : 0);
+      rpl_result_release(&a);
+      rpl_result_release(&t);
+    }
+    printf(" %22s", cell);
+  }
+  printf("   (%llu ops%s)\n", (unsigned long long)p->n_ops, note);
+}
+
 static void reexec_for_jemalloc(char **argv) {
   if (getenv("GLIBC_TUNABLES")) return;
   setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=65536", 1);
@@ -188,27 +214,8 @@ int main(int argc, char **argv) {
   printf("   %-8s", "scenario");
   for (size_t b = 0; b < HK_ARRAY_LEN(bes); b++) printf(" %22s", bes[b]);
   printf("\n");
-  for (size_t s = 0; s < NS; s++) {
-    printf("   %-8s", scenarios[s]);
-    double base = 0;
-    for (size_t b = 0; b < HK_ARRAY_LEN(bes); b++) {
-      rpl_result_t a, t;
-      char cell[64];
-      if (run(&prog[s], bes[b], RPL_TOUCH_PAGES, 0, &a) ||
-          run(&prog[s], bes[b], RPL_TOUCH_PAGES, 1, &t)) {
-        snprintf(cell, sizeof cell, "n/a");
-      } else {
-        double ns = (double)a.total_ns / (double)a.ops;
-        if (b == 0) base = ns;
-        snprintf(cell, sizeof cell, "%.1f [%.0f] x%.2f", ns, t.median_ns,
-                 base > 0 ? ns / base : 0);
-        rpl_result_release(&a);
-        rpl_result_release(&t);
-      }
-      printf(" %22s", cell);
-    }
-    printf("   (%llu ops)\n", (unsigned long long)prog[s].n_ops);
-  }
+  for (size_t s = 0; s < NS; s++)
+    backend_row(scenarios[s], &prog[s], bes, HK_ARRAY_LEN(bes), "");
   for (size_t s = 0; s < NS; s++) {
     trc_program_release(&prog[s]);
     unlink(trace[s]);
@@ -229,25 +236,7 @@ int main(int argc, char **argv) {
       unlink(xh);
       continue;
     }
-    printf("   %-8.24s", name);
-    double base = 0;
-    for (size_t b = 0; b < HK_ARRAY_LEN(bes); b++) {
-      rpl_result_t a, t;
-      char cell[64];
-      if (run(&xp, bes[b], RPL_TOUCH_PAGES, 0, &a) ||
-          run(&xp, bes[b], RPL_TOUCH_PAGES, 1, &t)) {
-        snprintf(cell, sizeof cell, "n/a");
-      } else {
-        double ns = (double)a.total_ns / (double)a.ops;
-        if (b == 0) base = ns;
-        snprintf(cell, sizeof cell, "%.1f [%.0f] x%.2f", ns, t.median_ns,
-                 base > 0 ? ns / base : 0);
-        rpl_result_release(&a);
-        rpl_result_release(&t);
-      }
-      printf(" %22s", cell);
-    }
-    printf("   (%llu ops, recorded)\n", (unsigned long long)xp.n_ops);
+    backend_row(name, &xp, bes, HK_ARRAY_LEN(bes), ", recorded");
     trc_program_release(&xp);
     unlink(xh);
   }
