@@ -27,10 +27,14 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHKSIM_WERROR=ON \
 cmake --build build-tsan -j"$jobs" >/dev/null
 (cd build-tsan && ctest --output-on-failure -j"$jobs" -L threads --no-tests=ignore)
 
-step "clang build of every library (warnings as errors), libFuzzer targets 20 s each"
-CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DHKSIM_FUZZ=ON -DHKSIM_WERROR=ON \
+step "clang build of everything, warnings as errors"
+CC=clang CXX=clang++ cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Debug -DHKSIM_WERROR=ON >/dev/null
+cmake --build build-clang -j"$jobs" >/dev/null
+
+step "libFuzzer targets (clang), 20 s each"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DHKSIM_FUZZ=ON \
       -DHKSIM_TESTS=OFF -DHKSIM_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j"$jobs" >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzzers >/dev/null
 shopt -s nullglob
 fuzzers=(build-fuzz/fuzz/fuzz_*)
 for f in "${fuzzers[@]}"; do
