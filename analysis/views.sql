@@ -183,14 +183,11 @@ ORDER BY c.trace, c.median_ns / mi.median_ns, c.backend, c.policy;
 --   CREATE TABLE size_class_latency_cache AS SELECT * FROM size_class_latency;
 CREATE VIEW IF NOT EXISTS size_class_latency AS
 WITH o AS (
-  SELECT o.run_id, k.name AS kind,
-         (SELECT c.class FROM size_classes c WHERE c.lo <= p.size
+  SELECT o.run_id, o.kind,
+         (SELECT c.class FROM size_classes c WHERE c.lo <= o.size
            ORDER BY c.lo DESC LIMIT 1) AS class,
          o.latency_ns
-  FROM run_op o
-  JOIN runs r ON r.run_id = o.run_id
-  JOIN trace_op p ON p.trace_id = r.trace_id AND p.seq = o.seq
-  JOIN op_kinds k ON k.kind = p.kind),
+  FROM op_latency o),
 rk AS (
   SELECT run_id, kind, class, latency_ns,
          ROW_NUMBER() OVER (PARTITION BY run_id, kind, class
