@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "trc.h"
 
 static void usage(FILE *f) {
   fprintf(f, "usage: hksim COMMAND [ARGS...]\n\ncommands:\n");
@@ -23,7 +24,7 @@ int main(int argc, char **argv) {
     return CLI_OK;
   }
   if (strcmp(argv[1], "--version") == 0) {
-    printf("hksim 0.1.0 (trace format %d)\n", 1);
+    printf("hksim 0.1.0 (trace format %d)\n", TRC_VERSION);
     return CLI_OK;
   }
   for (const cli_cmd_t *const *c = cli_commands; *c; c++)

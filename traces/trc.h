@@ -24,7 +24,8 @@
 /* ---- format constants ------------------------------------------------ */
 
 #define TRC_MAGIC "HKTRACE\n"        /* 8 bytes at offset 0 */
-#define TRC_VERSION 1                /* format version this code writes */
+#define TRC_VERSION 2                /* format version this code writes;
+                                        the reader also reads version 1 */
 #define TRC_CHUNK_MAGIC 0x4b43484bu  /* "KHCK" little-endian, before each chunk */
 #define TRC_CHUNK_HDR_SIZE 24
 #define TRC_MAX_DEPTH 64             /* frames in one site's stack */

@@ -246,6 +246,7 @@ static int get_ptr(const pstate_t *s, unsigned mode, const uint8_t **pp,
 
 static int decode_events(trc_reader_t *r, const uint8_t *p,
                          const uint8_t *end, trc_chunk_t *c) {
+  const int push_frees = r->hdr.version >= 2;
   uint32_t thread;
   uint64_t n;
   GET32(thread);
@@ -326,7 +327,9 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
       return HK_E_CORRUPT;
     if (e->ptr) {
       s.prev = e->ptr;
-      if (e->op != TRC_OP_FREE) {
+      /* Version 1 kept freed pointers out of the ring; version 2 keeps
+       * them (a new block is often the one just freed). */
+      if (push_frees || e->op != TRC_OP_FREE) {
         s.ring[s.head] = e->ptr;
         s.head = (s.head + 1) & (TRC_PTR_RING - 1);
       }

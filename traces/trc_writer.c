@@ -261,14 +261,14 @@ static int encode_event(tstate_t *t, const trc_event_t *e) {
   if (m != TRC_PM_NULL) {
     put_ptr(&t->col[COL_PTRS], m, k, v);
     t->prev = e->ptr;
-    if (op != TRC_OP_FREE) {
-      t->ring[t->head] = e->ptr;
-      t->seq++;
-      t->head = t->seq & (TRC_PTR_RING - 1);
-      t->exact_pos[bucket(e->ptr >> 4)] = t->seq;
-      t->region_pos[bucket(e->ptr >> 16)] = t->seq;
-      t->page_pos[bucket(e->ptr >> 12)] = t->seq;
-    }
+    /* Every pointer enters the ring, freed ones too (format version 2):
+     * most allocators hand out the block of a size class just freed. */
+    t->ring[t->head] = e->ptr;
+    t->seq++;
+    t->head = t->seq & (TRC_PTR_RING - 1);
+    t->exact_pos[bucket(e->ptr >> 4)] = t->seq;
+    t->region_pos[bucket(e->ptr >> 16)] = t->seq;
+    t->page_pos[bucket(e->ptr >> 12)] = t->seq;
   }
   unsigned ob = op | (m << TRC_OB_PM_SHIFT);
   if (e->flags & TRC_EV_FAILED) ob |= TRC_OB_FAILED;

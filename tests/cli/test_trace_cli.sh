@@ -42,9 +42,12 @@ PY
 expect 0 "$hksim" trace dump "$tmp/j.hkt"
 [ "$(grep -c ' malloc ' "$tmp/out")" = 1000 ] && ok || bad "dump: 1000 malloc lines"
 
-# Golden: a committed trace and its expected dump.
-expect 0 "$hksim" trace dump "$data/golden-v1.hkt"
-if diff -u "$data/golden-v1.dump" "$tmp/out" >"$tmp/diff"; then ok; else bad "golden dump differs"; head -20 "$tmp/diff"; fi
+# Golden: committed traces of each format version and their expected dumps
+# (a reader keeps reading every older version).
+for v in 1 2; do
+  expect 0 "$hksim" trace dump "$data/golden-v$v.hkt"
+  if diff -u "$data/golden-v$v.dump" "$tmp/out" >"$tmp/diff"; then ok; else bad "golden v$v dump differs"; head -20 "$tmp/diff"; fi
+done
 
 # Damaged input: exit 1, one line naming the file, never a crash.
 size=$(stat -c %s "$tmp/s.hkt")
@@ -68,7 +71,7 @@ expect 1 "$hksim" trace verify "$tmp/flip.hkt"
 cp "$tmp/j.hkt" "$tmp/new.hkt"
 printf '\x07\x00\x00\x00' | dd of="$tmp/new.hkt" bs=1 seek=8 conv=notrunc 2>/dev/null
 expect 1 "$hksim" trace info "$tmp/new.hkt"
-grep -q "version 7" "$tmp/err" && grep -q "up to 1" "$tmp/err" && ok || bad "newer version message: $(cat "$tmp/err")"
+grep -q "version 7" "$tmp/err" && grep -q "up to 2" "$tmp/err" && ok || bad "newer version message: $(cat "$tmp/err")"
 
 # Usage errors: exit 2.
 expect 2 "$hksim"

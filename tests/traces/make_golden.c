@@ -1,7 +1,8 @@
-/* make_golden.c: writes the golden trace tests/data/golden-v1.hkt: every op
- * kind, a failed allocation, two threads, sites, a module with a build id.
- * The file is committed; `hksim trace dump` of it must match
- * tests/data/golden-v1.dump forever after (readers keep reading version 1).
+/* make_golden.c: writes a golden trace, tests/data/golden-vN.hkt for the
+ * current format version N: every op kind, a failed allocation, two
+ * threads, sites, a module with a build id. The files are committed;
+ * `hksim trace dump` of each must match its golden-vN.dump forever after
+ * (readers keep reading every older version).
  * Usage: make_golden OUT.hkt */
 #include <stdio.h>
 #include <string.h>
