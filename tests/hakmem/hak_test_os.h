@@ -58,6 +58,15 @@ static inline hak_os_t test_os_table(test_os_t *t) {
 }
 
 /* A config with the fixed 256 KiB threshold and no THP noise. */
+/* A core on the counting table t with config c. Uses cmocka's assertions:
+ * include <cmocka.h> before this header. */
+static inline hak_t *test_hak(test_os_t *t, hak_config_t *c) {
+  hak_os_t os = test_os_table(t);
+  hak_t *h = NULL;
+  assert_int_equal(hak_create(&h, c, &os, NULL), 0);
+  return h;
+}
+
 static inline void test_config(hak_config_t *c) {
   hak_config_init(c, HAK_MODE_BALANCED);
   hak_config_set(c, "policy", "static");

@@ -11,20 +11,13 @@
 
 #define SITE 0x8001u
 
-static hak_t *make(test_os_t *t, hak_config_t *c) {
-  hak_os_t os = test_os_table(t);
-  hak_t *h = NULL;
-  assert_int_equal(hak_create(&h, c, &os, NULL), 0);
-  return h;
-}
-
 static void test_flush_at_8mib(void **state) {
   (void)state;
   test_os_t t;
   hak_config_t c;
   test_config(&c);
   hak_config_set(&c, "bigcache", "off");
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   void *p[8];
   for (int i = 0; i < 8; i++) p[i] = hak_alloc(h, 1u << 20, SITE);
   for (int i = 0; i < 7; i++) {
@@ -50,7 +43,7 @@ static void test_flush_at_block_limit(void **state) {
   hak_config_set(&c, "bigcache", "off");
   hak_config_set(&c, "batch.blocks", "4");
   hak_config_set(&c, "batch.madvise", "0");
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   void *p[5];
   for (int i = 0; i < 5; i++) p[i] = hak_alloc(h, 300u << 10, SITE);
   for (int i = 0; i < 3; i++) hak_dealloc(h, p[i], SITE);
@@ -73,7 +66,7 @@ static void test_batch_off(void **state) {
   test_config(&c);
   hak_config_set(&c, "bigcache", "off");
   hak_config_set(&c, "batch", "off");
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   hak_dealloc(h, hak_alloc(h, 1u << 20, SITE), SITE);
   assert_int_equal(t.munmaps, 1);
   assert_int_equal(hak_stats(h)->batch_adds, 0);

@@ -11,13 +11,6 @@
 #define SITE 0x7001u
 #define MIB (1u << 20)
 
-static hak_t *make(test_os_t *t, hak_config_t *c) {
-  hak_os_t os = test_os_table(t);
-  hak_t *h = NULL;
-  assert_int_equal(hak_create(&h, c, &os, NULL), 0);
-  return h;
-}
-
 static void test_classes(void **state) {
   (void)state;
   size_t min = 512u << 10;
@@ -37,7 +30,7 @@ static void test_hit_and_miss(void **state) {
   test_os_t t;
   hak_config_t c;
   test_config(&c);
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   void *a = hak_alloc(h, 2 * MIB, SITE);
   assert_int_equal(hak_stats(h)->cache_misses, 1);
   hak_dealloc(h, a, SITE);
@@ -62,7 +55,7 @@ static void test_disabled(void **state) {
   hak_config_t c;
   test_config(&c);
   hak_config_set(&c, "bigcache", "off");
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   for (int i = 0; i < 3; i++) hak_dealloc(h, hak_alloc(h, 2 * MIB, SITE), SITE);
   assert_int_equal(hak_stats(h)->cache_hits, 0);
   assert_int_equal(t.mmaps, 3);
@@ -75,7 +68,7 @@ static void test_lfu_eviction_into_batch(void **state) {
   hak_config_t c;
   test_config(&c);
   hak_config_set(&c, "bigcache.ways", "2");
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   /* class 0 (512 KiB) gets two hits, class 1 (1 MiB) none */
   void *p = hak_alloc(h, 512u << 10, SITE);
   hak_dealloc(h, p, SITE);
@@ -112,7 +105,7 @@ static void test_thermal(void **state) {
   test_config(&c);
   hak_config_set(&c, "thermal.hot_ops", "4");
   hak_config_set(&c, "thermal.warm_ops", "50");
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   void *filler[200];
   void *p = hak_alloc(h, 2 * MIB, SITE);
   hak_dealloc(h, p, SITE); /* no history: hot, kept as is */

@@ -11,19 +11,12 @@
 
 #define SITE 0x401234u
 
-static hak_t *make(test_os_t *t, hak_config_t *c) {
-  hak_os_t os = test_os_table(t);
-  hak_t *h = NULL;
-  assert_int_equal(hak_create(&h, c, &os, NULL), 0);
-  return h;
-}
-
 static void test_header_and_dispatch(void **state) {
   (void)state;
   test_os_t t;
   hak_config_t c;
   test_config(&c);
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   char *small = hak_alloc(h, 1000, SITE);
   assert_non_null(small);
   const hak_header_t *hd = (const hak_header_t *)(small - 32);
@@ -67,7 +60,7 @@ static void test_small_mmap_unmapped_at_once(void **state) {
   hak_config_t c;
   test_config(&c);
   hak_config_set(&c, "static.threshold", "4K");
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   void *p = hak_alloc(h, 10000, SITE); /* mmap, but < 64 KiB */
   assert_int_equal(t.mmaps, 1);
   hak_dealloc(h, p, SITE);
@@ -82,7 +75,7 @@ static void test_header16(void **state) {
   hak_config_t c;
   test_config(&c);
   assert_int_equal(hak_config_set(&c, "header_size", "16"), 0);
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   char *p = hak_alloc(h, 100, SITE);
   const hak_header_t *hd = (const hak_header_t *)(p - 16);
   assert_int_equal(hd->magic, HAK_MAGIC);
@@ -100,7 +93,7 @@ static void test_realloc_calloc(void **state) {
   test_os_t t;
   hak_config_t c;
   test_config(&c);
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   char *p = hak_realloc(h, NULL, 100, SITE);
   for (int i = 0; i < 100; i++) p[i] = (char)i;
   char *q = hak_realloc(h, p, 50, SITE); /* shrink in place */
@@ -130,7 +123,7 @@ static void test_alignment(void **state) {
   test_os_t t;
   hak_config_t c;
   test_config(&c);
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   size_t aligns[] = {16, 64, 4096, 65536, 2u << 20};
   size_t sizes[] = {24, 5000, 300u << 10};
   for (size_t i = 0; i < HK_ARRAY_LEN(aligns); i++)
@@ -153,7 +146,7 @@ static void test_failed_mmap(void **state) {
   test_os_t t;
   hak_config_t c;
   test_config(&c);
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   t.fail_mmap = 1;
   assert_null(hak_alloc(h, 1u << 20, SITE));
   assert_int_equal(hak_stats(h)->sys_failed, 1);
@@ -169,7 +162,7 @@ static void test_stats_and_cost(void **state) {
   test_os_t t;
   hak_config_t c;
   test_config(&c);
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   /* a fresh 2 MiB mmap block: its pages are first-touch faults; the same
    * size again is a BigCache hit and costs no faults */
   void *p = hak_alloc(h, 2u << 20, SITE);
@@ -206,7 +199,7 @@ static void run_script(uint64_t seed, char out[33], hak_stats_t *st) {
   c.seed = seed;
   hak_config_set(&c, "elo.period", "10");
   hak_config_set(&c, "elo.min_samples", "5");
-  hak_t *h = make(&t, &c);
+  hak_t *h = test_hak(&t, &c);
   hk_rng_t r;
   hk_rng_init(&r, 99);
   void *live[16] = {0};
