@@ -68,7 +68,10 @@ enum {
                          (ring[k] >> 4)); ptr % 16 == 0 */
   TRC_PM_DELTA = 3    /* zigzag(ptr - prev) */
 };
-#define TRC_PTR_RING 64 /* entries of the recent-pointer ring (power of 2) */
+/* Entries of the recent-pointer ring (a power of 2): 1024 since format
+ * version 2, 64 in version 1. */
+#define TRC_PTR_RING 1024
+#define TRC_PTR_RING_V1 64
 
 /* Align extra: varint a < 64 means 1 << a; these two escape. */
 #define TRC_ALIGN_ZERO 64  /* align is 0 */

@@ -217,6 +217,7 @@ typedef struct pstate {
   uint64_t prev;
   uint64_t ring[TRC_PTR_RING];
   unsigned head;
+  unsigned n; /* ring entries in this file's version (a power of 2) */
 } pstate_t;
 
 /* Reads a pointer coded in the given mode from [*pp, end). */
@@ -232,8 +233,8 @@ static int get_ptr(const pstate_t *s, unsigned mode, const uint8_t **pp,
   switch (mode) {
   case TRC_PM_RING: k = v; /* fall through */
   case TRC_PM_NEAR16: {
-    if (k >= TRC_PTR_RING) return HK_E_CORRUPT;
-    uint64_t e = s->ring[(s->head - 1 - (unsigned)k) & (TRC_PTR_RING - 1)];
+    if (k >= s->n) return HK_E_CORRUPT;
+    uint64_t e = s->ring[(s->head - 1 - (unsigned)k) & (s->n - 1)];
     *out = mode == TRC_PM_RING ? e
                                : ((e >> 4) + (uint64_t)hk_unzigzag(v)) << 4;
     break;
@@ -304,6 +305,7 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
   }
   pstate_t s;
   memset(&s, 0, sizeof s);
+  s.n = push_frees ? TRC_PTR_RING : TRC_PTR_RING_V1;
   for (size_t i = 0; i < n; i++) {
     trc_event_t *e = &ev[i];
     uint64_t m;
@@ -327,11 +329,11 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
       return HK_E_CORRUPT;
     if (e->ptr) {
       s.prev = e->ptr;
-      /* Version 1 kept freed pointers out of the ring; version 2 keeps
-       * them (a new block is often the one just freed). */
+      /* Version 1 kept freed pointers out of its 64-entry ring; version 2
+       * keeps them (a new block is often the one just freed) in 1024. */
       if (push_frees || e->op != TRC_OP_FREE) {
         s.ring[s.head] = e->ptr;
-        s.head = (s.head + 1) & (TRC_PTR_RING - 1);
+        s.head = (s.head + 1) & (s.n - 1);
       }
     }
   }

@@ -37,9 +37,9 @@ typedef struct tstate {
    * position + 1 of the last insertion of a pointer hashing to a bucket,
    * and of the last insertion in a 64 KiB region hashing to a bucket. They
    * replace a scan of the whole ring with two probes. */
-  uint32_t exact_pos[256];
-  uint32_t region_pos[256];
-  uint32_t page_pos[256];
+  uint32_t exact_pos[4096];
+  uint32_t region_pos[4096];
+  uint32_t page_pos[4096];
   trc_size_cache_t sizes;
 } tstate_t;
 
@@ -188,8 +188,9 @@ static int flush_thread(trc_writer_t *w, uint32_t idx) {
  * bench_trace and nothing on recorded programs, for 30% of the encoding
  * time (60% of the recorder's writer thread on a threaded stress).
  * Returns the mode; *k and *val are what to store. */
+/* One of 4096 buckets (the index arrays above), 4 per ring entry. */
 static unsigned bucket(uint64_t v) {
-  return (unsigned)((v * 0x9e3779b97f4a7c15ull) >> 56);
+  return (unsigned)((v * 0x9e3779b97f4a7c15ull) >> 52);
 }
 
 /* Ring index (0 = newest) of the insertion recorded as pos1 (position + 1),
