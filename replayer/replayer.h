@@ -226,6 +226,9 @@ extern const char rpl_published_sql[];
  * refused with HK_E_SCHEMA and a message naming both versions in why. */
 int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len);
 void rpl_db_free(rpl_db_t *db); /* NULL is a no-op */
+/* Releases the connection's page cache (before forking a run's child, so
+ * the child does not inherit it in its RSS). */
+void rpl_db_shrink(rpl_db_t *db);
 /* The last SQLite error text. */
 const char *rpl_db_errmsg(const rpl_db_t *db);
 

@@ -103,6 +103,10 @@ sql_fail:
   return HK_E_SQLITE;
 }
 
+void rpl_db_shrink(rpl_db_t *db) {
+  if (db && db->db) sqlite3_db_release_memory(db->db);
+}
+
 void rpl_db_free(rpl_db_t *db) {
   if (!db) return;
   if (db->db) sqlite3_close_v2(db->db);

@@ -4,6 +4,7 @@
  * (rpl_exec) and writes its result to a file; the parent alone writes
  * SQLite, so a child that crashes leaves a failed run and nothing else. */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -161,6 +162,10 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
   fflush(stdout);
   fflush(stderr);
   uint64_t t0 = hk_now_ns();
+  /* The child inherits this process's resident memory and its peak RSS
+   * would count it: give SQLite's page cache and freed heap back first. */
+  rpl_db_shrink(S->db);
+  malloc_trim(0);
   pid_t pid = fork();
   if (pid < 0) {
     char err[200];
