@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "trc.h"
+#include "trc_internal.h"
 
 #define GEN_MODULE_BASE 0x0000555555554000ull
 #define GEN_DEPTH 4
@@ -62,15 +63,9 @@ static uint64_t addr_take(gen_t *g, uint64_t size, uint64_t align) {
 static void addr_give(gen_t *g, uint64_t addr, uint64_t size) {
   uint64_t rounded;
   addr_class_t *c = &g->cls[size_class(size, &rounded)];
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 64;
-    uint64_t *q = realloc(c->free_, cap * sizeof *q);
-    if (!q) {
-      g->err = HK_E_NOMEM;
-      return;
-    }
-    c->free_ = q;
-    c->cap = cap;
+  if (trc_grow(&c->free_, &c->cap, c->n + 1, sizeof *c->free_)) {
+    g->err = HK_E_NOMEM;
+    return;
   }
   c->free_[c->n++] = addr;
 }

@@ -5,7 +5,7 @@
  *
  * Map (sections name the file that defines them):
  *   layout constants, little-endian helpers ... header only
- *   growable byte buffer ...................... header only
+ *   growable arrays and byte buffer ........... header only
  */
 #ifndef TRC_INTERNAL_H
 #define TRC_INTERNAL_H
@@ -121,7 +121,21 @@ static inline uint64_t trc_get64(const uint8_t *p) {
 uint64_t trc_chunk_checksum(const uint8_t hdr16[TRC_CH_HASHED],
                             const void *payload, size_t len);
 
-/* ---- growable byte buffer -------------------------------------------- */
+/* ---- growable arrays and byte buffer --------------------------------- */
+
+/* Grows the array *pp (capacity *cap items of sz bytes) to hold n items,
+ * doubling; new items are zeroed. 0 or HK_E_NOMEM (the array is kept). */
+static inline int trc_grow(void *pp, size_t *cap, size_t n, size_t sz) {
+  if (n <= *cap) return 0;
+  size_t c = *cap ? *cap : 16;
+  while (c < n) c *= 2;
+  void *np = realloc(*(void **)pp, c * sz);
+  if (!np) return HK_E_NOMEM;
+  memset((char *)np + *cap * sz, 0, (c - *cap) * sz);
+  *(void **)pp = np;
+  *cap = c;
+  return 0;
+}
 
 typedef struct trc_buf {
   uint8_t *p;

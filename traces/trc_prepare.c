@@ -16,20 +16,7 @@
 #include <unistd.h>
 
 #include "trc.h"
-
-/* ---- growable arrays ------------------------------------------------- */
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 0;
-  size_t n = *cap ? *cap : 16;
-  while (n < need) n *= 2;
-  void *q = realloc(*p, n * elem);
-  if (!q) return HK_E_NOMEM;
-  memset((char *)q + *cap * elem, 0, (n - *cap) * elem);
-  *p = q;
-  *cap = n;
-  return 0;
-}
+#include "trc_internal.h"
 
 /* ---- live objects: address -> (slot, size), open addressing ---------- */
 
@@ -122,7 +109,7 @@ static int slot_take(slots_t *s, uint32_t *out) {
 }
 
 static int slot_give(slots_t *s, uint32_t slot) {
-  int rc = grow((void **)&s->free_, &s->cap, s->nfree + 1, sizeof(uint32_t));
+  int rc = trc_grow(&s->free_, &s->cap, s->nfree + 1, sizeof(uint32_t));
   if (rc) return rc;
   s->free_[s->nfree++] = slot;
   return 0;
@@ -158,7 +145,7 @@ static int index_sites(prep_t *p, const trc_chunk_t *c) {
   for (size_t i = 0; i < c->n; i++) {
     const trc_site_t *s = &c->sites[i];
     if (s->id == 0 || s->id > (1u << 28)) return HK_E_CORRUPT;
-    int rc = grow((void **)&p->site_caller, &p->site_cap, (size_t)s->id + 1,
+    int rc = trc_grow(&p->site_caller, &p->site_cap, (size_t)s->id + 1,
                   sizeof(uint32_t));
     if (rc) return rc;
     uint64_t a = s->depth ? s->frames[0] : 0;
@@ -168,7 +155,7 @@ static int index_sites(prep_t *p, const trc_chunk_t *c) {
       if (e) {
         cid = e->slot;
       } else {
-        rc = grow((void **)&p->caller_addr, &p->caller_cap, p->ncaller + 2,
+        rc = trc_grow(&p->caller_addr, &p->caller_cap, p->ncaller + 2,
                   sizeof(uint64_t));
         if (rc) return rc;
         cid = (uint32_t)++p->ncaller;
@@ -186,12 +173,12 @@ static int index_sites(prep_t *p, const trc_chunk_t *c) {
 
 static int index_events(prep_t *p, const trc_chunk_t *c) {
   if (c->thread >= (1u << 20)) return HK_E_CORRUPT;
-  int rc = grow((void **)&p->th, &p->thcap, (size_t)c->thread + 1,
+  int rc = trc_grow(&p->th, &p->thcap, (size_t)c->thread + 1,
                 sizeof(thread_idx_t));
   if (rc) return rc;
   if ((size_t)c->thread + 1 > p->nth) p->nth = (size_t)c->thread + 1;
   thread_idx_t *t = &p->th[c->thread];
-  rc = grow((void **)&t->off, &t->cap, t->n + 1, sizeof(uint64_t));
+  rc = trc_grow(&t->off, &t->cap, t->n + 1, sizeof(uint64_t));
   if (rc) return rc;
   t->off[t->n++] = c->offset;
   return 0;
@@ -230,7 +217,7 @@ static int cursor_fill(prep_t *p, thread_idx_t *t) {
     int rc = trc_reader_read_at(p->r, t->off[t->next_chunk++], &c);
     if (rc < 0) return rc;
     if (rc == 0 || c.kind != TRC_CHUNK_EVENTS) return HK_E_CORRUPT;
-    rc = grow((void **)&t->ev, &t->evcap, c.n, sizeof(trc_event_t));
+    rc = trc_grow(&t->ev, &t->evcap, c.n, sizeof(trc_event_t));
     if (rc) return rc;
     memcpy(t->ev, c.events, c.n * sizeof(trc_event_t));
     t->nev = c.n;

@@ -54,18 +54,6 @@ static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off) {
   return (ssize_t)got;
 }
 
-/* Grows an array to hold n items of size sz. */
-static int grow(void *pp, size_t *cap, size_t n, size_t sz) {
-  if (n <= *cap) return 0;
-  size_t c = *cap ? *cap : 64;
-  while (c < n) c *= 2;
-  void *np = realloc(*(void **)pp, c * sz);
-  if (!np) return HK_E_NOMEM;
-  *(void **)pp = np;
-  *cap = c;
-  return 0;
-}
-
 /* ---- header ------------------------------------------------------------ */
 
 static int read_header(trc_reader_t *r) {
@@ -255,7 +243,7 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
   /* Every event has at least an op byte, a time and a site. */
   if (n == 0 || n > TRC_MAX_CHUNK_EVENTS || n > (uint64_t)(end - p) / 3)
     return HK_E_CORRUPT;
-  if (grow(&r->ev, &r->ev_cap, n, sizeof *r->ev)) return HK_E_NOMEM;
+  if (trc_grow(&r->ev, &r->ev_cap, n, sizeof *r->ev)) return HK_E_NOMEM;
   trc_event_t *ev = r->ev;
   memset(ev, 0, n * sizeof *ev);
   const uint8_t *ops = p;
@@ -349,7 +337,7 @@ static int decode_sites(trc_reader_t *r, const uint8_t *p, const uint8_t *end,
   uint64_t n;
   GET(n);
   if (n > (uint64_t)(end - p) / 2) return HK_E_CORRUPT;
-  if (grow(&r->sites, &r->sites_cap, n, sizeof *r->sites)) return HK_E_NOMEM;
+  if (trc_grow(&r->sites, &r->sites_cap, n, sizeof *r->sites)) return HK_E_NOMEM;
   size_t nf = 0;
   uint64_t prev0 = 0;
   for (size_t i = 0; i < n; i++) {
@@ -359,7 +347,7 @@ static int decode_sites(trc_reader_t *r, const uint8_t *p, const uint8_t *end,
     if (s->id == 0 || s->depth > TRC_MAX_DEPTH ||
         s->depth > (size_t)(end - p))
       return HK_E_CORRUPT;
-    if (grow(&r->frames, &r->frames_cap, nf + s->depth, sizeof *r->frames))
+    if (trc_grow(&r->frames, &r->frames_cap, nf + s->depth, sizeof *r->frames))
       return HK_E_NOMEM;
     uint64_t prev = prev0;
     for (uint32_t k = 0; k < s->depth; k++) {
@@ -399,8 +387,8 @@ static int decode_modules(trc_reader_t *r, const uint8_t *p,
   uint64_t n;
   GET(n);
   if (n > (uint64_t)(end - p) / 8) return HK_E_CORRUPT;
-  if (grow(&r->mods, &r->mods_cap, n, sizeof *r->mods) ||
-      grow(&r->strs, &r->strs_cap, (size_t)(end - p) + 2 * n + 1, 1))
+  if (trc_grow(&r->mods, &r->mods_cap, n, sizeof *r->mods) ||
+      trc_grow(&r->strs, &r->strs_cap, (size_t)(end - p) + 2 * n + 1, 1))
     return HK_E_NOMEM;
   char *arena = r->strs;
   for (size_t i = 0; i < n; i++) {
@@ -428,8 +416,8 @@ static int decode_threads(trc_reader_t *r, const uint8_t *p,
   uint64_t n;
   GET(n);
   if (n > (uint64_t)(end - p) / 5) return HK_E_CORRUPT;
-  if (grow(&r->ths, &r->ths_cap, n, sizeof *r->ths) ||
-      grow(&r->strs, &r->strs_cap, (size_t)(end - p) + n + 1, 1))
+  if (trc_grow(&r->ths, &r->ths_cap, n, sizeof *r->ths) ||
+      trc_grow(&r->strs, &r->strs_cap, (size_t)(end - p) + n + 1, 1))
     return HK_E_NOMEM;
   char *arena = r->strs;
   for (size_t i = 0; i < n; i++) {
