@@ -68,3 +68,18 @@ void *rpl_map(size_t bytes, int populate) {
 void rpl_unmap(void *p, size_t bytes) {
   if (p) munmap(p, bytes ? bytes : 1);
 }
+
+int rpl_map_grow(void *pp, uint64_t *cap, uint64_t n, size_t sz) {
+  if (n < *cap) return 0;
+  uint64_t ncap = *cap ? *cap * 2 : 256;
+  void *np = rpl_map(ncap * sz, 0);
+  if (!np) return HK_E_NOMEM;
+  void *old = *(void **)pp;
+  if (old) {
+    memcpy(np, old, n * sz);
+    rpl_unmap(old, *cap * sz);
+  }
+  *(void **)pp = np;
+  *cap = ncap;
+  return 0;
+}

@@ -124,17 +124,7 @@ static uint8_t hkb_decision(void *ctx) {
 
 static void emit(void *ctx, int arm, const char *metric, double value) {
   hk_be_t *b = ctx;
-  if (b->n_rows == b->cap_rows) {
-    uint64_t ncap = b->cap_rows ? b->cap_rows * 2 : 1024;
-    rpl_pol_row_t *n = rpl_map(ncap * sizeof *n, 0);
-    if (!n) return;
-    if (b->rows) {
-      memcpy(n, b->rows, b->n_rows * sizeof *n);
-      rpl_unmap(b->rows, b->cap_rows * sizeof *n);
-    }
-    b->rows = n;
-    b->cap_rows = ncap;
-  }
+  if (rpl_map_grow(&b->rows, &b->cap_rows, b->n_rows, sizeof *b->rows)) return;
   rpl_pol_row_t *r = &b->rows[b->n_rows++];
   r->op_seq = b->at;
   if (arm >= 0)

@@ -398,17 +398,9 @@ static int site_rows(const trc_pop_t *ops, uint64_t done, const uint8_t *dec,
 
 static int pol_sink(void *ctx, const rpl_pol_row_t *row) {
   rpl_result_t *res = ctx;
-  if (res->n_pol == res->pol_cap_) { /* grow by doubling, after the loop */
-    uint64_t ncap = res->pol_cap_ ? res->pol_cap_ * 2 : 256;
-    rpl_pol_row_t *n = rpl_map(ncap * sizeof *n, 0);
-    if (!n) return HK_E_NOMEM;
-    if (res->pol) {
-      memcpy(n, res->pol, res->n_pol * sizeof *n);
-      rpl_unmap(res->pol, res->pol_cap_ * sizeof *n);
-    }
-    res->pol = n;
-    res->pol_cap_ = ncap;
-  }
+  /* After the loop: the growth costs nothing timed. */
+  if (rpl_map_grow(&res->pol, &res->pol_cap_, res->n_pol, sizeof *res->pol))
+    return HK_E_NOMEM;
   res->pol[res->n_pol++] = *row;
   return 0;
 }

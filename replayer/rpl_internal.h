@@ -21,6 +21,9 @@ void *rpl_dlsym(void *h, const char *sym, char *why, size_t len);
  * test); NULL on failure. populate pre-faults it. */
 void *rpl_map(size_t bytes, int populate);
 void rpl_unmap(void *p, size_t bytes);
+/* Grows the mapped array *pp (capacity *cap items of sz bytes, n in use)
+ * to hold one more item, doubling from 256. 0 or HK_E_NOMEM. */
+int rpl_map_grow(void *pp, uint64_t *cap, uint64_t n, size_t sz);
 
 /* ---- rpl_counters.c --------------------------------------------------- */
 
