@@ -11,6 +11,7 @@ void rec_config_default(rec_config_t *c) {
   memset(c, 0, sizeof *c);
   c->depth = REC_DEFAULT_DEPTH;
   c->block = REC_DEFAULT_BLOCK;
+  c->chunk = REC_DEFAULT_CHUNK;
   c->buffers = REC_DEFAULT_BUFFERS;
   c->writer_thread = 1;
   c->max_sites = REC_DEFAULT_MAX_SITES;
@@ -45,6 +46,8 @@ void rec_config_from_env(rec_config_t *c) {
     c->depth = (uint32_t)v;
   if (env_u64("HKREC_BLOCK", REC_MAX_BLOCK, &v) == 0 && v >= 16)
     c->block = (uint32_t)v;
+  if (env_u64("HKREC_CHUNK", REC_MAX_CHUNK, &v) == 0 && v >= 16)
+    c->chunk = (uint32_t)v;
   if (env_u64("HKREC_BUFFERS", REC_MAX_BUFFERS, &v) == 0 && v >= 2)
     c->buffers = (uint32_t)v;
   if (env_u64("HKREC_WRITER", 1, &v) == 0) c->writer_thread = (int)v;

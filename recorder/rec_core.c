@@ -31,14 +31,16 @@ static int w_thread(void *c, const trc_thread_t *t) {
 static int w_events(void *c, uint32_t th, const trc_event_t *ev, size_t n) {
   return trc_writer_events(c, th, ev, n);
 }
-static int w_flush(void *c) { return trc_writer_flush(c); }
+static int w_end_thread(void *c, uint32_t th) {
+  return trc_writer_end_thread(c, th);
+}
 static int w_finish(void *c, uint64_t end, uint64_t dropped) {
   return trc_writer_finish(c, end, dropped);
 }
 static void w_release(void *c) { trc_writer_free(c); }
 
 static const rec_sink_t writer_sink = {w_site,  w_module, w_thread, w_events,
-                                       w_flush, w_finish, w_release};
+                                       w_end_thread, w_finish, w_release};
 
 /* ---- session --------------------------------------------------------- */
 
@@ -165,7 +167,7 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
     h.argv = alen ? args : NULL;
     h.argv_len = (uint32_t)alen;
     h.depth = r->cfg.depth;
-    trc_writer_opts_t o = {r->cfg.level, r->cfg.block};
+    trc_writer_opts_t o = {r->cfg.level, r->cfg.chunk};
     trc_writer_t *w;
     rc = trc_writer_create_fd(&w, fd, &h, &o);
     if (rc) {
@@ -234,9 +236,10 @@ static void write_buf(rec_t *r, rec_buf_t *b) {
   if (!atomic_load(&r->err)) {
     if (b->n) set_error(r, r->sink.events(r->sink_ctx, b->index, b->ev, b->n));
     /* A thread's last events form a partial chunk: write it now, so that a
-     * later SIGKILL cannot lose the events of a thread that has ended. */
+     * later SIGKILL cannot lose the events of a thread that has ended, and
+     * free its coding state. */
     if (b->final && !atomic_load(&r->err))
-      set_error(r, r->sink.flush(r->sink_ctx));
+      set_error(r, r->sink.end_thread(r->sink_ctx, b->index));
   } else {
     atomic_fetch_add(&r->dropped, b->n);
   }

@@ -22,8 +22,10 @@
 /* ---- configuration (rec_config.c) ------------------------------------ */
 
 #define REC_DEFAULT_DEPTH 1      /* frames per site: measured, docs/recorder.md */
-#define REC_DEFAULT_BLOCK 4096   /* events per thread buffer (one chunk) */
+#define REC_DEFAULT_BLOCK 4096   /* events per thread buffer */
 #define REC_MAX_BLOCK 65536
+#define REC_DEFAULT_CHUNK 65536  /* events per thread per trace chunk */
+#define REC_MAX_CHUNK (1u << 20) /* the writer clamps to its own maximum */
 #define REC_DEFAULT_BUFFERS 4    /* buffers per thread: 1 filling, 3 queued */
 #define REC_MAX_BUFFERS 16
 #define REC_DEFAULT_MAX_SITES (1u << 20)
@@ -34,6 +36,8 @@ typedef struct rec_config {
                             trace path to; "" = none */
   uint32_t depth;        /* HKREC_DEPTH, 1..TRC_MAX_DEPTH */
   uint32_t block;        /* HKREC_BLOCK, events per thread buffer */
+  uint32_t chunk;        /* HKREC_CHUNK, events per trace chunk (the writer
+                            codes a thread's buffers into one chunk) */
   uint32_t buffers;      /* HKREC_BUFFERS, buffers per thread, 2..16: the
                             one being filled and those queued for the
                             writer thread (the bound of its backlog) */
@@ -191,7 +195,7 @@ typedef struct rec_sink {
   int (*add_module)(void *ctx, const trc_module_t *m);
   int (*add_thread)(void *ctx, const trc_thread_t *t);
   int (*events)(void *ctx, uint32_t thread, const trc_event_t *ev, size_t n);
-  int (*flush)(void *ctx);
+  int (*end_thread)(void *ctx, uint32_t thread); /* its last events came */
   int (*finish)(void *ctx, uint64_t end_time, uint64_t dropped);
   void (*release)(void *ctx); /* after finish, or to abandon (fork child) */
 } rec_sink_t;

@@ -24,8 +24,8 @@
 /* ---- format constants ------------------------------------------------ */
 
 #define TRC_MAGIC "HKTRACE\n"        /* 8 bytes at offset 0 */
-#define TRC_VERSION 2                /* format version this code writes;
-                                        the reader also reads version 1 */
+#define TRC_VERSION 3                /* format version this code writes;
+                                        the reader also reads 1 and 2 */
 #define TRC_CHUNK_MAGIC 0x4b43484bu  /* "KHCK" little-endian, before each chunk */
 #define TRC_CHUNK_HDR_SIZE 24
 #define TRC_MAX_DEPTH 64             /* frames in one site's stack */
@@ -195,6 +195,10 @@ int trc_writer_events(trc_writer_t *w, uint32_t thread, const trc_event_t *ev,
                       size_t n);
 /* Writes out every partly filled buffer and pending table now. */
 int trc_writer_flush(trc_writer_t *w);
+/* A thread has ended: writes its partly filled chunk and pending tables
+ * now and frees its coding state (about 0.5 MiB plus the coded events).
+ * Its index may be used again; events of it then start a new chunk. */
+int trc_writer_end_thread(trc_writer_t *w, uint32_t thread);
 
 /* Flushes, writes the end-of-trace summary (end_time and dropped taken from
  * the arguments) and closes the file. Returns the first error the writer

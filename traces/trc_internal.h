@@ -5,6 +5,7 @@
  *
  * Map (sections name the file that defines them):
  *   layout constants, little-endian helpers ... header only
+ *   pointer model (ring, size-class stacks) .... header only
  *   growable arrays and byte buffer ........... header only
  */
 #ifndef TRC_INTERNAL_H
@@ -68,10 +69,13 @@ enum {
                          (ring[k] >> 4)); ptr % 16 == 0 */
   TRC_PM_DELTA = 3    /* zigzag(ptr - prev) */
 };
-/* Entries of the recent-pointer ring (a power of 2): 1024 since format
- * version 2, 64 in version 1. */
-#define TRC_PTR_RING 1024
+/* Entries of the recent-pointer ring (a power of 2) by format version. */
+#define TRC_PTR_RING 16384   /* version 3 */
+#define TRC_PTR_RING_V2 1024
 #define TRC_PTR_RING_V1 64
+/* Size-class stacks (version 3): TRC_CLS_N classes of TRC_CLS_D pointers. */
+#define TRC_CLS_N 512
+#define TRC_CLS_D 8
 
 /* Align extra: varint a < 64 means 1 << a; these two escape. */
 #define TRC_ALIGN_ZERO 64  /* align is 0 */
@@ -89,6 +93,78 @@ static inline int trc_op_has_align(unsigned op) {
          op == TRC_OP_MEMALIGN || op == TRC_OP_VALLOC || op == TRC_OP_PVALLOC;
 }
 static inline int trc_op_has_size(unsigned op) { return op != TRC_OP_FREE; }
+
+/* Request size of an allocating op: nmemb * size for calloc and
+ * reallocarray (saturating), else size. */
+static inline uint64_t trc_request(unsigned op, uint64_t size, uint64_t nmemb) {
+  if (!trc_op_has_nmemb(op)) return size;
+  uint64_t r;
+  return __builtin_mul_overflow(size, nmemb, &r) ? UINT64_MAX : r;
+}
+
+/* ---- pointer model (docs/trace-format.md, "Pointers") ---------------- */
+
+/* Size class of a request (version 3), 1 .. TRC_CLS_N - 1: 16-byte steps
+ * up to 1 KiB, shifted by 8 so that a class is one glibc chunk size
+ * (request + 8 rounded up to 16), then 4 classes per power of 2. */
+static inline unsigned trc_size_class(uint64_t s) {
+  if (s <= 1024) return (unsigned)((s + 23) >> 4);
+  unsigned e = 63 - (unsigned)__builtin_clzll(s - 1); /* 10 .. 63 */
+  return 66 + (e - 10) * 4 + (unsigned)(((s - 1) >> (e - 2)) & 3);
+}
+
+/* The per-chunk pointer state shared by the writer and the reader: prev,
+ * the ring of recent pointers with the size class each entered with (0 =
+ * unknown), and (version 3) per-class stacks of freed pointers, newest
+ * first: most allocators hand a freed block of a size class out again. */
+typedef struct trc_pmodel {
+  uint64_t prev;
+  unsigned n;       /* ring entries in this file's version */
+  unsigned head;    /* where the next insertion goes */
+  uint32_t seq;     /* insertions in this chunk */
+  int classes;      /* version 3: size-class stacks in use */
+  uint64_t ring[TRC_PTR_RING];
+  uint16_t rcls[TRC_PTR_RING];
+  uint64_t stk[TRC_CLS_N][TRC_CLS_D];
+} trc_pmodel_t;
+
+/* Chunk start: everything 0 (the writer may skip the ring, see there). */
+static inline void trc_pm_reset(trc_pmodel_t *m, unsigned version) {
+  m->n = version >= 3 ? TRC_PTR_RING
+                      : version == 2 ? TRC_PTR_RING_V2 : TRC_PTR_RING_V1;
+  m->classes = version >= 3;
+  m->prev = 0;
+  m->head = 0;
+  m->seq = 0;
+  memset(m->ring, 0, m->n * sizeof m->ring[0]);
+  memset(m->rcls, 0, m->n * sizeof m->rcls[0]);
+  if (m->classes) memset(m->stk, 0, sizeof m->stk);
+}
+/* Position in ring[] of the k-th most recent entry (k = 0 the newest). */
+static inline unsigned trc_pm_pos(const trc_pmodel_t *m, unsigned k) {
+  return (m->head - 1 - k) & (m->n - 1);
+}
+static inline void trc_pm_insert(trc_pmodel_t *m, uint64_t p, unsigned cls) {
+  m->prev = p;
+  m->ring[m->head] = p;
+  m->rcls[m->head] = (uint16_t)cls;
+  m->seq++;
+  m->head = (m->head + 1) & (m->n - 1);
+}
+/* A freed pointer of a known class goes on top of its stack. */
+static inline void trc_pm_freed(trc_pmodel_t *m, unsigned cls, uint64_t p) {
+  if (!cls || !m->classes) return;
+  uint64_t *s = m->stk[cls];
+  memmove(s + 1, s, (TRC_CLS_D - 1) * sizeof *s);
+  s[0] = p;
+}
+/* Takes entry j of a class stack (0 = the newest); 0 if it is empty. */
+static inline uint64_t trc_pm_take(trc_pmodel_t *m, unsigned cls, unsigned j) {
+  uint64_t *s = m->stk[cls], p = s[j];
+  memmove(s + j, s + j + 1, (TRC_CLS_D - 1 - j) * sizeof *s);
+  s[TRC_CLS_D - 1] = 0;
+  return p;
+}
 
 /* ---- little-endian helpers ------------------------------------------- */
 

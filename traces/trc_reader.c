@@ -36,6 +36,7 @@ struct trc_reader_s {
   char *strs;
   size_t strs_cap;
   trc_summary_t sum;
+  trc_pmodel_t *pm; /* pointer state of the chunk being decoded */
 };
 
 /* Reads up to n bytes at off; returns the count read (short at EOF) or
@@ -166,6 +167,7 @@ uint32_t trc_reader_file_version(const char *path) {
 void trc_reader_free(trc_reader_t *r) {
   if (!r) return;
   if (r->fd >= 0) close(r->fd);
+  free(r->pm);
   ZSTD_freeDCtx(r->dctx);
   free(r->exe);
   free(r->argv);
@@ -201,17 +203,15 @@ uint64_t trc_reader_file_size(const trc_reader_t *r) { return r->size; }
     (v) = (uint32_t)t_;                                                        \
   } while (0)
 
-typedef struct pstate {
-  uint64_t prev;
-  uint64_t ring[TRC_PTR_RING];
-  unsigned head;
-  unsigned n; /* ring entries in this file's version (a power of 2) */
-} pstate_t;
-
-/* Reads a pointer coded in the given mode from [*pp, end). */
-static int get_ptr(const pstate_t *s, unsigned mode, const uint8_t **pp,
-                   const uint8_t *end, uint64_t *out) {
+/* Reads a pointer coded in the given mode from [*pp, end) against the
+ * ring. A ring value v is an index, minus cls_d (the class stack entries
+ * come first, see decode_events). *ring_k gets the ring index used (for
+ * its class), or -1. */
+static int get_ptr(const trc_pmodel_t *s, unsigned mode, unsigned cls_d,
+                   const uint8_t **pp, const uint8_t *end, uint64_t *out,
+                   int *ring_k) {
   uint64_t k = 0, v = 0;
+  *ring_k = -1;
   if (mode == TRC_PM_NULL) {
     *out = 0;
     return 0;
@@ -219,18 +219,29 @@ static int get_ptr(const pstate_t *s, unsigned mode, const uint8_t **pp,
   if (mode == TRC_PM_NEAR16 && hk_varint_get(pp, end, &k)) return HK_E_CORRUPT;
   if (hk_varint_get(pp, end, &v)) return HK_E_CORRUPT;
   switch (mode) {
-  case TRC_PM_RING: k = v; /* fall through */
+  case TRC_PM_RING:
+    if (v < cls_d) return HK_E_CORRUPT;
+    k = v - cls_d;
+    /* fall through */
   case TRC_PM_NEAR16: {
     if (k >= s->n) return HK_E_CORRUPT;
-    uint64_t e = s->ring[(s->head - 1 - (unsigned)k) & (s->n - 1)];
-    *out = mode == TRC_PM_RING ? e
-                               : ((e >> 4) + (uint64_t)hk_unzigzag(v)) << 4;
+    uint64_t e = s->ring[trc_pm_pos(s, (unsigned)k)];
+    if (mode == TRC_PM_RING) {
+      *out = e;
+      *ring_k = (int)k;
+    } else {
+      *out = ((e >> 4) + (uint64_t)hk_unzigzag(v)) << 4;
+    }
     break;
   }
   case TRC_PM_DELTA: *out = s->prev + (uint64_t)hk_unzigzag(v); break;
   default: return HK_E_CORRUPT;
   }
   return *out ? 0 : HK_E_CORRUPT;
+}
+
+static unsigned ring_class(const trc_pmodel_t *s, int k) {
+  return k < 0 ? 0 : s->rcls[trc_pm_pos(s, (unsigned)k)];
 }
 
 static int decode_events(trc_reader_t *r, const uint8_t *p,
@@ -291,16 +302,20 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
       sc.size[k] = ev[i].size;
     }
   }
-  pstate_t s;
-  memset(&s, 0, sizeof s);
-  s.n = push_frees ? TRC_PTR_RING : TRC_PTR_RING_V1;
+  if (!r->pm && !(r->pm = malloc(sizeof *r->pm))) return HK_E_NOMEM;
+  trc_pmodel_t *s = r->pm;
+  trc_pm_reset(s, r->hdr.version);
   for (size_t i = 0; i < n; i++) {
     trc_event_t *e = &ev[i];
     uint64_t m;
+    int rk = -1;
+    unsigned old_cls = 0, cls = 0;
     if (trc_op_has_old(e->op)) {
       GET(m);
-      if (m > TRC_PM_DELTA || get_ptr(&s, (unsigned)m, &p, end, &e->old_ptr))
+      if (m > TRC_PM_DELTA ||
+          get_ptr(s, (unsigned)m, 0, &p, end, &e->old_ptr, &rk))
         return HK_E_CORRUPT;
+      old_cls = ring_class(s, rk);
     }
     if (trc_op_has_nmemb(e->op)) GET(e->nmemb);
     if (trc_op_has_align(e->op)) {
@@ -312,18 +327,38 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
       else if (m != TRC_ALIGN_ZERO)
         return HK_E_CORRUPT;
     }
-    if (get_ptr(&s, (ops[i] >> TRC_OB_PM_SHIFT) & TRC_OB_PM_MASK, &pc, end,
-                &e->ptr))
-      return HK_E_CORRUPT;
-    if (e->ptr) {
-      s.prev = e->ptr;
-      /* Version 1 kept freed pointers out of its 64-entry ring; version 2
-       * keeps them (a new block is often the one just freed) in 1024. */
-      if (push_frees || e->op != TRC_OP_FREE) {
-        s.ring[s.head] = e->ptr;
-        s.head = (s.head + 1) & (s.n - 1);
+    unsigned mode = (ops[i] >> TRC_OB_PM_SHIFT) & TRC_OB_PM_MASK;
+    /* Version 3: an allocation's ring value below TRC_CLS_D takes that
+     * entry of its size class's stack. */
+    unsigned cls_d = 0;
+    if (s->classes && trc_op_has_size(e->op) && mode != TRC_PM_NULL) {
+      cls = trc_size_class(trc_request(e->op, e->size, e->nmemb));
+      cls_d = TRC_CLS_D;
+      if (mode == TRC_PM_RING) {
+        const uint8_t *q = pc;
+        uint64_t j;
+        if (hk_varint_get(&q, end, &j)) return HK_E_CORRUPT;
+        if (j < TRC_CLS_D) {
+          if (!(e->ptr = trc_pm_take(s, cls, (unsigned)j))) return HK_E_CORRUPT;
+          pc = q;
+          mode = TRC_PM_NULL; /* decoded */
+        }
       }
     }
+    if (mode != TRC_PM_NULL &&
+        get_ptr(s, mode, cls_d, &pc, end, &e->ptr, &rk))
+      return HK_E_CORRUPT;
+    unsigned freed_cls = e->op == TRC_OP_FREE ? ring_class(s, rk) : 0;
+    if (e->ptr) {
+      /* Version 1 kept freed pointers out of its ring. */
+      if (push_frees || e->op != TRC_OP_FREE)
+        trc_pm_insert(s, e->ptr, cls);
+      else
+        s->prev = e->ptr;
+    }
+    trc_pm_freed(s, freed_cls, e->ptr);
+    if (trc_op_has_old(e->op) && e->ptr && e->old_ptr && e->ptr != e->old_ptr)
+      trc_pm_freed(s, old_cls, e->old_ptr); /* a moved realloc freed it */
   }
   if (p != end) return HK_E_CORRUPT;
   c->thread = thread;

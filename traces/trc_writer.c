@@ -22,25 +22,24 @@ enum { TAB_SITES, TAB_MODULES, TAB_THREADS, NTAB };
 static const uint8_t tab_kind[NTAB] = {TRC_CHUNK_SITES, TRC_CHUNK_MODULES,
                                        TRC_CHUNK_THREADS};
 
-/* One thread's chunk being filled. The coding state (time, prev, ring)
- * restarts with every chunk so that each chunk decodes alone. */
+/* One thread's chunk being filled. The coding state restarts with every
+ * chunk so that each chunk decodes alone. */
+#define EXACT_BITS 16 /* buckets of the exact-pointer index */
+#define NEAR_BITS 12  /* buckets of the page and region indexes */
 typedef struct tstate {
   trc_buf_t col[NCOL];
   uint32_t n;
   uint64_t chunk_time;  /* time of the last event in this chunk (or 0) */
   uint64_t thread_time; /* time of the last event accepted for the thread */
-  uint64_t prev;        /* last nonzero ptr of this chunk (or 0) */
-  uint64_t ring[TRC_PTR_RING];
-  unsigned head;  /* == seq % TRC_PTR_RING */
-  uint32_t seq;   /* ring insertions in this chunk */
-  /* Encoder-only indexes into the ring (the format does not know them):
-   * position + 1 of the last insertion of a pointer hashing to a bucket,
-   * and of the last insertion in a 64 KiB region hashing to a bucket. They
-   * replace a scan of the whole ring with two probes. */
-  uint32_t exact_pos[4096];
-  uint32_t region_pos[4096];
-  uint32_t page_pos[4096];
   trc_size_cache_t sizes;
+  trc_pmodel_t pm;
+  /* Encoder-only indexes into the ring (the format does not know them):
+   * seq after the last insertion of a pointer hashing to a bucket, and of
+   * the last insertion in the same 4 KiB page and 64 KiB region. They
+   * replace a scan of the whole ring with three probes. */
+  uint32_t exact_pos[1u << EXACT_BITS];
+  uint32_t page_pos[1u << NEAR_BITS];
+  uint32_t region_pos[1u << NEAR_BITS];
 } tstate_t;
 
 typedef struct table {
@@ -146,14 +145,11 @@ static void tstate_reset(tstate_t *t) {
   for (int c = 0; c < NCOL; c++) t->col[c].len = 0;
   t->n = 0;
   t->chunk_time = 0;
-  t->prev = 0;
-  memset(t->ring, 0, sizeof t->ring);
-  t->head = 0;
-  t->seq = 0;
-  memset(t->exact_pos, 0, sizeof t->exact_pos);
-  memset(t->region_pos, 0, sizeof t->region_pos);
-  memset(t->page_pos, 0, sizeof t->page_pos);
   memset(&t->sizes, 0, sizeof t->sizes);
+  trc_pm_reset(&t->pm, TRC_VERSION);
+  memset(t->exact_pos, 0, sizeof t->exact_pos);
+  memset(t->page_pos, 0, sizeof t->page_pos);
+  memset(t->region_pos, 0, sizeof t->region_pos);
 }
 
 /* Writes the thread's partial chunk, pending tables first, so a reader
@@ -178,53 +174,63 @@ static int flush_thread(trc_writer_t *w, uint32_t idx) {
   return rc;
 }
 
-/* Pointer coding shared by ptr and old_ptr (docs/trace-format.md,
- * "Pointers"): an exact hit in the ring of recent allocations, else for a
- * 16-aligned pointer a delta in 16-byte units from a near ring entry (a new
- * block is usually near a recent one of its size class), else a byte delta
+/* Pointer coding (docs/trace-format.md, "Pointers"): an allocation that
+ * returns a block just freed in its size class is an index into that
+ * class's stack; else an exact hit in the ring of recent pointers; else,
+ * for a 16-aligned pointer, a delta in 16-byte units from a near ring
+ * entry (a new block is usually near a recent one); else a byte delta
  * from prev. Which entry is "near" is the encoder's choice: it probes the
  * entries last inserted in the same 4 KiB page and 64 KiB region and the
  * two newest. A scan of the whole ring for the nearest entry saved 0.4% on
  * bench_trace and nothing on recorded programs, for 30% of the encoding
- * time (60% of the recorder's writer thread on a threaded stress).
- * Returns the mode; *k and *val are what to store. */
-/* One of 4096 buckets (the index arrays above), 4 per ring entry. */
-static unsigned bucket(uint64_t v) {
-  return (unsigned)((v * 0x9e3779b97f4a7c15ull) >> 52);
+ * time (60% of the recorder's writer thread on a threaded stress). */
+static unsigned bucket(uint64_t v, unsigned bits) {
+  return (unsigned)((v * 0x9e3779b97f4a7c15ull) >> (64 - bits));
 }
 
-/* Ring index (0 = newest) of the insertion recorded as pos1 (position + 1),
- * or -1 if none or it has left the ring. */
-static int ring_index(const tstate_t *t, uint32_t pos1) {
-  if (!pos1 || t->seq - pos1 >= TRC_PTR_RING) return -1;
-  return (int)(t->seq - pos1);
+/* Ring index (0 = newest) of the insertion recorded as seq pos, or -1 if
+ * none or it has left the ring. */
+static int ring_index(const tstate_t *t, uint32_t pos) {
+  if (!pos || t->pm.seq - pos >= t->pm.n) return -1;
+  return (int)(t->pm.seq - pos);
 }
 
+/* The mode of p against the ring (not the class stacks); *k and *val are
+ * what to store. */
 static unsigned ptr_mode(const tstate_t *t, uint64_t p, uint64_t *k,
                          uint64_t *val) {
+  const trc_pmodel_t *m = &t->pm;
   if (!p) return TRC_PM_NULL;
-  int i = ring_index(t, t->exact_pos[bucket(p >> 4)]);
-  if (i >= 0 && t->ring[(t->head - 1 - (unsigned)i) & (TRC_PTR_RING - 1)] == p) {
+  int i = ring_index(t, t->exact_pos[bucket(p >> 4, EXACT_BITS)]);
+  if (i >= 0 && m->ring[trc_pm_pos(m, (unsigned)i)] == p) {
     *val = (uint64_t)i;
     return TRC_PM_RING;
   }
   if (!(p & 15)) {
-    int cand[4] = {ring_index(t, t->page_pos[bucket(p >> 12)]),
-                   ring_index(t, t->region_pos[bucket(p >> 16)]), 0, 1};
+    int cand[4] = {ring_index(t, t->page_pos[bucket(p >> 12, NEAR_BITS)]),
+                   ring_index(t, t->region_pos[bucket(p >> 16, NEAR_BITS)]),
+                   m->seq ? 0 : -1, m->seq > 1 ? 1 : -1};
     uint64_t best = UINT64_MAX;
     unsigned bk = 0;
     for (int c = 0; c < 4; c++) {
       if (cand[c] < 0) continue;
-      uint64_t e = t->ring[(t->head - 1 - (unsigned)cand[c]) & (TRC_PTR_RING - 1)];
+      uint64_t e = m->ring[trc_pm_pos(m, (unsigned)cand[c])];
       uint64_t z = hk_zigzag((int64_t)((p >> 4) - (e >> 4)));
       if (z < best) best = z, bk = (unsigned)cand[c];
     }
-    *k = bk;
-    *val = best;
-    return TRC_PM_NEAR16;
+    if (best != UINT64_MAX) {
+      *k = bk;
+      *val = best;
+      return TRC_PM_NEAR16;
+    }
   }
-  *val = hk_zigzag((int64_t)(p - t->prev));
+  *val = hk_zigzag((int64_t)(p - m->prev));
   return TRC_PM_DELTA;
+}
+
+/* Class of the ring entry a pointer coded as mode m, value v refers to. */
+static unsigned ring_class(const tstate_t *t, unsigned m, uint64_t v) {
+  return m == TRC_PM_RING ? t->pm.rcls[trc_pm_pos(&t->pm, (unsigned)v)] : 0;
 }
 
 /* Appends what ptr_mode chose (the mode itself goes elsewhere). */
@@ -234,15 +240,19 @@ static void put_ptr(trc_buf_t *b, unsigned mode, uint64_t k, uint64_t v) {
 }
 
 /* Codes one event into the thread's columns. Budget: a few dozen
- * instructions and a handful of ring probes; no I/O. */
+ * instructions, a handful of ring probes and one class stack search; no
+ * I/O. */
 static int encode_event(tstate_t *t, const trc_event_t *e) {
   for (int c = 0; c < NCOL; c++)
     if (trc_buf_reserve(&t->col[c], 4 * HK_VARINT_MAX)) return HK_E_NOMEM;
+  trc_pmodel_t *pm = &t->pm;
   unsigned op = e->op;
   trc_buf_t *x = &t->col[COL_EXTRAS];
   uint64_t k = 0, v = 0;
+  unsigned old_cls = 0;
   if (trc_op_has_old(op)) {
     unsigned m = ptr_mode(t, e->old_ptr, &k, &v);
+    old_cls = ring_class(t, m, v);
     trc_buf_varint(x, m);
     put_ptr(x, m, k, v);
   }
@@ -258,19 +268,39 @@ static int encode_event(tstate_t *t, const trc_event_t *e) {
       trc_buf_varint(x, a);
     }
   }
-  unsigned m = ptr_mode(t, e->ptr, &k, &v);
+  /* An allocation first looks in its class stack: ring mode, value j <
+   * TRC_CLS_D; ring indexes are then stored + TRC_CLS_D. */
+  unsigned cls = 0, m = TRC_PM_NULL;
+  int hit = 0;
+  if (trc_op_has_size(op) && e->ptr) {
+    cls = trc_size_class(trc_request(op, e->size, e->nmemb));
+    for (unsigned j = 0; j < TRC_CLS_D; j++)
+      if (pm->stk[cls][j] == e->ptr) {
+        trc_pm_take(pm, cls, j);
+        m = TRC_PM_RING;
+        v = j;
+        hit = 1;
+        break;
+      }
+  }
+  unsigned freed_cls = 0;
+  if (!hit) {
+    m = ptr_mode(t, e->ptr, &k, &v);
+    if (op == TRC_OP_FREE) freed_cls = ring_class(t, m, v);
+    if (m == TRC_PM_RING && cls) v += TRC_CLS_D;
+  }
   if (m != TRC_PM_NULL) {
     put_ptr(&t->col[COL_PTRS], m, k, v);
-    t->prev = e->ptr;
-    /* Every pointer enters the ring, freed ones too (format version 2):
+    /* Every pointer enters the ring, freed ones too (since version 2):
      * most allocators hand out the block of a size class just freed. */
-    t->ring[t->head] = e->ptr;
-    t->seq++;
-    t->head = t->seq & (TRC_PTR_RING - 1);
-    t->exact_pos[bucket(e->ptr >> 4)] = t->seq;
-    t->region_pos[bucket(e->ptr >> 16)] = t->seq;
-    t->page_pos[bucket(e->ptr >> 12)] = t->seq;
+    trc_pm_insert(pm, e->ptr, cls);
+    t->exact_pos[bucket(e->ptr >> 4, EXACT_BITS)] = pm->seq;
+    t->page_pos[bucket(e->ptr >> 12, NEAR_BITS)] = pm->seq;
+    t->region_pos[bucket(e->ptr >> 16, NEAR_BITS)] = pm->seq;
   }
+  trc_pm_freed(pm, freed_cls, e->ptr);
+  if (trc_op_has_old(op) && e->ptr && e->old_ptr && e->ptr != e->old_ptr)
+    trc_pm_freed(pm, old_cls, e->old_ptr); /* a moved realloc freed it */
   unsigned ob = op | (m << TRC_OB_PM_SHIFT);
   if (e->flags & TRC_EV_FAILED) ob |= TRC_OB_FAILED;
   if (trc_op_has_size(op)) {
@@ -479,7 +509,8 @@ static tstate_t *get_thread(trc_writer_t *w, uint32_t idx) {
     w->th = nt;
     w->nth = n;
   }
-  if (!w->th[idx]) w->th[idx] = calloc(1, sizeof(tstate_t));
+  if (!w->th[idx] && (w->th[idx] = calloc(1, sizeof(tstate_t))))
+    tstate_reset(w->th[idx]);
   return w->th[idx];
 }
 
@@ -505,6 +536,14 @@ int trc_writer_events(trc_writer_t *w, uint32_t thread, const trc_event_t *ev,
     last = ev[i].time;
   }
   for (size_t i = 0; i < n; i++) {
+    /* The exact index and the ring are too large for the cache: fetch
+     * ahead (the index for 8 events on, the ring entry it names for 4). */
+    if (i + 8 < n)
+      __builtin_prefetch(&t->exact_pos[bucket(ev[i + 8].ptr >> 4, EXACT_BITS)]);
+    if (i + 4 < n) {
+      uint32_t pos = t->exact_pos[bucket(ev[i + 4].ptr >> 4, EXACT_BITS)];
+      __builtin_prefetch(&t->pm.ring[(pos - 1) & (t->pm.n - 1)]);
+    }
     if (encode_event(t, &ev[i])) {
       rc = fail(w, HK_E_NOMEM);
       goto out;
@@ -531,6 +570,20 @@ static int flush_all(trc_writer_t *w) {
 int trc_writer_flush(trc_writer_t *w) {
   int rc = enter(w);
   if (!rc) rc = flush_all(w);
+  pthread_mutex_unlock(&w->mu);
+  return rc;
+}
+
+int trc_writer_end_thread(trc_writer_t *w, uint32_t thread) {
+  int rc = enter(w);
+  if (!rc && thread < w->nth && w->th[thread]) {
+    rc = flush_thread(w, thread);
+    if (!rc) rc = flush_tables(w);
+    tstate_t *t = w->th[thread];
+    for (int c = 0; c < NCOL; c++) trc_buf_release(&t->col[c]);
+    free(t);
+    w->th[thread] = NULL;
+  }
   pthread_mutex_unlock(&w->mu);
   return rc;
 }

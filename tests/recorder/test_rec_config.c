@@ -58,6 +58,17 @@ static void test_env(void **state) {
   setenv("HKREC_BUFFERS", "17", 1);
   rec_config_from_env(&c);
   assert_int_equal(c.buffers, REC_DEFAULT_BUFFERS);
+  assert_int_equal(c.chunk, REC_DEFAULT_CHUNK);
+  setenv("HKREC_CHUNK", "15", 1); /* below 16: default stays */
+  rec_config_from_env(&c);
+  assert_int_equal(c.chunk, REC_DEFAULT_CHUNK);
+  setenv("HKREC_CHUNK", "4096", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.chunk, 4096);
+  setenv("HKREC_CHUNK", "1048577", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.chunk, REC_DEFAULT_CHUNK);
+  unsetenv("HKREC_CHUNK");
 }
 
 int main(void) {

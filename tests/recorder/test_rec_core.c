@@ -54,7 +54,8 @@ static int f_events(void *c, uint32_t th, const trc_event_t *ev, size_t n) {
   }
   return 0;
 }
-static int f_flush(void *c) {
+static int f_end_thread(void *c, uint32_t thread) {
+  (void)thread;
   ((fake_t *)c)->flushes++;
   return 0;
 }
@@ -65,7 +66,7 @@ static int f_finish(void *c, uint64_t e, uint64_t d) {
 }
 static void f_release(void *c) { (void)c; }
 static const rec_sink_t fake_sink = {f_site,  f_module, f_thread, f_events,
-                                     f_flush, f_finish, f_release};
+                                     f_end_thread, f_finish, f_release};
 
 static rec_t *make(fake_t *f, uint32_t block) {
   memset(f, 0, sizeof *f);

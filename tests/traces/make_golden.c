@@ -1,6 +1,7 @@
 /* make_golden.c: writes a golden trace, tests/data/golden-vN.hkt for the
  * current format version N: every op kind, a failed allocation, two
- * threads, sites, a module with a build id. The files are committed;
+ * threads, sites, a module with a build id, and (since version 3) blocks
+ * reused within their size class. The files are committed;
  * `hksim trace dump` of each must match its golden-vN.dump forever after
  * (readers keep reading every older version).
  * Usage: make_golden OUT.hkt */
@@ -54,6 +55,10 @@ int main(int argc, char **argv) {
       {.op = TRC_OP_MALLOC, .size = 1ull << 60, .ptr = 0, .flags = TRC_EV_FAILED, .site = 2},
       {.op = TRC_OP_FREE, .ptr = A + 0x80, .site = 1},
       {.op = TRC_OP_FREE, .ptr = A + 0x140, .site = 0},
+      /* Since version 3: blocks of a size class handed out again (the one
+       * freed above, and the one a moved realloc freed). */
+      {.op = TRC_OP_MALLOC, .size = 100, .ptr = A + 0x80, .site = 1},
+      {.op = TRC_OP_MALLOC, .size = 20, .ptr = A, .site = 2},
   };
   for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++) {
     ev[i].time = (t += 7 * (i + 1));

@@ -405,6 +405,27 @@ static void test_hostile_payloads(void **state) {
   rc = read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_ZSTD, z, zn, 5, &c, &rd);
   assert_true(rc == HK_E_CORRUPT || rc == HK_E_DECOMPRESS);
   trc_reader_free(rd);
+  /* Version 3's size-class stacks: a malloc, its free (ring index 0, so
+   * its class is known), a malloc of that class taking the block back
+   * (class stack entry 0); then the same stack entry while it is empty,
+   * and ring index 0 (stored as TRC_CLS_D) of an empty ring. */
+  static const uint8_t reuse[] = {0x00, 0x03, 0x61, 0x25, 0x21, 1, 1, 1, 0, 0, 0,
+                                  0x80, 0x40, 0x00, 0x00, 24, 24};
+  assert_int_equal(read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_RAW, reuse,
+                                sizeof reuse, sizeof reuse, &c, &rd), 1);
+  assert_true(c.n == 3 && c.events[0].ptr == 0x1000 &&
+              c.events[1].ptr == 0x1000 && c.events[2].ptr == 0x1000);
+  trc_reader_free(rd);
+  static const uint8_t empty_stack[] = {0x00, 0x01, 0x21, 5, 0, 0x00, 24};
+  assert_int_equal(read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_RAW, empty_stack,
+                                sizeof empty_stack, sizeof empty_stack, &c, &rd),
+                   HK_E_CORRUPT);
+  trc_reader_free(rd);
+  static const uint8_t empty_ring[] = {0x00, 0x01, 0x21, 5, 0, TRC_CLS_D, 24};
+  assert_int_equal(read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_RAW, empty_ring,
+                                sizeof empty_ring, sizeof empty_ring, &c, &rd),
+                   HK_E_CORRUPT);
+  trc_reader_free(rd);
   /* Unknown kind and codec, stored != raw for the raw codec, a raw length
    * over the limit: refused although the checksum is right. */
   assert_int_equal(read_crafted(9, TRC_CODEC_RAW, pay, 10, 10, &c, &rd), HK_E_CORRUPT);

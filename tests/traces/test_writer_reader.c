@@ -59,6 +59,8 @@ typedef struct stream {
   size_t n, cap;
   uint64_t time;
   uint64_t live[32]; /* recent allocations, for frees and reallocs */
+  uint64_t live_size[32];
+  uint64_t freed[8], freed_size[8]; /* recent frees, to allocate again */
 } stream_t;
 
 static void push(stream_t *s, const trc_event_t *e) {
@@ -102,19 +104,34 @@ static trc_event_t rnd_event(hk_rng_t *r, stream_t *s, uint32_t nsites) {
   e.site = (uint32_t)hk_rng_below(r, nsites + 1);
   int failed = e.op != TRC_OP_FREE && hk_rng_below(r, 20) == 0;
   if (e.op == TRC_OP_FREE) {
-    e.ptr = hk_rng_below(r, 4) ? s->live[hk_rng_below(r, 32)]
-                               : rnd_ptr(r, s);
+    unsigned k = (unsigned)hk_rng_below(r, 32);
+    e.ptr = hk_rng_below(r, 4) ? s->live[k] : rnd_ptr(r, s);
     if (!e.ptr) e.ptr = 0x1000;
+    /* Remember it with its size, as an allocator's free list would. */
+    memmove(s->freed + 1, s->freed, sizeof s->freed - sizeof s->freed[0]);
+    memmove(s->freed_size + 1, s->freed_size,
+            sizeof s->freed_size - sizeof s->freed_size[0]);
+    s->freed[0] = e.ptr;
+    s->freed_size[0] = e.ptr == s->live[k] ? s->live_size[k] : 0;
   } else {
     e.size = rnd_val(r);
     e.ptr = failed ? 0 : rnd_ptr(r, s);
     if (!failed && hk_rng_below(r, 3) == 0) e.ptr = s->live[hk_rng_below(r, 32)];
+    /* A block freed recently, of the same size: the size-class stacks of
+     * format version 3 (calloc's request is nmemb * size; nmemb = 1). */
+    if (!failed && hk_rng_below(r, 3) == 0) {
+      unsigned k = (unsigned)hk_rng_below(r, 8);
+      if (s->freed[k]) {
+        e.ptr = s->freed[k];
+        e.size = s->freed_size[k];
+      }
+    }
     if (failed) e.flags = TRC_EV_FAILED;
   }
   if (trc_op_has_old(e.op))
     e.old_ptr = hk_rng_below(r, 3) ? s->live[hk_rng_below(r, 32)]
                                    : (hk_rng_below(r, 2) ? 0 : rnd_ptr(r, s));
-  if (trc_op_has_nmemb(e.op)) e.nmemb = rnd_val(r);
+  if (trc_op_has_nmemb(e.op)) e.nmemb = hk_rng_below(r, 2) ? 1 : rnd_val(r);
   if (trc_op_has_align(e.op)) {
     switch (hk_rng_below(r, 4)) {
     case 0: e.align = 0; break;
@@ -124,7 +141,10 @@ static trc_event_t rnd_event(hk_rng_t *r, stream_t *s, uint32_t nsites) {
   }
   if (e.ptr && e.op != TRC_OP_FREE) {
     memmove(s->live + 1, s->live, sizeof s->live - sizeof s->live[0]);
+    memmove(s->live_size + 1, s->live_size,
+            sizeof s->live_size - sizeof s->live_size[0]);
     s->live[0] = e.ptr;
+    s->live_size[0] = trc_op_has_nmemb(e.op) && e.nmemb != 1 ? 0 : e.size;
   }
   return e;
 }
@@ -512,6 +532,46 @@ static void test_free_unfinished(void **state) {
   assert_false(s.have_summary);
 }
 
+/* A thread's end writes its partial chunk at once (the others' stay
+ * buffered) and frees its state; the index may then start again. */
+static void test_end_thread(void **state) {
+  (void)state;
+  trc_header_t h = {0};
+  trc_writer_t *w;
+  trc_writer_opts_t o = {0, 100};
+  trc_event_t ev[60];
+  fill_events(ev, 60);
+  assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
+  assert_int_equal(trc_writer_events(w, 0, ev, 30), 0);
+  assert_int_equal(trc_writer_events(w, 1, ev, 20), 0);
+  uint64_t before = trc_writer_bytes(w);
+  assert_int_equal(trc_writer_end_thread(w, 1), 0);
+  assert_true(trc_writer_bytes(w) > before);
+  assert_int_equal(trc_writer_end_thread(w, 1), 0); /* nothing left: no-op */
+  assert_int_equal(trc_writer_end_thread(w, 7), 0); /* never used */
+  assert_int_equal(trc_writer_events(w, 1, ev + 20, 40), 0);
+  assert_int_equal(trc_writer_finish(w, 0, 0), 0);
+  trc_writer_free(w);
+  trc_reader_t *r;
+  assert_int_equal(trc_reader_open(&r, path), 0);
+  trc_chunk_t c;
+  uint32_t seen[2] = {0, 0}, order = 0, first1 = 0;
+  while (trc_reader_next(r, &c) == 1) {
+    if (c.kind != TRC_CHUNK_EVENTS) continue;
+    if (c.thread == 1 && !first1) first1 = ++order;
+    else order++;
+    for (size_t i = 0; i < c.n; i++) {
+      const trc_event_t *e = &ev[seen[c.thread] + i];
+      assert_true(c.events[i].ptr == e->ptr && c.events[i].size == e->size);
+    }
+    seen[c.thread] += (uint32_t)c.n;
+  }
+  assert_int_equal(first1, 1); /* thread 1's chunk came first */
+  assert_int_equal(seen[0], 30);
+  assert_int_equal(seen[1], 60);
+  trc_reader_free(r);
+}
+
 /* Offsets from a first pass can be read again in any order. */
 static void test_read_at(void **state) {
   (void)state;
@@ -680,6 +740,7 @@ int main(void) {
       cmocka_unit_test(test_writer_refuses),
       cmocka_unit_test(test_writer_errors),
       cmocka_unit_test(test_free_unfinished),
+      cmocka_unit_test(test_end_thread),
       cmocka_unit_test(test_read_at),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_ops_and_text),
