@@ -3,13 +3,19 @@
 # (libhkrec.so) against no recorder and against heaptrack, measured side
 # by side in one run: the sqlite3 workload, the python3 workload
 # (PYTHONMALLOC=malloc) and bench_recorder (4 threads, mixed sizes, 20%
-# cross-thread frees); at depth 1, the default depth and 32. Also bytes
-# per event and the recorder's peak memory (max RSS with it minus without).
-# Not a test: prints a table, never fails on the machine's speed.
-#   bench/bench_recorder.sh BUILD_DIR [REPEATS]
+# cross-thread frees); at depth 1 (the default), 8 and 32. Also bytes per
+# event, the recorder's peak memory (max RSS with it minus without) and its
+# CPU time relative to no recorder.
+#
+# The machine is shared and noisy, and a program's own run time drifts:
+# every round runs each mode once, in turn, and a mode's ratio is the
+# median over rounds of its time divided by the no-recorder time of the
+# same round. Not a test: prints a table, never fails on the machine's
+# speed.
+#   bench/bench_recorder.sh BUILD_DIR [ROUNDS]
 set -u
-B=${1:?usage: bench_recorder.sh BUILD_DIR [REPEATS]}
-R=${2:-3}
+B=${1:?usage: bench_recorder.sh BUILD_DIR [ROUNDS]}
+R=${2:-5}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 LIB=$B/lib/libhkrec.so
 CHECK=$B/tests/recorder/rec_check
@@ -19,73 +25,78 @@ trap 'rm -rf "$W"' EXIT
 PY=$(command -v python3)
 command -v pyenv > /dev/null 2>&1 && PY=$(pyenv which python3 2>/dev/null || echo "$PY")
 HT=$(command -v heaptrack || true)
+export PYTHONMALLOC=malloc
 
-# run MODE CMD...: best wall time of R runs and max RSS (KiB) of the last,
-# printed as "secs rss"; MODE: none, rec (default depth), rec1, rec8,
-# rec32, heaptrack.
-run() {
-  mode=$1; shift
-  "$PY" - "$R" "$mode" "$LIB" "$W" "$@" <<'PYEOF'
-import os, resource, subprocess, sys, time, glob
-reps, mode, lib, w = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-cmd = sys.argv[5:]
+# bench NAME CMD...: one table row. The python below runs the rounds; the
+# trace of the last default-depth run is left in $W/keep for bytes/event.
+bench() {
+  name=$1; shift
+  "$PY" - "$R" "$LIB" "$W" "$CHECK" "$name" "${HT:-}" "$@" <<'PYEOF'
+import os, shutil, statistics, subprocess, sys, time, glob
+reps, lib, w, check, name, ht = sys.argv[1:7]
+reps = int(reps)
+cmd = sys.argv[7:]
 stdin = None
 if "<" in cmd:
     i = cmd.index("<"); stdin = cmd[i + 1]; cmd = cmd[:i]
-best, rss = 1e9, 0
-for r in range(reps):
+modes = ["none", "rec", "rec8", "rec32"] + (["heaptrack"] if ht else [])
+wall = {m: [] for m in modes}
+cpu = {m: [] for m in modes}
+rss = {m: 0 for m in modes}
+def clean():
     for f in glob.glob(w + "/t.*") + glob.glob(w + "/ht.*"):
         os.unlink(f)
-    env = dict(os.environ)
-    c = list(cmd)
-    if mode.startswith("rec"):
-        env["LD_PRELOAD"] = lib
-        env["HKREC_OUT"] = w + "/t"
-        if mode == "rec1": env["HKREC_DEPTH"] = "1"
-        if mode == "rec8": env["HKREC_DEPTH"] = "8"
-        if mode == "rec32": env["HKREC_DEPTH"] = "32"
-    elif mode == "heaptrack":
-        c = ["heaptrack", "-o", w + "/ht"] + c
-    fin = open(stdin) if stdin else subprocess.DEVNULL
-    t0 = time.perf_counter()
-    p = subprocess.Popen(c, env=env, stdin=fin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, st, ru = os.wait4(p.pid, 0)
-    t = time.perf_counter() - t0
-    best = min(best, t)
-    rss = ru.ru_maxrss
-print("%.4f %d" % (best, rss))
+for r in range(reps):
+    for mode in modes:
+        clean()
+        env = dict(os.environ)
+        c = list(cmd)
+        if mode.startswith("rec"):
+            env["LD_PRELOAD"] = lib
+            env["HKREC_OUT"] = w + "/t"
+            if mode != "rec": env["HKREC_DEPTH"] = mode[3:]
+        elif mode == "heaptrack":
+            c = ["heaptrack", "-o", w + "/ht"] + c
+        fin = open(stdin) if stdin else subprocess.DEVNULL
+        t0 = time.perf_counter()
+        p = subprocess.Popen(c, env=env, stdin=fin, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        _, st, ru = os.wait4(p.pid, 0)
+        wall[mode].append(time.perf_counter() - t0)
+        cpu[mode].append(ru.ru_utime + ru.ru_stime)
+        rss[mode] = max(rss[mode], ru.ru_maxrss)
+        if mode == "rec":
+            os.makedirs(w + "/keep", exist_ok=True)
+            for f in glob.glob(w + "/keep/*"): os.unlink(f)
+            for f in glob.glob(w + "/t.*.hkt"): shutil.copy(f, w + "/keep/")
+def ratio(m, series):
+    return statistics.median(a / b for a, b in zip(series[m], series["none"]))
+def spread(m):
+    rs = sorted(a / b for a, b in zip(wall[m], wall["none"]))
+    return "%.2f-%.2f" % (rs[0], rs[-1])
+big = max(glob.glob(w + "/keep/*.hkt"), key=os.path.getsize, default=None)
+bpe, evs = "-", "-"
+if big:
+    out = subprocess.run([check, big], capture_output=True, text=True).stdout
+    kv = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
+    bpe, evs = kv.get("bytes_per_event", "-"), kv.get("events", "-")
+print("%-9s %7.3f %6.2fx %11s %7.2fx %7.2fx %9s %7.2fx %7s %9s %8d" % (
+    name, statistics.median(wall["none"]), ratio("rec", wall), spread("rec"),
+    ratio("rec8", wall), ratio("rec32", wall),
+    "%.2fx" % ratio("heaptrack", wall) if ht else "-",
+    ratio("rec", cpu), bpe, evs, rss["rec"] - rss["none"]))
 PYEOF
 }
 
-bpe() { # bytes per event of the largest trace written
-  f=$(ls -S "$W"/t.*.hkt 2>/dev/null | head -1)
-  [ -n "$f" ] && "$CHECK" "$f" | sed -n 's/^bytes_per_event=//p' || echo "-"
-}
-evs() {
-  f=$(ls -S "$W"/t.*.hkt 2>/dev/null | head -1)
-  [ -n "$f" ] && "$CHECK" "$f" | sed -n 's/^events=//p' || echo "-"
-}
-
-printf '%-10s %9s %14s %12s %12s %12s %10s %10s %12s\n' workload base_s "depth1(dflt)" depth8 depth32 heaptrack B/event events rec_peak_KiB
-bench() {
-  name=$1; shift
-  set -- "$@"
-  base=$(run none "$@"); bt=${base% *}; brss=${base#* }
-  rd=$(run rec "$@"); r1=${rd% *}; rdrss=${rd#* }
-  b=$(bpe); e=$(evs)
-  r8=$(run rec8 "$@"); rdt=${r8% *}
-  r32=$(run rec32 "$@"); r32=${r32% *}
-  if [ -n "$HT" ]; then h=$(run heaptrack "$@"); h=${h% *}; else h=; fi
-  ratio() { awk -v a="$1" -v b="$bt" 'BEGIN { if (a == "") print "-"; else printf "%.2fx", a / b }'; }
-  printf '%-10s %9.3f %14s %12s %12s %12s %10s %10s %12s\n' "$name" "$bt" \
-    "$(ratio "$r1")" "$(ratio "$rdt")" "$(ratio "$r32")" "$(ratio "$h")" "$b" "$e" \
-    "$((rdrss - brss))"
-}
-
-export PYTHONMALLOC=malloc
+printf '%-9s %7s %7s %11s %8s %8s %9s %8s %7s %9s %8s\n' workload base_s \
+  depth1 d1_range depth8 depth32 heaptrack d1_cpu B/ev events rss_KiB
 bench sqlite3 sqlite3 :memory: "<" "$SRC/tests/recorder/workloads/sqlite.sql"
 bench python3 "$PY" "$SRC/tests/recorder/workloads/json_work.py" 60000
 [ -x "$STRESS" ] && bench stress4t "$STRESS" 1000000
-echo "ratios: wall time / base (best of $R); rec_peak_KiB: max RSS with the"
-echo "recorder at the default depth (1) minus without; B/event at the default."
+echo "base_s: median wall time without the recorder. depth1 (the default),"
+echo "depth8, depth32, heaptrack: median over $R rounds of wall time / base"
+echo "of the same round; d1_range: lowest and highest of those ratios;"
+echo "d1_cpu: the same for user+system CPU time; B/ev: bytes per event of"
+echo "the default-depth trace; rss_KiB: max RSS at the default depth minus"
+echo "without (highest over rounds)."
 echo "reproduce: bench/bench_recorder.sh $B $R"
