@@ -83,18 +83,50 @@ static int fail(trc_writer_t *w, int err) {
   return w->err;
 }
 
-/* Compresses raw and writes one chunk of the given kind. */
+/* Compresses raw into dst (room for bound bytes) as one zstd frame with a
+ * block boundary at each of the ncuts offsets (increasing): zstd gives
+ * every block its own entropy tables, so cutting at column boundaries
+ * codes each column with statistics of its own (the threaded stress 3.94
+ * -> 3.84 bytes/event, sqlite3 1.09 -> 1.05, python3 0.60 -> 0.59; as
+ * fast). Returns the size or a zstd error code. */
+static size_t compress_cut(ZSTD_CCtx *z, int level, uint8_t *dst,
+                           size_t bound, const uint8_t *raw, size_t raw_len,
+                           const size_t *cuts, int ncuts) {
+  if (!ncuts) return ZSTD_compressCCtx(z, dst, bound, raw, raw_len, level);
+  ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
+  size_t r = ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, level);
+  if (!ZSTD_isError(r)) r = ZSTD_CCtx_setPledgedSrcSize(z, raw_len);
+  if (ZSTD_isError(r)) return r;
+  ZSTD_outBuffer out = {dst, bound, 0};
+  size_t from = 0;
+  for (int i = 0; i <= ncuts; i++) {
+    size_t to = i < ncuts ? cuts[i] : raw_len;
+    ZSTD_inBuffer in = {raw + from, to - from, 0};
+    ZSTD_EndDirective end = i < ncuts ? ZSTD_e_flush : ZSTD_e_end;
+    do {
+      r = ZSTD_compressStream2(z, &out, &in, end);
+      if (ZSTD_isError(r)) return r;
+      if (r && out.pos == out.size) return SIZE_MAX; /* an error code */
+    } while (r);
+    from = to;
+  }
+  return out.pos;
+}
+
+/* Compresses raw (with block boundaries at cuts, see compress_cut) and
+ * writes one chunk of the given kind. */
 static int write_chunk(trc_writer_t *w, uint8_t kind, const uint8_t *raw,
-                       size_t raw_len) {
+                       size_t raw_len, const size_t *cuts, int ncuts) {
   if (w->err) return w->err;
-  size_t bound = ZSTD_compressBound(raw_len);
+  /* A flushed block costs a header and may be stored raw: room for it. */
+  size_t bound = ZSTD_compressBound(raw_len) + 64 * (size_t)ncuts;
   w->out.len = 0;
   if (trc_buf_reserve(&w->out, TRC_CHUNK_HDR_SIZE + bound))
     return fail(w, HK_E_NOMEM);
   uint8_t *h = w->out.p, *pay = h + TRC_CHUNK_HDR_SIZE;
   uint8_t codec = TRC_CODEC_ZSTD;
   size_t stored =
-      ZSTD_compressCCtx(w->cctx, pay, bound, raw, raw_len, w->level);
+      compress_cut(w->cctx, w->level, pay, bound, raw, raw_len, cuts, ncuts);
   if (ZSTD_isError(stored)) return fail(w, HK_E_COMPRESS);
   if (stored >= raw_len) { /* incompressible: store it as it is */
     codec = TRC_CODEC_RAW;
@@ -125,7 +157,7 @@ static int flush_table(trc_writer_t *w, int t) {
   trc_buf_varint(&w->raw, tb->n);
   memcpy(w->raw.p + w->raw.len, tb->b.p, tb->b.len);
   w->raw.len += tb->b.len;
-  int rc = write_chunk(w, tab_kind[t], w->raw.p, w->raw.len);
+  int rc = write_chunk(w, tab_kind[t], w->raw.p, w->raw.len, NULL, 0);
   tb->b.len = 0;
   tb->n = 0;
   tb->prev0 = 0;
@@ -163,11 +195,14 @@ static int flush_thread(trc_writer_t *w, uint32_t idx) {
   if (trc_buf_reserve(&w->raw, total)) return fail(w, HK_E_NOMEM);
   trc_buf_varint(&w->raw, idx);
   trc_buf_varint(&w->raw, t->n);
+  size_t cuts[NCOL];
+  int ncuts = 0;
   for (int c = 0; c < NCOL; c++) {
+    if (c && t->col[c].len) cuts[ncuts++] = w->raw.len; /* a column starts */
     memcpy(w->raw.p + w->raw.len, t->col[c].p, t->col[c].len);
     w->raw.len += t->col[c].len;
   }
-  rc = write_chunk(w, TRC_CHUNK_EVENTS, w->raw.p, w->raw.len);
+  rc = write_chunk(w, TRC_CHUNK_EVENTS, w->raw.p, w->raw.len, cuts, ncuts);
   tstate_reset(t);
   return rc;
 }
@@ -627,7 +662,7 @@ int trc_writer_finish(trc_writer_t *w, uint64_t end_time, uint64_t dropped) {
     trc_buf_varint(&b, w->n_modules);
     trc_buf_varint(&b, end_time);
     trc_buf_varint(&b, dropped);
-    rc = write_chunk(w, TRC_CHUNK_SUMMARY, b.p, b.len);
+    rc = write_chunk(w, TRC_CHUNK_SUMMARY, b.p, b.len, NULL, 0);
   }
   w->finished = 1;
   if (w->fd >= 0) {
