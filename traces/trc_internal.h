@@ -49,10 +49,13 @@
 /* A pending table is written as soon as its raw bytes pass this. */
 #define TRC_TABLE_FLUSH_BYTES (1u << 20)
 
-/* Op byte of an EVENTS chunk: op in bits 0-3, FAILED in bit 4, pointer
- * mode in bits 5-6, bit 7: the size equals the size cache's entry. */
+/* Op byte of an EVENTS chunk: op in bits 0-3; bit 4: FAILED (versions 1
+ * and 2), the site is that of the previous event of the same op (version
+ * 3); pointer mode in bits 5-6; bit 7: the size equals the size cache's
+ * entry. */
 #define TRC_OB_OP_MASK 0x0f
-#define TRC_OB_FAILED 0x10
+#define TRC_OB_FAILED 0x10    /* versions 1 and 2 */
+#define TRC_OB_SITE_SAME 0x10 /* version 3 */
 #define TRC_OB_PM_SHIFT 5
 #define TRC_OB_PM_MASK 0x03
 #define TRC_OB_SIZE_CACHED 0x80

@@ -246,7 +246,7 @@ static unsigned ring_class(const trc_pmodel_t *s, int k) {
 
 static int decode_events(trc_reader_t *r, const uint8_t *p,
                          const uint8_t *end, trc_chunk_t *c) {
-  const int push_frees = r->hdr.version >= 2;
+  const int push_frees = r->hdr.version >= 2, v3 = r->hdr.version >= 3;
   uint32_t thread;
   uint64_t n;
   GET32(thread);
@@ -264,7 +264,7 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
         ((ops[i] & TRC_OB_SIZE_CACHED) && !trc_op_has_size(op)))
       return HK_E_CORRUPT;
     ev[i].op = (uint8_t)op;
-    ev[i].flags = (ops[i] & TRC_OB_FAILED) ? TRC_EV_FAILED : 0;
+    if (!v3) ev[i].flags = (ops[i] & TRC_OB_FAILED) ? TRC_EV_FAILED : 0;
     ev[i].thread = thread;
   }
   p += n;
@@ -275,7 +275,16 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
     if (t + d < t) return HK_E_CORRUPT;
     ev[i].time = t += d;
   }
-  for (size_t i = 0; i < n; i++) GET32(ev[i].site);
+  /* Version 3: bit 4 of the op byte repeats the site of the previous event
+   * of the same op in this chunk (initially 0) instead of storing it. */
+  uint32_t last_site[TRC_OP_COUNT] = {0};
+  for (size_t i = 0; i < n; i++) {
+    if (v3 && (ops[i] & TRC_OB_SITE_SAME))
+      ev[i].site = last_site[ev[i].op];
+    else
+      GET32(ev[i].site);
+    last_site[ev[i].op] = ev[i].site;
+  }
   /* The pointer column can only be read in event order, with the ring,
    * and the extras (old_ptr needs the ring too) come after the sizes:
    * find where each column starts first. */
@@ -348,6 +357,13 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
     if (mode != TRC_PM_NULL &&
         get_ptr(s, mode, cls_d, &pc, end, &e->ptr, &rk))
       return HK_E_CORRUPT;
+    /* Version 3: an allocation with no pointer says whether it failed. */
+    if (v3 && e->op != TRC_OP_FREE &&
+        ((ops[i] >> TRC_OB_PM_SHIFT) & TRC_OB_PM_MASK) == TRC_PM_NULL) {
+      GET(m);
+      if (m > 1) return HK_E_CORRUPT;
+      e->flags = m ? TRC_EV_FAILED : 0;
+    }
     unsigned freed_cls = e->op == TRC_OP_FREE ? ring_class(s, rk) : 0;
     if (e->ptr) {
       /* Version 1 kept freed pointers out of its ring. */

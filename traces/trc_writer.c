@@ -32,6 +32,7 @@ typedef struct tstate {
   uint64_t chunk_time;  /* time of the last event in this chunk (or 0) */
   uint64_t thread_time; /* time of the last event accepted for the thread */
   trc_size_cache_t sizes;
+  uint32_t last_site[TRC_OP_COUNT]; /* site of the last event of each op */
   trc_pmodel_t pm;
   /* Encoder-only indexes into the ring (the format does not know them):
    * seq after the last insertion of a pointer hashing to a bucket, and of
@@ -177,6 +178,7 @@ static void tstate_reset(tstate_t *t) {
   t->n = 0;
   t->chunk_time = 0;
   memset(&t->sizes, 0, sizeof t->sizes);
+  memset(t->last_site, 0, sizeof t->last_site);
   trc_pm_reset(&t->pm, TRC_VERSION);
   memset(t->exact_pos, 0, sizeof t->exact_pos);
   memset(t->region_pos, 0, sizeof t->region_pos);
@@ -270,9 +272,9 @@ static unsigned ring_class(const tstate_t *t, unsigned m, uint64_t v) {
 /* Events are coded a segment at a time through write cursors into the
  * thread's columns, which first get room for a segment of the longest
  * codings: bytes per event per column at most (op byte; time; site; ptr
- * with a near16 index; size; old_ptr with its mode, nmemb, align). */
+ * with a near16 index; size; old_ptr with its mode, nmemb, align, failed). */
 #define SEG 1024
-static const uint8_t col_max[NCOL] = {1, 10, 5, 20, 10, 1 + 20 + 10 + 1 + 10};
+static const uint8_t col_max[NCOL] = {1, 10, 5, 20, 10, 1 + 20 + 10 + 1 + 10 + 1};
 typedef struct cursor {
   uint8_t *c[NCOL];
 } cursor_t;
@@ -347,7 +349,10 @@ static void encode_event(tstate_t *t, cursor_t *cu, const trc_event_t *e) {
   if (trc_op_has_old(op) && e->ptr && e->old_ptr && e->ptr != e->old_ptr)
     trc_pm_freed(pm, old_cls, e->old_ptr); /* a moved realloc freed it */
   unsigned ob = op | (m << TRC_OB_PM_SHIFT);
-  if (e->flags & TRC_EV_FAILED) ob |= TRC_OB_FAILED;
+  /* An allocation that returned no pointer says in its extras whether it
+   * failed (the op byte has no room: its bit 4 serves the sites). */
+  if (op != TRC_OP_FREE && m == TRC_PM_NULL)
+    put(x, (e->flags & TRC_EV_FAILED) ? 1 : 0);
   if (trc_op_has_size(op)) {
     unsigned c = e->site % TRC_SIZE_CACHE;
     if (t->sizes.site[c] == e->site && t->sizes.size[c] == e->size)
@@ -357,10 +362,14 @@ static void encode_event(tstate_t *t, cursor_t *cu, const trc_event_t *e) {
     t->sizes.site[c] = e->site;
     t->sizes.size[c] = e->size;
   }
-  *cu->c[COL_OPS]++ = (uint8_t)ob;
   put(&cu->c[COL_TIMES], e->time - t->chunk_time);
   t->chunk_time = e->time;
-  put(&cu->c[COL_SITES], e->site);
+  if (t->last_site[op] == e->site)
+    ob |= TRC_OB_SITE_SAME;
+  else
+    put(&cu->c[COL_SITES], e->site);
+  t->last_site[op] = e->site;
+  *cu->c[COL_OPS]++ = (uint8_t)ob;
   t->n++;
 }
 
@@ -572,7 +581,9 @@ int trc_writer_events(trc_writer_t *w, uint32_t thread, const trc_event_t *ev,
    * sticky. */
   uint64_t last = t->thread_time;
   for (size_t i = 0; i < n; i++) {
-    if (ev[i].op == 0 || ev[i].op >= TRC_OP_COUNT || ev[i].time < last) {
+    if (ev[i].op == 0 || ev[i].op >= TRC_OP_COUNT || ev[i].time < last ||
+        ((ev[i].flags & TRC_EV_FAILED) &&
+         (ev[i].ptr || ev[i].op == TRC_OP_FREE))) {
       rc = HK_E_RANGE;
       goto out;
     }

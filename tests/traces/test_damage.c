@@ -394,12 +394,15 @@ static void test_hostile_payloads(void **state) {
                    HK_E_DECOMPRESS);
   trc_reader_free(rd);
   uint8_t z[256];
-  size_t zn = ZSTD_compress(z, sizeof z, "\x01\x01\x01\x00\x00\x05", 6, 1);
+  /* thread 1, one malloc(5) that returned NULL without failing (its
+   * extras say 0), time 0, site 0 */
+  size_t zn = ZSTD_compress(z, sizeof z, "\x01\x01\x01\x00\x00\x05\x00", 7, 1);
   assert_false(ZSTD_isError(zn));
-  assert_int_equal(read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_ZSTD, z, zn, 6, &c, &rd), 1);
-  assert_true(c.n == 1 && c.events[0].size == 5 && c.thread == 1);
+  assert_int_equal(read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_ZSTD, z, zn, 7, &c, &rd), 1);
+  assert_true(c.n == 1 && c.events[0].size == 5 && c.thread == 1 &&
+              c.events[0].flags == 0);
   trc_reader_free(rd);
-  int rc = read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_ZSTD, z, zn, 7, &c, &rd);
+  int rc = read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_ZSTD, z, zn, 8, &c, &rd);
   assert_true(rc == HK_E_CORRUPT || rc == HK_E_DECOMPRESS);
   trc_reader_free(rd);
   rc = read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_ZSTD, z, zn, 5, &c, &rd);
@@ -424,6 +427,25 @@ static void test_hostile_payloads(void **state) {
   static const uint8_t empty_ring[] = {0x00, 0x01, 0x21, 5, 0, TRC_CLS_D, 24};
   assert_int_equal(read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_RAW, empty_ring,
                                 sizeof empty_ring, sizeof empty_ring, &c, &rd),
+                   HK_E_CORRUPT);
+  trc_reader_free(rd);
+  /* Version 3's op byte bit 4: the site of the previous event of the same
+   * op; a malloc with no pointer stores whether it failed (0 or 1). */
+  static const uint8_t same_site[] = {0x00, 0x02, 0x61, 0x71, 1, 1, 7,
+                                      0x80, 0x40, 0x80, 0x40, 24, 24};
+  assert_int_equal(read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_RAW, same_site,
+                                sizeof same_site, sizeof same_site, &c, &rd), 1);
+  assert_true(c.n == 2 && c.events[0].site == 7 && c.events[1].site == 7 &&
+              c.events[1].ptr == 0x2000);
+  trc_reader_free(rd);
+  uint8_t failed[] = {0x00, 0x01, 0x01, 5, 0, 24, 1};
+  assert_int_equal(read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_RAW, failed,
+                                sizeof failed, sizeof failed, &c, &rd), 1);
+  assert_true(c.n == 1 && c.events[0].flags == TRC_EV_FAILED && !c.events[0].ptr);
+  trc_reader_free(rd);
+  failed[6] = 2;
+  assert_int_equal(read_crafted(TRC_CHUNK_EVENTS, TRC_CODEC_RAW, failed,
+                                sizeof failed, sizeof failed, &c, &rd),
                    HK_E_CORRUPT);
   trc_reader_free(rd);
   /* Unknown kind and codec, stored != raw for the raw codec, a raw length

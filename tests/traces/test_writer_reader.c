@@ -61,6 +61,7 @@ typedef struct stream {
   uint64_t live[32]; /* recent allocations, for frees and reallocs */
   uint64_t live_size[32];
   uint64_t freed[8], freed_size[8]; /* recent frees, to allocate again */
+  uint32_t last_site;
 } stream_t;
 
 static void push(stream_t *s, const trc_event_t *e) {
@@ -101,7 +102,10 @@ static trc_event_t rnd_event(hk_rng_t *r, stream_t *s, uint32_t nsites) {
                                    : hk_rng_next(r) >> 40;
   s->time += dt;
   e.time = s->time;
-  e.site = (uint32_t)hk_rng_below(r, nsites + 1);
+  /* Half the time the site of the previous event (often of the same op):
+   * version 3 then stores no site. */
+  e.site = hk_rng_below(r, 2) ? s->last_site : (uint32_t)hk_rng_below(r, nsites + 1);
+  s->last_site = e.site;
   int failed = e.op != TRC_OP_FREE && hk_rng_below(r, 20) == 0;
   if (e.op == TRC_OP_FREE) {
     unsigned k = (unsigned)hk_rng_below(r, 32);
@@ -126,6 +130,8 @@ static trc_event_t rnd_event(hk_rng_t *r, stream_t *s, uint32_t nsites) {
         e.size = s->freed_size[k];
       }
     }
+    /* NULL without failing, as malloc(0) may return. */
+    if (!failed && hk_rng_below(r, 40) == 0) e.ptr = 0;
     if (failed) e.flags = TRC_EV_FAILED;
   }
   if (trc_op_has_old(e.op))
@@ -444,6 +450,15 @@ static void test_writer_refuses(void **state) {
   assert_int_equal(trc_writer_events(w, 0, ev, 2), HK_E_RANGE);
   ev[1].op = TRC_OP_COUNT;
   assert_int_equal(trc_writer_events(w, 0, ev, 2), HK_E_RANGE);
+  /* A failed call returns no pointer, and a free cannot fail. */
+  ev[1].op = TRC_OP_MALLOC;
+  ev[1].flags = TRC_EV_FAILED;
+  assert_int_equal(trc_writer_events(w, 0, ev, 2), HK_E_RANGE);
+  ev[1].op = TRC_OP_FREE;
+  ev[1].ptr = 0;
+  assert_int_equal(trc_writer_events(w, 0, ev, 2), HK_E_RANGE);
+  ev[1].flags = 0;
+  ev[1].op = TRC_OP_COUNT;
   assert_int_equal(trc_writer_events(w, TRC_MAX_THREADS, ev, 1), HK_E_RANGE);
   assert_true(trc_writer_events_total(w) == 0);
   assert_int_equal(trc_writer_error(w), 0);
