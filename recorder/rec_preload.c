@@ -246,16 +246,22 @@ HK_FORCE_INLINE void leave(void) { t_busy = 0; }
 /* The site of the current call. ret is the hook's return address. Depth 1
  * with a cached caller costs one cache probe; otherwise the stack is
  * walked (C++ operator new frames are skipped to reach user code). */
+static HK_NOINLINE uint32_t site_slow(rec_thread_t *t, uint64_t a) {
+  if (g_depth == 1 && !rec_skip_has(&t->rec->skip, a))
+    return rec_site_of(t, &a, 1);
+  uint64_t frames[TRC_MAX_DEPTH];
+  uint32_t n = rec_capture(frames, g_depth, &t->rec->skip);
+  return rec_site_of(t, frames, n);
+}
+/* The stack walk is out of line, so that the hooks' fast path keeps a
+ * small frame. */
 HK_FORCE_INLINE uint32_t site_here(rec_thread_t *t, void *ret) {
   uint64_t a = (uint64_t)(uintptr_t)ret;
   if (g_depth == 1) {
     uint32_t id = rec_cache_get(&t->cache, a);
     if (HK_LIKELY(id)) return id;
-    if (!rec_skip_has(&t->rec->skip, a)) return rec_site_of(t, &a, 1);
   }
-  uint64_t frames[TRC_MAX_DEPTH];
-  uint32_t n = rec_capture(frames, g_depth, &t->rec->skip);
-  return rec_site_of(t, frames, n);
+  return site_slow(t, a);
 }
 
 #define RETADDR __builtin_return_address(0)
