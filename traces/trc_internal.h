@@ -125,16 +125,18 @@ typedef struct trc_pmodel {
   unsigned n;       /* ring entries in this file's version */
   unsigned head;    /* where the next insertion goes */
   uint32_t seq;     /* insertions in this chunk */
+  int push_frees;   /* version 2 on: freed pointers enter the ring */
   int classes;      /* version 3: size-class stacks in use */
   uint64_t ring[TRC_PTR_RING];
   uint16_t rcls[TRC_PTR_RING];
   uint64_t stk[TRC_CLS_N][TRC_CLS_D];
 } trc_pmodel_t;
 
-/* Chunk start: everything 0 (the writer may skip the ring, see there). */
+/* Chunk start: everything 0, sized and ruled by the file's version. */
 static inline void trc_pm_reset(trc_pmodel_t *m, unsigned version) {
   m->n = version >= 3 ? TRC_PTR_RING
                       : version == 2 ? TRC_PTR_RING_V2 : TRC_PTR_RING_V1;
+  m->push_frees = version >= 2;
   m->classes = version >= 3;
   m->prev = 0;
   m->head = 0;
@@ -147,12 +149,9 @@ static inline void trc_pm_reset(trc_pmodel_t *m, unsigned version) {
 static inline unsigned trc_pm_pos(const trc_pmodel_t *m, unsigned k) {
   return (m->head - 1 - k) & (m->n - 1);
 }
-static inline void trc_pm_insert(trc_pmodel_t *m, uint64_t p, unsigned cls) {
-  m->prev = p;
-  m->ring[m->head] = p;
-  m->rcls[m->head] = (uint16_t)cls;
-  m->seq++;
-  m->head = (m->head + 1) & (m->n - 1);
+/* Class the k-th most recent ring entry entered with (0 = unknown). */
+static inline unsigned trc_pm_class_at(const trc_pmodel_t *m, unsigned k) {
+  return m->rcls[trc_pm_pos(m, k)];
 }
 /* A freed pointer of a known class goes on top of its stack. */
 static inline void trc_pm_freed(trc_pmodel_t *m, unsigned cls, uint64_t p) {
@@ -160,6 +159,34 @@ static inline void trc_pm_freed(trc_pmodel_t *m, unsigned cls, uint64_t p) {
   uint64_t *s = m->stk[cls];
   memmove(s + 1, s, (TRC_CLS_D - 1) * sizeof *s);
   s[0] = p;
+}
+/* What an event does to the state once its pointers are coded, the same
+ * for writer and reader: a nonzero ptr becomes prev and enters the ring
+ * with the event's size class cls (0 for a free; version 1 kept frees
+ * out); a free pushes ptr on the stack of freed_cls, the class of the ring
+ * entry it was coded against (0: none); a realloc that moved pushes
+ * old_ptr likewise with old_cls. */
+static inline void trc_pm_event(trc_pmodel_t *m, unsigned op, uint64_t ptr,
+                                uint64_t old_ptr, unsigned cls,
+                                unsigned freed_cls, unsigned old_cls) {
+  if (ptr) {
+    m->prev = ptr;
+    if (m->push_frees || op != TRC_OP_FREE) {
+      m->ring[m->head] = ptr;
+      m->rcls[m->head] = (uint16_t)cls;
+      m->seq++;
+      m->head = (m->head + 1) & (m->n - 1);
+    }
+  }
+  if (op == TRC_OP_FREE) trc_pm_freed(m, freed_cls, ptr);
+  if (trc_op_has_old(op) && ptr && old_ptr && ptr != old_ptr)
+    trc_pm_freed(m, old_cls, old_ptr);
+}
+/* Entry of the class stack holding p (0 = the newest), or -1. */
+static inline int trc_pm_find(const trc_pmodel_t *m, unsigned cls, uint64_t p) {
+  for (unsigned j = 0; j < TRC_CLS_D; j++)
+    if (m->stk[cls][j] == p) return (int)j;
+  return -1;
 }
 /* Takes entry j of a class stack (0 = the newest); 0 if it is empty. */
 static inline uint64_t trc_pm_take(trc_pmodel_t *m, unsigned cls, unsigned j) {

@@ -241,12 +241,12 @@ static int get_ptr(const trc_pmodel_t *s, unsigned mode, unsigned cls_d,
 }
 
 static unsigned ring_class(const trc_pmodel_t *s, int k) {
-  return k < 0 ? 0 : s->rcls[trc_pm_pos(s, (unsigned)k)];
+  return k < 0 ? 0 : trc_pm_class_at(s, (unsigned)k);
 }
 
 static int decode_events(trc_reader_t *r, const uint8_t *p,
                          const uint8_t *end, trc_chunk_t *c) {
-  const int push_frees = r->hdr.version >= 2, v3 = r->hdr.version >= 3;
+  const int v3 = r->hdr.version >= 3;
   uint32_t thread;
   uint64_t n;
   GET32(thread);
@@ -336,10 +336,11 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
       else if (m != TRC_ALIGN_ZERO)
         return HK_E_CORRUPT;
     }
-    unsigned mode = (ops[i] >> TRC_OB_PM_SHIFT) & TRC_OB_PM_MASK;
+    const unsigned mode = (ops[i] >> TRC_OB_PM_SHIFT) & TRC_OB_PM_MASK;
     /* Version 3: an allocation's ring value below TRC_CLS_D takes that
      * entry of its size class's stack. */
     unsigned cls_d = 0;
+    int taken = 0;
     if (s->classes && trc_op_has_size(e->op) && mode != TRC_PM_NULL) {
       cls = trc_size_class(trc_request(e->op, e->size, e->nmemb));
       cls_d = TRC_CLS_D;
@@ -350,31 +351,21 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
         if (j < TRC_CLS_D) {
           if (!(e->ptr = trc_pm_take(s, cls, (unsigned)j))) return HK_E_CORRUPT;
           pc = q;
-          mode = TRC_PM_NULL; /* decoded */
+          taken = 1;
         }
       }
     }
-    if (mode != TRC_PM_NULL &&
+    if (!taken && mode != TRC_PM_NULL &&
         get_ptr(s, mode, cls_d, &pc, end, &e->ptr, &rk))
       return HK_E_CORRUPT;
     /* Version 3: an allocation with no pointer says whether it failed. */
-    if (v3 && e->op != TRC_OP_FREE &&
-        ((ops[i] >> TRC_OB_PM_SHIFT) & TRC_OB_PM_MASK) == TRC_PM_NULL) {
+    if (v3 && e->op != TRC_OP_FREE && mode == TRC_PM_NULL) {
       GET(m);
       if (m > 1) return HK_E_CORRUPT;
       e->flags = m ? TRC_EV_FAILED : 0;
     }
-    unsigned freed_cls = e->op == TRC_OP_FREE ? ring_class(s, rk) : 0;
-    if (e->ptr) {
-      /* Version 1 kept freed pointers out of its ring. */
-      if (push_frees || e->op != TRC_OP_FREE)
-        trc_pm_insert(s, e->ptr, cls);
-      else
-        s->prev = e->ptr;
-    }
-    trc_pm_freed(s, freed_cls, e->ptr);
-    if (trc_op_has_old(e->op) && e->ptr && e->old_ptr && e->ptr != e->old_ptr)
-      trc_pm_freed(s, old_cls, e->old_ptr); /* a moved realloc freed it */
+    trc_pm_event(s, e->op, e->ptr, e->old_ptr, cls, ring_class(s, rk),
+                 old_cls);
   }
   if (p != end) return HK_E_CORRUPT;
   c->thread = thread;
