@@ -98,4 +98,18 @@ static inline ana_db_t *ana_fixture_open(char *path, size_t len, int rows) {
   return db;
 }
 
+/* cmocka group set-up and tear-down for tests that share one fixture
+ * database with rows (the state is the ana_db_t). */
+static char ana_fixture_path[256];
+static inline int ana_fixture_setup(void **state) {
+  ana_db_t *db = ana_fixture_open(ana_fixture_path, sizeof ana_fixture_path, 1);
+  *state = db;
+  return db ? 0 : -1;
+}
+static inline int ana_fixture_teardown(void **state) {
+  ana_db_free(*state);
+  unlink(ana_fixture_path);
+  return 0;
+}
+
 #endif

@@ -13,19 +13,6 @@
 
 #include "ana_fixture.h"
 
-static char db_path[256];
-
-static int setup(void **state) {
-  ana_db_t *db = ana_fixture_open(db_path, sizeof db_path, 1);
-  *state = db;
-  return db ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  ana_db_free(*state);
-  unlink(db_path);
-  return 0;
-}
 
 static char *slurp(const char *path, size_t *n) {
   FILE *f = fopen(path, "rb");
@@ -204,5 +191,5 @@ int main(void) {
       cmocka_unit_test(test_plots),         cmocka_unit_test(test_gnuplot_missing),
       cmocka_unit_test(test_gnuplot_fails),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, ana_fixture_setup, ana_fixture_teardown);
 }

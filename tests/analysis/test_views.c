@@ -11,19 +11,6 @@
 
 #include "ana_fixture.h"
 
-static char db_path[256];
-
-static int setup(void **state) {
-  ana_db_t *db = ana_fixture_open(db_path, sizeof db_path, 1);
-  *state = db;
-  return db ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  ana_db_free(*state);
-  unlink(db_path);
-  return 0;
-}
 
 /* The first column of the first row of sql, as a double (NAN: NULL or no
  * row) or as text into buf ("<null>", "<none>"). */
@@ -238,5 +225,5 @@ int main(void) {
       cmocka_unit_test(test_published),
       cmocka_unit_test(test_views_idempotent),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, ana_fixture_setup, ana_fixture_teardown);
 }
