@@ -112,7 +112,10 @@ static void test_capture_skips(void **state) {
   assert_true(n >= 2);
   assert_int_equal(frames[0], (uint64_t)(uintptr_t)fake_ret);
   assert_int_equal(frames[1], (uint64_t)(uintptr_t)user_ret);
-  assert_true(rec_skip_add_cxx_operators(&skip) >= 0);
+  /* No C++ runtime in this C program: no operator is found, none is
+   * added (the C++ victim of rec_itest.sh covers the found case), and the
+   * ranges already there stay. */
+  assert_int_equal(rec_skip_add_cxx_operators(&skip), 0);
   assert_true(rec_skip_has(&skip, all[0]));
   assert_false(rec_skip_has(&skip, frames[0]));
 }
