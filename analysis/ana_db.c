@@ -129,7 +129,7 @@ int ana_db_open(const char *path, unsigned flags, ana_db_t **out, char *why,
   if (db->version != 0 && db->version < ana_schema_version()) {
     snprintf(why, len,
              "database schema version %d is older than this program's %d "
-             "(per-op latencies are stored differently): replay into a new "
+             "(its tables differ): replay into a new "
              "database", db->version, ana_schema_version());
     ana_db_free(db);
     return HK_E_SCHEMA;

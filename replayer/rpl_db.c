@@ -63,7 +63,7 @@ int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len) {
   if (v != 0 && v < rpl_sql_user_version) {
     snprintf(why, len,
              "database schema version %d is older than this program's %d "
-             "(per-op latencies are stored differently): replay into a new "
+             "(its tables differ): replay into a new "
              "database", v, rpl_sql_user_version);
     rpl_db_free(db);
     return HK_E_SCHEMA;
