@@ -28,6 +28,7 @@ typedef struct rpl_be_config {
   size_t n_overrides;
   const uint64_t *callers; /* callers[id]: recorded address; may be NULL */
   uint32_t n_callers;      /* ids 1..n_callers */
+  const char *arg;         /* the whole --backend word ("so:PATH...") */
 } rpl_be_config_t;
 
 /* What a back end can say about itself after a run. Unknown values stay
@@ -38,7 +39,7 @@ typedef struct rpl_be_stats {
   int have_os;          /* OS calls counted by the back end itself */
   uint64_t os_mmap, os_munmap, os_madvise;
   char digest[33];      /* the back end's own decision digest ("" none) */
-  char version[64];     /* e.g. "mimalloc 2.0.9" */
+  char version[384];    /* e.g. "mimalloc 2.0.9"; so: adds path, build id */
   char config[4096];     /* effective configuration text (hakmem) */
   char cost_model[1024]; /* how a learning policy is rewarded (hakmem) */
 } rpl_be_stats_t;
@@ -97,8 +98,15 @@ typedef struct rpl_backend {
 
 /* The registry: NULL-terminated. */
 extern const rpl_backend_t *const rpl_backends[];
-/* The back end named name, or NULL. */
+/* The back end named name, or NULL. Any name starting "so:" is the
+ * library back end (rpl_be_so.c): it is not in rpl_backends, since it
+ * needs a path. */
 const rpl_backend_t *rpl_backend_find(const char *name);
+/* Splits a library back end's name "so:PATH" or "so:PATH:prefix=P" into
+ * PATH and P ("" when none). 0, or HK_E_USAGE when spec is not of that
+ * form (empty path, a prefix that is not an identifier, too long). */
+int rpl_so_parse(const char *spec, char *path, size_t path_len, char *prefix,
+                 size_t prefix_len);
 /* Whether name is a policy hakmem knows (static, ucb1, elo, evo, ...). */
 int rpl_policy_known(const char *name);
 /* Comma-separated names of the known policies, for messages. */

@@ -14,6 +14,7 @@ extern const rpl_backend_t rpl_be_glibc;
 extern const rpl_backend_t rpl_be_jemalloc;
 extern const rpl_backend_t rpl_be_tcmalloc;
 extern const rpl_backend_t rpl_be_null;
+extern const rpl_backend_t rpl_be_so;
 
 const rpl_backend_t *const rpl_backends[] = {
     &rpl_be_hakmem, &rpl_be_mimalloc, &rpl_be_glibc, &rpl_be_jemalloc,
@@ -21,6 +22,8 @@ const rpl_backend_t *const rpl_backends[] = {
 };
 
 const rpl_backend_t *rpl_backend_find(const char *name) {
+  if (strncmp(name, "so:", 3) == 0 || strcmp(name, "so") == 0)
+    return &rpl_be_so;
   for (const rpl_backend_t *const *b = rpl_backends; *b; b++)
     if (strcmp((*b)->name, name) == 0) return *b;
   return NULL;

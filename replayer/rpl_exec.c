@@ -453,12 +453,14 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
 
   int rc = be->available(why, sizeof why);
   if (rc < 0) {
-    fail(res, HK_E_BACKEND, "backend %s not available: %s", be->name, why);
+    fail(res, HK_E_BACKEND, "backend %s not available: %s",
+         cfg->be.arg ? cfg->be.arg : be->name, why);
     return 0;
   }
   rc = be->init(&L.ctx, &cfg->be, why, sizeof why);
   if (rc < 0) {
-    fail(res, HK_E_BACKEND, "backend %s failed to start: %s", be->name, why);
+    fail(res, HK_E_BACKEND, "backend %s failed to start: %s",
+         cfg->be.arg ? cfg->be.arg : be->name, why);
     return 0;
   }
 

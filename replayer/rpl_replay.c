@@ -104,13 +104,13 @@ static void print_run(const char *trace, const char *label, int64_t run_id,
 
 static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
                    int64_t trace_id, const rpl_backend_t *be,
-                   const char *policy, uint32_t repeat) {
+                   const char *be_name, const char *policy, uint32_t repeat) {
   const rpl_opts_t *o = S->o;
   char label[64];
-  snprintf(label, sizeof label, "%s%s%s", be->name, policy ? "/" : "",
+  snprintf(label, sizeof label, "%s%s%s", be_name, policy ? "/" : "",
            policy ? policy : "");
   rpl_run_info_t ri = {.trace_id = trace_id,
-                       .backend = be->name,
+                       .backend = be_name,
                        .policy = policy,
                        .seed = o->seed,
                        .repeat = repeat,
@@ -144,7 +144,8 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
                                .overrides = o->overrides,
                                .n_overrides = o->n_overrides,
                                .callers = prog->callers.addr,
-                               .n_callers = prog->callers.n},
+                               .n_callers = prog->callers.n,
+                               .arg = be_name},
                         .touch = o->touch,
                         .sample_every = o->sample_every,
                         .rss_every = o->rss_every,
@@ -358,7 +359,7 @@ static int one_trace(session_t *S, const char *path, size_t index) {
     size_t np = be->takes_policy ? o->n_policies : 1;
     for (size_t p = 0; p < np && !rc; p++)
       for (uint32_t r = 0; r < o->repeat && !rc; r++) {
-        rc = one_run(S, &prog, name, trace_id, be,
+        rc = one_run(S, &prog, name, trace_id, be, o->backends[b],
                      be->takes_policy ? o->policies[p] : NULL, r);
         if (rc != HK_E_SQLITE) rc = 0; /* a run's failure is stored */
       }
@@ -379,7 +380,8 @@ static int one_trace(session_t *S, const char *path, size_t index) {
 static void reexec_for_static_tls(const rpl_opts_t *o) {
   int want = 0;
   for (size_t b = 0; b < o->n_backends; b++)
-    want |= strcmp(o->backends[b], "jemalloc") == 0;
+    want |= strcmp(o->backends[b], "jemalloc") == 0 ||
+            strncmp(o->backends[b], "so:", 3) == 0; /* may be jemalloc */
   const char *tun = getenv("GLIBC_TUNABLES");
   if (!want || getenv("HKSIM_REEXEC") ||
       (tun && strstr(tun, "glibc.rtld.optional_static_tls")))
@@ -423,8 +425,8 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
       for (const rpl_backend_t *const *k = rpl_backends; *k; k++)
         snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
                  known[0] ? ", " : "", (*k)->name);
-      report(&S, NULL, "unknown back end '%s' (known: %s)", o->backends[b],
-             known);
+      report(&S, NULL, "unknown back end '%s' (known: %s, so:PATH)",
+             o->backends[b], known);
       return HK_E_USAGE;
     }
     n_pol_runs += be->takes_policy ? o->n_policies : 1;
@@ -432,7 +434,8 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
     rpl_be_config_t bc = {.threads = 1,
                           .seed = o->seed,
                           .overrides = o->overrides,
-                          .n_overrides = o->n_overrides};
+                          .n_overrides = o->n_overrides,
+                          .arg = o->backends[b]};
     for (size_t p = 0; be->check && p < (be->takes_policy ? o->n_policies : 1);
          p++) {
       bc.policy = be->takes_policy ? o->policies[p] : NULL;
