@@ -1,5 +1,6 @@
 /* test_registry.c: the registry (pol_registry.c) and the shared base
- * (pol_base.c): lookup by name, digests per seed, decision counts. */
+ * (pol_base.c): lookup by name, digests of decisions only (not of the
+ * seed), decision counts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,7 +48,14 @@ static void test_digests(void **state) {
       pol_free(p);
     }
     assert_string_equal(d[0], d[1]);
-    assert_string_not_equal(d[0], d[2]); /* the seed opens the digest */
+    /* The digest holds decisions only: a policy that draws no random
+     * numbers decides the same for every seed, and so digests the same;
+     * elo and evo explore with the seeded RNG, so their decisions differ. */
+    int random = strcmp(all[i]->name, "elo") == 0 || strcmp(all[i]->name, "evo") == 0;
+    if (random)
+      assert_string_not_equal(d[0], d[2]);
+    else
+      assert_string_equal(d[0], d[2]);
   }
 }
 

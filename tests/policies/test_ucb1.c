@@ -89,6 +89,11 @@ static void test_converges(void **state) {
   pol_free(p);
 }
 
+static double cheapest_4(int arm, void *ctx) {
+  (void)ctx;
+  return 100.0 + 40.0 * (arm > 4 ? arm - 4 : 4 - arm);
+}
+
 static void run_digest(uint64_t seed, char out[33]) {
   pol_t *p = pol_create(&pol_ucb1_ops, NULL, seed);
   uint64_t vt = 0, op = 0;
@@ -104,6 +109,15 @@ static void test_digest(void **state) {
   run_digest(1, b);
   run_digest(2, d);
   assert_string_equal(a, b);
+  /* UCB1 draws no random numbers: the same decisions for every seed, and
+   * the digest holds decisions only */
+  assert_string_equal(a, d);
+  /* another cost landscape changes the decisions, so the digest */
+  pol_t *p = pol_create(&pol_ucb1_ops, NULL, 1);
+  uint64_t vt = 0, op = 0;
+  drive(p, 500, 0x77, 1 << 20, cheapest_4, NULL, &vt, &op);
+  pol_digest_hex(p, d);
+  pol_free(p);
   assert_string_not_equal(a, d);
 }
 
