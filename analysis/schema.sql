@@ -164,9 +164,13 @@ CREATE TABLE IF NOT EXISTS runs (
   fragmentation REAL,   -- (peak_rss - base_rss) / peak_live_bytes
   cache_hits    INTEGER,                 -- hakmem BigCache, else NULL
   cache_misses  INTEGER,
-  digest        TEXT                     -- decision digest, 32 hex digits
+  digest        TEXT,                    -- decision digest, 32 hex digits
+  shard         TEXT,                    -- 'I/N' (--shard), NULL: whole matrix
+  run_uuid      TEXT                     -- 32 hex digits, random: identity
+                                         -- of the run across merged databases
 );
 CREATE INDEX IF NOT EXISTS runs_trace ON runs(trace_id, backend, policy);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(run_uuid);
 
 -- Per-op latency of a run, stored in chunks: one row holds the latencies of
 -- up to 4096 consecutive timed ops as a JSON array of integers (ns; null for
@@ -247,7 +251,8 @@ SELECT r.run_id, t.name AS trace, r.backend, r.policy, r.seed, r.status,
        r.repeat, r.error, r.trace_id, r.touch, r.per_op, r.mremap_calls,
        r.brk_calls, r.syscall_method, r.peak_live_bytes, r.fragmentation,
        r.mean_ns, r.timer_method, r.timer_overhead_ticks, r.tsc_hz,
-       r.backend_version, r.hakmem_config, r.cost_model
+       r.backend_version, r.hakmem_config, r.cost_model,
+       r.shard, r.host
 FROM runs r JOIN traces t USING (trace_id);
 
 -- CROSS JOIN fixes the order SQLite joins in: chunks, their latencies, then

@@ -6,6 +6,7 @@ extern const cli_cmd_t cli_cmd_record;
 extern const cli_cmd_t cli_cmd_trace;
 extern const cli_cmd_t cli_cmd_gen;
 extern const cli_cmd_t cli_cmd_replay;
+extern const cli_cmd_t cli_cmd_merge;
 extern const cli_cmd_t cli_cmd_report, cli_cmd_symbolize;
 
 const cli_cmd_t *const cli_commands[] = {
@@ -13,6 +14,7 @@ const cli_cmd_t *const cli_commands[] = {
     &cli_cmd_trace,
     &cli_cmd_gen,
     &cli_cmd_replay,
+    &cli_cmd_merge,
     &cli_cmd_report, &cli_cmd_symbolize,
     NULL,
 };

@@ -16,7 +16,7 @@ static void help(FILE *f) {
           "         [--seed N] [--touch none|first|pages|full|check]\n"
           "         [--per-op all|sample:N|none] [--repeat N]\n"
           "         [--hakmem KEY=VALUE]... [--rss-every N] [--progress|--quiet]\n"
-          "         [--cache-dir DIR|--no-cache]\n\n"
+          "         [--cache-dir DIR|--no-cache] [--shard I/N]\n\n"
           "Replays each trace against each back end (and each policy, for\n"
           "hakmem), --repeat times, one fresh child process per run, and\n"
           "stores every run in the SQLite database DB (analysis/schema.sql).\n\n"
@@ -36,6 +36,8 @@ static void help(FILE *f) {
           "  --cache-dir DIR prepared programs, kept by trace content hash (default:\n"
           "                  $HKSIM_CACHE_DIR, $XDG_CACHE_HOME/hksim, ~/.cache/hksim)\n"
           "  --no-cache      prepare every trace afresh into a temporary file\n"
+          "  --shard I/N     only the I-th (0..N-1) of N parts of the run matrix,\n"
+          "                  balanced by op count; the N parts make every run once\n"
           "  --progress      progress bar on stderr even if it is not a terminal\n"
           "  --quiet         no progress bar\n\n"
           "exit: 0 every run done, 1 a run failed or an input/database error,\n"
@@ -145,6 +147,11 @@ static int run_replay(int argc, char **argv) {
     } else if (strcmp(a, "--cache-dir") == 0) {
       if (++i >= argc) return cli_usage("replay", "--cache-dir needs a directory");
       o.cache_dir = argv[i];
+    } else if (strcmp(a, "--shard") == 0) {
+      NEED_ARG();
+      if (rpl_shard_parse(argv[++i], &o.shard_index, &o.shard_count))
+        return cli_usage("replay", "bad --shard '%s' (want I/N, 0 <= I < N)",
+                         argv[i]);
     } else if (strcmp(a, "--no-cache") == 0) {
       o.cache_dir = "";
     } else if (strcmp(a, "--progress") == 0) {

@@ -240,6 +240,29 @@ void rpl_db_shrink(rpl_db_t *db);
 /* The last SQLite error text. */
 const char *rpl_db_errmsg(const rpl_db_t *db);
 
+/* ---- merging databases (rpl_merge.c) ---------------------------------- */
+
+/* What merging one input added to the output. */
+typedef struct rpl_merge_stats {
+  uint64_t traces_added;   /* traces new to the output (by content hash) */
+  uint64_t runs_added;     /* runs new to the output (by run_uuid) */
+  uint64_t runs_skipped;   /* runs the output already had */
+  uint64_t rows_copied;    /* rows of the other tables */
+  uint64_t tables_skipped; /* tables this program's schema does not have */
+  int merged;              /* 1 once this input is merged (committed) */
+} rpl_merge_stats_t;
+
+/* Merges the databases in[0..n_in) into out (created if missing), each in
+ * one transaction: traces by content hash, runs by identity (run_uuid),
+ * renumbered, and every table's rows that belong to what was added.
+ * Idempotent: merging an input again adds nothing. Every input is checked
+ * first: one of another schema version (HK_E_SCHEMA) or not a results
+ * database (HK_E_SQLITE) is refused before anything is written. stats has
+ * n_in entries. On failure *bad is the index of the input at fault (n_in:
+ * the output) and why says what is wrong; inputs merged before it stay. */
+int rpl_merge(const char *out, const char *const *in, size_t n_in,
+              rpl_merge_stats_t *stats, size_t *bad, char *why, size_t len);
+
 /* ---- a whole replay (rpl_replay.c) ------------------------------------ */
 
 typedef struct rpl_opts {
@@ -264,6 +287,9 @@ typedef struct rpl_opts {
   const char *cache_dir;
   int progress;          /* -1: when stderr is a terminal; 0 never; 1 always */
   const char *options_text; /* the command line, stored with each run */
+  /* --shard I/N: only the runs of the I-th of N parts of the run matrix
+   * (rpl_shard_plan); shard_count 0 or 1: every run. */
+  uint32_t shard_index, shard_count;
   /* One-line errors ("what: message"); NULL prints to stderr. */
   void (*on_error)(void *ctx, const char *what, const char *msg);
   void *err_ctx;
@@ -273,6 +299,17 @@ typedef struct rpl_report {
   uint64_t runs_done, runs_failed;
   uint64_t traces_bad;
 } rpl_report_t;
+
+/* The shard split of a run matrix: run k (in the canonical order trace,
+ * back end, policy, repeat) of weight weight[k] goes to owner[k] in
+ * [0, n_shards). Longest first onto the least loaded shard (ties: lower
+ * run index, lower shard), so the split depends only on the matrix and the
+ * weights, never on the order runs are made in; together the shards hold
+ * every run exactly once. */
+void rpl_shard_plan(const uint64_t *weight, size_t n_runs, uint32_t n_shards,
+                    uint32_t *owner);
+/* Parses "I/N" (0 <= I < N <= 65536). 0 or -1. */
+int rpl_shard_parse(const char *s, uint32_t *index, uint32_t *count);
 
 /* Runs every (trace, back end, policy, repeat). Returns 0 when everything
  * could be attempted (failed runs are stored as such and counted in rep),

@@ -103,6 +103,8 @@ sql_fail:
   return HK_E_SQLITE;
 }
 
+sqlite3 *rpl_db_sqlite(rpl_db_t *db) { return db->db; }
+
 void rpl_db_shrink(rpl_db_t *db) {
   if (db && db->db) sqlite3_db_release_memory(db->db);
 }
@@ -506,8 +508,9 @@ int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id) {
   if (sqlite3_prepare_v2(
           db->db,
           "INSERT INTO runs(trace_id, backend, policy, seed, repeat, touch, "
-          "per_op, options, hakmem_config, status, started_at, host) VALUES "
-          "(?,?,?,?,?,?,?,?,?,'running'," NOW_SQL ",?)",
+          "per_op, options, hakmem_config, status, started_at, host, shard, "
+          "run_uuid) VALUES (?,?,?,?,?,?,?,?,?,'running'," NOW_SQL ",?,?,"
+          "lower(hex(randomblob(16))))",
           -1, &st, NULL) != SQLITE_OK)
     return HK_E_SQLITE;
   sqlite3_bind_int64(st, 1, ri->trace_id);
@@ -520,6 +523,7 @@ int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id) {
   bind_text(st, 8, ri->options);
   bind_text(st, 9, ri->overrides);
   bind_text(st, 10, db->host);
+  bind_text(st, 11, ri->shard);
   int rc = sqlite3_step(st);
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) return HK_E_SQLITE;

@@ -58,6 +58,9 @@ int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
                  const trc_program_t *prog, int64_t *trace_id, char *why,
                  size_t len);
 
+/* The connection under db (rpl_merge.c works on it with ATTACH). */
+struct sqlite3 *rpl_db_sqlite(rpl_db_t *db);
+
 /* What a run row starts with. */
 typedef struct rpl_run_info {
   int64_t trace_id;
@@ -69,6 +72,7 @@ typedef struct rpl_run_info {
   const char *per_op;
   const char *options;
   const char *overrides;
+  const char *shard; /* "I/N" or NULL */
 } rpl_run_info_t;
 
 /* Inserts a run in status 'running'; *run_id. */
@@ -78,6 +82,13 @@ int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id);
 int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res);
 /* Marks a run failed with error (the child died or could not start). */
 int rpl_db_run_fail(rpl_db_t *db, int64_t run_id, const char *error);
+
+/* ---- rpl_shard.c ----------------------------------------------------- */
+
+/* The weight of a trace's runs in the shard split: its events, counted by
+ * an index pass (no column decoded); what is readable of a damaged trace;
+ * 0 for one that cannot be opened. */
+uint64_t rpl_trace_weight(const char *path);
 
 /* ---- rpl_result.c: passing a result from the child to the parent ------ */
 

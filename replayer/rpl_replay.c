@@ -34,7 +34,23 @@ typedef struct session {
   const char *crash_backend;
   char overrides[512];
   char per_op[32];
+  /* --shard: owner[run index] of the canonical matrix (run_index()); NULL
+   * when this session makes every run. */
+  uint32_t *owner;
+  size_t np_max;
+  char shard[24];
 } session_t;
+
+/* Index of run (trace t, back end b, policy p, repeat r) in the canonical
+ * matrix; back ends without policies use p = 0 only. */
+static size_t run_index(const session_t *S, size_t t, size_t b, size_t p,
+                        uint32_t r) {
+  return ((t * S->o->n_backends + b) * S->np_max + p) * S->o->repeat + r;
+}
+
+static int owns(const session_t *S, size_t t, size_t b, size_t p, uint32_t r) {
+  return !S->owner || S->owner[run_index(S, t, b, p, r)] == S->o->shard_index;
+}
 
 static void report(const session_t *S, const char *what, const char *fmt, ...)
     HK_PRINTF(3, 4);
@@ -117,7 +133,8 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
                        .touch = rpl_touch_name(o->touch),
                        .per_op = S->per_op,
                        .options = o->options_text,
-                       .overrides = S->overrides[0] ? S->overrides : NULL};
+                       .overrides = S->overrides[0] ? S->overrides : NULL,
+                       .shard = S->shard[0] ? S->shard : NULL};
   int64_t run_id;
   if (rpl_db_run_begin(S->db, &ri, &run_id)) {
     report(S, o->db_path, "%s", rpl_db_errmsg(S->db));
@@ -318,6 +335,13 @@ static int program_for(session_t *S, const char *path, uint64_t hash,
 
 static int one_trace(session_t *S, const char *path, size_t index) {
   const rpl_opts_t *o = S->o;
+  int mine = 0; /* runs of this trace in this shard: none, nothing to do */
+  for (size_t b = 0; b < o->n_backends; b++)
+    for (size_t p = 0; p < S->np_max; p++)
+      for (uint32_t r = 0; r < o->repeat; r++)
+        mine |= S->owner == NULL || S->owner[run_index(S, index, b, p, r)] ==
+                                        o->shard_index;
+  if (!mine) return 0;
   uint64_t hash;
   int rc = trc_file_hash(path, &hash);
   if (rc) {
@@ -359,6 +383,7 @@ static int one_trace(session_t *S, const char *path, size_t index) {
     size_t np = be->takes_policy ? o->n_policies : 1;
     for (size_t p = 0; p < np && !rc; p++)
       for (uint32_t r = 0; r < o->repeat && !rc; r++) {
+        if (!owns(S, index, b, p, r)) continue;
         rc = one_run(S, &prog, name, trace_id, be, o->backends[b],
                      be->takes_policy ? o->policies[p] : NULL, r);
         if (rc != HK_E_SQLITE) rc = 0; /* a run's failure is stored */
@@ -407,6 +432,52 @@ static void reexec_for_static_tls(const rpl_opts_t *o) {
   fflush(NULL);
   execv("/proc/self/exe", argv);
   unsetenv("HKSIM_REEXEC"); /* could not: go on without jemalloc */
+}
+
+/* Decides which runs are this shard's: weights are the traces' event
+ * counts, runs that do not exist (a policy of a back end without
+ * policies) weigh nothing and are given to no shard. */
+static int shard_split(session_t *S) {
+  const rpl_opts_t *o = S->o;
+  size_t n = o->n_traces * o->n_backends * S->np_max * o->repeat;
+  uint32_t *own = calloc(n ? n : 1, sizeof *own);
+  uint32_t *idx = calloc(n ? n : 1, sizeof *idx);
+  uint64_t *ww = calloc(n ? n : 1, sizeof *ww);
+  S->owner = calloc(n ? n : 1, sizeof *S->owner);
+  if (!own || !idx || !ww || !S->owner) {
+    free(own);
+    free(idx);
+    free(ww);
+    return HK_E_NOMEM;
+  }
+  size_t m = 0; /* runs that exist, in canonical order */
+  for (size_t t = 0; t < o->n_traces; t++) {
+    uint64_t tw = rpl_trace_weight(o->traces[t]);
+    for (size_t b = 0; b < o->n_backends; b++) {
+      size_t np = rpl_backend_find(o->backends[b])->takes_policy ? S->np_max : 1;
+      for (size_t p = 0; p < S->np_max; p++)
+        for (uint32_t r = 0; r < o->repeat; r++) {
+          size_t k = run_index(S, t, b, p, r);
+          S->owner[k] = UINT32_MAX;
+          if (p < np) {
+            ww[m] = tw;
+            idx[m++] = (uint32_t)k;
+          }
+        }
+    }
+  }
+  rpl_shard_plan(ww, m, o->shard_count, own);
+  S->runs_total = 0;
+  for (size_t j = 0; j < m; j++) {
+    uint32_t owner = own[j];
+    S->owner[idx[j]] = owner;
+    S->runs_total += owner == o->shard_index;
+  }
+  snprintf(S->shard, sizeof S->shard, "%u/%u", o->shard_index, o->shard_count);
+  free(own);
+  free(idx);
+  free(ww);
+  return 0;
 }
 
 int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
@@ -495,6 +566,13 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
   }
   S.show = o->progress < 0 ? isatty(2) : o->progress;
   S.runs_total = (uint64_t)o->n_traces * n_pol_runs * o->repeat;
+  S.np_max = o->n_policies ? o->n_policies : 1;
+  if (o->shard_count > 1 && (rc = shard_split(&S)) != 0) {
+    munmap((void *)S.progress, 4096);
+    rmdir(S.tmp);
+    rpl_db_free(S.db);
+    return rc;
+  }
   S.cal_ns = hk_now_ns();
   S.cal_tsc = hk_tsc_begin();
   cache_dir_init(&S);
@@ -509,5 +587,6 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
   munmap((void *)S.progress, 4096);
   rmdir(S.tmp);
   rpl_db_free(S.db);
+  free(S.owner);
   return first_err;
 }
