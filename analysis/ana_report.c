@@ -347,3 +347,218 @@ int ana_report_published(ana_db_t *adb, ana_format_t fmt, FILE *out,
   sqlite3_finalize(st);
   return rc;
 }
+
+/* ---- who allocates (the sites of ana_sites.c) ------------------------- */
+
+/* A name cut to 60 characters for a table cell (C++ names run long). */
+#define SHORT(x)                                                               \
+  "CASE WHEN length(" x ") > 60 THEN substr(" x ", 1, 57) || '...' ELSE " x  \
+  " END"
+
+/* "libfoo.so+0x1a2b" for a frame without a name. */
+#define MODOFF(f)                                                              \
+  "replace(" f ".module, rtrim(" f ".module, replace(" f ".module, '/', '')),"  \
+  " '') || printf('+0x%x', " f ".offset)"
+
+/* One row per site of trace ?1 with its attributed function, what it did,
+ * and its next two callers (a short stack, innermost first). */
+static const char sites_base[] =
+    "WITH b AS (SELECT s.site, s.allocs, s.bytes,"
+    " COALESCE(l.peak_bytes, 0) AS pb, COALESCE(l.peak_objects, 0) AS po,"
+    " COALESCE(l.temporary, 0) AS tmp, COALESCE(l.leaked, 0) AS lk,"
+    " COALESCE(l.leaked_bytes, 0) AS lkb,"
+    " " SHORT("COALESCE(f.function, " MODOFF("f") ", printf('0x%x',"
+              " COALESCE(f.address, s.caller)))") " AS fn,"
+    " (SELECT group_concat(n, ' < ') FROM (SELECT " SHORT("COALESCE("
+    "   x.function, " MODOFF("x") ", printf('0x%x', x.address))") " AS n"
+    "   FROM site_stack x"
+    "   WHERE x.trace_id = s.trace_id AND x.site = s.site"
+    "   AND x.depth > a.depth ORDER BY x.depth LIMIT 2)) AS stack"
+    " FROM sites s"
+    " LEFT JOIN site_attr a ON a.trace_id = s.trace_id AND a.site = s.site"
+    " LEFT JOIN site_stack f ON f.trace_id = a.trace_id AND f.site = a.site"
+    "  AND f.depth = a.depth"
+    " LEFT JOIN site_life l ON l.trace_id = s.trace_id AND l.site = s.site"
+    " WHERE s.trace_id = ?1),"
+    " tot AS (SELECT SUM(allocs) AS n, SUM(bytes) AS b, SUM(pb) AS p,"
+    " SUM(lkb) AS lb FROM b) ";
+
+typedef struct site_table {
+  const char *title; /* printf format with one %s: a total */
+  const char *total_sql; /* the total for the title */
+  const char *sql;   /* after sites_base; ?2 = top */
+  col_t cols[7];
+  int n;
+} site_table_t;
+
+static const site_table_t site_tables[] = {
+    {"Top sites by bytes requested (%s bytes)", "SELECT b FROM tot",
+     "SELECT site, fn, allocs, bytes, CAST(bytes AS REAL) / NULLIF(tot.b, 0),"
+     " stack FROM b, tot WHERE bytes > 0 ORDER BY bytes DESC, site LIMIT ?2",
+     {{"site", C_INT}, {"function", C_TEXT}, {"allocs", C_INT},
+      {"bytes", C_INT}, {"share", C_RATE}, {"called from", C_TEXT}},
+     6},
+    {"Top sites by allocations (%s allocations)", "SELECT n FROM tot",
+     "SELECT site, fn, allocs, bytes, CAST(allocs AS REAL) / NULLIF(tot.n, 0),"
+     " stack FROM b, tot WHERE allocs > 0 ORDER BY allocs DESC, site"
+     " LIMIT ?2",
+     {{"site", C_INT}, {"function", C_TEXT}, {"allocs", C_INT},
+      {"bytes", C_INT}, {"share", C_RATE}, {"called from", C_TEXT}},
+     6},
+    {"Peak consumers: bytes live at the peak (%s bytes)", "SELECT p FROM tot",
+     "SELECT site, fn, po, pb, CAST(pb AS REAL) / NULLIF(tot.p, 0), stack"
+     " FROM b, tot WHERE pb > 0 ORDER BY pb DESC, site LIMIT ?2",
+     {{"site", C_INT}, {"function", C_TEXT}, {"objects", C_INT},
+      {"bytes", C_INT}, {"share", C_RATE}, {"called from", C_TEXT}},
+     6},
+    {"Temporary allocations: freed within 8 ops, no allocation between (%s)",
+     "SELECT SUM(tmp) FROM b",
+     "SELECT site, fn, tmp, allocs, CAST(tmp AS REAL) / NULLIF(allocs, 0),"
+     " stack FROM b WHERE tmp > 0 ORDER BY tmp DESC, site LIMIT ?2",
+     {{"site", C_INT}, {"function", C_TEXT}, {"temporary", C_INT},
+      {"of allocs", C_INT}, {"rate", C_RATE}, {"called from", C_TEXT}},
+     6},
+    {"Leaks: live at exit (%s bytes)", "SELECT lb FROM tot",
+     "SELECT site, fn, lk, lkb, CAST(lkb AS REAL) / NULLIF(tot.lb, 0), stack"
+     " FROM b, tot WHERE lk > 0 ORDER BY lkb DESC, lk DESC, site LIMIT ?2",
+     {{"site", C_INT}, {"function", C_TEXT}, {"objects", C_INT},
+      {"bytes", C_INT}, {"share", C_RATE}, {"called from", C_TEXT}},
+     6},
+};
+
+static const col_t pred_cols[] = {
+    {"label", C_TEXT},           {"labels", C_INT},
+    {"bytes", C_INT},            {"size class >= 90%", C_RATE},
+    {"lifetime class >= 90%", C_RATE}, {"both", C_RATE},
+};
+
+static void heading(FILE *out, ana_format_t fmt, const char *level,
+                    const char *text) {
+  if (fmt == ANA_FMT_MD) {
+    fprintf(out, "\n%s ", level);
+    put_escaped(out, text, fmt);
+    fputs("\n\n", out);
+  } else {
+    fputs("\n% ", out);
+    put_escaped(out, text, fmt);
+    fputs("\n", out);
+  }
+}
+
+/* A sentence below a heading (md) or a comment (tex). */
+static void note(FILE *out, ana_format_t fmt, const char *text) {
+  fputs(fmt == ANA_FMT_MD ? "" : "% ", out);
+  put_escaped(out, text, fmt);
+  fputs(fmt == ANA_FMT_MD ? "\n\n" : "\n", out);
+}
+
+static int site_section(sqlite3 *db, int64_t trace, const char *name,
+                        ana_format_t fmt, unsigned top, FILE *out, char *why,
+                        size_t len) {
+  char text[1024], sql[4096];
+  sqlite3_stmt *st;
+  snprintf(text, sizeof text, "Who allocates: %s", name);
+  heading(out, fmt, "###", text);
+  /* The attribution share, and the forwarders found. */
+  if (sqlite3_prepare_v2(db,
+                         "SELECT named_share, frame0_named_share, sites,"
+                         " (SELECT group_concat(function, ', ') FROM (SELECT"
+                         "  function FROM trace_wrappers WHERE trace_id = ?1"
+                         "  ORDER BY bytes DESC LIMIT 5)), forwarders"
+                         " FROM attribution_summary WHERE trace_id = ?1",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(db, why, len);
+  sqlite3_bind_int64(st, 1, trace);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const char *fw = (const char *)sqlite3_column_text(st, 3);
+    snprintf(text, sizeof text,
+             "%.1f%% of the bytes requested are attributed to a named "
+             "function of the program past the allocator and the wrappers "
+             "(frame 0 alone is named for %.1f%%), over %lld sites; %lld "
+             "functions found to forward their caller's size%s%s.",
+             100 * sqlite3_column_double(st, 0),
+             100 * sqlite3_column_double(st, 1),
+             (long long)sqlite3_column_int64(st, 2),
+             (long long)sqlite3_column_int64(st, 4), fw ? ": " : "",
+             fw ? fw : "");
+    note(out, fmt, text);
+  }
+  sqlite3_finalize(st);
+  for (size_t i = 0; i < HK_ARRAY_LEN(site_tables); i++) {
+    const site_table_t *t = &site_tables[i];
+    long long total = 0;
+    snprintf(sql, sizeof sql, "%s%s", sites_base, t->total_sql);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+      return sql_fail(db, why, len);
+    sqlite3_bind_int64(st, 1, trace);
+    if (sqlite3_step(st) == SQLITE_ROW) total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    char num[32];
+    grouped(num, sizeof num, total);
+    snprintf(text, sizeof text, t->title, num);
+    heading(out, fmt, "####", text);
+    if (total == 0) {
+      note(out, fmt, "none");
+      continue;
+    }
+    snprintf(sql, sizeof sql, "%s%s", sites_base, t->sql);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+      return sql_fail(db, why, len);
+    sqlite3_bind_int64(st, 1, trace);
+    sqlite3_bind_int(st, 2, (int)top);
+    header(out, fmt, t->cols, t->n, text);
+    long k = rows(st, out, fmt, t->cols, t->n, 0);
+    footer(out, fmt);
+    sqlite3_finalize(st);
+    if (k < 0) return sql_fail(db, why, len);
+  }
+  /* Is the call site a purpose label? */
+  heading(out, fmt, "####",
+          "Do call sites predict size and lifetime? (byte-weighted share of "
+          "allocations whose label's dominant class holds >= 90%)");
+  if (sqlite3_prepare_v2(db,
+                         "SELECT CASE grouping WHEN 'stack' THEN 'whole stack'"
+                         " WHEN 'frame0' THEN 'frame 0 (caller)'"
+                         " ELSE 'attributed frame' END, labels, bytes,"
+                         " size_predicted, lifetime_predicted, both_predicted"
+                         " FROM trace_predictability WHERE trace_id = ?1"
+                         " ORDER BY grouping = 'stack', grouping = 'frame0'",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(db, why, len);
+  sqlite3_bind_int64(st, 1, trace);
+  header(out, fmt, pred_cols, (int)HK_ARRAY_LEN(pred_cols),
+         "Do call sites predict size and lifetime?");
+  long k = rows(st, out, fmt, pred_cols, (int)HK_ARRAY_LEN(pred_cols), 0);
+  footer(out, fmt);
+  sqlite3_finalize(st);
+  if (k < 0) return sql_fail(db, why, len);
+  if (fmt == ANA_FMT_MD) fputs("\n", out);
+  note(out, fmt,
+       "Lifetime classes: decimal orders of magnitude of an object's life "
+       "in ops (site_predictability, lifetime_classes).");
+  return 0;
+}
+
+int ana_report_sites(ana_db_t *adb, ana_format_t fmt, unsigned top, FILE *out,
+                     char *why, size_t len) {
+  sqlite3 *db = ana_db_sqlite(adb);
+  if (fmt == ANA_FMT_CSV) return 0;
+  sqlite3_stmt *tr;
+  /* Recorded traces that were attributed (synthetic ones have no stacks). */
+  if (sqlite3_prepare_v2(db,
+                         "SELECT t.trace_id, t.name FROM traces t WHERE"
+                         " EXISTS (SELECT 1 FROM site_attr a WHERE"
+                         " a.trace_id = t.trace_id) ORDER BY t.name,"
+                         " t.trace_id",
+                         -1, &tr, NULL) != SQLITE_OK)
+    return sql_fail(db, why, len);
+  int rc = 0, s;
+  while (!rc && (s = sqlite3_step(tr)) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(tr, 1);
+    rc = site_section(db, sqlite3_column_int64(tr, 0), name ? name : "?", fmt,
+                      top, out, why, len);
+  }
+  if (!rc && s != SQLITE_DONE) rc = sql_fail(db, why, len);
+  sqlite3_finalize(tr);
+  return rc;
+}

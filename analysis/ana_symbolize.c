@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "analysis.h"
 
@@ -139,6 +140,43 @@ static entry_t *find_entry(ana_symtab_t *t, uint64_t a) {
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* The C++ runtime's demangler (libstdc++, extern "C" in <cxxabi.h>);
+ * declared here so that analysis/ stays C. */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
+                            int *status);
+
+char *ana_demangle(const char *name) {
+  /* Only Itanium-ABI names: __cxa_demangle would also "demangle" a plain
+   * C name such as "f" into a type name ("float"). */
+  if (!name || strncmp(name, "_Z", 2) != 0) return NULL;
+  int status = -1;
+  char *d = __cxa_demangle(name, NULL, NULL, &status);
+  if (status != 0) {
+    free(d);
+    return NULL;
+  }
+  return d;
+}
+
+/* name demangled when it is a C++ name, else copied; NULL stays NULL. */
+static char *dup_demangled(const char *name) {
+  char *d = ana_demangle(name);
+  return d ? d : dup_or_null(name);
+}
+
+/* The name of a function DIE as the symbol table would give it: the
+ * demangled linkage name (DW_AT_name alone lacks the namespace and class,
+ * "make_node" for workload::make_node(int)), else DW_AT_name. */
+static char *die_name(Dwarf_Die *d) {
+  Dwarf_Attribute a;
+  const char *ln = NULL;
+  if (dwarf_attr_integrate(d, DW_AT_linkage_name, &a) ||
+      dwarf_attr_integrate(d, DW_AT_MIPS_linkage_name, &a))
+    ln = dwarf_formstring(&a);
+  char *n = ana_demangle(ln);
+  return n ? n : dup_or_null(dwarf_diename(d));
+}
+
 static int is_function(Dwarf_Die *d) {
   int tag = dwarf_tag(d);
   return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
@@ -169,13 +207,13 @@ static int inline_chain(Dwfl_Module *mod, Dwarf_Addr pc, ana_sym_t *s) {
   free(scopes);
   if (dwarf_tag(&inner_die) != DW_TAG_inlined_subroutine) {
     /* Not inlined; the DWARF name serves when the symbol table has none. */
-    if (!s->function) s->function = dup_or_null(dwarf_diename(&inner_die));
+    if (!s->function) s->function = die_name(&inner_die);
     return 0;
   }
   n = dwarf_getscopes_die(&inner_die, &scopes);
   if (n <= 0) {
     free(s->function);
-    s->function = dup_or_null(dwarf_diename(&inner_die));
+    s->function = die_name(&inner_die);
     return 0;
   }
   int nf = 0;
@@ -193,7 +231,7 @@ static int inline_chain(Dwfl_Module *mod, Dwarf_Addr pc, ana_sym_t *s) {
   for (int i = 0; i < n; i++) {
     if (!is_function(&scopes[i])) continue;
     ana_frame_t *f = &s->inlines[k++];
-    f->function = dup_or_null(dwarf_diename(&scopes[i]));
+    f->function = die_name(&scopes[i]);
     if (!inner) {
       f->file = dup_or_null(s->file);
       f->line = s->line;
@@ -234,7 +272,7 @@ int ana_symtab_lookup(ana_symtab_t *t, uint64_t addr, int return_addr,
   /* A symbol of unknown size only guesses by proximity: not a match. */
   if (name && (sym.st_size == 0 || GELF_ST_TYPE(sym.st_info) != STT_FUNC))
     name = NULL;
-  s->function = dup_or_null(name);
+  s->function = dup_demangled(name);
   Dwfl_Line *ln = dwfl_module_getsrc(e->mod, pc);
   if (ln) {
     int line = 0;
@@ -434,6 +472,17 @@ static int exec_trace(sqlite3 *db, const char *sql, int64_t trace) {
   return rc;
 }
 
+static int trace_ops(sqlite3 *db, int64_t trace, int64_t *ops) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT ops FROM traces WHERE trace_id = ?", -1,
+                         &st, NULL) != SQLITE_OK)
+    return HK_E_SQLITE;
+  sqlite3_bind_int64(st, 1, trace);
+  if (sqlite3_step(st) == SQLITE_ROW) *ops = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return 0;
+}
+
 int ana_symbolize(ana_db_t *adb, int64_t trace_id, unsigned flags,
                   ana_sym_stats_t *st, char *why, size_t len) {
   ana_sym_stats_t local;
@@ -483,12 +532,40 @@ int ana_symbolize(ana_db_t *adb, int64_t trace_id, unsigned flags,
     if (exec_trace(db, "DELETE FROM symbols WHERE trace_id=?", ids[i]) ||
         exec_trace(db, "DELETE FROM symbol_inlines WHERE trace_id=?", ids[i]))
       rc = sql_fail(db, why, len);
+    uint64_t addr0 = st->addresses;
+    /* Long traces say what they are doing: hksim replay symbolizes and
+     * attributes each trace it stores, seconds for a large program. */
+    int64_t ops = 0;
+    int progress = (flags & ANA_SYM_PROGRESS) &&
+                   trace_ops(db, ids[i], &ops) == 0 && ops >= 500000;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (progress)
+      fprintf(stderr, "hksim: trace %lld: symbolizing call sites and "
+              "attributing %lld ops...\n", (long long)ids[i], (long long)ops);
     if (!rc) rc = symbolize_trace(db, ids[i], flags, st, why, len);
+    /* A trace with no address to symbolize (synthetic) comes back every
+     * time: its attribution, a walk over its ops, is done once. */
+    if (!rc && ((flags & ANA_SYM_FORCE) || st->addresses > addr0 ||
+                exec_trace(db,
+                           "SELECT 1 FROM site_life WHERE trace_id=?1 "
+                           "UNION ALL SELECT 1 FROM site_attr WHERE "
+                           "trace_id=?1 LIMIT 1",
+                           ids[i]) == 0))
+      rc = ana_attribute_trace(adb, ids[i], NULL, why, len);
     if (!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
       rc = sql_fail(db, why, len);
     if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     else st->traces++;
+    if (progress && !rc) {
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      fprintf(stderr, "hksim: trace %lld: done in %.1f s\n", (long long)ids[i],
+              (double)(t1.tv_sec - t0.tv_sec) +
+                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    }
   }
   free(ids);
+  /* Traces symbolized by an older hksim: stacks and attribution only. */
+  if (!rc) rc = ana_attribute(adb, trace_id, 1, NULL, why, len);
   return rc;
 }

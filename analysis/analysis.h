@@ -91,6 +91,7 @@ typedef struct ana_symtab_s ana_symtab_t;
 enum {
   ANA_SYM_FORCE = 1u << 0,       /* ana_symbolize: redo traces already done */
   ANA_SYM_NO_BUILDID = 1u << 1,  /* do not compare build ids */
+  ANA_SYM_PROGRESS = 1u << 2,    /* a progress line on stderr (long traces) */
 };
 
 typedef struct ana_sym_stats {
@@ -115,13 +116,69 @@ void ana_symtab_free(ana_symtab_t *t); /* NULL is a no-op */
 int ana_symtab_lookup(ana_symtab_t *t, uint64_t addr, int return_addr,
                       ana_sym_t *out);
 
+/* The demangled form of a C++ (Itanium ABI, "_Z...") name, malloc'd, or
+ * NULL when name is not one (C names stay as they are). */
+char *ana_demangle(const char *name);
+
 /* Symbolizes every address of the sites of trace_id (all traces when
  * negative) into the symbols table (and symbol_inlines), once per trace:
  * traces that already have symbols rows are skipped unless ANA_SYM_FORCE.
- * Every frame is treated as a return address. One transaction per trace.
- * st may be NULL. */
+ * Every frame is treated as a return address. One transaction per trace,
+ * which also attributes the trace (ana_attribute_trace); a trace that was
+ * symbolized before but never attributed is attributed. Names are stored
+ * demangled. st may be NULL. */
 int ana_symbolize(ana_db_t *db, int64_t trace_id, unsigned flags,
                   ana_sym_stats_t *st, char *why, size_t why_len);
+
+/* ---- ana_sites.c: whole stacks and who allocates ----------------------- */
+
+typedef struct ana_attr_stats {
+  uint64_t traces;      /* traces attributed */
+  uint64_t sites;       /* sites with a stack */
+  uint64_t sites_named; /* attributed to a named function of the program */
+  uint64_t bytes, bytes_named; /* bytes requested at those sites */
+  uint64_t frames;      /* logical frames stored (site_stack) */
+  uint32_t forwarders;  /* functions found to forward their caller's size */
+} ana_attr_stats_t;
+
+/* Expands the sites of one symbolized trace into site_stack, attributes
+ * each past the runtime and the wrappers (the wrappers table, then the
+ * forwarding rule: trace_wrappers) into site_attr, and walks its ops once
+ * for site_life and site_hist. Replaces what the trace had; runs inside
+ * the caller's transaction. st (may be NULL) is added to. */
+int ana_attribute_trace(ana_db_t *db, int64_t trace_id, ana_attr_stats_t *st,
+                        char *why, size_t why_len);
+
+/* ana_attribute_trace for every symbolized trace (trace_id < 0) or one,
+ * one transaction each; only_missing: only traces never attributed. */
+int ana_attribute(ana_db_t *db, int64_t trace_id, int only_missing,
+                  ana_attr_stats_t *st, char *why, size_t why_len);
+
+/* Adds the wrappers of a file to the wrappers table (source = path), in
+ * one transaction: one pattern a line, "PATTERN [reason]" for a function
+ * wrapper, "runtime:PATTERN" for a runtime function, "module:PATTERN" for
+ * a runtime module; '#' starts a comment. Errors name the line in why. */
+int ana_wrappers_load(ana_db_t *db, const char *path, char *why,
+                      size_t why_len);
+
+typedef enum ana_weight { ANA_W_BYTES, ANA_W_ALLOCS, ANA_W_PEAK } ana_weight_t;
+
+/* "bytes", "allocs", "peak" -> *w; -1 when unknown. */
+int ana_weight_parse(const char *name, ana_weight_t *w);
+
+typedef struct ana_folded_stats {
+  uint64_t stacks; /* lines written */
+  uint64_t total;  /* sum of their weights */
+} ana_folded_stats_t;
+
+/* Collapsed stacks for flame graphs (flamegraph.pl, inferno, speedscope):
+ * one line per site of trace_id (every trace when negative; then the
+ * trace's name is the root frame), "outer;...;inner WEIGHT", weighted by
+ * bytes or allocations requested, or by bytes live at the trace's peak
+ * (site_life). Sites of weight 0 are left out, so the weights sum to the
+ * trace's totals. HK_E_NOTFOUND for a trace_id not in the database. */
+int ana_folded(ana_db_t *db, int64_t trace_id, ana_weight_t w, FILE *out,
+               ana_folded_stats_t *st, char *why, size_t why_len);
 
 /* ---- ana_report.c: the standard tables -------------------------------- */
 
@@ -137,6 +194,15 @@ int ana_format_parse(const char *name, ana_format_t *fmt);
  * without ANA_DB_READONLY, or one they were applied to). */
 int ana_report_tables(ana_db_t *db, ana_format_t fmt, FILE *out, char *why,
                       size_t why_len);
+
+/* Who allocates, per attributed trace (ana_sites.c), as heaptrack_print
+ * gives it: the share of bytes attributed to a named function, the top
+ * sites by bytes, by allocations and by bytes live at the peak (each with
+ * its attributed function and a short stack), temporary allocations,
+ * leaks, and whether sites predict size and lifetime classes
+ * (trace_predictability). top: rows per table. md and tex only. */
+int ana_report_sites(ana_db_t *db, ana_format_t fmt, unsigned top, FILE *out,
+                     char *why, size_t why_len);
 
 /* hakmem's published tables (Phase 6.7 vm, json, mir) beside what the
  * database measured for traces of the same scenarios. */

@@ -236,6 +236,178 @@ CREATE TABLE IF NOT EXISTS run_counters (
   PRIMARY KEY (run_id, name)
 ) WITHOUT ROWID;
 
+-- ---- whole stacks and who allocates (analysis/ana_sites.c) -------------
+-- Filled when a trace is stored (hksim replay symbolizes it) or by
+-- hksim symbolize; docs/attribution.md explains the rules.
+
+-- One row per logical frame of each site's stack, innermost first: a
+-- physical frame (a return address of sites.frames) gives one row per
+-- function of its inlined chain, the inlined ones first (inlined = 1).
+-- role: NULL for the program's own code, else why attribution skips the
+-- frame ('runtime': allocator, libc, C++ runtime, recorder; 'wrapper': the
+-- wrappers table; 'forwarder': found from the trace (trace_wrappers);
+-- 'unnamed': no symbol). Names are demangled.
+CREATE TABLE IF NOT EXISTS site_stack (
+  trace_id    INTEGER NOT NULL,
+  site        INTEGER NOT NULL,
+  depth       INTEGER NOT NULL,          -- logical frame, 0 = innermost
+  frame       INTEGER NOT NULL,          -- index into sites.frames
+  address     INTEGER,
+  function    TEXT,
+  file        TEXT,
+  line        INTEGER,
+  module      TEXT,
+  offset      INTEGER,                   -- address - the module's base
+  inlined     INTEGER NOT NULL DEFAULT 0,
+  role        TEXT,
+  PRIMARY KEY (trace_id, site, depth)
+) WITHOUT ROWID;
+
+-- The attributed frame of each site: the first frame that is neither
+-- runtime nor a wrapper (site_stack.depth); see docs/attribution.md.
+CREATE TABLE IF NOT EXISTS site_attr (
+  trace_id    INTEGER NOT NULL,
+  site        INTEGER NOT NULL,
+  depth       INTEGER NOT NULL,
+  PRIMARY KEY (trace_id, site)
+) WITHOUT ROWID;
+
+-- What attribution skips: glob patterns (fnmatch) on a frame's function
+-- name (demangled, without return type and parameters) or on its module's
+-- file name. Users add rows (or hksim symbolize --wrappers FILE); the
+-- defaults below carry their reasons.
+CREATE TABLE IF NOT EXISTS wrappers (
+  pattern     TEXT NOT NULL,
+  match       TEXT NOT NULL CHECK (match IN ('function', 'module')),
+  kind        TEXT NOT NULL CHECK (kind IN ('runtime', 'wrapper')),
+  reason      TEXT,
+  source      TEXT NOT NULL DEFAULT 'default', -- 'default' or a file name
+  PRIMARY KEY (pattern, match)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO wrappers(pattern, match, kind, reason) VALUES
+  ('libc.so*', 'module', 'runtime', 'the C library: malloc itself, and strdup, fopen, qsort... allocate for their caller'),
+  ('libc-*', 'module', 'runtime', 'the C library (older file name)'),
+  ('ld-linux*', 'module', 'runtime', 'the dynamic loader allocates for dlopen, TLS: its caller asked'),
+  ('libpthread*', 'module', 'runtime', 'thread library: allocates for pthread_create'),
+  ('libstdc++.so*', 'module', 'runtime', 'C++ runtime: operator new, containers, iostreams allocate for their caller'),
+  ('libc++.so*', 'module', 'runtime', 'C++ runtime (LLVM)'),
+  ('libc++abi.so*', 'module', 'runtime', 'C++ ABI runtime (LLVM)'),
+  ('libgcc_s.so*', 'module', 'runtime', 'unwinder and compiler runtime'),
+  ('libhkrec*', 'module', 'runtime', 'the recorder itself'),
+  ('libjemalloc*', 'module', 'runtime', 'an allocator'),
+  ('libtcmalloc*', 'module', 'runtime', 'an allocator'),
+  ('libmimalloc*', 'module', 'runtime', 'an allocator'),
+  ('malloc', 'function', 'runtime', 'the allocator entry points (statically linked copies too)'),
+  ('calloc', 'function', 'runtime', 'allocator entry point'),
+  ('realloc', 'function', 'runtime', 'allocator entry point'),
+  ('reallocarray', 'function', 'runtime', 'allocator entry point'),
+  ('posix_memalign', 'function', 'runtime', 'allocator entry point'),
+  ('aligned_alloc', 'function', 'runtime', 'allocator entry point'),
+  ('memalign', 'function', 'runtime', 'allocator entry point'),
+  ('__libc_*', 'function', 'runtime', 'glibc internal allocator entry points'),
+  ('operator new*', 'function', 'wrapper', 'C++ allocation: the size is the type of the new-expression in the caller'),
+  ('operator delete*', 'function', 'wrapper', 'C++ deallocation'),
+  ('std::*', 'function', 'wrapper', 'C++ library templates (std::allocator, std::vector::_M_realloc_insert, std::make_unique, std::string...) allocate what the calling code asked for'),
+  ('__gnu_cxx::*', 'function', 'wrapper', 'libstdc++ internals (__gnu_cxx::new_allocator<T>::allocate)'),
+  ('__cxa_*', 'function', 'wrapper', 'C++ ABI helpers (exceptions, guards)'),
+  ('xmalloc', 'function', 'wrapper', 'libiberty/GNU: malloc or die, size from the caller'),
+  ('xcalloc', 'function', 'wrapper', 'libiberty/GNU: calloc or die'),
+  ('xrealloc', 'function', 'wrapper', 'libiberty/GNU: realloc or die'),
+  ('xstrdup', 'function', 'wrapper', 'libiberty/GNU: strdup or die, size from the caller''s string'),
+  ('xstrndup', 'function', 'wrapper', 'libiberty/GNU: strndup or die'),
+  ('xmemdup', 'function', 'wrapper', 'libiberty: memdup or die'),
+  ('xasprintf', 'function', 'wrapper', 'GNU: asprintf or die'),
+  ('xvasprintf', 'function', 'wrapper', 'GNU: vasprintf or die'),
+  ('concat', 'function', 'wrapper', 'libiberty: joins the caller''s strings'),
+  ('reconcat', 'function', 'wrapper', 'libiberty: joins the caller''s strings'),
+  ('g_malloc*', 'function', 'wrapper', 'GLib: g_malloc, g_malloc0, g_malloc_n, g_malloc0_n (g_new, g_new0 expand to them)'),
+  ('g_try_malloc*', 'function', 'wrapper', 'GLib: may-fail variants'),
+  ('g_realloc*', 'function', 'wrapper', 'GLib realloc'),
+  ('g_try_realloc*', 'function', 'wrapper', 'GLib realloc, may fail'),
+  ('g_slice_alloc*', 'function', 'wrapper', 'GLib slice allocator (g_slice_new expands to it)'),
+  ('g_memdup*', 'function', 'wrapper', 'GLib: copies the caller''s block'),
+  ('g_strdup', 'function', 'wrapper', 'GLib: copies the caller''s string'),
+  ('g_strndup', 'function', 'wrapper', 'GLib: copies the caller''s string'),
+  ('sqlite3Malloc', 'function', 'wrapper', 'SQLite: every allocation goes through it'),
+  ('sqlite3MallocZero', 'function', 'wrapper', 'SQLite: zeroed sqlite3Malloc'),
+  ('sqlite3MemMalloc', 'function', 'wrapper', 'SQLite: the default sqlite3_mem_methods (mem1.c) over malloc'),
+  ('sqlite3MemRealloc', 'function', 'wrapper', 'SQLite: mem1.c realloc'),
+  ('sqlite3Realloc', 'function', 'wrapper', 'SQLite realloc'),
+  ('sqlite3_malloc*', 'function', 'wrapper', 'SQLite public allocation API'),
+  ('sqlite3_realloc*', 'function', 'wrapper', 'SQLite public realloc API'),
+  ('sqlite3DbMalloc*', 'function', 'wrapper', 'SQLite: sqlite3DbMallocRaw, sqlite3DbMallocRawNN, sqlite3DbMallocZero, sqlite3DbMallocSize'),
+  ('sqlite3DbRealloc*', 'function', 'wrapper', 'SQLite: per-connection realloc'),
+  ('sqlite3DbReallocOrFree', 'function', 'wrapper', 'SQLite: per-connection realloc'),
+  ('dbMallocRawFinish', 'function', 'wrapper', 'SQLite: slow path of sqlite3DbMallocRaw'),
+  ('dbReallocFinish', 'function', 'wrapper', 'SQLite: slow path of sqlite3DbRealloc'),
+  ('mallocWithAlarm', 'function', 'wrapper', 'SQLite: sqlite3Malloc with the memory alarm'),
+  ('sqlite3DbStrDup', 'function', 'wrapper', 'SQLite: copies the caller''s string'),
+  ('sqlite3DbStrNDup', 'function', 'wrapper', 'SQLite: copies the caller''s string'),
+  ('PyMem_*', 'function', 'wrapper', 'CPython raw/mem domain allocation API'),
+  ('_PyMem_*', 'function', 'wrapper', 'CPython internal allocators (_PyMem_RawMalloc, _PyMem_DebugMalloc...)'),
+  ('PyObject_Malloc', 'function', 'wrapper', 'CPython object domain'),
+  ('PyObject_Calloc', 'function', 'wrapper', 'CPython object domain'),
+  ('PyObject_Realloc', 'function', 'wrapper', 'CPython object domain'),
+  ('_PyObject_Malloc', 'function', 'wrapper', 'CPython pymalloc'),
+  ('_PyObject_Calloc', 'function', 'wrapper', 'CPython pymalloc'),
+  ('_PyObject_Realloc', 'function', 'wrapper', 'CPython pymalloc'),
+  ('pymalloc_*', 'function', 'wrapper', 'CPython pymalloc internals'),
+  ('_PyObject_GC_Alloc', 'function', 'wrapper', 'CPython: GC header + object, size from the type'),
+  ('_PyObject_GC_Malloc', 'function', 'wrapper', 'CPython: GC allocation'),
+  ('gc_alloc', 'function', 'wrapper', 'CPython: GC allocation'),
+  ('_PyObject_GC_New', 'function', 'wrapper', 'CPython: new GC object of the caller''s type'),
+  ('_PyObject_GC_NewVar', 'function', 'wrapper', 'CPython: new variable-size GC object'),
+  ('_PyObject_New', 'function', 'wrapper', 'CPython: new object of the caller''s type'),
+  ('_PyObject_NewVar', 'function', 'wrapper', 'CPython: new variable-size object'),
+  ('PyType_GenericAlloc', 'function', 'wrapper', 'CPython: tp_alloc of most types'),
+  ('_PyType_AllocNoTrack', 'function', 'wrapper', 'CPython: tp_alloc without GC tracking');
+
+-- Functions found to be allocation wrappers from the trace itself (the
+-- forwarding rule of docs/attribution.md): the size entropy at their
+-- allocation calls (h_call_bits) mostly vanishes once their caller is
+-- known (h_caller_bits).
+CREATE TABLE IF NOT EXISTS trace_wrappers (
+  trace_id      INTEGER NOT NULL,
+  function      TEXT NOT NULL,
+  allocs        INTEGER NOT NULL,
+  bytes         INTEGER NOT NULL,
+  callers       INTEGER NOT NULL,   -- distinct callers with >= 4 allocations
+  h_call_bits   REAL NOT NULL,      -- size entropy given the call in function
+  h_caller_bits REAL NOT NULL,      -- ... given the call and its caller
+  PRIMARY KEY (trace_id, function)
+) WITHOUT ROWID;
+
+-- Per site, what its objects did over the trace (one pass over trace_op in
+-- order): bytes and objects live at the moment of the trace's peak of live
+-- bytes, temporary allocations (freed within 8 ops with no other
+-- allocation in between, as heaptrack counts them) and leaks (live at
+-- exit).
+CREATE TABLE IF NOT EXISTS site_life (
+  trace_id      INTEGER NOT NULL,
+  site          INTEGER NOT NULL,
+  peak_bytes    INTEGER NOT NULL,
+  peak_objects  INTEGER NOT NULL,
+  temporary     INTEGER NOT NULL,
+  leaked        INTEGER NOT NULL,
+  leaked_bytes  INTEGER NOT NULL,
+  PRIMARY KEY (trace_id, site)
+) WITHOUT ROWID;
+
+-- Per site, histograms of its allocations (allocs and bytes per class):
+-- axis 'size' by power-of-two size class (size_classes), axis 'life_ops'
+-- by decimal order of magnitude of the object's life in ops (class k:
+-- 10^(k-1) <= ops < 10^k; class 0: never freed). The input of
+-- site_predictability.
+CREATE TABLE IF NOT EXISTS site_hist (
+  trace_id      INTEGER NOT NULL,
+  site          INTEGER NOT NULL,
+  axis          TEXT NOT NULL,
+  class         INTEGER NOT NULL,
+  allocs        INTEGER NOT NULL,
+  bytes         INTEGER NOT NULL,
+  PRIMARY KEY (trace_id, site, axis, class)
+) WITHOUT ROWID;
+
 -- ---- the views of the results contract (DESIGN.md) --------------------
 
 CREATE VIEW IF NOT EXISTS run_summary AS
@@ -270,9 +442,18 @@ WHERE j.type = 'integer' AND r.run_id = c.run_id
   AND p.trace_id = r.trace_id AND p.seq = (c.k0 + j.key) * c.every
   AND k.kind = p.kind;
 
+-- function/file/line/module name the attributed frame (site_attr: the
+-- first frame past the allocator, the runtime and the wrappers), or frame
+-- 0 where the trace was not attributed; caller_* name frame 0.
 CREATE VIEW IF NOT EXISTS site_summary AS
-SELECT t.name AS trace, s.site, y.function, y.file, y.line,
-       COALESCE(y.module, m.path) AS module, s.allocs, s.bytes,
+SELECT t.name AS trace, s.site,
+       CASE WHEN a.site IS NOT NULL THEN f.function ELSE y.function END
+         AS function,
+       CASE WHEN a.site IS NOT NULL THEN f.file ELSE y.file END AS file,
+       CASE WHEN a.site IS NOT NULL THEN f.line ELSE y.line END AS line,
+       COALESCE(CASE WHEN a.site IS NOT NULL THEN f.module END, y.module,
+                m.path) AS module,
+       s.allocs, s.bytes,
        (SELECT COUNT(*) FROM run_site rs JOIN runs r USING (run_id)
          WHERE r.trace_id = s.trace_id AND rs.site = s.site) AS runs,
        (SELECT CAST(SUM(rs.cache_hits) AS REAL)
@@ -284,11 +465,17 @@ SELECT t.name AS trace, s.site, y.function, y.file, y.line,
                         / NULLIF(rs.cache_hits + rs.cache_misses, 0)), ' ')
           FROM run_site rs JOIN runs r USING (run_id)
          WHERE r.trace_id = s.trace_id AND rs.site = s.site) AS run_hit_rates,
-       s.trace_id, s.caller, s.depth, s.frames
+       s.trace_id, s.caller, s.depth, s.frames,
+       y.function AS caller_function, y.file AS caller_file,
+       y.line AS caller_line, COALESCE(y.module, m.path) AS caller_module,
+       a.depth AS attributed_depth, f.role AS attributed_role
 FROM sites s
 JOIN traces t USING (trace_id)
 LEFT JOIN modules m ON m.trace_id = s.trace_id AND m.module_id = s.module_id
-LEFT JOIN symbols y ON y.trace_id = s.trace_id AND y.address = s.caller;
+LEFT JOIN symbols y ON y.trace_id = s.trace_id AND y.address = s.caller
+LEFT JOIN site_attr a ON a.trace_id = s.trace_id AND a.site = s.site
+LEFT JOIN site_stack f ON f.trace_id = a.trace_id AND f.site = a.site
+                      AND f.depth = a.depth;
 
 CREATE VIEW IF NOT EXISTS policy_timeline AS
 SELECT run_id, op_seq, arm, metric, value FROM policy_events;

@@ -230,6 +230,145 @@ LEFT JOIN modules m ON m.trace_id = s.trace_id
           ORDER BY m2.module_id LIMIT 1))
 LEFT JOIN symbols y ON y.trace_id = s.trace_id AND y.address = s.caller;
 
+-- ---- who allocates: whole stacks, attribution, predictability -----------
+-- (tables site_stack, site_attr, site_life, site_hist, wrappers,
+-- trace_wrappers of schema.sql, filled by analysis/ana_sites.c when a
+-- trace is stored or symbolized; docs/attribution.md)
+
+-- Lifetime classes of site_hist axis 'life_ops': decimal orders of
+-- magnitude of an object's life in ops of the trace (the allocation to the
+-- op that frees or moves it); class 0: still live at exit.
+CREATE TABLE IF NOT EXISTS lifetime_classes (
+  class  INTEGER PRIMARY KEY,
+  lo_ops INTEGER,                         -- life >= lo_ops
+  hi_ops INTEGER,                         -- life < hi_ops; NULL: infinite
+  label  TEXT NOT NULL
+);
+INSERT OR IGNORE INTO lifetime_classes(class, lo_ops, hi_ops, label)
+WITH RECURSIVE k(n, lo) AS (SELECT 1, 1 UNION ALL
+  SELECT n + 1, lo * 10 FROM k WHERE n < 18)
+SELECT n, lo, lo * 10, '<' || (lo * 10) || ' ops' FROM k;
+INSERT OR IGNORE INTO lifetime_classes(class, lo_ops, hi_ops, label)
+  VALUES (0, NULL, NULL, 'never freed');
+
+-- One row per frame of each site's stack, symbolized, innermost first
+-- (depth 0), with inlined frames where DWARF has them (inlined = 1: this
+-- function was inlined into the next row's). attributed marks the frame
+-- site_summary names; role says why attribution skipped a frame.
+CREATE VIEW IF NOT EXISTS site_frames AS
+SELECT t.name AS trace, f.site, f.depth, f.address, f.function, f.file,
+       f.line, f.module, f.inlined, f.frame, f.role,
+       (a.depth = f.depth) AS attributed, f.trace_id
+FROM site_stack f
+JOIN traces t ON t.trace_id = f.trace_id
+LEFT JOIN site_attr a ON a.trace_id = f.trace_id AND a.site = f.site;
+
+-- Is the call site a purpose label? Per site: how many size classes
+-- (power of two) and lifetime classes (lifetime_classes) its allocations
+-- fall in, the entropy of each in bits (0: the site names the class), the
+-- dominant lifetime class and its share of the site's allocations.
+CREATE VIEW IF NOT EXISTS site_predictability AS
+WITH a AS (
+  SELECT trace_id, site, axis, COUNT(*) AS classes, SUM(allocs) AS n,
+         SUM(bytes) AS b,
+         MAX(0.0, log2(SUM(allocs))
+                  - SUM(allocs * log2(allocs)) / SUM(allocs)) AS h,
+         MAX(allocs) AS top
+  FROM site_hist WHERE allocs > 0 GROUP BY trace_id, site, axis),
+dom AS (
+  SELECT trace_id, site, axis, class,
+         ROW_NUMBER() OVER (PARTITION BY trace_id, site, axis
+                            ORDER BY allocs DESC, class) AS rn
+  FROM site_hist WHERE allocs > 0)
+SELECT t.name AS trace, sz.site, sz.n AS allocs, sz.b AS bytes,
+       sz.classes AS size_classes, sz.h AS size_class_entropy_bits,
+       lf.classes AS lifetime_classes, lf.h AS lifetime_class_entropy_bits,
+       lc.label AS dominant_lifetime_class,
+       CAST(lf.top AS REAL) / lf.n AS dominant_share,
+       sc.label AS dominant_size_class,
+       CAST(sz.top AS REAL) / sz.n AS dominant_size_share,
+       sz.trace_id
+FROM a sz
+JOIN a lf ON lf.trace_id = sz.trace_id AND lf.site = sz.site
+         AND lf.axis = 'life_ops'
+JOIN traces t ON t.trace_id = sz.trace_id
+LEFT JOIN dom ds ON ds.trace_id = sz.trace_id AND ds.site = sz.site
+                AND ds.axis = 'size' AND ds.rn = 1
+LEFT JOIN dom dl ON dl.trace_id = sz.trace_id AND dl.site = sz.site
+                AND dl.axis = 'life_ops' AND dl.rn = 1
+LEFT JOIN size_classes sc ON sc.class = ds.class
+LEFT JOIN lifetime_classes lc ON lc.class = dl.class
+WHERE sz.axis = 'size';
+
+-- The trace-level answer: the byte-weighted share of allocations made
+-- where the allocation's label predicts its size class, its lifetime
+-- class, and both, with 90% accuracy or more (the label's dominant class
+-- holds >= 90% of its allocations). The label is, by grouping: 'stack'
+-- the whole recorded stack (site), 'frame0' the immediate caller (what
+-- hak_alloc_at sees), 'attributed' the attributed frame (site_attr).
+CREATE VIEW IF NOT EXISTS trace_predictability AS
+WITH k AS (
+  SELECT s.trace_id, s.site, 'stack' AS grouping,
+         CAST(s.site AS TEXT) AS key FROM sites s
+  UNION ALL
+  SELECT s.trace_id, s.site, 'frame0',
+         COALESCE(CAST(s.caller AS TEXT), 'site ' || s.site) FROM sites s
+  UNION ALL
+  SELECT a.trace_id, a.site, 'attributed',
+         printf('%x:%s', f.address, COALESCE(f.function, ''))
+  FROM site_attr a JOIN site_stack f ON f.trace_id = a.trace_id
+   AND f.site = a.site AND f.depth = a.depth),
+g AS (
+  SELECT k.trace_id, k.grouping, k.key, h.axis, h.class,
+         SUM(h.allocs) AS n, SUM(h.bytes) AS b
+  FROM k JOIN site_hist h ON h.trace_id = k.trace_id AND h.site = k.site
+  GROUP BY k.trace_id, k.grouping, k.key, h.axis, h.class),
+p AS (
+  SELECT trace_id, grouping, key, axis, SUM(n) AS n, MAX(n) AS top,
+         SUM(b) AS b
+  FROM g GROUP BY trace_id, grouping, key, axis),
+q AS (
+  SELECT trace_id, grouping, key,
+         MAX(CASE WHEN axis = 'size' THEN n END) AS allocs,
+         MAX(CASE WHEN axis = 'size' THEN b END) AS bytes,
+         MAX(CASE WHEN axis = 'size' THEN CAST(top AS REAL) / n END)
+           >= 0.9 AS size_ok,
+         MAX(CASE WHEN axis = 'life_ops' THEN CAST(top AS REAL) / n END)
+           >= 0.9 AS life_ok
+  FROM p GROUP BY trace_id, grouping, key)
+SELECT t.name AS trace, q.trace_id, q.grouping, COUNT(*) AS labels,
+       SUM(q.allocs) AS allocs, SUM(q.bytes) AS bytes,
+       CAST(SUM(CASE WHEN q.size_ok THEN q.bytes ELSE 0 END) AS REAL)
+         / NULLIF(SUM(q.bytes), 0) AS size_predicted,
+       CAST(SUM(CASE WHEN q.life_ok THEN q.bytes ELSE 0 END) AS REAL)
+         / NULLIF(SUM(q.bytes), 0) AS lifetime_predicted,
+       CAST(SUM(CASE WHEN q.size_ok AND q.life_ok THEN q.bytes ELSE 0 END)
+            AS REAL) / NULLIF(SUM(q.bytes), 0) AS both_predicted
+FROM q JOIN traces t ON t.trace_id = q.trace_id
+GROUP BY q.trace_id, q.grouping;
+
+-- Per trace, how many bytes were attributed to a named function of the
+-- program (not runtime, not a wrapper) and how many the frame-0 name
+-- alone would have given.
+CREATE VIEW IF NOT EXISTS attribution_summary AS
+SELECT t.name AS trace, s.trace_id, COUNT(*) AS sites, SUM(s.bytes) AS bytes,
+       SUM(CASE WHEN f.role IS NULL AND f.function IS NOT NULL
+                THEN s.bytes ELSE 0 END) AS bytes_named,
+       CAST(SUM(CASE WHEN f.role IS NULL AND f.function IS NOT NULL
+                     THEN s.bytes ELSE 0 END) AS REAL)
+         / NULLIF(SUM(s.bytes), 0) AS named_share,
+       CAST(SUM(CASE WHEN y.function IS NOT NULL THEN s.bytes ELSE 0 END)
+            AS REAL) / NULLIF(SUM(s.bytes), 0) AS frame0_named_share,
+       (SELECT COUNT(*) FROM trace_wrappers w
+         WHERE w.trace_id = s.trace_id) AS forwarders
+FROM sites s
+JOIN traces t ON t.trace_id = s.trace_id
+JOIN site_attr a ON a.trace_id = s.trace_id AND a.site = s.site
+JOIN site_stack f ON f.trace_id = a.trace_id AND f.site = a.site
+                 AND f.depth = a.depth
+LEFT JOIN symbols y ON y.trace_id = s.trace_id AND y.address = s.caller
+GROUP BY s.trace_id;
+
 -- BigCache outcome per run and call site (hakmem runs; run_site rows).
 CREATE VIEW IF NOT EXISTS site_hit_rates AS
 SELECT rs.run_id, c.trace_id, c.trace, c.backend, c.policy, c.label,

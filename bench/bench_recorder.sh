@@ -3,7 +3,7 @@
 # (libhkrec.so) against no recorder and against heaptrack, measured side
 # by side in one run: the sqlite3 workload, the python3 workload
 # (PYTHONMALLOC=malloc) and bench_recorder (4 threads, mixed sizes, 20%
-# cross-thread frees); at depth 1 (the default), 8 and 32. Also bytes per
+# cross-thread frees); at depth 1 (the default), 8, 16 and 32. Also bytes per
 # event, the recorder's peak memory (max RSS with it minus without) and its
 # CPU time relative to no recorder.
 #
@@ -40,7 +40,7 @@ cmd = sys.argv[7:]
 stdin = None
 if "<" in cmd:
     i = cmd.index("<"); stdin = cmd[i + 1]; cmd = cmd[:i]
-modes = ["none", "rec", "rec8", "rec32"] + (["heaptrack"] if ht else [])
+modes = ["none", "rec", "rec8", "rec16", "rec32"] + (["heaptrack"] if ht else [])
 wall = {m: [] for m in modes}
 cpu = {m: [] for m in modes}
 rss = {m: 0 for m in modes}
@@ -81,23 +81,23 @@ if big:
     out = subprocess.run([check, big], capture_output=True, text=True).stdout
     kv = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
     bpe, evs = kv.get("bytes_per_event", "-"), kv.get("events", "-")
-print("%-9s %7.3f %6.2fx %11s %7.2fx %7.2fx %9s %7.2fx %7s %9s %8d" % (
+print("%-9s %7.3f %6.2fx %11s %7.2fx %7.2fx %7.2fx %9s %7.2fx %7s %9s %8d" % (
     name, statistics.median(wall["none"]), ratio("rec", wall), spread("rec"),
-    ratio("rec8", wall), ratio("rec32", wall),
+    ratio("rec8", wall), ratio("rec16", wall), ratio("rec32", wall),
     "%.2fx" % ratio("heaptrack", wall) if ht else "-",
     ratio("rec", cpu), bpe, evs, rss["rec"] - rss["none"]))
 PYEOF
 }
 
-printf '%-9s %7s %7s %11s %8s %8s %9s %8s %7s %9s %8s\n' workload base_s \
-  depth1 d1_range depth8 depth32 heaptrack d1_cpu B/ev events rss_KiB
+printf '%-9s %7s %7s %11s %8s %8s %8s %9s %8s %7s %9s %8s\n' workload base_s \
+  depth1 d1_range depth8 depth16 depth32 heaptrack d1_cpu B/ev events rss_KiB
 # sqlite3 at 10 times the tests' size (200,000 rows): at the default 20,000
 # a run takes 0.06 s and its ratios are mostly process start-up noise.
 bench sqlite3 sqlite3 :memory: -cmd ".parameter set @n 200000" "<" "$SRC/tests/recorder/workloads/sqlite.sql"
 bench python3 "$PY" "$SRC/tests/recorder/workloads/json_work.py" 60000
 [ -x "$STRESS" ] && bench stress4t "$STRESS" 1000000
 echo "base_s: median wall time without the recorder. depth1 (the default),"
-echo "depth8, depth32, heaptrack: median over $R rounds of wall time / base"
+echo "depth8, depth16, depth32, heaptrack: median over $R rounds of wall time / base"
 echo "of the same round; d1_range: lowest and highest of those ratios;"
 echo "d1_cpu: the same for user+system CPU time; B/ev: bytes per event of"
 echo "the default-depth trace; rss_KiB: max RSS at the default depth minus"

@@ -1,10 +1,13 @@
 /* cmd_replay.c: `hksim replay`, the command-line front of replayer/:
  * parses the flags of DESIGN.md's contract (plus --hakmem, --rss-every,
- * --progress) and hands them to rpl_replay(). */
+ * --progress) and hands them to rpl_replay(). Then symbolizes and
+ * attributes the traces it stored (analysis/, which replayer/ may not
+ * use), so that a fresh database already names its call sites. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "cli.h"
 #include "replayer.h"
 
@@ -63,6 +66,23 @@ static int split(const char *arg, const char **out, size_t *n) {
 
 static void on_error(void *ctx, const char *what, const char *msg) {
   cli_error(what, "%s", msg);
+}
+
+/* Symbolization is an extra: the runs are stored whatever happens here,
+ * so a failure is one line and not the replay's exit status (hksim
+ * symbolize can do it again). Traces already symbolized are skipped. */
+static void symbolize_stored(const char *db_path, int progress) {
+  ana_db_t *db;
+  char why[512] = "";
+  int rc = ana_db_open(db_path, 0, &db, why, sizeof why);
+  if (!rc) {
+    rc = ana_symbolize(db, -1, progress ? ANA_SYM_PROGRESS : 0, NULL, why,
+                       sizeof why);
+    ana_db_free(db);
+  }
+  if (rc)
+    cli_error(db_path, "call sites not symbolized (hksim symbolize): %s",
+              why[0] ? why : hk_strerror(rc));
 }
 
 static int run_replay(int argc, char **argv) {
@@ -187,6 +207,7 @@ static int run_replay(int argc, char **argv) {
   int rc = rpl_replay(&o, &rep);
   if (rc == HK_E_USAGE) return CLI_USAGE;
   if (rc) return CLI_FAIL;
+  symbolize_stored(o.db_path, o.progress != 0);
   if (rep.runs_failed) {
     cli_error(o.db_path, "%llu run(s) failed, %llu done (see runs.error)",
               (unsigned long long)rep.runs_failed,

@@ -1,11 +1,15 @@
 /* cmd_report.c: `hksim report --db DB [--format md|csv|tex] [--out DIR]`,
  * the standard comparison tables of a results database (analysis/
  * ana_report.c) and, with --out, the plots through gnuplot (ana_plot.c);
- * `--published` prints hakmem's published tables beside the measured ones.
- * Also `hksim symbolize --db DB`: call sites to functions, files, lines. */
+ * `--published` prints hakmem's published tables beside the measured ones;
+ * the who-allocates section (ana_report_sites); `--folded FILE` writes
+ * collapsed stacks for flame graphs instead (analysis/ana_sites.c). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analysis.h"
 #include "cli.h"
@@ -13,7 +17,10 @@
 static void help(FILE *f) {
   fprintf(f,
           "usage: hksim report --db DB [--format md|csv|tex] [--out DIR]\n"
-          "                    [--published] [--no-symbolize]\n\n"
+          "                    [--published] [--no-symbolize] [--top N]\n"
+          "                    [--wrappers FILE] [--no-sites]\n"
+          "       hksim report --db DB --folded FILE [--weight bytes|allocs|peak]\n"
+          "                    [--trace ID]\n\n"
           "Prints the standard comparison tables of a results database to\n"
           "stdout: per trace, back end and policy the median, p95 and p99 ns\n"
           "per op, the ratio to mimalloc, page faults, syscalls by kind, peak\n"
@@ -26,7 +33,24 @@ static void help(FILE *f) {
           "           gnuplot ($HKSIM_GNUPLOT, else PATH) the tables still print,\n"
           "           one line says the plots were skipped, and the exit is 0.\n"
           "--no-symbolize  do not symbolize call sites first (the report\n"
-          "           otherwise symbolizes traces not yet done, and stores it).\n\n"
+          "           otherwise symbolizes traces not yet done, and stores it).\n"
+          "Who allocates (md and tex, after the tables; --no-sites: not):\n"
+          "           per recorded trace the share of bytes attributed to a\n"
+          "           named function past the allocation wrappers, the top\n"
+          "           --top N sites (default 10) by bytes, by allocations and\n"
+          "           by bytes live at the peak with a short stack, temporary\n"
+          "           allocations, leaks, and whether call sites predict size\n"
+          "           and lifetime classes (docs/attribution.md).\n"
+          "--wrappers FILE  add allocation wrappers (one glob pattern a line,\n"
+          "           '# comment', 'module:GLOB' for a runtime library) to the\n"
+          "           database's wrappers table and attribute again.\n"
+          "--folded FILE  write collapsed stacks (root first, 'outer;...;inner\n"
+          "           WEIGHT', one line per call site; '-' for stdout) for\n"
+          "           flamegraph.pl, inferno or speedscope, and nothing else.\n"
+          "           --weight: bytes requested (default), allocations, or\n"
+          "           bytes live at the trace's peak; the weights sum to the\n"
+          "           trace's totals. --trace ID: one trace (default: all, each\n"
+          "           under its name as the root frame).\n\n"
           "The database gets the views of analysis/views.sql (idempotent).\n"
           "exit: 0 ok, 1 missing / not a results database / newer schema /\n"
           "gnuplot failed, 2 usage.\n");
@@ -42,15 +66,56 @@ static int open_db(const char *path, ana_db_t **db) {
   return CLI_OK;
 }
 
+/* --folded: into a temporary file renamed over path when complete, so a
+ * failure never leaves half a flame graph under the name asked for. */
+static int write_folded(ana_db_t *db, const char *dbp, const char *path,
+                        int64_t trace, ana_weight_t weight) {
+  char why[512] = "", tmp[4096];
+  int to_stdout = strcmp(path, "-") == 0;
+  FILE *f = stdout;
+  if (!to_stdout) {
+    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >=
+        (int)sizeof tmp)
+      return cli_fail(path, -ENAMETOOLONG, "writing");
+    f = fopen(tmp, "w");
+    if (!f) return cli_fail(path, -errno, "writing");
+  }
+  ana_folded_stats_t st;
+  int rc = ana_folded(db, trace, weight, f, &st, why, sizeof why);
+  if (to_stdout) {
+    if (fflush(stdout) && !rc) rc = -EIO;
+  } else {
+    if (fclose(f) && !rc) rc = -errno;
+    if (!rc && rename(tmp, path)) rc = -errno;
+    if (rc) remove(tmp);
+  }
+  if (rc) {
+    cli_error(rc == HK_E_NOTFOUND || rc == HK_E_SQLITE ? dbp : path, "%s",
+              why[0] ? why : hk_strerror(rc));
+    return CLI_FAIL;
+  }
+  fprintf(stderr, "hksim: %s: %llu stacks, total weight %llu\n",
+          to_stdout ? "stdout" : path, (unsigned long long)st.stacks,
+          (unsigned long long)st.total);
+  return CLI_OK;
+}
+
 static int run(int argc, char **argv) {
   static const struct option opts[] = {
       {"db", required_argument, 0, 'd'},   {"format", required_argument, 0, 'f'},
       {"out", required_argument, 0, 'o'},  {"published", no_argument, 0, 'p'},
       {"phase67", no_argument, 0, 'p'},    {"no-symbolize", no_argument, 0, 'n'},
+      {"folded", required_argument, 0, 'F'}, {"weight", required_argument, 0, 'w'},
+      {"trace", required_argument, 0, 't'}, {"top", required_argument, 0, 'T'},
+      {"wrappers", required_argument, 0, 'W'}, {"no-sites", no_argument, 0, 'S'},
       {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
-  const char *dbp = NULL, *out = NULL;
+  const char *dbp = NULL, *out = NULL, *folded = NULL, *wrappers = NULL;
   ana_format_t fmt = ANA_FMT_MD;
-  int published = 0, symbolize = 1, c;
+  ana_weight_t weight = ANA_W_BYTES;
+  int64_t trace = -1;
+  unsigned top = 10;
+  uint64_t v;
+  int published = 0, symbolize = 1, sites = 1, have_weight = 0, c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "+d:f:o:h", opts, NULL)) != -1) {
@@ -63,6 +128,25 @@ static int run(int argc, char **argv) {
     case 'o': out = optarg; break;
     case 'p': published = 1; break;
     case 'n': symbolize = 0; break;
+    case 'F': folded = optarg; break;
+    case 'w':
+      if (ana_weight_parse(optarg, &weight))
+        return cli_usage("report", "bad --weight '%s' (bytes, allocs or peak)",
+                         optarg);
+      have_weight = 1;
+      break;
+    case 't':
+      if (cli_parse_u64(optarg, &v) || v > INT64_MAX)
+        return cli_usage("report", "bad --trace '%s'", optarg);
+      trace = (int64_t)v;
+      break;
+    case 'T':
+      if (cli_parse_u64(optarg, &v) || v < 1 || v > 10000)
+        return cli_usage("report", "bad --top '%s' (1 to 10000)", optarg);
+      top = (unsigned)v;
+      break;
+    case 'W': wrappers = optarg; break;
+    case 'S': sites = 0; break;
     case 'h': help(stdout); return CLI_OK;
     default: return cli_usage("report", "unknown option '%s'", argv[optind - 1]);
     }
@@ -70,14 +154,36 @@ static int run(int argc, char **argv) {
   if (optind != argc)
     return cli_usage("report", "unexpected argument '%s'", argv[optind]);
   if (!dbp) return cli_usage("report", "missing --db DB");
+  if ((have_weight || trace >= 0) && !folded)
+    return cli_usage("report", "--weight and --trace go with --folded FILE");
+  if (folded && (out || published))
+    return cli_usage("report", "--folded writes stacks only: not with "
+                               "--out or --published");
   ana_db_t *db;
   if (open_db(dbp, &db)) return CLI_FAIL;
   char why[512] = "";
+  if (wrappers) {
+    ana_attr_stats_t as;
+    int wr = ana_wrappers_load(db, wrappers, why, sizeof why);
+    if (!wr) wr = ana_attribute(db, -1, 0, &as, why, sizeof why);
+    if (wr) {
+      cli_error(wrappers, "%s", why[0] ? why : hk_strerror(wr));
+      ana_db_free(db);
+      return CLI_FAIL;
+    }
+  }
   if (symbolize && ana_symbolize(db, -1, 0, NULL, why, sizeof why))
     cli_error(dbp, "symbolization skipped: %s", why);
   why[0] = 0;
+  if (folded) {
+    int rc = write_folded(db, dbp, folded, trace, weight);
+    ana_db_free(db);
+    return rc;
+  }
   int rc = published ? ana_report_published(db, fmt, stdout, why, sizeof why)
                      : ana_report_tables(db, fmt, stdout, why, sizeof why);
+  if (!rc && sites && !published && fmt != ANA_FMT_CSV)
+    rc = ana_report_sites(db, fmt, top, stdout, why, sizeof why);
   fflush(stdout);
   if (rc) {
     cli_error(dbp, "report: %s", why[0] ? why : hk_strerror(rc));
@@ -109,70 +215,3 @@ static int run(int argc, char **argv) {
 const cli_cmd_t cli_cmd_report = {
     "report", "tables and plots of a results database (md, csv, tex; gnuplot)",
     run};
-
-/* ---- hksim symbolize --------------------------------------------------- */
-
-static void sym_help(FILE *f) {
-  fprintf(f,
-          "usage: hksim symbolize --db DB [--trace ID] [--force] [--no-build-id]\n\n"
-          "Resolves the call sites of every trace (or trace ID) to function,\n"
-          "file, line and module with elfutils libdw, from the recorded module\n"
-          "map, into the symbols table (inlined frames: symbol_inlines). Once\n"
-          "per trace: traces already done are skipped unless --force. Missing\n"
-          "files, debug information or a build id that differs from the\n"
-          "recorded one (unless --no-build-id) leave module + offset.\n");
-}
-
-static int sym_run(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"db", required_argument, 0, 'd'}, {"trace", required_argument, 0, 't'},
-      {"force", no_argument, 0, 'F'},    {"no-build-id", no_argument, 0, 'B'},
-      {"help", no_argument, 0, 'h'},     {0, 0, 0, 0}};
-  const char *dbp = NULL;
-  int64_t trace = -1;
-  unsigned flags = 0;
-  uint64_t v;
-  int c;
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'd': dbp = optarg; break;
-    case 't':
-      if (cli_parse_u64(optarg, &v) || v > INT64_MAX)
-        return cli_usage("symbolize", "bad --trace '%s'", optarg);
-      trace = (int64_t)v;
-      break;
-    case 'F': flags |= ANA_SYM_FORCE; break;
-    case 'B': flags |= ANA_SYM_NO_BUILDID; break;
-    case 'h': sym_help(stdout); return CLI_OK;
-    default: return cli_usage("symbolize", "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind != argc)
-    return cli_usage("symbolize", "unexpected argument '%s'", argv[optind]);
-  if (!dbp) return cli_usage("symbolize", "missing --db DB");
-  ana_db_t *db;
-  if (open_db(dbp, &db)) return CLI_FAIL;
-  ana_sym_stats_t st;
-  char why[512] = "";
-  int rc = ana_symbolize(db, trace, flags, &st, why, sizeof why);
-  ana_db_free(db);
-  if (rc) {
-    cli_error(dbp, "symbolize: %s", why[0] ? why : hk_strerror(rc));
-    return CLI_FAIL;
-  }
-  printf("%s: %llu traces symbolized (%llu already done): %llu addresses, "
-         "%llu with function, %llu with line, %llu inlined, %llu outside "
-         "modules; %u modules, %u missing, %u build id mismatches\n",
-         dbp, (unsigned long long)st.traces,
-         (unsigned long long)st.traces_skipped,
-         (unsigned long long)st.addresses, (unsigned long long)st.with_function,
-         (unsigned long long)st.with_line, (unsigned long long)st.inlined,
-         (unsigned long long)st.no_module, st.modules, st.modules_missing,
-         st.build_id_mismatch);
-  return CLI_OK;
-}
-
-const cli_cmd_t cli_cmd_symbolize = {
-    "symbolize", "resolve call sites to function, file, line (libdw)", sym_run};
