@@ -4,6 +4,7 @@
  * (inlined frames through dwarf_getscopes), file and line, and module.
  * Anything missing (file, debug information, matching build id) degrades
  * to module + offset, never to an error. Fills symbols / symbol_inlines. */
+#include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -140,17 +141,36 @@ static entry_t *find_entry(ana_symtab_t *t, uint64_t a) {
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-/* The C++ runtime's demangler (libstdc++, extern "C" in <cxxabi.h>);
- * declared here so that analysis/ stays C. */
-extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
-                            int *status);
+/* The C++ runtime's demangler (extern "C" __cxa_demangle of <cxxabi.h>),
+ * found with dlopen on first use rather than linked: linking libstdc++
+ * into hksim makes every replay child start with it loaded, and its
+ * start-up allocations then meet the allocator under test (tcmalloc
+ * aborts on freeing them). NULL when no C++ runtime is installed: names
+ * then stay mangled. */
+typedef char *(*demangle_fn)(const char *, char *, size_t *, int *);
+
+static demangle_fn find_demangler(void) {
+  static int tried;
+  static demangle_fn fn;
+  if (tried) return fn;
+  tried = 1;
+  static const char *const libs[] = {"libstdc++.so.6", "libc++abi.so.1",
+                                     "libc++.so.1"};
+  for (size_t i = 0; i < sizeof libs / sizeof *libs && !fn; i++) {
+    void *h = dlopen(libs[i], RTLD_LAZY | RTLD_LOCAL);
+    if (h) *(void **)&fn = dlsym(h, "__cxa_demangle");
+  }
+  return fn;
+}
 
 char *ana_demangle(const char *name) {
   /* Only Itanium-ABI names: __cxa_demangle would also "demangle" a plain
    * C name such as "f" into a type name ("float"). */
   if (!name || strncmp(name, "_Z", 2) != 0) return NULL;
+  demangle_fn demangle = find_demangler();
+  if (!demangle) return NULL;
   int status = -1;
-  char *d = __cxa_demangle(name, NULL, NULL, &status);
+  char *d = demangle(name, NULL, NULL, &status);
   if (status != 0) {
     free(d);
     return NULL;
