@@ -97,6 +97,9 @@ static int cmd_info(const char *path, int json) {
            ",\"peak_live_bytes\":%" PRIu64 ",\"peak_live_objects\":%" PRIu64,
            p.unmatched_frees, p.double_allocs, p.live_at_exit, p.live_bytes_at_exit,
            p.peak_live_bytes, p.peak_live_objects);
+    printf(",\"reopened\":%" PRIu64 ",\"end_signal\":%u",
+           s.have_summary ? s.summary.reopened : 0,
+           s.have_summary ? s.summary.end_signal : 0);
     printf(",\"file_bytes\":%" PRIu64 ",\"bytes_per_event\":%.3f,\"chunks\":%" PRIu64
            ",\"complete\":%s,\"damage_offset\":",
            s.file_bytes, bpe, s.chunks, s.status ? "false" : "true");
@@ -131,6 +134,13 @@ static int cmd_info(const char *path, int json) {
     printf("live       %" PRIu64 " objects (%" PRIu64 " bytes) at exit; peak %" PRIu64
            " bytes, %" PRIu64 " objects\n", p.live_at_exit, p.live_bytes_at_exit,
            p.peak_live_bytes, p.peak_live_objects);
+    if (s.have_summary && s.summary.end_signal)
+      printf("ended      by signal %u (%s): the recorder wrote what it held\n",
+             s.summary.end_signal, strsignal((int)s.summary.end_signal));
+    if (s.have_summary && s.summary.reopened)
+      printf("trace fd   closed or replaced by the program %" PRIu64
+             " times; the file was reopened, no event lost\n",
+             s.summary.reopened);
   }
   return s.status ? damage_line(path, &s) : CLI_OK;
 }
@@ -185,6 +195,12 @@ static void dump_chunk(const trc_chunk_t *c) {
            " threads=%u sites=%u modules=%u end=%" PRIu64 " dropped=%" PRIu64 "\n",
            s->events, s->failed, s->chunks, s->threads, s->sites, s->modules,
            s->end_time, s->dropped);
+    /* Version 4's extension, printed only when set: the text form of a
+     * trace that needs none stays what it was. */
+    if (s->reopened || s->end_signal) {
+      printf("summary-ext reopened=%" PRIu64 " signal=%u\n", s->reopened,
+             s->end_signal);
+    }
     break;
   }
   default: printf("chunk kind=%u (unknown, skipped)\n", c->kind);

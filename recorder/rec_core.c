@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rec_internal.h"
@@ -34,8 +35,8 @@ static int w_events(void *c, uint32_t th, const trc_event_t *ev, size_t n) {
 static int w_end_thread(void *c, uint32_t th) {
   return trc_writer_end_thread(c, th);
 }
-static int w_finish(void *c, uint64_t end, uint64_t dropped) {
-  return trc_writer_finish(c, end, dropped);
+static int w_finish(void *c, const trc_summary_t *end) {
+  return trc_writer_finish_ext(c, end);
 }
 static void w_release(void *c) { trc_writer_free(c); }
 
@@ -85,7 +86,7 @@ static size_t read_small(const char *path, char *buf, size_t n) {
 
 static void append_manifest(const char *manifest, const char *path) {
   if (!manifest[0]) return;
-  int fd = open(manifest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  int fd = open(manifest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return;
   char line[1200];
   int n = snprintf(line, sizeof line, "%s\n", path);
@@ -97,13 +98,20 @@ static void append_manifest(const char *manifest, const char *path) {
 }
 
 /* Opens the process's output with O_EXCL: a name already taken (the image
- * before an exec had the same pid) gets the next .N suffix. */
+ * before an exec had the same pid) gets the next .N suffix. Mode 0600
+ * whatever the umask: a trace holds the program's name, addresses and
+ * (with HKREC_ARGV) its arguments. O_APPEND: the writer may have to reopen
+ * it by name (trc_writer_opts_t.reopen_path) and goes on at the end. */
 static int open_output(rec_t *r) {
   for (unsigned seq = 0; seq < 1000; seq++) {
     int rc = rec_output_path(r->path, sizeof r->path, r->cfg.out, r->pid, seq);
     if (rc) return rc;
-    int fd = open(r->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd >= 0) return fd;
+    int fd = open(r->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
+                  0600);
+    if (fd >= 0) {
+      fchmod(fd, 0600); /* the umask could only remove bits; be explicit */
+      return fd;
+    }
     if (errno != EEXIST) return -errno;
   }
   return -EEXIST;
@@ -167,7 +175,10 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
     h.argv = alen ? args : NULL;
     h.argv_len = (uint32_t)alen;
     h.depth = r->cfg.depth;
-    trc_writer_opts_t o = {r->cfg.level, r->cfg.chunk};
+    /* The fd lives inside the program, which may close it or reuse its
+     * number: the writer guards it (moves it high, checks it before each
+     * write, reopens the file by path). */
+    trc_writer_opts_t o = {r->cfg.level, r->cfg.chunk, r->path};
     trc_writer_t *w;
     rc = trc_writer_create_fd(&w, fd, &h, &o);
     if (rc) {
@@ -418,9 +429,13 @@ int rec_finish(rec_t *r, int try_only) {
       if (!atomic_load(&r->err)) t->events += n;
     }
     /* Owners keep appending after this; rec_thread_full drops them. */
-    if (!atomic_load(&r->err))
-      keep_error(r, r->sink.finish(r->sink_ctx, rec_now(r),
-                                   atomic_load(&r->dropped)));
+    if (!atomic_load(&r->err)) {
+      trc_summary_t end = {0};
+      end.end_time = rec_now(r);
+      end.dropped = atomic_load(&r->dropped);
+      end.end_signal = (uint32_t)atomic_load(&r->end_signal);
+      keep_error(r, r->sink.finish(r->sink_ctx, &end));
+    }
   }
   pthread_mutex_unlock(&r->qlock);
   pthread_mutex_unlock(&r->lock);

@@ -62,6 +62,7 @@ struct rec_s {
   pthread_mutex_t lock; /* sites, modules, threads list, table sink calls */
   _Atomic int state;
   _Atomic int err;      /* first error, sticky */
+  _Atomic int end_signal; /* the fatal signal ending the session, or 0 */
   int64_t pid;
   int clock;            /* trc_clock_t */
   uint64_t tick_hz;

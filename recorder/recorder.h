@@ -196,7 +196,9 @@ typedef struct rec_sink {
   int (*add_thread)(void *ctx, const trc_thread_t *t);
   int (*events)(void *ctx, uint32_t thread, const trc_event_t *ev, size_t n);
   int (*end_thread)(void *ctx, uint32_t thread); /* its last events came */
-  int (*finish)(void *ctx, uint64_t end_time, uint64_t dropped);
+  /* end carries end_time, dropped and end_signal (trc_summary_t's
+   * version-4 fields); the rest is the sink's to count. */
+  int (*finish)(void *ctx, const trc_summary_t *end);
   void (*release)(void *ctx); /* after finish, or to abandon (fork child) */
 } rec_sink_t;
 

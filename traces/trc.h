@@ -24,8 +24,8 @@
 /* ---- format constants ------------------------------------------------ */
 
 #define TRC_MAGIC "HKTRACE\n"        /* 8 bytes at offset 0 */
-#define TRC_VERSION 3                /* format version this code writes;
-                                        the reader also reads 1 and 2 */
+#define TRC_VERSION 4                /* format version this code writes;
+                                        the reader also reads 1 to 3 */
 #define TRC_CHUNK_MAGIC 0x4b43484bu  /* "KHCK" little-endian, before each chunk */
 #define TRC_CHUNK_HDR_SIZE 24
 #define TRC_MAX_DEPTH 64             /* frames in one site's stack */
@@ -158,7 +158,16 @@ typedef struct trc_summary {
   uint32_t threads, sites, modules;
   uint64_t end_time;
   uint64_t dropped; /* events the recorder could not record (reported) */
+  /* Version 4 additions (0 in older files; docs/trace-format.md): */
+  uint64_t reopened;   /* times the writer found its file descriptor closed
+                          or replaced by the program and reopened the file */
+  uint32_t end_signal; /* the fatal signal that ended the recording, 0 if it
+                          ended normally (exit, exec) */
 } trc_summary_t;
+
+/* Fields of the version-4 summary extension, in order (a reader skips the
+ * ones it does not know). */
+enum { TRC_SUMX_REOPENED, TRC_SUMX_SIGNAL, TRC_SUMX_COUNT };
 
 /* ---- writer (trc_writer.c) ------------------------------------------- */
 
@@ -167,6 +176,14 @@ typedef struct trc_writer_s trc_writer_t;
 typedef struct trc_writer_opts {
   int level;              /* zstd level; 0 means the default (3) */
   uint32_t chunk_events;  /* events per chunk; 0 means 65536 */
+  /* The path of the file the fd was opened on (opened O_APPEND), when the
+   * fd lives inside a program that may close or reuse it (the recorder).
+   * The writer then moves the fd to a high number (F_DUPFD_CLOEXEC) and,
+   * before each write, checks with fstat that it still is that file
+   * (device and inode); if not, it reopens the path for appending (never
+   * touching the number, which is the program's now) and counts it in the
+   * summary's `reopened`. NULL: the fd is trusted. */
+  const char *reopen_path;
 } trc_writer_opts_t;
 
 /* Creates path (truncating it) and writes the header. opts may be NULL.
@@ -204,6 +221,13 @@ int trc_writer_end_thread(trc_writer_t *w, uint32_t thread);
  * the arguments) and closes the file. Returns the first error the writer
  * met, if any. Frees nothing: call trc_writer_free after. */
 int trc_writer_finish(trc_writer_t *w, uint64_t end_time, uint64_t dropped);
+/* Same, taking end_time, dropped and end_signal from end (the other fields
+ * are the writer's own counts and are ignored). */
+int trc_writer_finish_ext(trc_writer_t *w, const trc_summary_t *end);
+/* The lowest fd number the writer moves a guarded fd to (opts.reopen_path):
+ * near the top of RLIMIT_NOFILE's soft limit, clear of the low numbers
+ * programs use. */
+int trc_writer_high_fd(void);
 /* Releases the writer; if it was not finished, closes the file without
  * writing what is buffered (a forked child drops its parent's writer this
  * way). trc_writer_free(NULL) is a no-op. */

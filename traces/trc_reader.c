@@ -494,6 +494,19 @@ static int decode_summary(trc_reader_t *r, const uint8_t *p,
   GET32(s->modules);
   GET(s->end_time);
   GET(s->dropped);
+  if (r->hdr.version >= 4) { /* the extension: known fields, then skipped */
+    uint64_t next, v;
+    GET(next);
+    if (next > (uint64_t)(end - p)) return HK_E_CORRUPT;
+    for (uint64_t i = 0; i < next; i++) {
+      GET(v);
+      if (i == TRC_SUMX_REOPENED) s->reopened = v;
+      if (i == TRC_SUMX_SIGNAL) {
+        if (v > 255) return HK_E_CORRUPT;
+        s->end_signal = (uint32_t)v;
+      }
+    }
+  }
   if (p != end) return HK_E_CORRUPT;
   c->n = 1;
   c->summary = s;

@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
@@ -51,6 +53,12 @@ typedef struct table {
 struct trc_writer_s {
   pthread_mutex_t mu;
   int fd;
+  /* Guarded fd (opts.reopen_path): the file it must be, and how often it
+   * was found to be something else. */
+  char *path;
+  dev_t dev;
+  ino_t ino;
+  uint64_t reopened;
   int err; /* sticky: the first error met */
   int finished;
   int level;
@@ -77,6 +85,64 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
     n -= (size_t)k;
   }
   return 0;
+}
+
+int trc_writer_high_fd(void) {
+  struct rlimit rl;
+  long lim = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    lim = (long)rl.rlim_cur;
+  /* A huge limit would make the kernel grow the fd table to the number. */
+  if (lim > 65536) lim = 65536;
+  return lim > 128 ? (int)(lim - 64) : (int)(lim / 2);
+}
+
+/* Moves fd to a high number, close-on-exec; returns the new fd, or fd
+ * itself when no high number is free. */
+static int move_high(int fd) {
+  int lo = trc_writer_high_fd();
+  if (fd >= lo) return fd;
+  int h = fcntl(fd, F_DUPFD_CLOEXEC, lo);
+  if (h < 0) return fd;
+  close(fd);
+  return h;
+}
+
+/* Is w->fd still the file it was opened on? */
+static int fd_is_ours(const trc_writer_t *w) {
+  struct stat st;
+  return w->fd >= 0 && fstat(w->fd, &st) == 0 && st.st_dev == w->dev &&
+         st.st_ino == w->ino;
+}
+
+/* Before every write of a guarded writer: when the program closed the fd,
+ * or the number now names one of its own files (dup2, or a close and an
+ * open that got the number back), reopen the trace by path for appending.
+ * The number is left alone: it is the program's now. Nothing written is
+ * lost, as the check comes before each write; only a close between this
+ * check and the write (another thread of the program) can still hit it. */
+static int guard_fd(trc_writer_t *w) {
+  if (!w->path || fd_is_ours(w)) return 0;
+  int fd = open(w->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct stat st;
+  if (fstat(fd, &st) || st.st_dev != w->dev || st.st_ino != w->ino) {
+    close(fd); /* the path names another file now: do not write there */
+    return -ESTALE;
+  }
+  w->fd = move_high(fd);
+  w->reopened++;
+  return 0;
+}
+
+/* Closes the fd if it is still the writer's (a guarded fd's number may
+ * belong to the program by now). */
+static int close_fd(trc_writer_t *w) {
+  int rc = 0;
+  if (w->fd >= 0 && (!w->path || fd_is_ours(w)))
+    rc = close(w->fd) && errno != EINTR ? -errno : 0;
+  w->fd = -1;
+  return rc;
 }
 
 static int fail(trc_writer_t *w, int err) {
@@ -129,7 +195,8 @@ static int write_chunk(trc_writer_t *w, uint8_t kind, const uint8_t *raw,
   trc_put32(h + TRC_CH_STORED, (uint32_t)stored);
   trc_put32(h + TRC_CH_RAW, (uint32_t)raw_len);
   trc_put64(h + TRC_CH_CHECKSUM, trc_chunk_checksum(h, pay, stored));
-  int rc = write_all(w->fd, h, TRC_CHUNK_HDR_SIZE + stored);
+  int rc = guard_fd(w);
+  if (!rc) rc = write_all(w->fd, h, TRC_CHUNK_HDR_SIZE + stored);
   if (rc) return fail(w, rc);
   __atomic_add_fetch(&w->bytes, TRC_CHUNK_HDR_SIZE + stored, __ATOMIC_RELAXED);
   w->chunks++;
@@ -388,7 +455,8 @@ static int write_header(trc_writer_t *w, const trc_header_t *hdr) {
     p += 4 + hdr->argv_len;
   }
   trc_put64(p, XXH64(b, TRC_FILE_PREFIX + body, 0));
-  int rc = write_all(w->fd, b, total);
+  int rc = guard_fd(w);
+  if (!rc) rc = write_all(w->fd, b, total);
   free(b);
   if (!rc) w->bytes = total;
   return rc;
@@ -409,6 +477,20 @@ int trc_writer_create_fd(trc_writer_t **out, int fd, const trc_header_t *hdr,
     return HK_E_NOMEM;
   }
   w->fd = fd;
+  if (opts && opts->reopen_path) {
+    struct stat st;
+    w->path = strdup(opts->reopen_path);
+    if (!w->path || fstat(fd, &st)) {
+      int rc = w->path ? -errno : HK_E_NOMEM;
+      close(fd);
+      free(w->path);
+      free(w);
+      return rc;
+    }
+    w->dev = st.st_dev;
+    w->ino = st.st_ino;
+    w->fd = move_high(fd);
+  }
   w->level = opts && opts->level ? opts->level : TRC_DEFAULT_LEVEL;
   w->chunk_events = opts && opts->chunk_events ? opts->chunk_events
                                                : TRC_DEFAULT_CHUNK_EVENTS;
@@ -636,11 +718,18 @@ int trc_writer_end_thread(trc_writer_t *w, uint32_t thread) {
 }
 
 int trc_writer_finish(trc_writer_t *w, uint64_t end_time, uint64_t dropped) {
+  trc_summary_t end = {0};
+  end.end_time = end_time;
+  end.dropped = dropped;
+  return trc_writer_finish_ext(w, &end);
+}
+
+int trc_writer_finish_ext(trc_writer_t *w, const trc_summary_t *end) {
   int rc = enter(w);
   if (rc == HK_E_STATE) goto out;
   if (!rc) rc = flush_all(w);
   if (!rc) {
-    uint8_t s[(TRC_OP_COUNT + 10) * HK_VARINT_MAX];
+    uint8_t s[(TRC_OP_COUNT + 11 + TRC_SUMX_COUNT) * HK_VARINT_MAX];
     trc_buf_t b = {s, 0, sizeof s};
     trc_buf_varint(&b, w->events);
     trc_buf_varint(&b, TRC_OP_COUNT - 1);
@@ -651,15 +740,24 @@ int trc_writer_finish(trc_writer_t *w, uint64_t end_time, uint64_t dropped) {
     trc_buf_varint(&b, w->n_threads);
     trc_buf_varint(&b, w->n_sites);
     trc_buf_varint(&b, w->n_modules);
-    trc_buf_varint(&b, end_time);
-    trc_buf_varint(&b, dropped);
-    rc = write_chunk(w, TRC_CHUNK_SUMMARY, b.p, b.len, NULL, 0);
+    trc_buf_varint(&b, end->end_time);
+    trc_buf_varint(&b, end->dropped);
+    /* Version 4: the extension, a count then the fields (TRC_SUMX_*). The
+     * file is checked (and reopened if need be) before `reopened` is
+     * coded, so that it counts a reopen the summary's own write needs. */
+    rc = guard_fd(w);
+    if (rc) {
+      fail(w, rc);
+    } else {
+      trc_buf_varint(&b, TRC_SUMX_COUNT);
+      trc_buf_varint(&b, w->reopened);
+      trc_buf_varint(&b, end->end_signal);
+      rc = write_chunk(w, TRC_CHUNK_SUMMARY, b.p, b.len, NULL, 0);
+    }
   }
   w->finished = 1;
-  if (w->fd >= 0) {
-    if (close(w->fd) && !rc && errno != EINTR) rc = fail(w, -errno);
-    w->fd = -1;
-  }
+  int crc = close_fd(w);
+  if (crc && !rc) rc = fail(w, crc);
   rc = w->err ? w->err : rc;
 out:
   pthread_mutex_unlock(&w->mu);
@@ -669,7 +767,8 @@ out:
 void trc_writer_free(trc_writer_t *w) {
   if (!w) return;
   /* No lock: after fork the child may hold a copy of a locked mutex. */
-  if (w->fd >= 0) close(w->fd);
+  close_fd(w);
+  free(w->path);
   for (uint32_t i = 0; i < w->nth; i++) {
     if (!w->th[i]) continue;
     for (int c = 0; c < NCOL; c++) trc_buf_release(&w->th[i]->col[c]);

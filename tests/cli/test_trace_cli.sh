@@ -38,13 +38,14 @@ missing = [k for k in need if k not in d] + [k for k in ops if k not in d["count
 assert not missing, missing
 assert d["events"] == sum(d["counts"].values()), "counts do not add up"
 assert d["unmatched_frees"] == 0 and d["complete"] is True
+assert d["reopened"] == 0 and d["end_signal"] == 0, (d["reopened"], d["end_signal"])
 PY
 expect 0 "$hksim" trace dump "$tmp/j.hkt"
 [ "$(grep -c ' malloc ' "$tmp/out")" = 1000 ] && ok || bad "dump: 1000 malloc lines"
 
 # Golden: committed traces of each format version and their expected dumps
 # (a reader keeps reading every older version).
-for v in 1 2 3; do
+for v in 1 2 3 4; do
   expect 0 "$hksim" trace dump "$data/golden-v$v.hkt"
   if diff -u "$data/golden-v$v.dump" "$tmp/out" >"$tmp/diff"; then ok; else bad "golden v$v dump differs"; head -20 "$tmp/diff"; fi
 done
@@ -71,7 +72,7 @@ expect 1 "$hksim" trace verify "$tmp/flip.hkt"
 cp "$tmp/j.hkt" "$tmp/new.hkt"
 printf '\x07\x00\x00\x00' | dd of="$tmp/new.hkt" bs=1 seek=8 conv=notrunc 2>/dev/null
 expect 1 "$hksim" trace info "$tmp/new.hkt"
-grep -q "version 7" "$tmp/err" && grep -q "up to 3" "$tmp/err" && ok || bad "newer version message: $(cat "$tmp/err")"
+grep -q "version 7" "$tmp/err" && grep -q "up to 4" "$tmp/err" && ok || bad "newer version message: $(cat "$tmp/err")"
 
 # Usage errors: exit 2.
 expect 2 "$hksim"

@@ -108,6 +108,9 @@ int main(int argc, char **argv) {
   put("modules", s.modules);
   put("max_depth", s.max_depth);
   put("file_bytes", s.file_bytes);
+  put("summary", (uint64_t)s.have_summary);
+  put("reopened", s.have_summary ? s.summary.reopened : 0);
+  put("end_signal", s.have_summary ? s.summary.end_signal : 0);
   printf("bytes_per_event=%.3f\n",
          s.events ? (double)s.file_bytes / (double)s.events : 0.0);
 

@@ -59,9 +59,9 @@ static int f_end_thread(void *c, uint32_t thread) {
   ((fake_t *)c)->flushes++;
   return 0;
 }
-static int f_finish(void *c, uint64_t e, uint64_t d) {
+static int f_finish(void *c, const trc_summary_t *end) {
   ((fake_t *)c)->finished++;
-  (void)e, (void)d;
+  (void)end;
   return 0;
 }
 static void f_release(void *c) { (void)c; }

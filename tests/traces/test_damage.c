@@ -83,7 +83,7 @@ static void make_reference(void) {
   trc_header_t h = {0};
   h.clock = TRC_CLOCK_MONOTONIC;
   h.exe = "/bin/damaged";
-  trc_writer_opts_t o = {3, 40};
+  trc_writer_opts_t o = {3, 40, NULL};
   trc_writer_t *w;
   assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
   hk_rng_t r;

@@ -4,6 +4,7 @@
  * extreme values; the writer's sticky errors; reading at known offsets. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -289,7 +290,7 @@ static void roundtrip(uint64_t seed, uint32_t nth, uint32_t per_thread,
       frames[s][k] = k % 3 ? hk_rng_next(&r) : 0x555555554000ull + 8 * s - k;
   }
   trc_header_t h = header();
-  trc_writer_opts_t o = {level, chunk_events};
+  trc_writer_opts_t o = {level, chunk_events, NULL};
   trc_writer_t *w;
   assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
   size_t *pos = calloc(nth, sizeof *pos);
@@ -484,7 +485,7 @@ static void test_writer_errors(void **state) {
   (void)state;
   trc_header_t h = {0};
   trc_writer_t *w;
-  trc_writer_opts_t o = {1, 16};
+  trc_writer_opts_t o = {1, 16, NULL};
   trc_event_t ev[64];
   fill_events(ev, 64);
 
@@ -526,13 +527,64 @@ static void test_writer_errors(void **state) {
   trc_writer_free(w); /* closes -1 or a dead fd: harmless */
 }
 
+/* A guarded fd (opts.reopen_path): moved high at once; closed, or its
+ * number taken by another file, it is reopened by path before the next
+ * write, the other file is never written, and the summary counts it. */
+static void test_guarded_fd(void **state) {
+  (void)state;
+  trc_header_t h = {0};
+  trc_writer_t *w;
+  trc_writer_opts_t o = {0, 16, path};
+  trc_event_t ev[64];
+  fill_events(ev, 64);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(trc_writer_create_fd(&w, fd, &h, &o), 0);
+  assert_int_equal(fcntl(fd, F_GETFD), -1); /* the low number was given up */
+  int hi = trc_writer_high_fd();
+  int found = -1;
+  for (int i = hi; i < hi + 64 && found < 0; i++)
+    if (fcntl(i, F_GETFD) >= 0) found = i;
+  assert_true(found >= hi);
+  trc_thread_t th = {0, 1, 0, 0, "main"};
+  assert_int_equal(trc_writer_add_thread(w, &th), 0);
+  assert_int_equal(trc_writer_events(w, 0, ev, 20), 0); /* one chunk */
+  close(found);                                         /* the program closes it */
+  assert_int_equal(trc_writer_events(w, 0, ev + 20, 20), 0);
+  /* The number now names another file (as after a dup2). */
+  char other[] = "/tmp/hksim_guard_XXXXXX";
+  int ofd = mkstemp(other);
+  assert_true(ofd >= 0);
+  int now = -1;
+  for (int i = hi; i < hi + 64 && now < 0; i++)
+    if (i != ofd && fcntl(i, F_GETFD) >= 0) now = i;
+  assert_true(now >= hi);
+  assert_true(dup2(ofd, now) == now);
+  assert_int_equal(trc_writer_events(w, 0, ev + 40, 24), 0);
+  assert_int_equal(trc_writer_finish(w, 99, 0), 0);
+  trc_writer_free(w);
+  struct stat st;
+  assert_int_equal(fstat(ofd, &st), 0);
+  assert_int_equal(st.st_size, 0); /* nothing went to the other file */
+  assert_int_equal(fcntl(now, F_GETFD) >= 0, 1); /* and its fd was not closed */
+  close(now);
+  close(ofd);
+  unlink(other);
+  trc_scan_t s;
+  assert_int_equal(trc_scan(path, &s), 0);
+  assert_int_equal(s.status, 0);
+  assert_true(s.events == 64);
+  assert_true(s.summary.reopened == 2);
+  assert_int_equal(s.summary.end_signal, 0);
+}
+
 /* Free without finish (a forked child): buffered events are dropped, what
  * was written stays readable and the scan calls the trace cut short. */
 static void test_free_unfinished(void **state) {
   (void)state;
   trc_header_t h = {0};
   trc_writer_t *w;
-  trc_writer_opts_t o = {0, 16};
+  trc_writer_opts_t o = {0, 16, NULL};
   trc_event_t ev[40];
   fill_events(ev, 40);
   assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
@@ -553,7 +605,7 @@ static void test_end_thread(void **state) {
   (void)state;
   trc_header_t h = {0};
   trc_writer_t *w;
-  trc_writer_opts_t o = {0, 100};
+  trc_writer_opts_t o = {0, 100, NULL};
   trc_event_t ev[60];
   fill_events(ev, 60);
   assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
@@ -591,7 +643,7 @@ static void test_read_at(void **state) {
   (void)state;
   trc_header_t h = {0};
   trc_writer_t *w;
-  trc_writer_opts_t o = {0, 100};
+  trc_writer_opts_t o = {0, 100, NULL};
   enum { N = 1000 };
   trc_event_t *ev = calloc(N, sizeof *ev);
   fill_events(ev, N);
@@ -660,7 +712,7 @@ static void test_threads(void **state) {
   enum { NT = 6 };
   trc_header_t h = {0};
   trc_writer_t *w;
-  trc_writer_opts_t o = {1, 64};
+  trc_writer_opts_t o = {1, 64, NULL};
   assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
   pthread_t tid[NT];
   targ_t a[NT];
@@ -759,6 +811,7 @@ int main(void) {
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_ops_and_text),
       cmocka_unit_test(test_file_hash),
+      cmocka_unit_test(test_guarded_fd),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

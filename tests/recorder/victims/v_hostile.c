@@ -1,0 +1,81 @@
+/* v_hostile.c: victims that treat the recorder roughly, as daemons and
+ * crashing programs do (issue 10). argv: RANGES_FILE MODE [ARG].
+ *   closefds OUT  10000 mallocs in hostile_alloc, closes fds 3..1023,
+ *                 opens OUT, writes its 50 bytes, 10000 more mallocs,
+ *                 frees all in hostile_free. OUT must hold its 50 bytes.
+ *   dup2 OUT      like closefds, but dup2()s its own file over the number
+ *                 of the trace fd (found in /proc/self/fd) instead.
+ * Exit 0 when every call of its own succeeded. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "victim.h"
+
+#define N 10000
+
+__attribute__((noinline)) void *hostile_alloc(size_t n) { return malloc(n); }
+__attribute__((noinline)) void hostile_free(void *p) { free(p); }
+
+static void *blocks[2 * N];
+
+static const char payload[51] = "the program's own fifty bytes, nothing else here.\n";
+
+/* The fd whose link ends in ".hkt": the recorder's trace. */
+static int trace_fd(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  int found = -1;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char p[64], l[4096];
+    snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
+    ssize_t k = readlink(p, l, sizeof l - 1);
+    if (k > 4 && memcmp(l + k - 4, ".hkt", 4) == 0) found = atoi(e->d_name);
+  }
+  closedir(d);
+  return found;
+}
+
+static int own_file(const char *mode, const char *out) {
+  int fd;
+  if (strcmp(mode, "closefds") == 0) {
+    for (int i = 3; i < 1024; i++) close(i);
+    fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  } else {
+    int t = trace_fd();
+    if (t < 0) {
+      fprintf(stderr, "v_hostile: no trace fd found\n");
+      return -1;
+    }
+    printf("trace fd %d\n", t);
+    fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || dup2(fd, t) != t) return -1;
+    close(fd);
+    fd = t; /* the program now writes through the trace's old number */
+  }
+  if (fd < 0) return -1;
+  return write(fd, payload, 50) == 50 ? fd : -1;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  FILE *f = fopen(argv[1], "w");
+  victim_range(f, "hostile_alloc", (void *)hostile_alloc);
+  victim_range(f, "hostile_free", (void *)hostile_free);
+  if (f) fclose(f);
+  const char *mode = argv[2];
+  if ((strcmp(mode, "closefds") == 0 || strcmp(mode, "dup2") == 0) &&
+      argc > 3) {
+    for (int i = 0; i < N; i++) blocks[i] = hostile_alloc(16 + (size_t)(i % 50) * 8);
+    int fd = own_file(mode, argv[3]);
+    if (fd < 0) return 1;
+    for (int i = N; i < 2 * N; i++) blocks[i] = hostile_alloc(16 + (size_t)(i % 50) * 8);
+    for (int i = 0; i < 2 * N; i++) hostile_free(blocks[i]);
+    return close(fd) == 0 ? 0 : 1;
+  }
+  return 2;
+}
