@@ -32,16 +32,23 @@ static int env_u64(const char *name, uint64_t max, uint64_t *out) {
   return 0;
 }
 
-static void env_str(const char *name, char *dst, size_t n) {
+/* Copies the variable when it fits; HK_E_RANGE when it does not (dst is
+ * left empty: the caller refuses rather than fall back to another name). */
+static int env_str(const char *name, char *dst, size_t n) {
   const char *s = getenv(name);
-  if (s && strlen(s) < n) memcpy(dst, s, strlen(s) + 1);
+  if (!s) return 0;
+  size_t len = strlen(s);
+  if (len >= n) return HK_E_RANGE;
+  memcpy(dst, s, len + 1);
+  return 0;
 }
 
 void rec_config_from_env(rec_config_t *c) {
   rec_config_default(c);
   uint64_t v;
-  env_str("HKREC_OUT", c->out, sizeof c->out);
-  env_str("HKREC_MANIFEST", c->manifest, sizeof c->manifest);
+  c->out_error = env_str("HKREC_OUT", c->out, sizeof c->out);
+  if (env_str("HKREC_MANIFEST", c->manifest, sizeof c->manifest))
+    c->manifest[0] = 0; /* too long: the front end cannot list the file */
   if (env_u64("HKREC_DEPTH", TRC_MAX_DEPTH, &v) == 0 && v >= 1)
     c->depth = (uint32_t)v;
   if (env_u64("HKREC_BLOCK", REC_MAX_BLOCK, &v) == 0 && v >= 16)
@@ -77,6 +84,15 @@ int rec_output_path(char *dst, size_t n, const char *tmpl, int64_t pid,
     o += (len);                                                                \
   } while (0)
   size_t tl = strlen(tmpl);
+  /* "DIR/": the files go into DIR under the default name. */
+  char dirtmpl[1100];
+  if (tl && tmpl[tl - 1] == '/') {
+    if (tl + 6 > sizeof dirtmpl) return HK_E_RANGE;
+    memcpy(dirtmpl, tmpl, tl);
+    memcpy(dirtmpl + tl, "hkrec", 6);
+    tmpl = dirtmpl;
+    tl += 5;
+  }
   for (size_t i = 0; i < tl; i++) {
     if (tmpl[i] == '%' && tmpl[i + 1] == 'p') {
       PUT(pids, strlen(pids));

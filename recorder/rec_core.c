@@ -103,6 +103,7 @@ static void append_manifest(const char *manifest, const char *path) {
  * (with HKREC_ARGV) its arguments. O_APPEND: the writer may have to reopen
  * it by name (trc_writer_opts_t.reopen_path) and goes on at the end. */
 static int open_output(rec_t *r) {
+  if (r->cfg.out_error) return r->cfg.out_error; /* HKREC_OUT too long */
   for (unsigned seq = 0; seq < 1000; seq++) {
     int rc = rec_output_path(r->path, sizeof r->path, r->cfg.out, r->pid, seq);
     if (rc) return rc;

@@ -170,7 +170,10 @@ static void start_session(void) {
   if (rc) {
     char path[1100];
     if (rec_output_path(path, sizeof path, cfg.out, getpid(), 0)) path[0] = 0;
-    if (!cfg.quiet)
+    if (!cfg.quiet && cfg.out_error)
+      say("HKREC_OUT is longer than ", "1023 bytes", "; the program runs ",
+          "unrecorded");
+    else if (!cfg.quiet)
       say("cannot record to ", path, ": ",
           rc == -EEXIST ? "file exists; the program runs unrecorded"
                         : hk_strerror(rc));

@@ -32,6 +32,9 @@
 
 typedef struct rec_config {
   char out[1024];        /* output template (HKREC_OUT), "" = "hkrec" */
+  int out_error;         /* HK_E_RANGE: HKREC_OUT does not fit in out[]; the
+                            session refuses to start (never a silent
+                            fallback to another name) */
   char manifest[1024];   /* HKREC_MANIFEST: file each process appends its
                             trace path to; "" = none */
   uint32_t depth;        /* HKREC_DEPTH, 1..TRC_MAX_DEPTH */
@@ -61,6 +64,8 @@ void rec_config_default(rec_config_t *c);
 /* Expands the output template for a process: "%p" is replaced by pid;
  * without "%p" a trailing ".hkt" is dropped and ".PID.hkt" appended. seq > 0
  * adds ".SEQ" before ".hkt" (a second file of the same pid, after exec).
+ * A template ending in '/' names a directory: "hkrec" is appended, so the
+ * files are DIR/hkrec.PID.hkt (never hidden ".PID.hkt" files).
  * Returns 0, or HK_E_RANGE if it does not fit in n bytes. */
 int rec_output_path(char *dst, size_t n, const char *tmpl, int64_t pid,
                     unsigned seq);

@@ -25,6 +25,34 @@ static void test_output_path(void **state) {
   assert_int_equal(rec_output_path(p, sizeof p, "", 5, 0), 0);
   assert_string_equal(p, "hkrec.5.hkt");
   assert_int_equal(rec_output_path(p, 8, "longname", 123456, 0), HK_E_RANGE);
+  /* A template ending in '/' is a directory: DIR/hkrec.PID.hkt, never a
+   * hidden DIR/.PID.hkt. */
+  assert_int_equal(rec_output_path(p, sizeof p, "dir/", 42, 0), 0);
+  assert_string_equal(p, "dir/hkrec.42.hkt");
+  assert_int_equal(rec_output_path(p, sizeof p, "/", 42, 1), 0);
+  assert_string_equal(p, "/hkrec.42.1.hkt");
+}
+
+/* An HKREC_OUT that does not fit is an error the session reports, not a
+ * silent fallback to ./hkrec.PID.hkt. */
+static void test_out_too_long(void **state) {
+  (void)state;
+  rec_config_t c;
+  char big[1100];
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  setenv("HKREC_OUT", big, 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.out_error, HK_E_RANGE);
+  assert_string_equal(c.out, "");
+  big[sizeof c.out - 1] = 0; /* 1023 bytes: fits */
+  setenv("HKREC_OUT", big, 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.out_error, 0);
+  assert_int_equal(strlen(c.out), sizeof c.out - 1);
+  unsetenv("HKREC_OUT");
+  rec_config_from_env(&c);
+  assert_int_equal(c.out_error, 0);
 }
 
 static void test_env(void **state) {
@@ -75,6 +103,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_output_path),
       cmocka_unit_test(test_env),
+      cmocka_unit_test(test_out_too_long),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
