@@ -210,6 +210,65 @@ static const col_t fail_cols[] = {
     {"error", C_TEXT},
 };
 
+/* ---- fidelity: live runs beside their replays (hksim validate) -------- */
+
+static const col_t fid_cols[] = {
+    {"trace", C_TEXT},          {"backend", C_TEXT},
+    {"live runs", C_INT},       {"live wall s [95% CI]", C_TEXT},
+    {"replays", C_INT},         {"replay loop ms [95% CI]", C_TEXT},
+    {"live rank", C_INT},       {"replay rank", C_INT},
+};
+
+static const col_t fsum_cols[] = {
+    {"trace", C_TEXT},        {"back ends", C_INT},
+    {"Kendall's tau", C_TEXT}, {"delta error", C_TEXT},
+};
+
+/* Printed only when the database has live runs; after the tables. */
+static int fidelity_section(sqlite3 *db, ana_format_t fmt, FILE *out,
+                            char *why, size_t len) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM fidelity", -1, &st,
+                         NULL) != SQLITE_OK)
+    return sql_fail(db, why, len);
+  int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+  sqlite3_finalize(st);
+  if (!n) return 0;
+  static const char *const q[2] = {
+      "SELECT trace, backend || COALESCE('/' || policy, ''), live_runs,"
+      " printf('%.3f [%.3f, %.3f]', live_wall_s, live_ci_lo, live_ci_hi),"
+      " replay_runs, printf('%.2f [%.2f, %.2f]', replay_ns / 1e6,"
+      " replay_ci_lo / 1e6, replay_ci_hi / 1e6), live_rank, replay_rank"
+      " FROM fidelity",
+      "SELECT trace, backends,"
+      " CASE WHEN kendall_tau IS NOT NULL THEN printf('%.2f', kendall_tau) END,"
+      " CASE WHEN delta_error IS NOT NULL"
+      "  THEN printf('%.0f%%', 100 * delta_error) END FROM fidelity_summary"};
+  const col_t *cols[2] = {fid_cols, fsum_cols};
+  const int nc[2] = {(int)HK_ARRAY_LEN(fid_cols), (int)HK_ARRAY_LEN(fsum_cols)};
+  const char *cap[2] = {
+      "Fidelity: live runs beside the replays of their recording (medians)",
+      "Fidelity summary: rank agreement and error of the differences to "
+      "mimalloc"};
+  for (int k = 0; k < 2; k++) {
+    if (sqlite3_prepare_v2(db, q[k], -1, &st, NULL) != SQLITE_OK)
+      return sql_fail(db, why, len);
+    if (fmt == ANA_FMT_MD) {
+      fputs("\n### ", out);
+      fputs(cap[k], out);
+      fputs("\n\n", out);
+    } else {
+      fputs("\n", out);
+    }
+    header(out, fmt, cols[k], nc[k], cap[k]);
+    long r = rows(st, out, fmt, cols[k], nc[k], 0);
+    footer(out, fmt);
+    sqlite3_finalize(st);
+    if (r < 0) return sql_fail(db, why, len);
+  }
+  return 0;
+}
+
 int ana_report_tables(ana_db_t *adb, ana_format_t fmt, FILE *out, char *why,
                       size_t len) {
   sqlite3 *db = ana_db_sqlite(adb);
@@ -270,6 +329,7 @@ int ana_report_tables(ana_db_t *adb, ana_format_t fmt, FILE *out, char *why,
           out);
     return 0;
   }
+  if ((rc = fidelity_section(db, fmt, out, why, len))) return rc;
   /* The runs that did not finish, with their errors. */
   if (sqlite3_prepare_v2(db,
                          "SELECT COUNT(*) FROM runs WHERE status <> 'done'", -1,

@@ -408,6 +408,32 @@ CREATE TABLE IF NOT EXISTS site_hist (
   PRIMARY KEY (trace_id, site, axis, class)
 ) WITHOUT ROWID;
 
+-- One row per live run of a program (`hksim validate`): the command run
+-- as it is, its allocator preloaded, timed from fork to wait4. trace_id is
+-- the recording of the same command, whose replays the fidelity views put
+-- beside these rows.
+CREATE TABLE IF NOT EXISTS live_runs (
+  live_id       INTEGER PRIMARY KEY,
+  trace_id      INTEGER REFERENCES traces(trace_id),
+  backend       TEXT NOT NULL,           -- as for runs (so:PATH included)
+  policy        TEXT,                    -- hakmem only
+  repeat        INTEGER NOT NULL,        -- round: 0 .. --repeat-1
+  command       TEXT NOT NULL,           -- argv, space-joined
+  preload       TEXT,                    -- LD_PRELOAD given (NULL: glibc)
+  status        TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+  exit_code     INTEGER,                 -- 128+N when signal N ended it
+  error         TEXT,                    -- why it failed
+  wall_ns       INTEGER,                 -- fork to wait4
+  user_ns       INTEGER,                 -- wait4 rusage, children included
+  sys_ns        INTEGER,
+  max_rss_bytes INTEGER,                 -- ru_maxrss
+  minor_faults  INTEGER,
+  major_faults  INTEGER,
+  started_at    TEXT NOT NULL,
+  host          TEXT
+);
+CREATE INDEX IF NOT EXISTS live_runs_trace ON live_runs(trace_id, backend, policy);
+
 -- ---- the views of the results contract (DESIGN.md) --------------------
 
 CREATE VIEW IF NOT EXISTS run_summary AS

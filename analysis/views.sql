@@ -551,3 +551,96 @@ CREATE VIEW IF NOT EXISTS rss_over_run AS
 SELECT x.run_id, c.trace_id, c.trace, c.backend, c.policy, c.label,
        c.repeat, x.op_seq, x.rss_bytes, x.live_bytes
 FROM rss_timeline x JOIN run_config c ON c.run_id = x.run_id;
+
+-- ---- fidelity: live runs beside the replays of their recording ------------
+-- (`hksim validate`; docs/schema.md). Per (trace, back end, policy) the
+-- median live wall time and the median replay loop time (runs.total_ns)
+-- over done runs, each with a 95% distribution-free confidence interval of
+-- the median: the order statistics x(l+1) and x(n-l), l the largest integer
+-- with (n - 2l)^2 >= 1.96^2 n (no sqrt: SQLite's math functions are
+-- optional); below 4 runs, the interval is [min, max]. Ranks: 1 = fastest,
+-- over the back ends that have both sides.
+CREATE VIEW IF NOT EXISTS fidelity AS
+WITH side(side, trace_id, backend, policy, v) AS (
+  SELECT 'live', trace_id, backend, policy, wall_ns FROM live_runs
+  WHERE status = 'done' AND trace_id IS NOT NULL AND wall_ns IS NOT NULL
+  UNION ALL
+  SELECT 'replay', trace_id, backend, policy, total_ns FROM runs
+  WHERE status = 'done' AND total_ns IS NOT NULL),
+ranked AS (
+  SELECT side, trace_id, backend, policy, v,
+         ROW_NUMBER() OVER w AS rn, COUNT(*) OVER p AS n
+  FROM side
+  WINDOW p AS (PARTITION BY side, trace_id, backend, policy),
+         w AS (PARTITION BY side, trace_id, backend, policy ORDER BY v)),
+stat AS (
+  SELECT side, trace_id, backend, policy, MAX(n) AS n,
+         AVG(CASE WHEN rn IN ((n + 1) / 2, (n + 2) / 2) THEN v END) AS med,
+         COALESCE(MAX(CASE WHEN 2 * (rn - 1) < n AND
+                       (n - 2 * (rn - 1)) * (n - 2 * (rn - 1)) >= 3.8416 * n
+                       THEN v END), MIN(v)) AS lo,
+         COALESCE(MIN(CASE WHEN 2 * (n - rn) < n AND
+                       (n - 2 * (n - rn)) * (n - 2 * (n - rn)) >= 3.8416 * n
+                       THEN v END), MAX(v)) AS hi
+  FROM ranked GROUP BY side, trace_id, backend, policy),
+j AS (
+  SELECT l.trace_id, l.backend, l.policy, l.n AS live_runs,
+         l.med / 1e9 AS live_wall_s, l.lo / 1e9 AS live_ci_lo,
+         l.hi / 1e9 AS live_ci_hi, r.n AS replay_runs, r.med AS replay_ns,
+         r.lo AS replay_ci_lo, r.hi AS replay_ci_hi
+  FROM stat l JOIN stat r
+    ON l.side = 'live' AND r.side = 'replay' AND r.trace_id = l.trace_id
+   AND r.backend = l.backend AND r.policy IS l.policy)
+SELECT t.name AS trace, j.backend, j.policy, j.live_runs, j.live_wall_s,
+       j.live_ci_lo, j.live_ci_hi, j.replay_runs, j.replay_ns,
+       j.replay_ci_lo, j.replay_ci_hi,
+       RANK() OVER (PARTITION BY j.trace_id ORDER BY j.live_wall_s) AS live_rank,
+       RANK() OVER (PARTITION BY j.trace_id ORDER BY j.replay_ns) AS replay_rank,
+       j.trace_id
+FROM j JOIN traces t ON t.trace_id = j.trace_id
+ORDER BY t.name, j.trace_id, live_rank, j.backend, j.policy;
+
+-- Each back end's difference to mimalloc, live and replayed (ratios of the
+-- medians minus one), and the error of the replayed difference relative to
+-- the live one. significant: the live CIs of the back end and mimalloc do
+-- not overlap (only those count in fidelity_summary.delta_error).
+CREATE VIEW IF NOT EXISTS fidelity_delta AS
+WITH f AS (SELECT * FROM fidelity),
+mi AS (SELECT * FROM f WHERE backend = 'mimalloc' AND policy IS NULL)
+SELECT f.trace, f.backend, f.policy,
+       f.live_wall_s / mi.live_wall_s - 1.0 AS live_delta,
+       f.replay_ns / mi.replay_ns - 1.0 AS replay_delta,
+       ABS((f.replay_ns / mi.replay_ns) - (f.live_wall_s / mi.live_wall_s)) /
+         NULLIF(ABS(f.live_wall_s / mi.live_wall_s - 1.0), 0) AS delta_error,
+       (f.live_ci_lo > mi.live_ci_hi OR f.live_ci_hi < mi.live_ci_lo)
+         AS significant,
+       f.trace_id
+FROM f JOIN mi ON mi.trace_id = f.trace_id
+WHERE NOT (f.backend = 'mimalloc' AND f.policy IS NULL);
+
+-- Per trace: how many back ends have both sides, Kendall's tau-a between
+-- the live and the replay orders ((concordant - discordant pairs) / all
+-- pairs; ties count as neither; NULL below 2 back ends), and delta_error:
+-- the mean of fidelity_delta.delta_error over the significant back ends
+-- (NULL when none is, or the trace has no mimalloc on both sides).
+CREATE VIEW IF NOT EXISTS fidelity_summary AS
+WITH f AS (SELECT * FROM fidelity),
+pairs AS (
+  SELECT a.trace_id,
+         SUM(CASE WHEN (a.live_wall_s - b.live_wall_s) * (a.replay_ns - b.replay_ns) > 0 THEN 1
+                  WHEN (a.live_wall_s - b.live_wall_s) * (a.replay_ns - b.replay_ns) < 0 THEN -1
+                  ELSE 0 END) AS s,
+         COUNT(*) AS np
+  FROM f a JOIN f b ON a.trace_id = b.trace_id
+   AND (a.backend || '/' || COALESCE(a.policy, '')) <
+       (b.backend || '/' || COALESCE(b.policy, ''))
+  GROUP BY a.trace_id),
+n AS (SELECT trace_id, MIN(trace) AS trace, COUNT(*) AS backends
+      FROM f GROUP BY trace_id),
+d AS (SELECT trace_id, AVG(delta_error) AS delta_error FROM fidelity_delta
+      WHERE significant GROUP BY trace_id)
+SELECT n.trace, n.backends, CAST(p.s AS REAL) / p.np AS kendall_tau,
+       d.delta_error, n.trace_id
+FROM n LEFT JOIN pairs p ON p.trace_id = n.trace_id
+LEFT JOIN d ON d.trace_id = n.trace_id
+ORDER BY n.trace, n.trace_id;

@@ -7,6 +7,7 @@ extern const cli_cmd_t cli_cmd_trace;
 extern const cli_cmd_t cli_cmd_gen;
 extern const cli_cmd_t cli_cmd_replay;
 extern const cli_cmd_t cli_cmd_merge;
+extern const cli_cmd_t cli_cmd_validate;
 extern const cli_cmd_t cli_cmd_report, cli_cmd_symbolize;
 
 const cli_cmd_t *const cli_commands[] = {
@@ -15,6 +16,7 @@ const cli_cmd_t *const cli_commands[] = {
     &cli_cmd_gen,
     &cli_cmd_replay,
     &cli_cmd_merge,
+    &cli_cmd_validate,
     &cli_cmd_report, &cli_cmd_symbolize,
     NULL,
 };

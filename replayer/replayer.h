@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hk_common.h"
 #include "trc.h"
@@ -263,6 +264,48 @@ typedef struct rpl_merge_stats {
 int rpl_merge(const char *out, const char *const *in, size_t n_in,
               rpl_merge_stats_t *stats, size_t *bad, char *why, size_t len);
 
+/* ---- live runs (rpl_live.c) ------------------------------------------- */
+
+/* One live run of a program (`hksim validate`), from fork to wait4. */
+typedef struct rpl_live_result {
+  int status;      /* 0: exited 0; else why in error */
+  char error[256];
+  int exit_code;   /* 128+N when signal N ended it */
+  uint64_t wall_ns, user_ns, sys_ns; /* rusage: waited-for children too */
+  uint64_t max_rss_bytes, minor_faults, major_faults;
+} rpl_live_result_t;
+
+/* The library to preload for back end name live: "" for glibc, the
+ * resolved path of mimalloc's, jemalloc's, tcmalloc's (the sonames the
+ * back ends load), of hakmem_lib for hakmem, of PATH for so:PATH. 0, or
+ * HK_E_USAGE (a back end that cannot run live: null) or HK_E_NOTFOUND
+ * (the library is not there: ld.so would silently ignore it), with why. */
+int rpl_live_preload(const char *backend, const char *hakmem_lib, char *out,
+                     size_t len, char *why, size_t wlen);
+/* Runs argv (searched in PATH) with LD_PRELOAD=preload ("" or NULL: none),
+ * the NAME=VALUE strings of env (NULL-terminated, may be NULL) added,
+ * stdin from stdin_path and stdout to stdout_path (NULL: /dev/null), and
+ * waits. Returns 0 when it could be started (its outcome is in res), or a
+ * negative code (fork, pipe). */
+int rpl_live_run(char *const *argv, const char *preload,
+                 const char *const *env, const char *stdin_path,
+                 const char *stdout_path, rpl_live_result_t *res);
+
+typedef struct rpl_live_info {
+  int64_t trace_id; /* the recording of the same command; <= 0: none */
+  const char *backend, *policy, *command, *preload;
+  uint32_t repeat;
+} rpl_live_info_t;
+
+/* Inserts one live_runs row. 0 or HK_E_SQLITE (rpl_db_errmsg says why). */
+int rpl_db_live_store(rpl_db_t *db, const rpl_live_info_t *li,
+                      const rpl_live_result_t *r);
+/* The trace_id of the stored trace whose content hash is hash: 0, or
+ * HK_E_NOTFOUND, or HK_E_SQLITE. */
+int rpl_db_trace_id(rpl_db_t *db, uint64_t hash, int64_t *trace_id);
+/* Prints the fidelity rows and the fidelity_summary line of trace_id. */
+int rpl_db_fidelity_print(rpl_db_t *db, int64_t trace_id, FILE *f);
+
 /* ---- a whole replay (rpl_replay.c) ------------------------------------ */
 
 typedef struct rpl_opts {
@@ -310,6 +353,14 @@ void rpl_shard_plan(const uint64_t *weight, size_t n_runs, uint32_t n_shards,
                     uint32_t *owner);
 /* Parses "I/N" (0 <= I < N <= 65536). 0 or -1. */
 int rpl_shard_parse(const char *s, uint32_t *index, uint32_t *count);
+
+/* jemalloc (and a library back end, which may be jemalloc) needs more
+ * static TLS than glibc reserves for dlopen: when one of backends wants
+ * it, re-executes this program once with the tunable set (nothing must
+ * have been written yet). Returns when it need not or could not; the
+ * original GLIBC_TUNABLES is kept in HKSIM_TUNABLES_ORIG, which
+ * rpl_live_run restores for the programs it runs. */
+void rpl_reexec_for_static_tls(const char *const *backends, size_t n);
 
 /* Runs every (trace, back end, policy, repeat). Returns 0 when everything
  * could be attempted (failed runs are stored as such and counted in rep),

@@ -402,11 +402,11 @@ static int one_trace(session_t *S, const char *path, size_t index) {
  * start-up, so when a jemalloc run is asked for, hksim re-executes itself
  * once with it (before anything is written); if that fails, jemalloc runs
  * are stored as unavailable with the loader's reason. */
-static void reexec_for_static_tls(const rpl_opts_t *o) {
+void rpl_reexec_for_static_tls(const char *const *backends, size_t n_be) {
   int want = 0;
-  for (size_t b = 0; b < o->n_backends; b++)
-    want |= strcmp(o->backends[b], "jemalloc") == 0 ||
-            strncmp(o->backends[b], "so:", 3) == 0; /* may be jemalloc */
+  for (size_t b = 0; b < n_be; b++)
+    want |= strcmp(backends[b], "jemalloc") == 0 ||
+            strncmp(backends[b], "so:", 3) == 0; /* may be jemalloc */
   const char *tun = getenv("GLIBC_TUNABLES");
   if (!want || getenv("HKSIM_REEXEC") ||
       (tun && strstr(tun, "glibc.rtld.optional_static_tls")))
@@ -427,6 +427,7 @@ static void reexec_for_static_tls(const rpl_opts_t *o) {
   static char env[1024];
   snprintf(env, sizeof env, "%s%sglibc.rtld.optional_static_tls=65536",
            tun ? tun : "", tun && *tun ? ":" : "");
+  setenv("HKSIM_TUNABLES_ORIG", tun ? tun : "", 1); /* for live runs */
   setenv("GLIBC_TUNABLES", env, 1);
   setenv("HKSIM_REEXEC", "1", 1);
   fflush(NULL);
@@ -540,7 +541,7 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
   if (ca && *ca) S.crash_after = strtoull(ca, NULL, 10);
   S.crash_backend = getenv("HKSIM_TEST_CRASH_BACKEND");
 
-  reexec_for_static_tls(o);
+  rpl_reexec_for_static_tls(o->backends, o->n_backends);
   char why[300] = "";
   int rc = rpl_db_open(&S.db, o->db_path, why, sizeof why);
   if (rc) {

@@ -1,0 +1,118 @@
+#!/bin/sh
+# test_validate_cli.sh: `hksim validate` end to end (integration test).
+# Validates the multi-threaded producer/consumer victim against glibc,
+# mimalloc and hakmem (2 rounds): live_runs rows with their measures, the
+# recording stored once and shared by both sides, the fidelity views. Then
+# the views on a hand-made database whose Kendall's tau and delta_error
+# are known, and the bad cases (usage errors write nothing; a missing
+# library or command fails with one line, exit 1).
+set -u
+H=${HKSIM_BUILD:?}/bin/hksim
+V=${HKSIM_BUILD}/tests/recorder/victims/v_threads
+T=$(mktemp -d /tmp/hksim-validate-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
+fails=0
+ok() { echo "ok - $1"; }
+bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
+q() { sqlite3 "$1" "$2"; }
+
+M=mimalloc
+"$H" gen mixed -o "$T/m.hkt" >/dev/null
+"$H" replay "$T/m.hkt" --db "$T/probe.db" --backend mimalloc --quiet >/dev/null 2>&1 || M=glibc
+[ -x "$V" ] || { echo "skip - no victim $V"; exit 0; }
+
+"$H" validate --db "$T/v.db" --repeat 2 --backend glibc,$M,hakmem --trace "$T/keep.hkt" \
+  -- "$V" "$T/ranges" >"$T/out" 2>"$T/err"
+check "validate exit" "$?" 0
+D="$T/v.db"
+if [ "$M" = mimalloc ]; then NB=3; else NB=2; fi
+check "live runs done" "$(q "$D" "SELECT COUNT(*) FROM live_runs WHERE status='done'")" $((NB * 2))
+check "replay runs done" "$(q "$D" "SELECT COUNT(*) FROM runs WHERE status='done'")" $((NB * 2))
+check "one trace" "$(q "$D" "SELECT COUNT(*) FROM traces")" 1
+check "live rows point at it" "$(q "$D" "SELECT COUNT(*) FROM live_runs WHERE trace_id = (SELECT trace_id FROM traces)")" $((NB * 2))
+check "measures present and positive" \
+  "$(q "$D" "SELECT COUNT(*) FROM live_runs WHERE wall_ns > 0 AND user_ns + sys_ns > 0 AND max_rss_bytes > 1000000 AND minor_faults > 0")" $((NB * 2))
+check "rounds interleaved: round 0 of every back end before round 1" \
+  "$(q "$D" "SELECT MAX(live_id) FILTER (WHERE repeat = 0) < MIN(live_id) FILTER (WHERE repeat = 1) FROM live_runs")" 1
+check "glibc runs plain, the others preloaded" \
+  "$(q "$D" "SELECT SUM(backend='glibc' AND preload IS NULL) + SUM(backend<>'glibc' AND preload LIKE '/%.so%') FROM live_runs")" $((NB * 2))
+check "hakmem live with its policy" \
+  "$(q "$D" "SELECT COUNT(*) FROM live_runs WHERE backend='hakmem' AND policy='static' AND preload LIKE '%libhakmem.so'")" 2
+check "recording kept" "$("$H" trace verify "$T/keep.hkt" >/dev/null 2>&1; echo $?)" 0
+check "fidelity rows" "$(q "$D" "SELECT COUNT(*) FROM fidelity WHERE live_runs = 2 AND replay_runs = 2")" $NB
+check "fidelity ranks are 1..n" "$(q "$D" "SELECT group_concat(live_rank) || '/' || SUM(replay_rank) FROM (SELECT * FROM fidelity ORDER BY live_rank)")" \
+  "$(if [ $NB = 3 ]; then echo "1,2,3/6"; else echo "1,2/3"; fi)"
+check "fidelity CI brackets the median" \
+  "$(q "$D" "SELECT COUNT(*) FROM fidelity WHERE live_ci_lo <= live_wall_s AND live_wall_s <= live_ci_hi AND replay_ci_lo <= replay_ns AND replay_ns <= replay_ci_hi")" $NB
+check "summary row" "$(q "$D" "SELECT backends || ':' || (kendall_tau BETWEEN -1 AND 1) FROM fidelity_summary")" "$NB:1"
+grep -q "Kendall's tau" "$T/out" || bad "validate prints the summary"
+for c in trace backend policy live_runs live_wall_s live_ci_lo live_ci_hi \
+  replay_runs replay_ns replay_ci_lo replay_ci_hi live_rank replay_rank; do
+  [ "$(q "$D" "SELECT COUNT(*) FROM pragma_table_info('fidelity') WHERE name='$c'")" = 1 ] || bad "fidelity has no column $c"
+done
+for c in trace backends kendall_tau delta_error; do
+  [ "$(q "$D" "SELECT COUNT(*) FROM pragma_table_info('fidelity_summary') WHERE name='$c'")" = 1 ] || bad "fidelity_summary has no column $c"
+done
+ok "view columns checked"
+"$H" report --db "$D" --no-symbolize >"$T/rep" 2>&1
+check "report exit" "$?" 0
+check "report: fidelity rows and summary" "$(grep -c "^| keep.hkt | " "$T/rep")" $((NB + 1))
+grep -q "^### Fidelity summary" "$T/rep" || bad "report: no fidelity summary"
+
+# The views on known numbers: live glibc 2.0 s, mimalloc 1.0, jemalloc
+# 1.5, tcmalloc 1.01 (4 runs each, spread +-1%); replays 300, 100, 160,
+# 90 ms. Live order mi < tc < je < glibc; replay tc < mi < je < glibc: one
+# discordant pair of 6, tau = (5 - 1) / 6. delta_error over the back ends
+# whose CI does not overlap mimalloc's (glibc, jemalloc; not tcmalloc):
+# glibc |2.0 - 1.0| / 1.0 = 1.0, jemalloc |0.6 - 0.5| / 0.5 = 0.2, mean 0.6.
+K="$T/k.db"
+"$H" replay "$T/m.hkt" --db "$K" --backend null --quiet --per-op none >/dev/null 2>&1
+q "$K" "DELETE FROM runs;
+WITH b(name, live, rep) AS (VALUES ('glibc', 2.0, 300e6), ('mimalloc', 1.0, 100e6),
+  ('jemalloc', 1.5, 160e6), ('tcmalloc', 1.01, 90e6)),
+k(i, f) AS (VALUES (0, 0.99), (1, 1.0), (2, 1.0), (3, 1.01))
+INSERT INTO live_runs(trace_id, backend, repeat, command, status, wall_ns, started_at)
+SELECT 1, name, i, 'x', 'done', CAST(live * f * 1e9 AS INTEGER), 'now' FROM b, k;
+WITH b(name, rep) AS (VALUES ('glibc', 300e6), ('mimalloc', 100e6),
+  ('jemalloc', 160e6), ('tcmalloc', 90e6)),
+k(i, f) AS (VALUES (0, 0.99), (1, 1.0), (2, 1.0), (3, 1.01))
+INSERT INTO runs(trace_id, backend, seed, repeat, touch, per_op, status, started_at, total_ns)
+SELECT 1, name, 1, i, 'none', 'none', 'done', 'now', CAST(rep * f AS INTEGER) FROM b, k;
+INSERT INTO live_runs(trace_id, backend, repeat, command, status, error, started_at)
+VALUES (1, 'glibc', 9, 'x', 'failed', 'exited with status 1', 'now');"
+check "known medians" "$(q "$K" "SELECT group_concat(backend || '=' || round(live_wall_s, 3) || '/' || round(replay_ns / 1e6), ' ') FROM fidelity")" \
+  "mimalloc=1.0/100.0 tcmalloc=1.01/90.0 jemalloc=1.5/160.0 glibc=2.0/300.0"
+check "failed live runs left out" "$(q "$K" "SELECT live_runs FROM fidelity WHERE backend='glibc'")" 4
+check "known ranks" "$(q "$K" "SELECT group_concat(live_rank || replay_rank, ' ') FROM fidelity")" "12 21 33 44"
+check "known tau" "$(q "$K" "SELECT round(kendall_tau, 4) FROM fidelity_summary")" 0.6667
+check "significance" "$(q "$K" "SELECT group_concat(backend || '=' || significant, ' ') FROM (SELECT * FROM fidelity_delta ORDER BY backend)")" \
+  "glibc=1 jemalloc=1 tcmalloc=0"
+check "known delta_error" "$(q "$K" "SELECT round(delta_error, 4) FROM fidelity_summary")" 0.6
+
+# Bad cases.
+N=$(q "$D" "SELECT COUNT(*) FROM live_runs")
+for args in "--backend nosuch" "--backend null" "--policy nosuch --backend hakmem" \
+  "--repeat 0" "--backend so:"; do
+  # shellcheck disable=SC2086
+  "$H" validate --db "$D" $args -- "$V" "$T/ranges" >/dev/null 2>"$T/err"
+  check "'$args': usage error" "$?" 2
+  [ "$(wc -l <"$T/err")" -ge 1 ] || bad "'$args': no message"
+done
+"$H" validate -- "$V" >/dev/null 2>&1; check "no --db: usage" "$?" 2
+"$H" validate --db "$D" >/dev/null 2>&1; check "no command: usage" "$?" 2
+check "usage errors ran nothing" "$(q "$D" "SELECT COUNT(*) FROM live_runs")" "$N"
+"$H" validate --db "$D" --repeat 1 -- "$T/no-such-program" >/dev/null 2>"$T/err"
+check "missing command: exit 1" "$?" 1
+grep -q "no-such-program" "$T/err" || bad "missing command: message: $(cat "$T/err")"
+"$H" validate --db "$D" --repeat 1 --backend "glibc,so:$T/missing.so" -- "$V" "$T/ranges" >/dev/null 2>"$T/err"
+check "missing library: exit 1" "$?" 1
+check "missing library: live run stored failed with the reason" \
+  "$(q "$D" "SELECT status || ':' || (error LIKE '%missing.so%not found%') FROM live_runs WHERE backend='so:$T/missing.so'")" "failed:1"
+check "missing library: the glibc live run still done" \
+  "$(q "$D" "SELECT COUNT(*) FROM live_runs WHERE backend='glibc' AND status='done'")" 3
+check "database intact" "$(q "$D" "PRAGMA integrity_check")" ok
+
+[ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "all ok"
