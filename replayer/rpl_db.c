@@ -731,7 +731,5 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
   return 0;
 }
 
-/* For the other writers of replayer/ (rpl_live.c): the connection and the
- * host name runs are stamped with. */
-sqlite3 *rpl_db_sqlite(rpl_db_t *db) { return db->db; }
+/* The host name runs are stamped with (rpl_live.c stamps live runs). */
 const char *rpl_db_host(const rpl_db_t *db) { return db->host; }

@@ -90,9 +90,7 @@ int rpl_db_run_fail(rpl_db_t *db, int64_t run_id, const char *error);
  * 0 for one that cannot be opened. */
 uint64_t rpl_trace_weight(const char *path);
 
-/* The connection (for rpl_live.c, which writes live_runs) and the host
- * name runs are stamped with. */
-struct sqlite3 *rpl_db_sqlite(rpl_db_t *db);
+/* The host name runs are stamped with (rpl_live.c stamps live runs). */
 const char *rpl_db_host(const rpl_db_t *db);
 
 /* ---- rpl_result.c: passing a result from the child to the parent ------ */
