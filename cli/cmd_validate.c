@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "record_internal.h"
 #include "replayer.h"
 
 #define MAX_LIST 32
@@ -158,6 +159,7 @@ static void rm_dir(const char *dir) {
 
 typedef struct vcfg {
   const char *backends[MAX_LIST], *policies[MAX_LIST], *overrides[MAX_LIST];
+  const char *runtime_env[8]; /* what `hksim record` sets, "VAR=value" */
   size_t nb, np, no;
   uint32_t repeat;
   const char *stdin_path, *trace_out;
@@ -189,9 +191,12 @@ static int live_side(const vcfg_t *v, rpl_db_t *db, int64_t trace_id,
         } else {
           snprintf(pol, sizeof pol, "HAKMEM_POLICY=%s",
                    hak ? v->policies[p] : "");
-          const char *env[3] = {hak ? pol : NULL, hak && v->no ? hconf : NULL,
-                                NULL};
-          if (!env[0]) env[0] = env[1], env[1] = NULL;
+          const char *env[12];
+          size_t ne = 0;
+          for (size_t k = 0; v->runtime_env[k]; k++) env[ne++] = v->runtime_env[k];
+          if (hak) env[ne++] = pol;
+          if (hak && v->no) env[ne++] = hconf;
+          env[ne] = NULL;
           rc = rpl_live_run(v->cmd, lib, env, v->stdin_path, NULL, &res);
           if (rc) return cli_fail("validate", rc, "starting a live run");
         }
@@ -331,6 +336,26 @@ static int validate(int argc, char **argv) {
    * recording). */
   rpl_reexec_for_static_tls(v.backends, v.nb);
 
+  /* The live program runs as it was recorded: the switches `hksim
+   * record` sets for runtimes with an allocator of their own (CPython's
+   * PYTHONMALLOC=malloc...) are set for the live runs too, else the two
+   * sides would not run the same allocation stream. */
+  static char rt_env[8][96];
+  char prog[PATH_MAX], target[PATH_MAX], rwhy[128];
+  size_t nrt = 0;
+  if (cli_record_resolve(v.cmd[0], prog, sizeof prog, rwhy, sizeof rwhy) == 0) {
+    unsigned mask = cli_record_runtimes(prog, v.cmd, target, sizeof target);
+    for (unsigned i = 0; cli_runtimes[i].name && nrt + 1 < HK_ARRAY_LEN(rt_env);
+         i++)
+      if ((mask & (1u << i)) && !getenv(cli_runtimes[i].var)) {
+        snprintf(rt_env[nrt], sizeof rt_env[nrt], "%s=%s", cli_runtimes[i].var,
+                 cli_runtimes[i].value);
+        v.runtime_env[nrt] = rt_env[nrt];
+        nrt++;
+      }
+  }
+  v.runtime_env[nrt] = NULL;
+
   char command[2048] = "";
   for (int i = 0; i < v.ncmd; i++)
     snprintf(command + strlen(command), sizeof command - strlen(command),
@@ -347,7 +372,7 @@ static int validate(int argc, char **argv) {
            tmpd && *tmpd ? tmpd : "/tmp");
   if (!mkdtemp(dir)) return cli_fail(dir, -errno, "creating a directory");
   char out[PATH_MAX + 8];
-  snprintf(out, sizeof out, "%s/rec", dir);
+  snprintf(out, sizeof out, "%s/rec.hkt", dir);
   char *rargv[4096];
   int ra = 0;
   rargv[ra++] = "/proc/self/exe";
