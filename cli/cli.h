@@ -28,6 +28,9 @@ int cli_usage(const char *cmd, const char *fmt, ...) HK_PRINTF(2, 3);
 /* Strict number parsing: whole string, in range. 0 ok, -1 bad. */
 int cli_parse_u64(const char *s, uint64_t *out);
 int cli_parse_double(const char *s, double *out);
+/* A byte count with an optional binary suffix: 512, 64K, 1.5G, 2TiB, 8MB
+ * (K, M, G, T are powers of 1024). 0 ok, -1 bad. */
+int cli_parse_size(const char *s, uint64_t *out);
 
 /* Whether argv[i] is -h or --help. */
 int cli_is_help(const char *arg);

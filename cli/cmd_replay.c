@@ -19,7 +19,8 @@ static void help(FILE *f) {
           "         [--seed N] [--touch none|first|pages|full|check]\n"
           "         [--per-op all|sample:N|none] [--repeat N]\n"
           "         [--hakmem KEY=VALUE]... [--rss-every N] [--progress|--quiet]\n"
-          "         [--cache-dir DIR|--no-cache] [--shard I/N]\n\n"
+          "         [--cache-dir DIR|--no-cache] [--shard I/N]\n"
+          "         [--mem-limit SIZE|none]\n\n"
           "Replays each trace against each back end (and each policy, for\n"
           "hakmem), --repeat times, one fresh child process per run, and\n"
           "stores every run in the SQLite database DB (analysis/schema.sql).\n\n"
@@ -41,6 +42,10 @@ static void help(FILE *f) {
           "  --no-cache      prepare every trace afresh into a temporary file\n"
           "  --shard I/N     only the I-th (0..N-1) of N parts of the run matrix,\n"
           "                  balanced by op count; the N parts make every run once\n"
+          "  --mem-limit SIZE  memory a run may hold (K, M, G, T suffixes; 'none'):\n"
+          "                  a trace needing more is refused before its runs, a\n"
+          "                  run crossing it fails (default: half of physical\n"
+          "                  memory, or of the cgroup's limit when lower)\n"
           "  --progress      progress bar on stderr even if it is not a terminal\n"
           "  --quiet         no progress bar\n\n"
           "exit: 0 every run done, 1 a run failed or an input/database error,\n"
@@ -172,6 +177,14 @@ static int run_replay(int argc, char **argv) {
       if (rpl_shard_parse(argv[++i], &o.shard_index, &o.shard_count))
         return cli_usage("replay", "bad --shard '%s' (want I/N, 0 <= I < N)",
                          argv[i]);
+    } else if (strcmp(a, "--mem-limit") == 0) {
+      NEED_ARG();
+      if (strcmp(argv[++i], "none") == 0)
+        o.mem_limit = UINT64_MAX;
+      else if (cli_parse_size(argv[i], &o.mem_limit) || o.mem_limit == 0 ||
+               o.mem_limit == UINT64_MAX)
+        return cli_usage("replay", "bad --mem-limit '%s' (a size such as 512M "
+                         "or 4G, or 'none')", argv[i]);
     } else if (strcmp(a, "--no-cache") == 0) {
       o.cache_dir = "";
     } else if (strcmp(a, "--progress") == 0) {

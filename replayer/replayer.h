@@ -147,6 +147,9 @@ typedef struct rpl_exec_cfg {
   uint64_t crash_after;  /* test hook: raise SIGSEGV after this many ops
                             (0: never) */
   volatile uint64_t *progress; /* ops done, updated between blocks; may be NULL */
+  uint64_t mem_limit;    /* --mem-limit in bytes: an allocation the back end
+                            refuses fails the run, naming the cap (0: such
+                            refusals are only counted) */
 } rpl_exec_cfg_t;
 
 typedef struct rpl_rss_row {
@@ -211,6 +214,21 @@ typedef struct rpl_result {
 int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
              uint32_t n_slots, rpl_result_t *res);
 void rpl_result_release(rpl_result_t *res);
+
+/* The memory cap (--mem-limit). The default is half of physical memory
+ * (MemTotal), or half of the cgroup's limit when that is lower; how says
+ * which, for messages. 0 when neither is known (no cap). */
+uint64_t rpl_mem_default(char *how, size_t len);
+/* What a run of prog needs: its peak live bytes plus the harness's own
+ * tables (slots, per-op decisions and latencies); saturates. */
+uint64_t rpl_mem_need(const trc_program_t *prog, uint32_t sample_every);
+/* In a run's child: caps the process's data (RLIMIT_DATA: heap and private
+ * writable mappings) at what it holds now plus limit, so a run that
+ * crosses the cap sees its allocations refused instead of waking the OOM
+ * killer. 0 (limit 0: nothing done) or -errno and why. */
+int rpl_mem_enforce(uint64_t limit, char *why, size_t len);
+/* bytes as text with a binary unit ("64.0 GiB"). */
+void rpl_size_text(uint64_t bytes, char *buf, size_t len);
 
 /* Calibrated cost of an empty hk_tsc_begin/hk_tsc_end pair, in ticks
  * (median of n pairs). */
@@ -329,6 +347,10 @@ typedef struct rpl_opts {
    * ~/.cache/hksim; "" disables the cache (programs go to tmp_dir). */
   const char *cache_dir;
   int progress;          /* -1: when stderr is a terminal; 0 never; 1 always */
+  /* Bytes a run may hold (--mem-limit): a trace needing more is refused
+   * before its runs, a run crossing it fails. 0: rpl_mem_default();
+   * UINT64_MAX: no cap. */
+  uint64_t mem_limit;
   const char *options_text; /* the command line, stored with each run */
   /* --shard I/N: only the runs of the I-th of N parts of the run matrix
    * (rpl_shard_plan); shard_count 0 or 1: every run. */

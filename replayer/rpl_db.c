@@ -17,6 +17,7 @@ struct rpl_db_s {
   char host[64];
 };
 
+#define RPL_DB_BUSY_MS (10 * 60 * 1000)
 #define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
 const char *rpl_db_errmsg(const rpl_db_t *db) {
@@ -49,7 +50,9 @@ int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len) {
   if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       NULL) != SQLITE_OK)
     goto sql_fail;
-  sqlite3_busy_timeout(db->db, 10000);
+  /* Other sessions may be writing (a trace's ops, a run's rows): wait for
+   * them rather than fail; a trace of 10^8 ops takes minutes to store. */
+  sqlite3_busy_timeout(db->db, RPL_DB_BUSY_MS);
   /* Read the version before writing anything: a newer database is left
    * exactly as it was. */
   if (user_version(db->db, &v)) goto sql_fail;
@@ -381,10 +384,16 @@ int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
                  size_t len) {
   char hex[17];
   snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
-  int rc = find_trace(db, hex, trace_id);
-  if (rc < 0) goto fail;
-  if (rc == 1) return 0;
+  /* Look and insert inside one write transaction: another session may be
+   * storing the same trace right now (BEGIN IMMEDIATE waits for it, up to
+   * the busy timeout, then this session finds its row). */
   if (exec(db, "BEGIN IMMEDIATE")) goto fail;
+  int rc = find_trace(db, hex, trace_id);
+  if (rc < 0) goto fail_rollback;
+  if (rc == 1) {
+    if (exec(db, "COMMIT")) goto fail_rollback;
+    return 0;
+  }
 
   trc_reader_t *r = NULL;
   trc_header_t h;
@@ -503,14 +512,27 @@ fail:
 
 /* ---- runs ------------------------------------------------------------- */
 
+/* Runs of one configuration, whose repeat numbers must differ. */
+#define RUN_CONFIG                                                             \
+  "trace_id = ?1 AND backend = ?2 AND policy IS ?3 AND seed = ?4 AND "         \
+  "touch = ?6 AND per_op = ?7"
+
 int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(
           db->db,
+          /* The repeat number asked for, unless a run of the same
+           * configuration has it (another session replaying the same
+           * trace into this database): then the next free one. One
+           * statement, so one write transaction: no two sessions get the
+           * same number. */
           "INSERT INTO runs(trace_id, backend, policy, seed, repeat, touch, "
           "per_op, options, hakmem_config, status, started_at, host, shard, "
-          "run_uuid) VALUES (?,?,?,?,?,?,?,?,?,'running'," NOW_SQL ",?,?,"
-          "lower(hex(randomblob(16))))",
+          "run_uuid) "
+          "SELECT ?1, ?2, ?3, ?4, CASE WHEN EXISTS (SELECT 1 FROM runs "
+          "WHERE " RUN_CONFIG " AND repeat = ?5) THEN (SELECT MAX(repeat) + 1 "
+          "FROM runs WHERE " RUN_CONFIG ") ELSE ?5 END, ?6, ?7, ?8, ?9, "
+          "'running', " NOW_SQL ", ?10, ?11, lower(hex(randomblob(16)))",
           -1, &st, NULL) != SQLITE_OK)
     return HK_E_SQLITE;
   sqlite3_bind_int64(st, 1, ri->trace_id);

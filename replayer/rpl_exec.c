@@ -3,10 +3,12 @@
  * pointers in an mmap'd slot table, per-op TSC latencies into an mmap'd
  * buffer, memory touched outside the timed region, counters around the
  * loop; then latencies to ns, percentiles and the run digest. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "rpl_internal.h"
@@ -87,16 +89,138 @@ uint64_t rpl_timer_granularity(void) {
   return g;
 }
 
+/* ---- memory cap (--mem-limit) ----------------------------------------- */
+
+void rpl_size_text(uint64_t bytes, char *buf, size_t len) {
+  static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB",
+                                     "PiB", "EiB"};
+  double v = (double)bytes;
+  unsigned u = 0;
+  while (v >= 1024 && u + 1 < HK_ARRAY_LEN(unit)) {
+    v /= 1024;
+    u++;
+  }
+  if (u == 0)
+    snprintf(buf, len, "%llu bytes", (unsigned long long)bytes);
+  else
+    snprintf(buf, len, "%.1f %s", v, unit[u]);
+}
+
+/* First number of the line starting with key in a /proc-style file, times
+ * mult; 0 when absent. */
+static uint64_t proc_field(const char *path, const char *key, uint64_t mult) {
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  char line[256];
+  uint64_t v = 0;
+  size_t kl = strlen(key);
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, key, kl) == 0) {
+      v = strtoull(line + kl, NULL, 10) * mult;
+      break;
+    }
+  fclose(f);
+  return v;
+}
+
+/* The memory limit of this process's cgroup (v2 memory.max, else v1
+ * memory.limit_in_bytes), 0 when there is none. */
+static uint64_t cgroup_limit(void) {
+  FILE *f = fopen("/proc/self/cgroup", "re");
+  if (!f) return 0;
+  char line[512], path[700];
+  uint64_t best = 0;
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2) continue;
+    *c2 = 0;
+    const char *ctl = c1 + 1, *rel = c2 + 1;
+    if (!*ctl)
+      snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", rel);
+    else if (strstr(ctl, "memory"))
+      snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes",
+               rel);
+    else
+      continue;
+    FILE *g = fopen(path, "re");
+    if (!g) continue;
+    char v[64] = "";
+    if (fgets(v, sizeof v, g)) {
+      uint64_t x = strtoull(v, NULL, 10);
+      /* "max" parses as 0; v1 says "none" with a value near 2^63. */
+      if (x && x < (1ull << 60) && (!best || x < best)) best = x;
+    }
+    fclose(g);
+  }
+  fclose(f);
+  return best;
+}
+
+uint64_t rpl_mem_default(char *how, size_t len) {
+  uint64_t total = proc_field("/proc/meminfo", "MemTotal:", 1024);
+  uint64_t cg = cgroup_limit();
+  const char *what = "MemTotal";
+  if (cg && (!total || cg < total)) {
+    total = cg;
+    what = "the cgroup's memory limit";
+  }
+  if (!total) {
+    if (how) snprintf(how, len, "physical memory unknown: no limit");
+    return 0;
+  }
+  char t[32];
+  rpl_size_text(total, t, sizeof t);
+  if (how) snprintf(how, len, "half of %s (%s)", what, t);
+  return total / 2;
+}
+
+uint64_t rpl_mem_need(const trc_program_t *prog, uint32_t sample_every) {
+  uint64_t n = prog->n_ops, per = sample_every ? n / sample_every + 1 : 0;
+  /* The slot table, decisions (1 byte an op), latencies and the two arrays
+   * that sort them, the RSS timeline, and 1 MiB for the rest. */
+  uint64_t harness = (uint64_t)prog->n_slots * sizeof(slot_t) + n + per * 12 +
+                     (n / 1024 + 2) * sizeof(rpl_rss_row_t) + (1u << 20);
+  uint64_t live = prog->stats.peak_live_bytes;
+  return live > UINT64_MAX - harness ? UINT64_MAX : live + harness;
+}
+
+int rpl_mem_enforce(uint64_t limit, char *why, size_t len) {
+  if (!limit) return 0;
+  /* RLIMIT_DATA counts private writable mappings (heap, anonymous mmap)
+   * but not address space merely reserved PROT_NONE nor file mappings:
+   * what the back ends allocate, not the prepared program mapped from
+   * disk. What the process holds now is added, so limit is the run's. */
+  uint64_t base = proc_field("/proc/self/status", "VmData:", 1024);
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_DATA, &rl)) rl.rlim_max = RLIM_INFINITY;
+  uint64_t want = base > UINT64_MAX - limit ? UINT64_MAX : base + limit;
+  if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) want = rl.rlim_max;
+  rl.rlim_cur = (rlim_t)want;
+  if (setrlimit(RLIMIT_DATA, &rl)) {
+    int e = errno;
+    snprintf(why, len, "setrlimit(RLIMIT_DATA): %s", strerror(e));
+    return -e;
+  }
+  return 0;
+}
+
 /* ---- memory touch (outside the timed region) -------------------------- */
 
 static inline uint8_t pattern(uint32_t slot) {
   return (uint8_t)(slot * 167u + 13u);
 }
 
-/* Whether p[from, to) all hold byte b. */
+/* Whether p[from, to) all hold byte b: memcmp against a block of b, a
+ * page at a time (a byte loop took minutes on a 1 TiB calloc). */
 static int holds(const uint8_t *p, uint64_t from, uint64_t to, uint8_t b) {
-  for (uint64_t i = from; i < to; i++)
-    if (p[i] != b) return 0;
+  uint8_t ref[4096];
+  memset(ref, b, sizeof ref);
+  for (uint64_t i = from; i < to;) {
+    uint64_t n = to - i < sizeof ref ? to - i : sizeof ref;
+    if (memcmp(p + i, ref, (size_t)n)) return 0;
+    i += n;
+  }
   return 1;
 }
 
@@ -132,16 +256,38 @@ typedef struct loop {
   uint64_t page;
   uint64_t live, peak_live, objs, peak_objs;
   uint64_t alloc_failures;
+  uint64_t mem_limit; /* a refused allocation fails the run (0: counted) */
   char error[256];
-  int failed;
+  int failed, status;
 } loop_t;
 
 static HK_COLD void check_fail(loop_t *L, uint64_t i, const char *what) {
-  if (!L->failed)
+  if (!L->failed) {
     snprintf(L->error, sizeof L->error,
              "touch check: %s at op %llu (slot %u)", what,
              (unsigned long long)i, L->ops[i].slot);
+    L->status = HK_E_CORRUPT;
+  }
   L->failed = 1;
+}
+
+/* An allocation the back end refused. Without a memory cap it is counted
+ * (and the run goes on); under --mem-limit the run has diverged from the
+ * trace because of the cap, and fails saying so. */
+static HK_COLD HK_NOINLINE void alloc_fail(loop_t *L, uint64_t i,
+                                           uint64_t size) {
+  L->alloc_failures++;
+  if (!L->mem_limit || L->failed) return;
+  char lim[32], sz[32], live[32];
+  rpl_size_text(L->mem_limit, lim, sizeof lim);
+  rpl_size_text(size, sz, sizeof sz);
+  rpl_size_text(L->live, live, sizeof live);
+  snprintf(L->error, sizeof L->error,
+           "out of memory under --mem-limit %s: %s of %s at op %llu refused "
+           "with %s live",
+           lim, trc_op_name(L->ops[i].op), sz, (unsigned long long)i, live);
+  L->failed = 1;
+  L->status = HK_E_NOMEM;
 }
 
 /* One op. timed is a compile-time constant in each instantiation, so the
@@ -183,7 +329,7 @@ HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed) {
     p = be->realloc(ctx, q, qs, size, th, o->caller);
     if (timed) t1 = hk_tsc_end();
     if (HK_UNLIKELY(!p)) {
-      L->alloc_failures++; /* the old block stays live */
+      alloc_fail(L, i, size); /* the old block stays live */
       break;
     }
     if (HK_UNLIKELY(L->touch == RPL_TOUCH_CHECK) && q &&
@@ -220,7 +366,7 @@ HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed) {
       if (timed) t1 = hk_tsc_end();
     }
     if (HK_UNLIKELY(!p)) {
-      L->alloc_failures++;
+      alloc_fail(L, i, size);
       break;
     }
     if (HK_UNLIKELY(s->p != NULL)) { /* prepare never does this */
@@ -431,6 +577,7 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   L.be = be;
   L.ops = ops;
   L.touch = cfg->touch;
+  L.mem_limit = cfg->mem_limit;
   L.page = (uint64_t)sysconf(_SC_PAGESIZE);
   res->sample_every = cfg->sample_every;
   snprintf(res->timer_method, sizeof res->timer_method, "%s",
@@ -458,6 +605,13 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   if (rc < 0) {
     fail(res, HK_E_BACKEND, "backend %s failed to start: %s",
          cfg->be.arg ? cfg->be.arg : be->name, why);
+    if (cfg->mem_limit) { /* a back end reserving memory up front */
+      char lim[32];
+      size_t n = strlen(res->error);
+      rpl_size_text(cfg->mem_limit, lim, sizeof lim);
+      snprintf(res->error + n, sizeof res->error - n,
+               " (under --mem-limit %s)", lim);
+    }
     return 0;
   }
 
@@ -520,6 +674,10 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
     } else if (cfg->progress) {
       *cfg->progress = i;
     }
+    if (HK_UNLIKELY(L.failed && L.status == HK_E_NOMEM)) {
+      end = i; /* the cap was hit: what follows would not be the trace */
+      break;
+    }
     uint64_t to = i + block < end ? i + block : end;
     if (every)
       block_timed(&L, i, to);
@@ -567,7 +725,7 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
     snprintf(res->error, sizeof res->error, "out of memory for per-site rows");
   }
   if (L.failed) {
-    res->status = HK_E_CORRUPT;
+    res->status = L.status;
     snprintf(res->error, sizeof res->error, "%s", L.error);
   }
   rc = finish_latencies(res);

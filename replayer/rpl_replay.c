@@ -39,6 +39,8 @@ typedef struct session {
   uint32_t *owner;
   size_t np_max;
   char shard[24];
+  uint64_t mem_limit;        /* bytes a run may hold; 0: no cap */
+  char mem_how[96];          /* where the cap comes from, for messages */
 } session_t;
 
 /* Index of run (trace t, back end b, policy p, repeat r) in the canonical
@@ -95,8 +97,16 @@ static void progress_bar(session_t *S, const char *trace, const char *label,
 
 /* ---- one run ---------------------------------------------------------- */
 
-static void describe_status(int st, char *buf, size_t len) {
-  if (WIFSIGNALED(st))
+static void describe_status(const session_t *S, int st, char *buf,
+                            size_t len) {
+  if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && S->mem_limit) {
+    char lim[32];
+    rpl_size_text(S->mem_limit, lim, sizeof lim);
+    snprintf(buf, len,
+             "replay child killed by signal 9 (Killed): most likely the "
+             "kernel's OOM killer, memory ran out before --mem-limit %s",
+             lim);
+  } else if (WIFSIGNALED(st))
     snprintf(buf, len, "replay child killed by signal %d (%s)", WTERMSIG(st),
              strsignal(WTERMSIG(st)));
   else if (WIFEXITED(st))
@@ -167,7 +177,8 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
                         .sample_every = o->sample_every,
                         .rss_every = o->rss_every,
                         .tsc_hz = session_tsc_hz(S),
-                        .progress = S->progress};
+                        .progress = S->progress,
+                        .mem_limit = S->mem_limit};
   if (cfg.rss_every == 0) { /* auto: about 256 samples a run */
     cfg.rss_every = prog->n_ops / 256;
     if (cfg.rss_every < 1024) cfg.rss_every = 1024;
@@ -198,7 +209,15 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
     /* The child: never touches the database; ends with _exit so that no
      * parent state (SQLite, stdio buffers) is flushed or closed twice. */
     rpl_result_t res;
-    int rc = rpl_exec(&cfg, prog->ops, prog->n_ops, prog->n_slots, &res);
+    char why[200];
+    int rc = rpl_mem_enforce(S->mem_limit, why, sizeof why);
+    if (rc) {
+      memset(&res, 0, sizeof res);
+      res.status = rc;
+      snprintf(res.error, sizeof res.error, "memory cap: %s", why);
+    } else {
+      rc = rpl_exec(&cfg, prog->ops, prog->n_ops, prog->n_slots, &res);
+    }
     if (rc < 0 && res.status == 0) {
       res.status = rc;
       snprintf(res.error, sizeof res.error, "replay harness: %s",
@@ -225,7 +244,7 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
   int rc = 0;
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
     char err[256];
-    describe_status(st, err, sizeof err);
+    describe_status(S, st, err, sizeof err);
     rc = rpl_db_run_fail(S->db, run_id, err);
     S->rep->runs_failed++;
     report(S, trace, "run %lld (%s) failed: %s", (long long)run_id, label, err);
@@ -312,10 +331,16 @@ static int program_for(session_t *S, const char *path, uint64_t hash,
   *owned = 0;
   if (S->cache[0]) {
     snprintf(prog_path, len, "%s/%016llx.hkp", S->cache, (unsigned long long)hash);
-    if (trc_program_map(prog, prog_path) == 0) {
-      if (prog->trace_hash == hash) return 0;
-      trc_program_release(prog);
-    }
+    int mrc = trc_program_map(prog, prog_path);
+    if (mrc == 0 && prog->trace_hash == hash) return 0;
+    if (mrc == 0) trc_program_release(prog);
+    /* A cached program that is there but unusable (damaged on disk, cut
+     * short, an older version, another trace's) is rebuilt, never used. */
+    if (mrc != -ENOENT)
+      report(S, prog_path, "cached prepared program unusable (%s): rebuilding",
+             mrc == 0 ? "made from another trace"
+             : mrc == HK_E_VERSION ? "another format version"
+                                   : hk_strerror(mrc));
     char part[320];
     snprintf(part, sizeof part, "%s.%d.part", prog_path, (int)getpid());
     trc_prep_stats_t ps;
@@ -362,6 +387,21 @@ static int one_trace(session_t *S, const char *path, size_t index) {
     if (owned) unlink(prog_path);
     S->rep->traces_bad++;
     return rc;
+  }
+  uint64_t need = rpl_mem_need(&prog, o->sample_every);
+  if (S->mem_limit && need > S->mem_limit) {
+    char nb[32], lb[32], pl[32];
+    rpl_size_text(need, nb, sizeof nb);
+    rpl_size_text(S->mem_limit, lb, sizeof lb);
+    rpl_size_text(prog.stats.peak_live_bytes, pl, sizeof pl);
+    report(S, path,
+           "needs %s (peak live bytes %s plus the harness), more than "
+           "--mem-limit %s%s: not replayed",
+           nb, pl, lb, S->mem_how);
+    trc_program_release(&prog);
+    if (owned) unlink(prog_path);
+    S->rep->traces_bad++;
+    return HK_E_NOMEM;
   }
   if (prog.stats.damaged)
     report(S, path, "damaged from offset %llu: replaying the %llu ops before it",
@@ -540,6 +580,16 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
   const char *ca = getenv("HKSIM_TEST_CRASH_AFTER");
   if (ca && *ca) S.crash_after = strtoull(ca, NULL, 10);
   S.crash_backend = getenv("HKSIM_TEST_CRASH_BACKEND");
+
+  if (o->mem_limit == UINT64_MAX) {
+    S.mem_limit = 0;
+  } else if (o->mem_limit) {
+    S.mem_limit = o->mem_limit;
+  } else {
+    char how[80];
+    S.mem_limit = rpl_mem_default(how, sizeof how);
+    snprintf(S.mem_how, sizeof S.mem_how, ", the default: %s", how);
+  }
 
   rpl_reexec_for_static_tls(o->backends, o->n_backends);
   char why[300] = "";

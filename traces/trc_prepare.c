@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "trc.h"
 #include "trc_internal.h"
 
@@ -452,18 +454,22 @@ int trc_prepare(const char *path, const trc_prepare_opts_t *opts,
 /* ---- prepared programs on disk (.hkp) -------------------------------- */
 
 #define PROG_MAGIC "HKPROG1\n"
-#define PROG_VERSION 1
+#define PROG_VERSION 2 /* 2: the checksum */
 #define PROG_ALIGN 64
 
 /* The .hkp header; ops start at ops_off, callers (u64 addr[0..n]) at
  * callers_off. Native byte order: a .hkp is a cache local to one machine,
- * rebuilt from the trace whenever needed, never exchanged. */
+ * rebuilt from the trace whenever needed, never exchanged. checksum covers
+ * the whole file: XXH3-64 of the header (checksum field zero) seeded with
+ * the XXH3-64 of everything after the header, so a cache damaged on disk
+ * is rebuilt instead of replayed. */
 typedef struct prog_hdr {
   char magic[8];
   uint32_t version, pop_size;
   uint64_t n_ops, ops_off, callers_off, file_len;
   uint32_t n_slots, n_threads, n_callers, pad_;
   uint64_t trace_hash;
+  uint64_t checksum;
   trc_prep_stats_t stats;
 } prog_hdr_t;
 
@@ -472,7 +478,14 @@ typedef struct prog_sink {
   trc_pop_t buf[4096];
   size_t n;
   uint64_t written;
+  XXH3_state_t *body; /* hash of the bytes after the header, as written */
 } prog_sink_t;
+
+static uint64_t header_checksum(const prog_hdr_t *h, uint64_t body) {
+  prog_hdr_t c = *h;
+  c.checksum = 0;
+  return XXH3_64bits_withSeed(&c, sizeof c, body);
+}
 
 static int write_all(int fd, const void *data, size_t len, uint64_t off) {
   const char *p = data;
@@ -491,6 +504,7 @@ static int write_all(int fd, const void *data, size_t len, uint64_t off) {
 
 static int sink_flush(prog_sink_t *s) {
   size_t len = s->n * sizeof(trc_pop_t);
+  XXH3_64bits_update(s->body, s->buf, len);
   int rc = write_all(s->fd, s->buf, len, PROG_ALIGN * 8 + s->written * sizeof(trc_pop_t));
   s->written += s->n;
   s->n = 0;
@@ -514,9 +528,20 @@ int trc_program_build(const char *trace_path, const char *prog_path,
   if (rc) return rc;
   prog_sink_t *s = calloc(1, sizeof *s);
   if (!s) return HK_E_NOMEM;
+  s->body = XXH3_createState();
+  if (!s->body) {
+    free(s);
+    return HK_E_NOMEM;
+  }
+  XXH3_64bits_reset(s->body);
+  { /* the zero padding between the header and the ops */
+    static const uint8_t zero[PROG_ALIGN * 8];
+    XXH3_64bits_update(s->body, zero, PROG_ALIGN * 8 - sizeof(prog_hdr_t));
+  }
   s->fd = open(prog_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (s->fd < 0) {
     rc = -errno;
+    XXH3_freeState(s->body);
     free(s);
     return rc;
   }
@@ -540,13 +565,17 @@ int trc_program_build(const char *trace_path, const char *prog_path,
     h.stats = *stats;
     size_t clen = ((size_t)callers.n + 1) * sizeof(uint64_t);
     uint64_t zero = 0;
-    rc = write_all(s->fd, callers.addr ? (void *)callers.addr : (void *)&zero,
-                   callers.addr ? clen : sizeof zero, h.callers_off);
-    h.file_len = h.callers_off + (callers.addr ? clen : sizeof zero);
+    const void *cdata = callers.addr ? (const void *)callers.addr : &zero;
+    size_t cl = callers.addr ? clen : sizeof zero;
+    rc = write_all(s->fd, cdata, cl, h.callers_off);
+    XXH3_64bits_update(s->body, cdata, cl);
+    h.file_len = h.callers_off + cl;
+    h.checksum = header_checksum(&h, XXH3_64bits_digest(s->body));
     if (!rc) rc = write_all(s->fd, &h, sizeof h, 0);
   }
   free((void *)callers.addr);
   if (close(s->fd) && !rc) rc = -errno;
+  XXH3_freeState(s->body);
   free(s);
   if (rc) unlink(prog_path);
   return rc;
@@ -577,7 +606,11 @@ int trc_program_map(trc_program_t *p, const char *prog_path) {
     rc = HK_E_VERSION;
   else if (h->file_len != (uint64_t)sb.st_size ||
            h->callers_off != h->ops_off + h->n_ops * sizeof(trc_pop_t) ||
-           h->callers_off + ((uint64_t)h->n_callers + 1) * 8 > h->file_len)
+           h->callers_off + ((uint64_t)h->n_callers + 1) * 8 > h->file_len ||
+           h->ops_off != PROG_ALIGN * 8 ||
+           h->checksum !=
+               header_checksum(h, XXH3_64bits((const char *)m + sizeof *h,
+                                              h->file_len - sizeof *h)))
     rc = HK_E_CORRUPT;
   if (rc) {
     munmap(m, (size_t)sb.st_size);

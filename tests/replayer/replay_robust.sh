@@ -1,0 +1,112 @@
+#!/bin/sh
+# replay_robust.sh: hksim replay under hostile or unlucky conditions
+# (integration test, issue 10): the memory cap (--mem-limit), concurrent
+# sessions sharing one database, a damaged prepared-program cache.
+# Traces are hand-made by tests/traces/mktrace.
+set -u
+H=${HKSIM_BUILD:?}/bin/hksim
+MK=$HKSIM_BUILD/tests/traces/mktrace
+T=$(mktemp -d /tmp/hksim-robust-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
+export HKSIM_CACHE_DIR="$T/default-cache"
+fails=0
+ok() { echo "ok - $1"; }
+bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
+has() { if grep -q -- "$2" "$3"; then ok "$1"; else bad "$1: no '$2' in: $(cat "$3")"; fi; }
+
+# ---- memory cap --------------------------------------------------------
+# One successful malloc(64 GiB): refused before any run, quickly, naming
+# both figures; nothing is run (the OOM killer fired here before).
+"$MK" "$T/big.hkt" m:68719476736 f:0 || bad "mktrace big"
+t0=$(date +%s)
+"$H" replay "$T/big.hkt" --db "$T/m.db" --backend null,glibc --quiet >/dev/null 2>"$T/err"
+check "64 GiB trace: exit 1" "$?" 1
+check "64 GiB trace: refused within 5 s" "$(( $(date +%s) - t0 < 5 ))" 1
+has "64 GiB trace: names its need" "needs 64.0 GiB" "$T/err"
+has "64 GiB trace: names the default cap" "more than --mem-limit .* the default: half of" "$T/err"
+check "64 GiB trace: one line" "$(wc -l <"$T/err")" 1
+check "64 GiB trace: no run stored" "$(sqlite3 "$T/m.db" 'SELECT COUNT(*) FROM runs')" 0
+# A 1 TiB calloc under --touch check (the null back end spun for minutes).
+"$MK" "$T/tera.hkt" c:1024:1073741824 f:0 || bad "mktrace tera"
+t0=$(date +%s)
+"$H" replay "$T/tera.hkt" --db "$T/m.db" --backend null --touch check --quiet >/dev/null 2>"$T/err"
+check "1 TiB calloc: exit 1" "$?" 1
+check "1 TiB calloc: refused within 5 s" "$(( $(date +%s) - t0 < 5 ))" 1
+has "1 TiB calloc: names its need" "needs 1.0 TiB" "$T/err"
+# An explicit cap below the trace's peak: both figures named.
+"$MK" "$T/mid.hkt" m:104857600 f:0 || bad "mktrace mid"
+"$H" replay "$T/mid.hkt" --db "$T/m.db" --backend glibc --mem-limit 64M --quiet >/dev/null 2>"$T/err"
+check "100 MiB trace under 64M: exit 1" "$?" 1
+has "100 MiB trace under 64M: both figures" "peak live bytes 100.0 MiB plus the harness), more than --mem-limit 64.0 MiB: not replayed" "$T/err"
+"$H" replay "$T/mid.hkt" --db "$T/m.db" --backend glibc --mem-limit 1G --quiet >/dev/null 2>"$T/err"
+check "100 MiB trace under 1G: runs" "$?" 0
+# A run that crosses the cap anyway: the null back end never frees, so 100
+# x (malloc 1 MiB, free) holds 100 MiB with 1 MiB live. The run fails with
+# the cap in its stored error, not "killed by signal 9"; the next run goes on.
+"$MK" "$T/loop.hkt" loop:100:1048576 || bad "mktrace loop"
+"$H" replay "$T/loop.hkt" --db "$T/m.db" --backend null,glibc --mem-limit 32M --quiet >/dev/null 2>"$T/err"
+check "crossing the cap: exit 1" "$?" 1
+check "crossing the cap: null failed, glibc done" \
+  "$(sqlite3 "$T/m.db" "SELECT group_concat(backend || ':' || status, ' ') FROM (SELECT * FROM runs WHERE trace_id = (SELECT trace_id FROM traces WHERE name = 'loop.hkt') ORDER BY run_id)")" \
+  "null:failed glibc:done"
+check "crossing the cap: stored error" \
+  "$(sqlite3 "$T/m.db" "SELECT error FROM runs WHERE backend = 'null' AND status = 'failed'")" \
+  "out of memory under --mem-limit 32.0 MiB: malloc of 1.0 MiB at op 62 refused with 0 bytes live"
+"$H" replay "$T/loop.hkt" --db "$T/m.db" --backend null --mem-limit none --quiet >/dev/null 2>"$T/err"
+check "--mem-limit none: the same run is done" "$?" 0
+for v in 0 -1 12Q abc ""; do
+  "$H" replay "$T/loop.hkt" --db "$T/m.db" --mem-limit "$v" --quiet >/dev/null 2>"$T/err"
+  check "--mem-limit '$v' is a usage error" "$?" 2
+done
+"$H" replay "$T/loop.hkt" --db "$T/m.db" --mem-limit >/dev/null 2>"$T/err"
+check "--mem-limit without a value: exit 2" "$?" 2
+
+# ---- concurrent sessions -----------------------------------------------
+# Three sessions store the same (large enough) trace into one new database
+# at once: all succeed, every run is stored once, repeat numbers differ.
+"$H" gen mixed -o "$T/mixed.hkt" --scale 5 >/dev/null || bad "gen mixed"
+pids=""
+for i in 1 2 3; do
+  "$H" replay "$T/mixed.hkt" --db "$T/c.db" --backend null,glibc --per-op none \
+    --no-cache --quiet >"$T/c$i.out" 2>"$T/c$i.err" &
+  pids="$pids $!"
+done
+st=0
+for p in $pids; do wait "$p" || st=$((st + 1)); done
+check "concurrent sessions: all exit 0" "$st" 0
+check "concurrent sessions: no errors" "$(cat "$T"/c?.err)" ""
+check "concurrent sessions: trace stored once" "$(sqlite3 "$T/c.db" 'SELECT COUNT(*) FROM traces')" 1
+check "concurrent sessions: 6 runs done" "$(sqlite3 "$T/c.db" "SELECT COUNT(*) FROM runs WHERE status = 'done'")" 6
+check "concurrent sessions: repeats unique per back end" \
+  "$(sqlite3 "$T/c.db" "SELECT COUNT(DISTINCT backend || '/' || repeat) FROM runs")" 6
+check "concurrent sessions: repeats 0,1,2" \
+  "$(sqlite3 "$T/c.db" "SELECT group_concat(repeat) FROM (SELECT repeat FROM runs WHERE backend = 'null' ORDER BY repeat)")" "0,1,2"
+
+# ---- cache integrity ---------------------------------------------------
+# Single-bit flips anywhere in a cached program (header, ops, caller
+# table): the program is rebuilt with a one-line notice, and the run has
+# the clean run's digest and op count.
+"$H" gen mixed -o "$T/small.hkt" >/dev/null
+C="$T/cache"
+"$H" replay "$T/small.hkt" --db "$T/k.db" --backend hakmem --cache-dir "$C" --quiet >/dev/null 2>&1
+clean=$(sqlite3 "$T/k.db" "SELECT ops || ' ' || digest FROM runs")
+f=$(ls "$C"/*.hkp)
+size=$(stat -c %s "$f")
+for off in 9 40 200 700 5000 $((size / 2)) $((size - 3)); do
+  python3 -c "import sys
+p, o = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, 'rb').read()); b[o] ^= 0x10; open(p, 'wb').write(b)" "$f" "$off"
+  "$H" replay "$T/small.hkt" --db "$T/k.db" --backend hakmem --cache-dir "$C" --quiet >/dev/null 2>"$T/err"
+  check "cache bit flip at $off: exit 0" "$?" 0
+  check "cache bit flip at $off: same ops and digest" \
+    "$(sqlite3 "$T/k.db" "SELECT ops || ' ' || digest FROM runs ORDER BY run_id DESC LIMIT 1")" "$clean"
+  has "cache bit flip at $off: notice" "rebuilding" "$T/err"
+  check "cache bit flip at $off: one line" "$(wc -l <"$T/err")" 1
+done
+"$H" replay "$T/small.hkt" --db "$T/k.db" --backend hakmem --cache-dir "$C" --quiet >/dev/null 2>"$T/err"
+check "rebuilt cache is used silently" "$(cat "$T/err")" ""
+
+echo "$fails failure(s)"
+[ "$fails" -eq 0 ]
