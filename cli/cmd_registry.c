@@ -6,7 +6,7 @@ extern const cli_cmd_t cli_cmd_record;
 extern const cli_cmd_t cli_cmd_trace;
 extern const cli_cmd_t cli_cmd_gen;
 extern const cli_cmd_t cli_cmd_replay;
-extern const cli_cmd_t cli_cmd_merge;
+extern const cli_cmd_t cli_cmd_merge, cli_cmd_sweep;
 extern const cli_cmd_t cli_cmd_validate;
 extern const cli_cmd_t cli_cmd_report, cli_cmd_symbolize;
 
@@ -17,6 +17,7 @@ const cli_cmd_t *const cli_commands[] = {
     &cli_cmd_replay,
     &cli_cmd_merge,
     &cli_cmd_validate,
+    &cli_cmd_sweep,
     &cli_cmd_report, &cli_cmd_symbolize,
     NULL,
 };

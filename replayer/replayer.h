@@ -373,6 +373,10 @@ typedef struct rpl_report {
  * every run exactly once. */
 void rpl_shard_plan(const uint64_t *weight, size_t n_runs, uint32_t n_shards,
                     uint32_t *owner);
+/* The weight of a trace's runs in the shard split: its events, counted by
+ * an index pass (no column decoded); what is readable of a damaged trace;
+ * 0 for one that cannot be opened. */
+uint64_t rpl_trace_events(const char *path);
 /* Parses "I/N" (0 <= I < N <= 65536). 0 or -1. */
 int rpl_shard_parse(const char *s, uint32_t *index, uint32_t *count);
 

@@ -83,13 +83,6 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res);
 /* Marks a run failed with error (the child died or could not start). */
 int rpl_db_run_fail(rpl_db_t *db, int64_t run_id, const char *error);
 
-/* ---- rpl_shard.c ----------------------------------------------------- */
-
-/* The weight of a trace's runs in the shard split: its events, counted by
- * an index pass (no column decoded); what is readable of a damaged trace;
- * 0 for one that cannot be opened. */
-uint64_t rpl_trace_weight(const char *path);
-
 /* The host name runs are stamped with (rpl_live.c stamps live runs). */
 const char *rpl_db_host(const rpl_db_t *db);
 

@@ -341,8 +341,10 @@ static int program_for(session_t *S, const char *path, uint64_t hash,
              mrc == 0 ? "made from another trace"
              : mrc == HK_E_VERSION ? "another format version"
                                    : hk_strerror(mrc));
-    char part[320];
-    snprintf(part, sizeof part, "%s.%d.part", prog_path, (int)getpid());
+    /* Host and pid: tasks on several nodes share the cache directory. */
+    char part[400], host[64] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(part, sizeof part, "%s.%s.%d.part", prog_path, host, (int)getpid());
     trc_prep_stats_t ps;
     int rc = trc_program_build(path, part, &ps);
     if (rc == 0 && rename(part, prog_path) == 0) return trc_program_map(prog, prog_path);
@@ -493,7 +495,7 @@ static int shard_split(session_t *S) {
   }
   size_t m = 0; /* runs that exist, in canonical order */
   for (size_t t = 0; t < o->n_traces; t++) {
-    uint64_t tw = rpl_trace_weight(o->traces[t]);
+    uint64_t tw = rpl_trace_events(o->traces[t]);
     for (size_t b = 0; b < o->n_backends; b++) {
       size_t np = rpl_backend_find(o->backends[b])->takes_policy ? S->np_max : 1;
       for (size_t p = 0; p < S->np_max; p++)

@@ -64,7 +64,7 @@ int rpl_shard_parse(const char *s, uint32_t *index, uint32_t *count) {
   return 0;
 }
 
-uint64_t rpl_trace_weight(const char *path) {
+uint64_t rpl_trace_events(const char *path) {
   trc_reader_t *r;
   if (trc_reader_open(&r, path)) return 0;
   uint64_t events = 0;

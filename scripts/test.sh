@@ -14,6 +14,9 @@ cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHKSIM_WERROR=ON >/dev
 cmake --build build-ci -j"$jobs" >/dev/null
 (cd build-ci && ctest --output-on-failure -j"$jobs")
 
+step "a sweep on a single-node Slurm: 4-shard job array, merged vs serial"
+HKSIM=build-ci/bin/hksim scripts/cluster-demo.sh build-ci/cluster-demo
+
 step "ASan+UBSan build, unit tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHKSIM_WERROR=ON \
       -DHKSIM_SANITIZE=address -DHKSIM_BENCH=OFF >/dev/null
