@@ -1,0 +1,144 @@
+#!/bin/sh
+# bench/fidelity.sh [OUTDIR]: does replay predict live runs? For each of a
+# set of allocation-heavy public programs from Debian (python3, sqlite3,
+# perl, gcc's cc1 on 1500 generated functions, and xz -T2 and zstd -T2, multi-threaded), runs
+# `hksim validate` (records once, replays, runs live REPEAT rounds
+# interleaved across BACKENDS) and prints the fidelity table and Kendall's
+# tau per program, then the average tau and delta_error per replay
+# configuration. Each configuration after the first replays the same
+# recording against the same live runs (a copy of the database with its
+# replay runs replaced). Not a test: nothing gates on the numbers.
+#   env: HKSIM (default build/bin/hksim), REPEAT (3), BACKENDS
+#        (glibc,mimalloc,jemalloc,tcmalloc), PROGRAMS (names to run),
+#        CONFIGS (replay configurations, ';'-separated replay flags).
+set -u
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+H=${HKSIM:-$HERE/build/bin/hksim}
+OUT=${1:-$(mktemp -d /tmp/hksim-fidelity.XXXXXX)}
+REPEAT=${REPEAT:-3}
+BACKENDS=${BACKENDS:-glibc,mimalloc,jemalloc,tcmalloc}
+PROGRAMS=${PROGRAMS:-python3 sqlite3 perl cc1 xz-T2 zstd-T2}
+CONFIGS=${CONFIGS:-"--touch pages --per-op none;--touch none --per-op none"}
+mkdir -p "$OUT"
+export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
+
+# Inputs, made once: 4.3 MB of compressible text for the compressors, a
+# generated C file for cc1.
+D="$OUT/inputs"
+mkdir -p "$D"
+if [ ! -s "$D/text" ]; then
+  /usr/bin/python3 -c '
+import random
+r = random.Random(7)
+words = ["alloc%d" % i for i in range(3000)]
+with open("'"$D"'/text", "w") as f:
+    for i in range(150000):
+        f.write(" ".join(r.choice(words) for _ in range(3)) + "\n")'
+fi
+if [ ! -s "$D/cc1.i" ]; then # 1500 small functions: cc1's trees and RTL
+  /usr/bin/python3 -c '
+with open("'"$D"'/cc1.i", "w") as f:
+    for i in range(1500):
+        f.write("struct s%d { int a[%d]; double d; struct s%d *next; };\n" % (i, 1 + i % 9, i))
+        f.write("int f%d(struct s%d *p, int n) { int t = 0; for (int k = 0; k < n; k++) {"
+                " switch ((k * %d) & 7) { case 0: t += p->a[0] * k; break; case 1: t ^= k << 2; break;"
+                " case 2: t -= (int)p->d; break; default: t += k %% 7; } p = p->next ? p->next : p; }"
+                " return t + %d; }\n" % (i, i, i + 1, i))'
+fi
+cat >"$D/work.pl" <<'PL'
+my %h; my @a;
+for my $i (1 .. 300000) { $h{"k$i"} = [$i, "v" x ($i % 40)]; push @a, "s$i" x 3; }
+for my $i (1 .. 300000) { delete $h{"k$i"} if $i % 3 == 0; }
+my $s = join(",", sort @a[0 .. 50000]); print length($s), " ", scalar(keys %h), "\n";
+PL
+CC1=$(ls /usr/lib/gcc/x86_64-linux-gnu/*/cc1 2>/dev/null | tail -1)
+
+# name|stdin|command
+progs() {
+  cat <<EOP
+python3||/usr/bin/python3 $HERE/tests/recorder/workloads/json_work.py 30000
+sqlite3|$HERE/tests/recorder/workloads/sqlite.sql|/usr/bin/sqlite3 -cmd .parameter\\ set\\ @n\\ 40000 :memory:
+perl||/usr/bin/perl $D/work.pl
+cc1||$CC1 -quiet -O2 $D/cc1.i -o /dev/null
+xz-T2||/usr/bin/xz -T2 -3 --block-size=1MiB -c $D/text
+zstd-T2||/usr/bin/zstd -T2 -B1MiB -12 -c $D/text
+EOP
+}
+
+run_one() { # name stdin command...
+  name=$1 in=$2
+  shift 2
+  db="$OUT/$name.db"
+  [ -s "$db" ] && return 0
+  set -- "$@"
+  if [ -n "$in" ]; then
+    "$H" validate --db "$db" --repeat "$REPEAT" --backend "$BACKENDS" \
+      --trace "$OUT/$name.hkt" --stdin "$in" -- "$@" >"$OUT/$name.log" 2>&1
+  else
+    "$H" validate --db "$db" --repeat "$REPEAT" --backend "$BACKENDS" \
+      --trace "$OUT/$name.hkt" -- "$@" >"$OUT/$name.log" 2>&1
+  fi
+  echo "$name: validate exit $? ($(grep -c '^live' "$OUT/$name.log") live runs)" >&2
+}
+
+progs | while IFS='|' read -r name in cmd; do
+  case " $PROGRAMS " in *" $name "*) ;; *) continue ;; esac
+  # shellcheck disable=SC2086
+  eval "run_one \"$name\" \"$in\" $cmd"
+done
+
+# Replay configurations: the first is the one validate made.
+i=0
+echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
+  i=$((i + 1))
+  for name in $PROGRAMS; do
+    [ -s "$OUT/$name.db" ] || continue
+    db="$OUT/$name.c$i.db"
+    if [ ! -s "$db" ]; then
+      cp "$OUT/$name.db" "$db"
+      sqlite3 "$db" "DELETE FROM runs"
+      # shellcheck disable=SC2086
+      "$H" replay "$OUT/$name.hkt" --db "$db" --backend "$BACKENDS" \
+        --repeat "$REPEAT" --quiet $flags >/dev/null 2>"$OUT/$name.c$i.err"
+    fi
+  done
+done
+
+i=0
+echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
+  i=$((i + 1))
+  echo
+  echo "## replay $flags"
+  echo
+  echo "| program | back end | live s [95% CI] | replay ms [95% CI] | live rank | replay rank |"
+  echo "|---|---|---|---|---:|---:|"
+  for name in $PROGRAMS; do
+    [ -s "$OUT/$name.c$i.db" ] || continue
+    sqlite3 -separator ' | ' "$OUT/$name.c$i.db" "SELECT '| $name', backend,
+      printf('%.3f [%.3f, %.3f]', live_wall_s, live_ci_lo, live_ci_hi),
+      printf('%.1f [%.1f, %.1f]', replay_ns/1e6, replay_ci_lo/1e6, replay_ci_hi/1e6),
+      live_rank, replay_rank || ' |' FROM fidelity"
+  done
+  echo
+  echo "| program | back ends | Kendall's tau | delta_error (significant back ends) |"
+  echo "|---|---:|---:|---:|"
+  for name in $PROGRAMS; do
+    [ -s "$OUT/$name.c$i.db" ] || continue
+    sqlite3 -separator ' | ' "$OUT/$name.c$i.db" "SELECT '| $name', backends,
+      printf('%.2f', kendall_tau), COALESCE(printf('%.0f%%', 100 * delta_error), 'n/a') || ' |'
+      FROM fidelity_summary"
+  done
+  # Average over programs: attach each database in turn.
+  tau=0 n=0 de=0 nd=0
+  for name in $PROGRAMS; do
+    [ -s "$OUT/$name.c$i.db" ] || continue
+    set -- $(sqlite3 -separator ' ' "$OUT/$name.c$i.db" "SELECT COALESCE(kendall_tau, 'x'), COALESCE(delta_error, 'x') FROM fidelity_summary")
+    [ "${1:-x}" != x ] && tau=$(echo "$tau + $1" | bc -l) && n=$((n + 1))
+    [ "${2:-x}" != x ] && de=$(echo "$de + $2" | bc -l) && nd=$((nd + 1))
+  done
+  [ $n -gt 0 ] && printf '\naverage Kendall tau %.2f over %d programs' "$(echo "$tau / $n" | bc -l)" $n
+  [ $nd -gt 0 ] && printf '; mean delta_error %.0f%% over %d programs' "$(echo "100 * $de / $nd" | bc -l)" $nd
+  echo
+done
+echo
+echo "databases and recordings in $OUT"
