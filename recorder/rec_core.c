@@ -222,29 +222,22 @@ void rec_abandon(rec_t *r) {
   free(r);
 }
 
-static void stop_writer(rec_t *r, int try_only);
+static void stop_writer(rec_t *r);
 
 void rec_free(rec_t *r) {
   if (!r) return;
   rec_finish(r, 0);
   pthread_mutex_lock(&r->qlock);
-  stop_writer(r, 0); /* if a try_only finish gave up on it */
+  stop_writer(r); /* a finish in a signal handler leaves it running */
   pthread_mutex_unlock(&r->qlock);
   rec_abandon(r);
 }
 
-static int lock(rec_t *r, int try_only) {
-  if (try_only) return pthread_mutex_trylock(&r->lock) ? HK_E_STATE : 0;
-  pthread_mutex_lock(&r->lock);
-  return 0;
-}
-
 /* ---- the writer thread and the handoff queue ------------------------- */
 
-/* Writes one buffer to the sink, or counts it as dropped after an error.
- * Called by the writer thread with no lock held, or inline under qlock. */
-static void write_buf(rec_t *r, rec_buf_t *b) {
-  pthread_mutex_lock(&r->wlock);
+/* Writes one buffer to the sink, or counts it as dropped after an error
+ * (wlock held). */
+static void write_buf_locked(rec_t *r, rec_buf_t *b) {
   if (!atomic_load(&r->err)) {
     if (b->n) set_error(r, r->sink.events(r->sink_ctx, b->index, b->ev, b->n));
     /* A thread's last events form a partial chunk: write it now, so that a
@@ -255,6 +248,13 @@ static void write_buf(rec_t *r, rec_buf_t *b) {
   } else {
     atomic_fetch_add(&r->dropped, b->n);
   }
+}
+
+/* Same, taking wlock. Called by the writer thread with no lock held, or
+ * inline under qlock. */
+static void write_buf(rec_t *r, rec_buf_t *b) {
+  pthread_mutex_lock(&r->wlock);
+  write_buf_locked(r, b);
   pthread_mutex_unlock(&r->wlock);
 }
 
@@ -336,22 +336,13 @@ static void ensure_writer(rec_t *r) {
     r->writer_on = 1;
 }
 
-/* Stops and joins the writer (qlock held; released meanwhile). With
- * try_only, waits about a second at most; returns HK_E_STATE then. */
-static void stop_writer(rec_t *r, int try_only) {
+/* Stops and joins the writer (qlock held; released meanwhile). */
+static void stop_writer(rec_t *r) {
   if (!r->writer_on) return;
   r->writer_stop = 1;
   pthread_cond_signal(&r->work);
   pthread_mutex_unlock(&r->qlock);
-  int rc = 0;
-  if (try_only) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 1;
-    rc = pthread_timedjoin_np(r->writer, NULL, &ts);
-  } else {
-    rc = pthread_join(r->writer, NULL);
-  }
+  int rc = pthread_join(r->writer, NULL);
   pthread_mutex_lock(&r->qlock);
   if (!rc) {
     r->writer_on = 0;
@@ -375,7 +366,7 @@ void rec_drain(rec_t *r) {
 void rec_fork_prepare(rec_t *r) {
   pthread_mutex_lock(&r->lock);
   pthread_mutex_lock(&r->qlock);
-  stop_writer(r, 0);
+  stop_writer(r);
   pthread_mutex_lock(&r->wlock);
 }
 
@@ -398,8 +389,84 @@ void rec_fork_child(rec_t *r) {
   rec_abandon(r);
 }
 
+/* Every attached thread's events so far, then the summary (qlock and
+ * wlock held, the queue written). Events below a thread's published count
+ * are complete; the owner cannot reset the count or switch buffers (both
+ * need the queue lock). Owners keep appending after this; rec_thread_full
+ * drops them. */
+static void write_tail(rec_t *r) {
+  for (rec_thread_t *t = r->threads; t && !atomic_load(&r->err);
+       t = t->next) {
+    if (!t->live || !t->cur) continue;
+    uint32_t n = atomic_load_explicit(&t->n, memory_order_acquire);
+    rec_buf_t b = {NULL, t, t->buf, n, t->index, 0};
+    write_buf_locked(r, &b);
+    if (!atomic_load(&r->err)) t->events += n;
+  }
+  if (!atomic_load(&r->err)) {
+    trc_summary_t end = {0};
+    end.end_time = rec_now(r);
+    end.dropped = atomic_load(&r->dropped);
+    end.end_signal = (uint32_t)atomic_load(&r->end_signal);
+    keep_error(r, r->sink.finish(r->sink_ctx, &end));
+  }
+}
+
+/* A lock taken in a signal handler: trylock, retried every 0.5 ms until
+ * the deadline (CLOCK_MONOTONIC ns). Never blocks: the holder may be the
+ * interrupted thread itself. */
+static int lock_until(pthread_mutex_t *m, uint64_t deadline) {
+  for (;;) {
+    if (pthread_mutex_trylock(m) == 0) return 0;
+    if (hk_now_ns() >= deadline) return HK_E_STATE;
+    struct timespec ts = {0, 500000};
+    nanosleep(&ts, NULL); /* async-signal-safe */
+  }
+}
+
+/* rec_finish from a signal handler: every wait bounded (REC_SIGNAL_WAIT_NS
+ * in all), no thread joined. The writer thread is not stopped: the queue
+ * is taken over once it is not in the middle of a buffer (so that each
+ * thread's events stay in order), and what it would write later fails on
+ * the finished sink. */
+static int finish_in_signal(rec_t *r) {
+  uint64_t deadline = hk_now_ns() + REC_SIGNAL_WAIT_NS;
+  if (lock_until(&r->lock, deadline)) return HK_E_STATE;
+  if (atomic_load(&r->state) == REC_FINISHED) {
+    pthread_mutex_unlock(&r->lock);
+    return atomic_load(&r->err);
+  }
+  if (lock_until(&r->qlock, deadline)) goto give_up_lock;
+  while (r->writer_busy) { /* let it finish the buffer in hand */
+    pthread_mutex_unlock(&r->qlock);
+    struct timespec ts = {0, 500000};
+    nanosleep(&ts, NULL);
+    if (lock_until(&r->qlock, deadline)) goto give_up_lock;
+  }
+  if (lock_until(&r->wlock, deadline)) {
+    pthread_mutex_unlock(&r->qlock);
+    goto give_up_lock;
+  }
+  int running = atomic_load(&r->state) == REC_RUNNING;
+  atomic_store(&r->state, REC_FINISHED);
+  while (r->q_head) {
+    rec_buf_t *b = pop(r);
+    write_buf_locked(r, b);
+    give_back(b);
+  }
+  if (running) write_tail(r);
+  pthread_mutex_unlock(&r->wlock);
+  pthread_mutex_unlock(&r->qlock);
+  pthread_mutex_unlock(&r->lock);
+  return atomic_load(&r->err);
+give_up_lock:
+  pthread_mutex_unlock(&r->lock);
+  return HK_E_STATE;
+}
+
 int rec_finish(rec_t *r, int try_only) {
-  if (lock(r, try_only)) return HK_E_STATE;
+  if (try_only) return finish_in_signal(r);
+  pthread_mutex_lock(&r->lock);
   if (atomic_load(&r->state) == REC_FINISHED) {
     pthread_mutex_unlock(&r->lock);
     return atomic_load(&r->err);
@@ -410,38 +477,19 @@ int rec_finish(rec_t *r, int try_only) {
   /* From here handoffs drop their events; waiters for a spare wake up to
    * drop theirs. The queue is written in order, then the partial buffers. */
   pthread_cond_broadcast(&r->space);
-  stop_writer(r, try_only);
-  if (r->writer_on) { /* it did not stop in time (signal handler) */
-    pthread_mutex_unlock(&r->qlock);
-    pthread_mutex_unlock(&r->lock);
-    return HK_E_STATE;
-  }
+  stop_writer(r);
   drain_inline(r);
   if (running) {
-    /* Every attached thread's events so far: events below the published
-     * count are complete; the owner cannot reset the count or switch
-     * buffers (both need the queue lock we hold). */
-    for (rec_thread_t *t = r->threads; t && !atomic_load(&r->err);
-         t = t->next) {
-      if (!t->live || !t->cur) continue;
-      uint32_t n = atomic_load_explicit(&t->n, memory_order_acquire);
-      rec_buf_t b = {NULL, t, t->buf, n, t->index, 0};
-      write_buf(r, &b);
-      if (!atomic_load(&r->err)) t->events += n;
-    }
-    /* Owners keep appending after this; rec_thread_full drops them. */
-    if (!atomic_load(&r->err)) {
-      trc_summary_t end = {0};
-      end.end_time = rec_now(r);
-      end.dropped = atomic_load(&r->dropped);
-      end.end_signal = (uint32_t)atomic_load(&r->end_signal);
-      keep_error(r, r->sink.finish(r->sink_ctx, &end));
-    }
+    pthread_mutex_lock(&r->wlock);
+    write_tail(r);
+    pthread_mutex_unlock(&r->wlock);
   }
   pthread_mutex_unlock(&r->qlock);
   pthread_mutex_unlock(&r->lock);
   return atomic_load(&r->err);
 }
+
+void rec_set_end_signal(rec_t *r, int sig) { atomic_store(&r->end_signal, sig); }
 
 int rec_error(const rec_t *r) { return atomic_load(&r->err); }
 int rec_state(const rec_t *r) { return atomic_load(&r->state); }

@@ -64,6 +64,8 @@ static void (*real__exit)(int) __attribute__((noreturn));
 static void (*real__Exit)(int) __attribute__((noreturn));
 static void (*real_abort)(void) __attribute__((noreturn));
 static int (*real_dlclose)(void *);
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static sighandler_t (*real_signal)(int, sighandler_t);
 
 #define BOOT_SIZE (256u << 10)
 static _Alignas(64) unsigned char boot_arena[BOOT_SIZE];
@@ -111,6 +113,8 @@ static void resolve(void) {
   R(_Exit);
   R(abort);
   R(dlclose);
+  R(sigaction);
+  R(signal);
 #undef R
   resolving = 0;
 }
@@ -132,6 +136,15 @@ static __thread rec_thread_t *t_state TLS_IE;
 static __thread int t_busy TLS_IE;
 static __thread int t_exited TLS_IE;
 static __thread int t_dtor_rounds TLS_IE;
+/* An asynchronous fatal signal (SIGTERM, SIGINT) that came while the
+ * thread was inside the recorder: handled when it leaves (see on_signal). */
+static __thread int t_pending TLS_IE;
+
+static void deliver_pending(void);
+/* Leaves a recorder section entered with t_busy++. */
+HK_FORCE_INLINE void unbusy(void) {
+  if (--t_busy == 0 && HK_UNLIKELY(t_pending)) deliver_pending();
+}
 
 /* One line on stderr, once per process, without stdio. */
 static void say(const char *a, const char *b, const char *c, const char *d) {
@@ -178,7 +191,7 @@ static void start_session(void) {
           rc == -EEXIST ? "file exists; the program runs unrecorded"
                         : hk_strerror(rc));
     atomic_store(&g_mode, MODE_DONE);
-    t_busy--;
+    unbusy();
     return;
   }
   rec_skip_add_module_of(rec_skip(r), (const void *)start_session);
@@ -190,7 +203,7 @@ static void start_session(void) {
   g_rec = r;
   if (cfg.signals && !g_sig_ok) install_signals();
   atomic_store(&g_mode, MODE_ON);
-  t_busy--;
+  unbusy();
 }
 
 /* Ends the session of this process (not of a vfork child sharing our
@@ -200,14 +213,14 @@ static void end_session(int try_only) {
   t_busy++;
   int rc = rec_finish(g_rec, try_only);
   if (rc == HK_E_STATE && try_only) {
-    t_busy--;
+    unbusy();
     return;
   }
   atomic_store(&g_mode, MODE_DONE);
   if (rc && !rec_config(g_rec)->quiet)
     say("recording stopped early, trace incomplete: ", rec_path(g_rec), ": ",
         hk_strerror(rc));
-  t_busy--;
+  unbusy();
 }
 
 static HK_NOINLINE rec_thread_t *enter_slow(void) {
@@ -226,7 +239,7 @@ static HK_NOINLINE rec_thread_t *enter_slow(void) {
     if (g_key_ok) pthread_setspecific(g_key, t);
     t_state = t;
   }
-  t_busy--;
+  unbusy();
   return t && rec_state(r) == REC_RUNNING ? t : NULL;
 }
 
@@ -244,7 +257,10 @@ HK_FORCE_INLINE rec_thread_t *enter(void) {
   if (t) t_busy = 1;
   return t;
 }
-HK_FORCE_INLINE void leave(void) { t_busy = 0; }
+HK_FORCE_INLINE void leave(void) {
+  t_busy = 0;
+  if (HK_UNLIKELY(t_pending)) deliver_pending();
+}
 
 /* The site of the current call. ret is the hook's return address. Depth 1
  * with a cached caller costs one cache probe; otherwise the stack is
@@ -431,7 +447,7 @@ static void thread_dtor(void *v) {
     t_state = NULL;
     t_exited = 1;
   }
-  t_busy--;
+  unbusy();
 }
 
 /* The writer thread is stopped across fork (rec_fork_prepare): the child
@@ -443,7 +459,7 @@ static void fork_prepare(void) {
 
 static void fork_parent(void) {
   if (g_rec) rec_fork_parent(g_rec);
-  t_busy--;
+  unbusy();
 }
 
 /* The child drops the parent's session (its other threads do not exist
@@ -460,7 +476,7 @@ static void fork_child(void) {
   if (old) rec_fork_child(old);
   g_reported = 0;
   atomic_store(&g_mode, MODE_IDLE);
-  t_busy--;
+  unbusy();
 }
 
 static int exec_pending;
@@ -565,39 +581,199 @@ HK_EXPORT int dlclose(void *h) {
   if (atomic_load(&g_mode) == MODE_ON && !t_busy && getpid() == g_pid) {
     t_busy++;
     rec_modules_refresh(g_rec);
-    t_busy--;
+    unbusy();
   }
   return rc;
 }
 
-/* Fatal signals whose disposition is the default: finish the file (if no
- * lock is in the way: never wait in a signal handler), then die the way
- * the signal would have killed the program. SIGINT is left alone: programs
- * such as python look at its initial disposition. */
-static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
-                                    SIGTERM};
+/* ---- fatal signals: the last-gasp flush ------------------------------ */
 
-static void on_fatal(int sig) {
-  int saved = errno;
-  if (!t_busy) end_session(1);
-  signal(sig, SIG_DFL);
+/* The recorder's handler stays first for these signals: it is installed at
+ * session start (where the disposition is not SIG_IGN) and sigaction and
+ * signal are interposed, so a handler the program installs later is kept
+ * as the program's (g_prog) and called from ours; the program reads back
+ * its own handler, never ours. When the program's disposition is a
+ * handler, ours only calls it (the handler may recover: a GC's SIGSEGV).
+ * When it is the default action, the process is about to die: ours writes
+ * what is buffered (rec_finish with try_only: trylocks, every wait
+ * bounded), then restores the default action and re-raises, so the
+ * program dies by the same signal with the same status. A watchdog alarm
+ * bounds the flush itself: the coding calls the real malloc, which may
+ * hang if the crash left an allocator lock held; then the process dies by
+ * its signal all the same, without the summary. */
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
+                                    SIGTERM, SIGINT};
+#define REC_NSIG 65
+static struct sigaction g_prog[REC_NSIG]; /* the program's disposition */
+static _Atomic unsigned char g_ours[REC_NSIG]; /* our handler is installed */
+static _Atomic int g_dying;     /* the first fatal signal being handled */
+static _Atomic int g_flush_done;
+static __thread int t_in_fatal TLS_IE;
+#define REC_WATCHDOG_S 4
+
+static void on_signal(int sig, siginfo_t *si, void *uc);
+
+/* Raised with the default action: the process dies as it would have. */
+static void die_by(int sig) {
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  real_sigaction(sig, &dfl, NULL);
+  sigset_t m;
+  sigemptyset(&m);
+  sigaddset(&m, sig);
+  pthread_sigmask(SIG_UNBLOCK, &m, NULL);
   raise(sig);
+  /* A signal the kernel holds back (stopped, or ignored by then): the
+   * program goes on as if the handler returned. */
+}
+
+/* The flush took too long (an allocator lock left held by the crash). */
+static void on_watchdog(int alrm) {
+  (void)alrm;
+  int sig = atomic_load(&g_dying);
+  die_by(sig ? sig : SIGKILL);
+}
+
+static void last_gasp(int sig) {
+  if (atomic_load(&g_mode) != MODE_ON || !g_rec || getpid() != g_pid) return;
+  struct sigaction wd;
+  memset(&wd, 0, sizeof wd);
+  wd.sa_handler = on_watchdog;
+  sigemptyset(&wd.sa_mask);
+  real_sigaction(SIGALRM, &wd, NULL);
+  sigset_t m;
+  sigemptyset(&m);
+  sigaddset(&m, SIGALRM);
+  pthread_sigmask(SIG_UNBLOCK, &m, NULL);
+  alarm(REC_WATCHDOG_S);
+  t_busy++;
+  rec_set_end_signal(g_rec, sig);
+  int rc = rec_finish(g_rec, 1);
+  if (rc != HK_E_STATE) atomic_store(&g_mode, MODE_DONE);
+  t_busy--; /* not unbusy: nothing is pending here */
+  alarm(0);
+}
+
+/* Calls the program's handler h as the kernel would have (its mask, its
+ * SA_RESETHAND). */
+static void call_program(int sig, const struct sigaction *h, siginfo_t *si,
+                         void *uc) {
+  sigset_t m = h->sa_mask, old;
+  if (!(h->sa_flags & SA_NODEFER)) sigaddset(&m, sig);
+  pthread_sigmask(SIG_BLOCK, &m, &old);
+  if (h->sa_flags & SA_RESETHAND) {
+    memset(&g_prog[sig], 0, sizeof g_prog[sig]);
+    g_prog[sig].sa_handler = SIG_DFL;
+  }
+  if (h->sa_flags & SA_SIGINFO)
+    h->sa_sigaction(sig, si, uc);
+  else
+    h->sa_handler(sig);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc) {
+  int saved = errno;
+  struct sigaction h = g_prog[sig];
+  int async = sig == SIGTERM || sig == SIGINT;
+  if (t_in_fatal) { /* a fault inside our own flush: die by the first one */
+    int first = atomic_load(&g_dying);
+    die_by(first ? first : sig);
+  } else if (async && t_busy) {
+    /* Inside the recorder (maybe holding its locks) or the allocator:
+     * handled when the thread leaves it (unbusy, leave). */
+    t_pending = sig;
+  } else if (h.sa_handler == SIG_IGN && !(h.sa_flags & SA_SIGINFO)) {
+    /* ignored: nothing to do */
+  } else if (h.sa_handler != SIG_DFL || (h.sa_flags & SA_SIGINFO)) {
+    call_program(sig, &h, si, uc);
+  } else {
+    t_in_fatal = 1;
+    int zero = 0;
+    if (atomic_compare_exchange_strong(&g_dying, &zero, sig)) {
+      last_gasp(sig);
+      atomic_store(&g_flush_done, 1);
+    } else {
+      /* Another thread is flushing: let it finish (its watchdog bounds
+       * this), then die. */
+      while (!atomic_load(&g_flush_done)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+      }
+    }
+    die_by(sig);
+    t_in_fatal = 0;
+  }
   errno = saved;
+}
+
+static void deliver_pending(void) {
+  int sig = t_pending;
+  t_pending = 0;
+  raise(sig); /* on_signal again, now outside the recorder */
+}
+
+/* Installs our handler for sig with the program's SA_RESTART/SA_ONSTACK. */
+static int install_ours(int sig, int prog_flags) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_signal;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER | (prog_flags & (SA_RESTART | SA_ONSTACK));
+  sigemptyset(&sa.sa_mask);
+  return real_sigaction(sig, &sa, NULL);
 }
 
 static void install_signals(void) {
   g_sig_ok = 1;
   for (size_t i = 0; i < HK_ARRAY_LEN(fatal_signals); i++) {
-    struct sigaction old, sa;
-    if (sigaction(fatal_signals[i], NULL, &old) || old.sa_handler != SIG_DFL ||
-        (old.sa_flags & SA_SIGINFO))
-      continue;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fatal;
-    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    sigaction(fatal_signals[i], &sa, NULL);
+    int sig = fatal_signals[i];
+    struct sigaction old;
+    if (real_sigaction(sig, NULL, &old)) continue;
+    /* An ignored signal (nohup, a shell's background job) stays ignored. */
+    if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN) continue;
+    g_prog[sig] = old;
+    if (install_ours(sig, old.sa_flags) == 0) atomic_store(&g_ours[sig], 1);
   }
+}
+
+/* The program changes or reads the disposition of a signal we hold: it
+ * sees and sets its own (g_prog); ours stays installed, except for
+ * SIG_IGN, which is installed for real (the signal then kills nobody). */
+HK_EXPORT int sigaction(int sig, const struct sigaction *act,
+                        struct sigaction *old) {
+  if (!ready()) resolve();
+  if (sig <= 0 || sig >= REC_NSIG || !atomic_load(&g_ours[sig]))
+    return real_sigaction(sig, act, old);
+  struct sigaction prev = g_prog[sig];
+  if (act) {
+    if (!(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_IGN) {
+      int rc = real_sigaction(sig, act, NULL);
+      if (rc) return rc;
+      atomic_store(&g_ours[sig], 0);
+    } else {
+      g_prog[sig] = *act;
+      install_ours(sig, act->sa_flags);
+    }
+  }
+  if (old) *old = prev;
+  return 0;
+}
+
+/* glibc's signal() has BSD semantics: SA_RESTART, handler kept. */
+HK_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
+  if (!ready()) resolve();
+  if (sig <= 0 || sig >= REC_NSIG || !atomic_load(&g_ours[sig]))
+    return real_signal(sig, handler);
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = handler;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(sig, &sa, &old)) return SIG_ERR;
+  return (old.sa_flags & SA_SIGINFO) ? (sighandler_t)(void *)old.sa_sigaction
+                                     : old.sa_handler;
 }
 
 __attribute__((constructor)) static void rec_preload_init(void) {

@@ -247,9 +247,15 @@ void rec_drain(rec_t *r);
  * sink, stops the writer thread, writes the summary and closes. Other
  * threads may still be recording: their events up to now are written,
  * later ones are counted as dropped. Returns the sink's first error. With
- * try_only (signal handlers), gives up (HK_E_STATE) instead of waiting for
- * the session lock, and waits at most about a second for the writer. */
+ * try_only (signal handlers): takes every lock with trylock, retried for
+ * REC_SIGNAL_WAIT_NS in all (a holder may be the interrupted thread), and
+ * gives up with HK_E_STATE past it; the writer thread is not stopped or
+ * joined, only waited for (bounded) if it is in the middle of a buffer. */
+#define REC_SIGNAL_WAIT_NS 2000000000ull
 int rec_finish(rec_t *r, int try_only);
+/* The fatal signal that ends the session (the summary's end_signal); set
+ * before rec_finish. Async-signal-safe. */
+void rec_set_end_signal(rec_t *r, int sig);
 
 /* The first error met (sticky), 0 if none. */
 int rec_error(const rec_t *r);

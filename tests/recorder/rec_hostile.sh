@@ -47,6 +47,51 @@ closefds|closefds_chunk|dup2|dup2_chunk)
     fd=$(sed -n 's/^trace fd //p' "$W/out")
     [ "${fd:-0}" -ge 64 ] || fail "trace fd $fd is not high"
   fi ;;
+doublefree|segvfree)
+  # A crash inside free: the last-gasp flush writes what was buffered, and
+  # the program still dies by its signal.
+  want=134 sig=6 n=20001; [ $CASE = segvfree ] && want=139 sig=11 n=20000
+  HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$VD/v_hostile" "$W/r" $CASE 2> "$W/err"; rc=$?
+  [ $rc -eq $want ] || { cat "$W/err"; fail "exit status $rc, want $want"; }
+  one_file
+  check "$T" --ranges "$W/r" --expect status=0 --expect summary=1 \
+    --expect end_signal=$sig --expect hostile_alloc:malloc=$n \
+    --expect-ge free=19000 --prepare --expect unmatched_frees=0
+  if [ -n "$HKSIM" ]; then
+    "$HKSIM" trace verify "$T" > /dev/null || fail "verify"
+    "$HKSIM" trace info "$T" | grep -q "^ended      by signal $sig" || fail "info does not name signal $sig"
+  fi ;;
+handler)
+  # The program's own SIGTERM handler, installed after recording started,
+  # is called (the recorder stays first and chains); nothing is flushed
+  # early and the program goes on to exit 0.
+  HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$VD/v_hostile" "$W/r" handler; rc=$?
+  [ $rc -eq 0 ] || fail "exit status $rc, want 0"
+  one_file
+  check "$T" --ranges "$W/r" --expect status=0 --expect summary=1 --expect end_signal=0 \
+    --expect hostile_alloc:malloc=20100 ;;
+sigint)
+  HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$VD/v_hostile" "$W/r" sigint; rc=$?
+  [ $rc -eq 130 ] || fail "exit status $rc, want 130 (SIGINT)"
+  one_file
+  check "$T" --ranges "$W/r" --expect status=0 --expect summary=1 --expect end_signal=2 \
+    --expect hostile_alloc:malloc=20000 ;;
+sigterm4)
+  # SIGTERM to 4 busy threads after 0.3 s, 5 times: every trace ends with
+  # its summary and verifies; the program dies by SIGTERM.
+  for i in 1 2 3 4 5; do
+    rm -f "$W"/t.*.hkt
+    HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$VD/v_hostile" "$W/r" busy4 & pid=$!
+    sleep 0.3
+    kill -TERM $pid
+    wait $pid; rc=$?
+    [ $rc -eq 143 ] || fail "run $i: exit status $rc, want 143 (SIGTERM)"
+    one_file
+    check "$T" --expect status=0 --expect summary=1 --expect end_signal=15 \
+      --expect-ge allocs=1000 --prepare --expect double_allocs=0
+    if [ -n "$HKSIM" ]; then "$HKSIM" trace verify "$T" > /dev/null || fail "run $i: verify"; fi
+    sed -n 's/^\(events\|dropped\)=/run '$i' &/p' "$W/check.out"
+  done ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
 echo "PASS [$CASE]"

@@ -5,9 +5,23 @@
  *                 frees all in hostile_free. OUT must hold its 50 bytes.
  *   dup2 OUT      like closefds, but dup2()s its own file over the number
  *                 of the trace fd (found in /proc/self/fd) instead.
+ *   doublefree    20000 malloc/free pairs, 1000 blocks kept, then frees one
+ *                 block twice: glibc aborts (SIGABRT) inside free.
+ *   segvfree      the same, then frees a pointer into a PROT_NONE page:
+ *                 SIGSEGV inside free.
+ *   busy4         4 threads allocate and free (a quarter of the frees
+ *                 crossing threads) until the process is killed.
+ *   handler       20000 pairs, installs a SIGTERM handler with signal()
+ *                 after recording started, checks sigaction reads it back,
+ *                 raises SIGTERM: the handler runs, the program exits 0.
+ *   sigint        20000 pairs, raises SIGINT (no handler): dies by it.
  * Exit 0 when every call of its own succeeded. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +75,36 @@ static int own_file(const char *mode, const char *out) {
   return write(fd, payload, 50) == 50 ? fd : -1;
 }
 
+static void pairs(int n, int keep) {
+  for (int i = 0; i < n; i++) {
+    void *p = hostile_alloc(16 + (size_t)(i % 50) * 8);
+    victim_use(p);
+    if (i < keep)
+      blocks[i] = p;
+    else
+      hostile_free(p);
+  }
+}
+
+static void *_Atomic handoff[4];
+
+static void *busy(void *arg) {
+  int self = (int)(intptr_t)arg;
+  for (unsigned i = 0;; i++) {
+    void *p = hostile_alloc(16 + (size_t)(i % 64) * 8);
+    victim_use(p);
+    if (i % 4 == 0) {
+      p = atomic_exchange(&handoff[(self + 1) % 4], p);
+      if (!p) continue;
+    }
+    hostile_free(p);
+  }
+  return NULL;
+}
+
+static volatile sig_atomic_t got_term;
+static void on_term(int sig) { got_term = sig; }
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   FILE *f = fopen(argv[1], "w");
@@ -76,6 +120,41 @@ int main(int argc, char **argv) {
     for (int i = N; i < 2 * N; i++) blocks[i] = hostile_alloc(16 + (size_t)(i % 50) * 8);
     for (int i = 0; i < 2 * N; i++) hostile_free(blocks[i]);
     return close(fd) == 0 ? 0 : 1;
+  }
+  if (strcmp(mode, "doublefree") == 0) {
+    pairs(20000, 1000);
+    void *p = hostile_alloc(100);
+    hostile_free(p);
+    hostile_free(p);
+    return 3; /* not reached: glibc aborts */
+  }
+  if (strcmp(mode, "segvfree") == 0) {
+    pairs(20000, 1000);
+    char *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) return 1;
+    hostile_free(page + 64);
+    return 3; /* not reached */
+  }
+  if (strcmp(mode, "busy4") == 0) {
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, busy, (void *)(intptr_t)i);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    return 0;
+  }
+  if (strcmp(mode, "handler") == 0) {
+    pairs(20000, 0);
+    if (signal(SIGTERM, on_term) != SIG_DFL) return 4; /* the old one: default */
+    struct sigaction now;
+    if (sigaction(SIGTERM, NULL, &now) || now.sa_handler != on_term) return 5;
+    raise(SIGTERM);
+    if (got_term != SIGTERM) return 6;
+    pairs(100, 0);
+    return 0;
+  }
+  if (strcmp(mode, "sigint") == 0) {
+    pairs(20000, 0);
+    raise(SIGINT);
+    return 3; /* not reached */
   }
   return 2;
 }
