@@ -3,6 +3,7 @@
  * --progress) and hands them to rpl_replay(). Then symbolizes and
  * attributes the traces it stored (analysis/, which replayer/ may not
  * use), so that a fresh database already names its call sites. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,9 @@ static void help(FILE *f) {
           "  --progress      progress bar on stderr even if it is not a terminal\n"
           "  --quiet         no progress bar\n\n"
           "exit: 0 every run done, 1 a run failed or an input/database error,\n"
-          "2 usage (unknown back end or policy: nothing is written)\n");
+          "2 usage (unknown back end or policy: nothing is written),\n"
+          "130/143 interrupted by SIGINT/SIGTERM (the run in progress is\n"
+          "stored failed, \"interrupted by SIGINT\"; no temporary file is left)\n");
 }
 
 /* Splits a comma list into out (pointers into a copy of s: argv itself
@@ -218,6 +221,16 @@ static int run_replay(int argc, char **argv) {
 
   rpl_report_t rep;
   int rc = rpl_replay(&o, &rep);
+  if (rep.interrupted) { /* the shell's convention: 128 + the signal */
+    char run[64] = "no run was in progress";
+    if (rep.interrupted_run)
+      snprintf(run, sizeof run, "run %lld stored as failed",
+               (long long)rep.interrupted_run);
+    cli_error(o.db_path, "interrupted by %s: %s, %llu run(s) done",
+              rep.interrupted == SIGINT ? "SIGINT" : "SIGTERM", run,
+              (unsigned long long)rep.runs_done);
+    return 128 + rep.interrupted;
+  }
   if (rc == HK_E_USAGE) return CLI_USAGE;
   if (rc) return CLI_FAIL;
   symbolize_stored(o.db_path, o.progress != 0);

@@ -363,6 +363,12 @@ typedef struct rpl_opts {
 typedef struct rpl_report {
   uint64_t runs_done, runs_failed;
   uint64_t traces_bad;
+  /* SIGINT or SIGTERM ended the session (the signal; 0 none): the run in
+   * progress (interrupted_run, 0 none) was killed and stored failed
+   * ("interrupted by SIGINT"), no further run started, the temporary
+   * directory removed. */
+  int interrupted;
+  int64_t interrupted_run;
 } rpl_report_t;
 
 /* The shard split of a run matrix: run k (in the canonical order trace,

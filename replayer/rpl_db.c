@@ -15,12 +15,23 @@
 struct rpl_db_s {
   sqlite3 *db;
   char host[64];
+  /* The error of the last failed write, read before its ROLLBACK (whose
+   * own message, "cannot rollback - no transaction is active" after a
+   * full disk, would hide it); "" when the last call succeeded. */
+  char err[256];
 };
+
+/* Rolls back after a failure, keeping the failure's message. */
+static void rollback_keep(rpl_db_t *db) {
+  snprintf(db->err, sizeof db->err, "%s", sqlite3_errmsg(db->db));
+  sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+}
 
 #define RPL_DB_BUSY_MS (10 * 60 * 1000)
 #define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
 const char *rpl_db_errmsg(const rpl_db_t *db) {
+  if (db && db->err[0]) return db->err;
   return db && db->db ? sqlite3_errmsg(db->db) : "no database";
 }
 
@@ -518,6 +529,7 @@ fail:
   "touch = ?6 AND per_op = ?7"
 
 int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id) {
+  db->err[0] = 0;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(
           db->db,
@@ -554,6 +566,7 @@ int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id) {
 }
 
 int rpl_db_run_fail(rpl_db_t *db, int64_t run_id, const char *error) {
+  db->err[0] = 0;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db->db,
                          "UPDATE runs SET status='failed', error=?, "
@@ -620,6 +633,7 @@ static int store_latencies(rpl_db_t *db, int64_t run_id, const rpl_result_t *res
 }
 
 int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
+  db->err[0] = 0;
   if (exec(db, "BEGIN IMMEDIATE")) return HK_E_SQLITE;
   int rc = 0;
   batch_t b;
@@ -747,7 +761,7 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
     sqlite3_finalize(st);
   }
   if (rc || exec(db, "COMMIT")) {
-    exec(db, "ROLLBACK");
+    rollback_keep(db);
     return HK_E_SQLITE;
   }
   return 0;

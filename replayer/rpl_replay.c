@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "rpl_internal.h"
@@ -93,6 +94,33 @@ static void progress_bar(session_t *S, const char *trace, const char *label,
           (unsigned long long)S->runs_total, trace, label, bar,
           (unsigned long long)done, (unsigned long long)total, rate / 1e6,
           (int)(left / 60), (int)left % 60);
+}
+
+/* ---- interruption ----------------------------------------------------- */
+
+/* SIGINT or SIGTERM received (the signal number), 0 if none. The handler
+ * only records it: the run in progress is killed and marked failed, and
+ * the session ends cleanly, from the main flow. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) {
+  if (!interrupted) interrupted = sig;
+}
+
+/* Removes the session's temporary directory and whatever is left in it. */
+static void remove_tmp(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *e;
+    char p[600];
+    while ((e = readdir(d)))
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+      }
+    closedir(d);
+  }
+  rmdir(dir);
 }
 
 /* ---- one run ---------------------------------------------------------- */
@@ -207,7 +235,10 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
   }
   if (pid == 0) {
     /* The child: never touches the database; ends with _exit so that no
-     * parent state (SQLite, stdio buffers) is flushed or closed twice. */
+     * parent state (SQLite, stdio buffers) is flushed or closed twice.
+     * A ^C reaches it too and ends it at once. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     rpl_result_t res;
     char why[200];
     int rc = rpl_mem_enforce(S->mem_limit, why, sizeof why);
@@ -227,9 +258,13 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
     _exit(rc ? 3 : 0);
   }
 
-  int st = 0;
+  int st = 0, killed = 0;
   for (;;) {
-    pid_t w = waitpid(pid, &st, S->show ? WNOHANG : 0);
+    if (interrupted && !killed) {
+      kill(pid, SIGKILL);
+      killed = 1;
+    }
+    pid_t w = waitpid(pid, &st, S->show && !killed ? WNOHANG : 0);
     if (w == pid) break;
     if (w < 0 && errno != EINTR) break;
     if (S->show) {
@@ -242,7 +277,14 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
   rpl_result_t res;
   memset(&res, 0, sizeof res);
   int rc = 0;
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+  if (interrupted && (killed || !WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+    char err[64];
+    snprintf(err, sizeof err, "interrupted by %s",
+             interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = rpl_db_run_fail(S->db, run_id, err);
+    S->rep->runs_failed++;
+    S->rep->interrupted_run = run_id;
+  } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
     char err[256];
     describe_status(S, st, err, sizeof err);
     rc = rpl_db_run_fail(S->db, run_id, err);
@@ -258,8 +300,15 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
   } else {
     rc = rpl_db_run_finish(S->db, run_id, &res);
     if (rc) {
+      /* The run's rows are rolled back; it must not stay 'running'. A
+       * one-row update often still fits where the rows did not (a full
+       * disk); the session stops either way. */
+      char err[300];
+      snprintf(err, sizeof err, "storing the run: %s", rpl_db_errmsg(S->db));
       report(S, o->db_path, "storing run %lld: %s", (long long)run_id,
              rpl_db_errmsg(S->db));
+      rpl_db_run_fail(S->db, run_id, err);
+      S->rep->runs_failed++;
     } else if (res.status) {
       S->rep->runs_failed++;
       report(S, trace, "run %lld (%s) failed: %s", (long long)run_id, label,
@@ -420,11 +469,11 @@ static int one_trace(session_t *S, const char *path, size_t index) {
   }
   const char *name = strrchr(path, '/');
   name = name ? name + 1 : path;
-  for (size_t b = 0; b < o->n_backends && !rc; b++) {
+  for (size_t b = 0; b < o->n_backends && !rc && !interrupted; b++) {
     const rpl_backend_t *be = rpl_backend_find(o->backends[b]);
     size_t np = be->takes_policy ? o->n_policies : 1;
-    for (size_t p = 0; p < np && !rc; p++)
-      for (uint32_t r = 0; r < o->repeat && !rc; r++) {
+    for (size_t p = 0; p < np && !rc && !interrupted; p++)
+      for (uint32_t r = 0; r < o->repeat && !rc && !interrupted; r++) {
         if (!owns(S, index, b, p, r)) continue;
         rc = one_run(S, &prog, name, trace_id, be, o->backends[b],
                      be->takes_policy ? o->policies[p] : NULL, r);
@@ -631,14 +680,24 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
   cache_dir_init(&S);
   S.t_start = hk_now_ns();
 
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal; /* no SA_RESTART: waitpid returns EINTR */
+  sigemptyset(&sa.sa_mask);
+  interrupted = 0;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
   int first_err = 0;
-  for (size_t t = 0; t < o->n_traces; t++) {
+  for (size_t t = 0; t < o->n_traces && !interrupted; t++) {
     rc = one_trace(&S, o->traces[t], t);
     if (rc && !first_err) first_err = rc;
     if (rc == HK_E_SQLITE) break; /* the database is gone: stop */
   }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  rep->interrupted = interrupted;
   munmap((void *)S.progress, 4096);
-  rmdir(S.tmp);
+  remove_tmp(S.tmp);
   rpl_db_free(S.db);
   free(S.owner);
   return first_err;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # replay_robust.sh: hksim replay under hostile or unlucky conditions
 # (integration test, issue 10): the memory cap (--mem-limit), concurrent
-# sessions sharing one database, a damaged prepared-program cache.
+# sessions sharing one database, a damaged prepared-program cache, SIGINT
+# and SIGTERM to a session, a write error while storing a run.
 # Traces are hand-made by tests/traces/mktrace.
 set -u
 H=${HKSIM_BUILD:?}/bin/hksim
@@ -107,6 +108,49 @@ b = bytearray(open(p, 'rb').read()); b[o] ^= 0x10; open(p, 'wb').write(b)" "$f" 
 done
 "$H" replay "$T/small.hkt" --db "$T/k.db" --backend hakmem --cache-dir "$C" --quiet >/dev/null 2>"$T/err"
 check "rebuilt cache is used silently" "$(cat "$T/err")" ""
+
+# ---- interruption ------------------------------------------------------
+# SIGINT or SIGTERM while a run is in progress: that run is stored failed
+# ("interrupted by SIGINT"), no other run starts, the temporary directory
+# is removed, exit 130 / 143. Runs are 400 x memset of 16 MiB (seconds).
+"$MK" "$T/long.hkt" loop:400:16777216 || bad "mktrace long"
+for sig in INT TERM; do
+  mkdir -p "$T/tmp$sig"
+  TMPDIR="$T/tmp$sig" "$H" replay "$T/long.hkt" --db "$T/i$sig.db" --backend glibc \
+    --touch full --per-op none --repeat 50 --quiet >/dev/null 2>"$T/err" &
+  pid=$!
+  n=0
+  until [ "$(sqlite3 "$T/i$sig.db" "SELECT COUNT(*) FROM runs WHERE status = 'running'" 2>/dev/null)" = 1 ] || [ $n -ge 400 ]; do
+    sleep 0.05; n=$((n + 1))
+  done
+  kill -$sig $pid
+  wait $pid
+  rc=$?
+  want=130; [ $sig = TERM ] && want=143
+  check "SIG$sig: exit $want" "$rc" "$want"
+  check "SIG$sig: the run stored failed, none running, none after" \
+    "$(sqlite3 "$T/i$sig.db" "SELECT group_concat(status || ':' || COALESCE(error, '')) FROM runs")" \
+    "failed:interrupted by SIG$sig"
+  has "SIG$sig: one line says so" "interrupted by SIG$sig: run 1 stored as failed" "$T/err"
+  check "SIG$sig: temporary directory removed" "$(ls -A "$T/tmp$sig")" ""
+done
+
+# ---- a write error while storing a run ---------------------------------
+# A file-size limit (EFBIG) stands in for a full disk: the stored error is
+# SQLite's own, read before the ROLLBACK (it was "cannot rollback - no
+# transaction is active"), and the run ends failed, not running.
+# 100 KB: room for the child's result (40 KB), not for the run's rows.
+# ulimit -f counts 512-byte blocks in dash, 1024 in bash: probe which.
+(trap '' XFSZ; ulimit -f 1; head -c 1000 /dev/zero >"$T/probe" 2>/dev/null)
+blocks=$((102400 / $(stat -c %s "$T/probe")))
+"$H" replay "$T/small.hkt" --db "$T/f.db" --backend null --per-op none --quiet >/dev/null 2>&1
+(trap '' XFSZ; ulimit -f $blocks; "$H" replay "$T/small.hkt" --db "$T/f.db" --backend glibc --per-op all --quiet >/dev/null 2>"$T/err")
+check "write error: exit 1" "$?" 1
+has "write error: the real message" "storing run 2: disk I/O error" "$T/err"
+if grep -q "cannot rollback" "$T/err"; then bad "write error: rollback's message shown"; else ok "write error: not rollback's message"; fi
+check "write error: run failed with it" \
+  "$(sqlite3 "$T/f.db" "SELECT status || ':' || error FROM runs WHERE run_id = 2")" \
+  "failed:storing the run: disk I/O error"
 
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]
