@@ -1,35 +1,47 @@
 #!/usr/bin/env bash
-# The main job end to end: record a real program (python3 building and
-# serialising JSON) under the LD_PRELOAD recorder, replay the trace against
-# hakmem (static and elo policies), mimalloc and glibc into a SQLite
-# database, and print the comparison. Also replays hakmem's vm scenario.
-# Usage: scripts/demo.sh [OUTDIR]     (default: out/demo)
+# The main job end to end, from a fresh clone on Debian 12: installs what
+# is missing (scripts/install-deps.sh, as root or through sudo), builds
+# (scripts/build.sh), then records a real program (python3 building and
+# serialising JSON) under the LD_PRELOAD recorder, replays the trace and
+# hakmem's vm scenario against hakmem (static and elo policies), mimalloc
+# and glibc into a SQLite database, and prints the comparison.
+# Usage: scripts/demo.sh [--quick] [OUTDIR]     (default: out/demo)
+#   --quick   a small workload (a few seconds; the docs test uses it)
+#   HKSIM=PATH in the environment: use that hksim (no install, no build)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+items=60000 scale=10
+if [ "${1:-}" = "--quick" ]; then items=3000 scale=1; shift; fi
+case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 out="${1:-$root/out/demo}"
-hksim="$root/build/bin/hksim"
-[ -x "$hksim" ] || { echo "demo: build first: scripts/build.sh" >&2; exit 1; }
+hksim="${HKSIM:-}"
+if [ -z "$hksim" ]; then
+  echo "== packages (scripts/install-deps.sh installs what is missing)"
+  "$root/scripts/install-deps.sh"
+  echo "== build (build/)"
+  "$root/scripts/build.sh" > /dev/null
+  hksim="$root/build/bin/hksim"
+fi
 mkdir -p "$out"
-rm -f "$out"/py*.hkt "$out/results.db"*
+rm -f "$out"/py*.hkt "$out"/vm.hkt "$out/results.db"*
 
-# Debian's python3 itself, not a wrapper script (pyenv shims are bash
-# scripts: each of their processes would get a trace of its own).
-py=/usr/bin/python3; [ -x "$py" ] || py=$(command -v python3)
+# hksim record follows launchers (pyenv shims, env) to python itself and
+# sets PYTHONMALLOC=malloc for it, saying so.
 echo "== 1. record: python3 builds and serialises a JSON document"
-PYTHONMALLOC=malloc "$hksim" record -o "$out/py.hkt" -- "$py" -c '
-import json
+"$hksim" record -o "$out/py.hkt" -- python3 -c '
+import json, sys
+n = int(sys.argv[1])
 doc = [{"id": i, "name": "item%d" % i, "tags": ["a"] * (i % 7), "v": i * 0.5}
-       for i in range(60000)]
+       for i in range(n)]
 s = json.dumps(doc)
-print("python3: serialised", len(s), "bytes")'
-trace=$(ls -S "$out"/py*.hkt | head -n 1)   # the largest: python itself
+print("python3: serialised", len(s), "bytes")' "$items"
 
 echo; echo "== 2. the trace"
-"$hksim" trace info "$trace"
+"$hksim" trace info "$out/py.hkt"
 
 echo; echo "== 3. replay: hakmem (static, elo), mimalloc, glibc; plus the vm scenario"
-"$hksim" gen vm -o "$out/vm.hkt" --scale 10 >/dev/null
-"$hksim" replay "$trace" "$out/vm.hkt" --db "$out/results.db" \
+"$hksim" gen vm -o "$out/vm.hkt" --scale "$scale" > /dev/null
+"$hksim" replay "$out/py.hkt" "$out/vm.hkt" --db "$out/results.db" \
     --backend hakmem,mimalloc,glibc --policy static,elo --seed 1
 
 echo; echo "== 4. comparison"

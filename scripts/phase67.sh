@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --repeat) repeat=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --touch) touch=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "phase67.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done

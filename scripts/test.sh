@@ -2,12 +2,17 @@
 # Runs every test: the release build with warnings as errors (unit and
 # integration tests), the unit tests again under ASan+UBSan and the threaded
 # ones under TSan, and a short run of each libFuzzer target.
-# Usage: scripts/test.sh          (what CI runs)
+# Installs what is missing first (scripts/install-deps.sh, as root or
+# through sudo). CI (.ci/run) runs exactly this script.
+# Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 step() { printf '\n== %s\n' "$*"; }
+
+step "packages (scripts/install-deps.sh installs what is missing)"
+bash scripts/install-deps.sh
 
 step "release build, -Werror, all tests"
 cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHKSIM_WERROR=ON >/dev/null
