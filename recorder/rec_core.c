@@ -389,15 +389,25 @@ void rec_fork_child(rec_t *r) {
   rec_abandon(r);
 }
 
+/* The thread's entry again, with its end time (lock held): the trace
+ * format keeps the last entry of an index. */
+static void end_entry(rec_t *r, rec_thread_t *t, uint64_t now) {
+  trc_thread_t th = {t->index, t->tid, t->start_time, now ? now : 1, ""};
+  set_error(r, r->sink.add_thread(r->sink_ctx, &th));
+}
+
 /* Every attached thread's events so far, then the summary (qlock and
  * wlock held, the queue written). Events below a thread's published count
  * are complete; the owner cannot reset the count or switch buffers (both
  * need the queue lock). Owners keep appending after this; rec_thread_full
  * drops them. */
 static void write_tail(rec_t *r) {
+  uint64_t now = rec_now(r);
   for (rec_thread_t *t = r->threads; t && !atomic_load(&r->err);
        t = t->next) {
-    if (!t->live || !t->cur) continue;
+    if (!t->live) continue;
+    end_entry(r, t, now); /* still running: it ends with the recording */
+    if (!t->cur) continue;
     uint32_t n = atomic_load_explicit(&t->n, memory_order_acquire);
     rec_buf_t b = {NULL, t, t->buf, n, t->index, 0};
     write_buf_locked(r, &b);
@@ -632,6 +642,10 @@ void rec_thread_full(rec_thread_t *t) {
 void rec_thread_flush(rec_thread_t *t, int final) {
   rec_t *r = t->rec;
   pthread_mutex_lock(&r->lock);
+  /* Its end, defined before its last events are queued (the writer
+   * writes pending tables ahead of them). */
+  if (final && t->live && atomic_load(&r->state) == REC_RUNNING)
+    end_entry(r, t, rec_now(r));
   pthread_mutex_lock(&r->qlock);
   handoff(t, final);
   pthread_mutex_unlock(&r->qlock);

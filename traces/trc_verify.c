@@ -172,9 +172,12 @@ int trc_scan(const char *path, trc_scan_t *s) {
       break;
     case TRC_CHUNK_MODULES: s->modules += (uint32_t)c.n; break;
     case TRC_CHUNK_THREADS:
-      s->threads += (uint32_t)c.n;
-      for (size_t i = 0; i < c.n; i++)
+      /* An index may be defined again (with its end time): count each
+       * thread once. */
+      for (size_t i = 0; i < c.n; i++) {
+        if (!umap_find(&threads, c.threads[i].index)) s->threads++;
         if (!umap_put(&threads, c.threads[i].index, 1)) nomem = 1;
+      }
       break;
     case TRC_CHUNK_SUMMARY:
       s->have_summary = 1;

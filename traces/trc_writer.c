@@ -71,6 +71,8 @@ struct trc_writer_s {
   uint64_t events, bytes, chunks, failed;
   uint64_t counts[TRC_OP_COUNT];
   uint32_t n_threads, n_sites, n_modules;
+  uint8_t *thread_seen; /* by index: defined already (n_threads counts */
+  uint32_t seen_cap;    /* each thread once, whatever its entries) */
 };
 
 static int write_all(int fd, const uint8_t *p, size_t n) {
@@ -592,7 +594,7 @@ out:
 int trc_writer_add_thread(trc_writer_t *w, const trc_thread_t *t) {
   const char *name = t->name ? t->name : "";
   size_t nlen = strlen(name);
-  if (nlen > TRC_MAX_STRING) return HK_E_RANGE;
+  if (nlen > TRC_MAX_STRING || t->index >= TRC_MAX_THREADS) return HK_E_RANGE;
   int rc = enter(w);
   if (rc) goto out;
   table_t *tb = &w->tab[TAB_THREADS];
@@ -605,7 +607,20 @@ int trc_writer_add_thread(trc_writer_t *w, const trc_thread_t *t) {
   trc_buf_varint(&tb->b, t->start_time);
   trc_buf_varint(&tb->b, t->end_time);
   put_bytes(&tb->b, name, nlen);
-  w->n_threads++;
+  if (t->index >= w->seen_cap) {
+    uint32_t n = w->seen_cap ? w->seen_cap : 64;
+    while (n <= t->index) n *= 2;
+    uint8_t *ns = realloc(w->thread_seen, n);
+    if (!ns) {
+      rc = fail(w, HK_E_NOMEM);
+      goto out;
+    }
+    memset(ns + w->seen_cap, 0, n - w->seen_cap);
+    w->thread_seen = ns;
+    w->seen_cap = n;
+  }
+  if (!w->thread_seen[t->index]) w->n_threads++;
+  w->thread_seen[t->index] = 1;
   rc = table_added(w, TAB_THREADS);
 out:
   pthread_mutex_unlock(&w->mu);
@@ -775,6 +790,7 @@ void trc_writer_free(trc_writer_t *w) {
     free(w->th[i]);
   }
   free(w->th);
+  free(w->thread_seen);
   for (int t = 0; t < NTAB; t++) trc_buf_release(&w->tab[t].b);
   trc_buf_release(&w->raw);
   trc_buf_release(&w->out);

@@ -92,6 +92,25 @@ sigterm4)
     if [ -n "$HKSIM" ]; then "$HKSIM" trace verify "$T" > /dev/null || fail "run $i: verify"; fi
     sed -n 's/^\(events\|dropped\)=/run '$i' &/p' "$W/check.out"
   done ;;
+joined)
+  # Thread end times: the joined thread's entry says when it ended (before
+  # main's 50 ms sleep), main's says it ran to the end of the recording.
+  [ -n "$HKSIM" ] || exit 77
+  HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$VD/v_hostile" "$W/r" joined || fail "victim failed"
+  one_file
+  check "$T" --expect status=0 --expect threads=2
+  "$HKSIM" trace dump "$T" > "$W/dump" || fail "dump"
+  # The last entry of each index wins.
+  awk '/^thread / { split($2, a, " "); idx = $2; for (i = 3; i <= NF; i++) { split($i, kv, "="); v[idx, kv[1]] = kv[2] } }
+       /^summary / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "end") end = kv[2] } }
+       END {
+         if (v[0, "end"] == 0 || v[1, "end"] == 0) { print "end=0: main " v[0, "end"] ", thread " v[1, "end"]; exit 1 }
+         if (!(v[1, "end"] >= v[1, "start"])) { print "thread 1 ends before it starts"; exit 1 }
+         if (!(v[1, "end"] < v[0, "end"])) { print "thread 1 (joined) does not end before main"; exit 1 }
+         if (!(v[0, "end"] <= end)) { print "main ends after the recording"; exit 1 }
+       }' "$W/dump" || { grep '^thread\|^summary' "$W/dump"; fail "thread end times"; }
+  "$HKSIM" trace info "$T" --json > "$W/info" || fail "info"
+  grep -q '"threads":2,' "$W/info" || fail "info counts $(grep -o '"threads":[0-9]*' "$W/info") threads, want 2" ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
 echo "PASS [$CASE]"

@@ -21,6 +21,7 @@ typedef struct fake {
   uint64_t events, calls, sites, modules, threads, flushes, finished;
   uint64_t max_call, per_thread[64];
   uint64_t last_time[64];
+  uint64_t ends, start_of[64], end_of[64]; /* entries with an end time */
   int unordered;
 } fake_t;
 
@@ -35,9 +36,19 @@ static int f_module(void *c, const trc_module_t *m) {
   (void)m;
   return 0;
 }
+/* A thread's first entry (end 0) counts in threads; its entry again with
+ * its end time counts in ends. */
 static int f_thread(void *c, const trc_thread_t *t) {
-  ((fake_t *)c)->threads++;
-  (void)t;
+  fake_t *f = c;
+  pthread_mutex_lock(&f->mu);
+  if (t->end_time) {
+    f->ends++;
+    if (t->index < 64) f->end_of[t->index] = t->end_time;
+  } else {
+    f->threads++;
+    if (t->index < 64) f->start_of[t->index] = t->start_time;
+  }
+  pthread_mutex_unlock(&f->mu);
   return 0;
 }
 static int f_events(void *c, uint32_t th, const trc_event_t *ev, size_t n) {
@@ -127,6 +138,10 @@ static void test_sites_and_reuse(void **state) {
   rec_drain(r);
   assert_int_equal(f.per_thread[1], 1);
   assert_int_equal(f.flushes, 1);
+  /* Its end time was written when it ended, not later. */
+  assert_int_equal(f.ends, 1);
+  assert_true(f.end_of[1] >= f.start_of[1] && f.end_of[1] > 0);
+  assert_int_equal(f.end_of[0], 0);
   rec_thread_t *v = rec_thread_attach(r, 3);
   assert_ptr_equal(v, u);
   assert_int_equal(rec_thread_index(v), 2);
@@ -168,6 +183,7 @@ static void test_threads(void **state) {
   assert_int_equal(f.events, 80000);
   assert_int_equal(f.sites, 50);
   assert_true(f.threads >= 1 && f.threads <= 8);
+  assert_int_equal(f.ends, f.threads); /* each ended, each said so once */
   assert_false(f.unordered);
   rec_free(r);
 }
@@ -221,9 +237,13 @@ static void test_finish_live(void **state) {
     rec_record(t2, TRC_OP_MALLOC, 0, hk_tsc_end(), 2, 0, 1, 0, 0, 0);
   }
   assert_int_equal(f.events, 0);
+  assert_int_equal(f.ends, 0);
   rec_finish(r, 0);
   assert_int_equal(f.per_thread[0], 10);
   assert_int_equal(f.per_thread[1], 10);
+  /* Threads still running end with the recording. */
+  assert_int_equal(f.ends, 2);
+  assert_true(f.end_of[0] > 0 && f.end_of[1] > 0);
   /* After finish: dropped, not written. */
   for (int i = 0; i < 2000; i++)
     rec_record(t1, TRC_OP_MALLOC, 0, hk_tsc_end(), 1, 0, 1, 0, 0, 0);

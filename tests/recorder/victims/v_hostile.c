@@ -15,6 +15,8 @@
  *                 after recording started, checks sigaction reads it back,
  *                 raises SIGTERM: the handler runs, the program exits 0.
  *   sigint        20000 pairs, raises SIGINT (no handler): dies by it.
+ *   joined        a thread makes 1000 pairs and is joined; main sleeps
+ *                 50 ms, makes 1000 pairs and returns 0.
  * Exit 0 when every call of its own succeeded. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,6 +24,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +105,12 @@ static void *busy(void *arg) {
   return NULL;
 }
 
+static void *thousand(void *arg) {
+  (void)arg;
+  pairs(1000, 0);
+  return NULL;
+}
+
 static volatile sig_atomic_t got_term;
 static void on_term(int sig) { got_term = sig; }
 
@@ -149,6 +158,14 @@ int main(int argc, char **argv) {
     raise(SIGTERM);
     if (got_term != SIGTERM) return 6;
     pairs(100, 0);
+    return 0;
+  }
+  if (strcmp(mode, "joined") == 0) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, thousand, NULL) || pthread_join(t, NULL)) return 1;
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);
+    pairs(1000, 0);
     return 0;
   }
   if (strcmp(mode, "sigint") == 0) {
