@@ -148,9 +148,26 @@ int ana_db_open(const char *path, unsigned flags, ana_db_t **out, char *why,
     ana_db_free(db);
     return HK_E_BADMAGIC;
   }
+  /* Tables named traces and runs alone do not make a database ours: every
+   * database hksim writes has its schema version in user_version. Anything
+   * else is refused before a single view is added to it. */
+  if (db->version == 0) {
+    snprintf(why, len,
+             "not a hakmem-sim results database (tables traces and runs, but "
+             "no hakmem-sim schema version): left as it is");
+    ana_db_free(db);
+    return HK_E_BADMAGIC;
+  }
   if (!(flags & ANA_DB_READONLY)) {
-    if ((rc = apply(db, ana_views_sql, why, len)) ||
-        (rc = apply(db, ana_published_sql, why, len))) {
+    /* All views or none: a script failing half-way leaves nothing. */
+    char tmp[256];
+    if ((rc = ana_db_exec(db, "SAVEPOINT ana_views", why, len)) == 0 &&
+        ((rc = apply(db, ana_views_sql, why, len)) ||
+         (rc = apply(db, ana_published_sql, why, len))))
+      ana_db_exec(db, "ROLLBACK TO ana_views", tmp, sizeof tmp);
+    if (rc == 0) rc = ana_db_exec(db, "RELEASE ana_views", why, len);
+    else ana_db_exec(db, "RELEASE ana_views", tmp, sizeof tmp);
+    if (rc) {
       ana_db_free(db);
       return rc;
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hk_text.h"
 #include "analysis.h"
 
 int ana_format_parse(const char *name, ana_format_t *fmt) {
@@ -80,14 +81,17 @@ static void cell(sqlite3_stmt *st, int i, ckind_t k, ana_format_t fmt,
 
 static void put_escaped(FILE *out, const char *s, ana_format_t fmt) {
   if (fmt == ANA_FMT_CSV) {
-    if (!strpbrk(s, ",\"\n")) {
+    if (!strpbrk(s, ",\"\n") && !hk_needs_escape(s)) {
       fputs(s, out);
       return;
     }
     fputc('"', out);
     for (; *s; s++) {
       if (*s == '"') fputc('"', out);
-      fputc(*s, out);
+      if ((unsigned char)*s < 0x20 || *s == 0x7f)
+        fprintf(out, "\\x%02x", (unsigned char)*s); /* no terminal escapes */
+      else
+        fputc(*s, out);
     }
     fputc('"', out);
     return;
@@ -103,6 +107,9 @@ static void put_escaped(FILE *out, const char *s, ana_format_t fmt) {
             out);
     } else if (fmt == ANA_FMT_MD && *s == '|') {
       fputs("\\|", out);
+    } else if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+      /* From a trace (exe, names): no forged lines, no terminal escapes. */
+      fprintf(out, "\\x%02x", (unsigned char)*s);
     } else {
       fputc(*s, out);
     }

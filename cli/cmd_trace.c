@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "hk_text.h"
 #include "trc.h"
 
 static void help(FILE *f) {
@@ -48,7 +49,7 @@ static void json_str(FILE *f, const char *s) {
     unsigned char ch = (unsigned char)*s;
     if (ch == '"' || ch == '\\')
       fprintf(f, "\\%c", ch);
-    else if (ch < 0x20)
+    else if (ch < 0x20 || ch == 0x7f)
       fprintf(f, "\\u%04x", ch);
     else
       fputc(ch, f);
@@ -116,8 +117,9 @@ static int cmd_info(const char *path, int json) {
       strftime(when, sizeof when, ", started %Y-%m-%d %H:%M:%S UTC", &tm);
     printf("trace      %s (format version %u%s)\n", path, h.version,
            (h.flags & TRC_HF_SYNTHETIC) ? ", synthetic" : "");
-    printf("process    pid %" PRId64 ", ppid %" PRId64 ", %s%s\n", h.pid, h.ppid,
-           h.exe, when);
+    printf("process    pid %" PRId64 ", ppid %" PRId64 ", ", h.pid, h.ppid);
+    hk_fput_escaped(stdout, h.exe); /* the trace's bytes: escaped */
+    printf("%s\n", when);
     printf("clock      %s, %.3f MHz\n", clock_name(h.clock), (double)h.tick_hz / 1e6);
     printf("events     %" PRIu64 " (%.2f bytes/event, %" PRIu64 " bytes in %" PRIu64
            " chunks)\n", s.events, bpe, s.file_bytes, s.chunks);
@@ -180,14 +182,19 @@ static void dump_chunk(const trc_chunk_t *c) {
              " time=%" PRIu64 " unload=%" PRIu64 " build_id=", m->id, m->base,
              m->lo, m->hi, m->time, m->unload_time);
       for (uint32_t b = 0; b < m->build_id_len; b++) printf("%02x", m->build_id[b]);
-      printf("%s path=%s\n", m->build_id_len ? "" : "-", m->path);
+      printf("%s path=", m->build_id_len ? "" : "-");
+      hk_fput_escaped(stdout, m->path);
+      putchar('\n');
     }
     break;
   case TRC_CHUNK_THREADS:
-    for (size_t i = 0; i < c->n; i++)
-      printf("thread %u tid=%" PRId64 " start=%" PRIu64 " end=%" PRIu64 " name=%s\n",
+    for (size_t i = 0; i < c->n; i++) {
+      printf("thread %u tid=%" PRId64 " start=%" PRIu64 " end=%" PRIu64 " name=",
              c->threads[i].index, c->threads[i].tid, c->threads[i].start_time,
-             c->threads[i].end_time, c->threads[i].name);
+             c->threads[i].end_time);
+      hk_fput_escaped(stdout, c->threads[i].name);
+      putchar('\n');
+    }
     break;
   case TRC_CHUNK_SUMMARY: {
     const trc_summary_t *s = c->summary;
@@ -214,8 +221,10 @@ static int cmd_dump(const char *path) {
   const trc_header_t *h = trc_reader_header(r);
   printf("# hakmem-sim trace, format version %u\n", h->version);
   printf("header flags=0x%x clock=%s tick_hz=%" PRIu64 " pid=%" PRId64 " ppid=%" PRId64
-         " depth=%u exe=%s\n", h->flags, clock_name(h->clock), h->tick_hz, h->pid,
-         h->ppid, h->depth, h->exe ? h->exe : "");
+         " depth=%u exe=", h->flags, clock_name(h->clock), h->tick_hz, h->pid,
+         h->ppid, h->depth);
+  hk_fput_escaped(stdout, h->exe); /* control characters cannot forge lines */
+  putchar('\n');
   trc_chunk_t c;
   while ((rc = trc_reader_next(r, &c)) > 0) dump_chunk(&c);
   uint64_t off = trc_reader_offset(r);

@@ -401,8 +401,12 @@ static int decode_sites(trc_reader_t *r, const uint8_t *p, const uint8_t *end,
     s->frames = (const uint64_t *)(uintptr_t)nf; /* fixed up below */
     nf += s->depth;
   }
+  /* A chunk whose sites all have depth 0 has no frames array: NULL + 0
+   * is undefined behaviour (UBSan reported it), so such sites get NULL. */
   for (size_t i = 0; i < n; i++)
-    r->sites[i].frames = r->frames + (uintptr_t)r->sites[i].frames;
+    r->sites[i].frames = r->sites[i].depth
+                             ? r->frames + (uintptr_t)r->sites[i].frames
+                             : NULL;
   c->n = n;
   c->sites = r->sites;
   return 0;

@@ -2,7 +2,8 @@
 # replay_robust.sh: hksim replay under hostile or unlucky conditions
 # (integration test, issue 10): the memory cap (--mem-limit), concurrent
 # sessions sharing one database, a damaged prepared-program cache, SIGINT
-# and SIGTERM to a session, a write error while storing a run.
+# and SIGTERM to a session, a write error while storing a run; control
+# characters in a trace's strings; a foreign database given to report.
 # Traces are hand-made by tests/traces/mktrace.
 set -u
 H=${HKSIM_BUILD:?}/bin/hksim
@@ -16,6 +17,7 @@ ok() { echo "ok - $1"; }
 bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
 check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
 has() { if grep -q -- "$2" "$3"; then ok "$1"; else bad "$1: no '$2' in: $(cat "$3")"; fi; }
+hasf() { if grep -qF -- "$2" "$3"; then ok "$1"; else bad "$1: no such text in: $(cat "$3")"; fi; }
 
 # ---- memory cap --------------------------------------------------------
 # One successful malloc(64 GiB): refused before any run, quickly, naming
@@ -151,6 +153,38 @@ if grep -q "cannot rollback" "$T/err"; then bad "write error: rollback's message
 check "write error: run failed with it" \
   "$(sqlite3 "$T/f.db" "SELECT status || ':' || error FROM runs WHERE run_id = 2")" \
   "failed:storing the run: disk I/O error"
+
+# ---- hostile strings and foreign databases -----------------------------
+# Control characters in a trace's exe, thread name and module path are
+# escaped by dump, info (text and JSON) and report: no forged event line,
+# no terminal escape reaches the output.
+ESC=$(printf '\033')
+"$MK" "$T/ctl.hkt" 'exe=evil\nt=9 th=0 malloc size=1 ptr=0x1 site=1\e[31m' \
+  'tname=t\rX' 'module=/lib/a\x07b.so' m:64 f:0 || bad "mktrace ctl"
+"$H" trace dump "$T/ctl.hkt" >"$T/out" 2>&1
+check "dump: only the two real event lines" "$(grep -c '^t=' "$T/out")" 2
+check "dump: no escape byte" "$(grep -c "$ESC" "$T/out")" 0
+hasf "dump: exe shown escaped" 'exe=evil\nt=9 th=0 malloc size=1 ptr=0x1 site=1\x1b[31m' "$T/out"
+hasf "dump: thread name escaped" 'name=t\rX' "$T/out"
+hasf "dump: module path escaped" 'path=/lib/a\x07b.so' "$T/out"
+"$H" trace info "$T/ctl.hkt" >"$T/out" 2>&1
+check "info: no escape byte, no forged line" "$(grep -c -e "$ESC" -e '^t=9' "$T/out")" 0
+"$H" trace info "$T/ctl.hkt" --json >"$T/out" 2>&1
+check "info --json: exe round-trips" "$(python3 -c "import json,sys; print(repr(json.load(open(sys.argv[1]))['exe']))" "$T/out")" \
+  "'evil\\nt=9 th=0 malloc size=1 ptr=0x1 site=1\\x1b[31m'"
+"$H" replay "$T/ctl.hkt" --db "$T/ctl.db" --backend null --quiet >/dev/null 2>&1
+for f in md csv tex; do
+  "$H" report --db "$T/ctl.db" --format $f >"$T/out" 2>&1
+  check "report --format $f: no escape byte, no forged line" "$(grep -c -e "$ESC" -e '^t=9' "$T/out")" 0
+done
+# A foreign database with tables named runs and traces: refused, unchanged.
+sqlite3 "$T/foreign.db" "CREATE TABLE traces(a); CREATE TABLE runs(b); INSERT INTO runs VALUES (1)"
+cp "$T/foreign.db" "$T/foreign.orig"
+"$H" report --db "$T/foreign.db" >/dev/null 2>"$T/err"
+check "foreign database: exit 1" "$?" 1
+has "foreign database: says so" "not a hakmem-sim results database" "$T/err"
+cmp -s "$T/foreign.db" "$T/foreign.orig" && ok "foreign database: byte for byte unchanged" \
+  || bad "foreign database: modified ($(sqlite3 "$T/foreign.db" 'SELECT COUNT(*) FROM sqlite_master') objects)"
 
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]

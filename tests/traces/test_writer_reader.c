@@ -799,8 +799,39 @@ static void test_file_hash(void **state) {
   assert_int_equal(trc_file_hash("/nonexistent-file", &hsh), -ENOENT);
 }
 
+/* A SITES chunk whose sites all have depth 0 (unknown stacks): the reader
+ * gives them no frames (it computed NULL + 0 before, which clang's UBSan
+ * reports as undefined; the fuzz corpus holds such a trace too). */
+static void test_sites_depth0(void **state) {
+  (void)state;
+  trc_header_t h;
+  memset(&h, 0, sizeof h);
+  h.clock = TRC_CLOCK_VIRTUAL;
+  h.tick_hz = 1000000000ull;
+  h.exe = "depth0";
+  trc_writer_t *w;
+  assert_int_equal(trc_writer_create(&w, path, &h, NULL), 0);
+  assert_int_equal(trc_writer_add_site(w, 1, NULL, 0), 0);
+  assert_int_equal(trc_writer_add_site(w, 2, NULL, 0), 0);
+  assert_int_equal(trc_writer_finish(w, 1, 0), 0);
+  trc_writer_free(w);
+  trc_reader_t *r;
+  assert_int_equal(trc_reader_open(&r, path), 0);
+  trc_chunk_t c;
+  int sites = 0;
+  while (trc_reader_next(r, &c) == 1)
+    if (c.kind == TRC_CHUNK_SITES)
+      for (size_t i = 0; i < c.n; i++, sites++) {
+        assert_int_equal(c.sites[i].depth, 0);
+        assert_null(c.sites[i].frames);
+      }
+  assert_int_equal(sites, 2);
+  trc_reader_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sites_depth0),
       cmocka_unit_test(test_roundtrip_random),
       cmocka_unit_test(test_extremes),
       cmocka_unit_test(test_writer_refuses),
