@@ -166,6 +166,7 @@ CREATE TABLE IF NOT EXISTS runs (
   cache_misses  INTEGER,
   digest        TEXT,                    -- decision digest, 32 hex digits
   shard         TEXT,                    -- 'I/N' (--shard), NULL: whole matrix
+  replay_threads INTEGER,                -- threads that replayed (1: serial)
   run_uuid      TEXT                     -- 32 hex digits, random: identity
                                          -- of the run across merged databases
 );
@@ -450,7 +451,7 @@ SELECT r.run_id, t.name AS trace, r.backend, r.policy, r.seed, r.status,
        r.brk_calls, r.syscall_method, r.peak_live_bytes, r.fragmentation,
        r.mean_ns, r.timer_method, r.timer_overhead_ticks, r.tsc_hz,
        r.backend_version, r.hakmem_config, r.cost_model,
-       r.shard, r.host
+       r.shard, r.host, r.replay_threads
 FROM runs r JOIN traces t USING (trace_id);
 
 -- CROSS JOIN fixes the order SQLite joins in: chunks, their latencies, then

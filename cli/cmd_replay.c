@@ -47,6 +47,10 @@ static void help(FILE *f) {
           "                  a trace needing more is refused before its runs, a\n"
           "                  run crossing it fails (default: half of physical\n"
           "                  memory, or of the cgroup's limit when lower)\n"
+          "  --threads MODE  serial (default): one replay thread; recorded: each\n"
+          "                  recorded thread of a multi-thread trace on its own\n"
+          "                  replay thread, waiting only where causality needs\n"
+          "                  it (glibc, mimalloc, jemalloc, tcmalloc, so:)\n"
           "  --progress      progress bar on stderr even if it is not a terminal\n"
           "  --quiet         no progress bar\n\n"
           "exit: 0 every run done, 1 a run failed or an input/database error,\n"
@@ -104,6 +108,7 @@ static int run_replay(int argc, char **argv) {
   o.sample_every = 1;
   o.repeat = 1;
   o.progress = -1;
+  o.threads = 0;
   char options[2048] = "hksim";
   for (int i = 0; i < argc; i++)
     snprintf(options + strlen(options), sizeof options - strlen(options),
@@ -188,6 +193,15 @@ static int run_replay(int argc, char **argv) {
                o.mem_limit == UINT64_MAX)
         return cli_usage("replay", "bad --mem-limit '%s' (a size such as 512M "
                          "or 4G, or 'none')", argv[i]);
+    } else if (strcmp(a, "--threads") == 0) {
+      NEED_ARG();
+      const char *v = argv[++i];
+      if (strcmp(v, "recorded") == 0)
+        o.threads = 1;
+      else if (strcmp(v, "serial") == 0)
+        o.threads = 0;
+      else
+        return cli_usage("replay", "bad --threads '%s' (recorded or serial)", v);
     } else if (strcmp(a, "--no-cache") == 0) {
       o.cache_dir = "";
     } else if (strcmp(a, "--progress") == 0) {

@@ -28,7 +28,7 @@ typedef struct opt_doc {
 
 enum { O_DB = 'd', O_BACKEND = 'b', O_POLICY = 'p', O_REPEAT = 'r',
        O_HELP = 'h', O_TOUCH = 256, O_PER_OP, O_STDIN, O_TRACE, O_HAKMEM,
-       O_SEED };
+       O_SEED, O_THREADS };
 
 static const opt_doc_t opts[] = {
     {{"db", required_argument, 0, O_DB}, "DB", "results database (required)"},
@@ -44,6 +44,8 @@ static const opt_doc_t opts[] = {
     {{"per-op", required_argument, 0, O_PER_OP}, "MODE",
      "replay --per-op (default none: the loop time is compared)"},
     {{"seed", required_argument, 0, O_SEED}, "N", "replay --seed (default 1)"},
+    {{"threads", required_argument, 0, O_THREADS}, "MODE",
+     "replay --threads serial (default) or recorded"},
     {{"hakmem", required_argument, 0, O_HAKMEM}, "K=V",
      "hakmem setting, repeatable (live: HAKMEM_CONFIG)"},
     {{"stdin", required_argument, 0, O_STDIN}, "FILE",
@@ -243,6 +245,7 @@ static int validate(int argc, char **argv) {
   o.touch = RPL_TOUCH_PAGES;
   o.sample_every = 0;
   o.progress = 0;
+  o.threads = 0;
   const char *dbp = NULL;
 
   struct option lo[HK_ARRAY_LEN(opts) + 1];
@@ -292,6 +295,15 @@ static int validate(int argc, char **argv) {
         return cli_usage("validate", "--hakmem wants KEY=VALUE, not '%s'",
                          optarg);
       v.overrides[v.no++] = optarg;
+      break;
+    case O_THREADS:
+      if (strcmp(optarg, "recorded") == 0)
+        o.threads = 1;
+      else if (strcmp(optarg, "serial") == 0)
+        o.threads = 0;
+      else
+        return cli_usage("validate", "bad --threads '%s' (recorded or serial)",
+                         optarg);
       break;
     case O_STDIN: v.stdin_path = optarg; break;
     case O_TRACE: v.trace_out = optarg; break;

@@ -67,6 +67,10 @@ typedef struct rpl_backend {
   const char *name;
   const char *summary;
   int takes_policy; /* 1: hakmem; runs of other back ends have policy NULL */
+  /* 1: its calls may come from several threads at once with the shared
+   * ctx (threaded replay, --threads recorded); 0: always replayed serially
+   * (back ends with per-op decisions or unsynchronised state). */
+  int thread_safe;
   /* Checks the settings before anything runs (a bad hakmem key=value is
    * a usage error); may be NULL. 0 or a negative code and why. */
   int (*check)(const rpl_be_config_t *cfg, char *why, size_t len);
@@ -147,6 +151,9 @@ typedef struct rpl_exec_cfg {
   uint64_t crash_after;  /* test hook: raise SIGSEGV after this many ops
                             (0: never) */
   volatile uint64_t *progress; /* ops done, updated between blocks; may be NULL */
+  int threaded;          /* replay each recorded thread on its own thread
+                            (--threads recorded); only for thread_safe back
+                            ends without decisions and traces of >1 thread */
   uint64_t mem_limit;    /* --mem-limit in bytes: an allocation the back end
                             refuses fails the run, naming the cap (0: such
                             refusals are only counted) */
@@ -178,6 +185,7 @@ typedef struct rpl_site_row {
 
 typedef struct rpl_result {
   int status;       /* 0 done; else the run failed with error */
+  uint32_t replay_threads; /* threads that replayed (1: serial) */
   char error[256];
   uint64_t ops;       /* ops executed (recorded failures skipped) */
   uint64_t alloc_failures; /* allocations the back end refused */
@@ -355,6 +363,10 @@ typedef struct rpl_opts {
   /* --shard I/N: only the runs of the I-th of N parts of the run matrix
    * (rpl_shard_plan); shard_count 0 or 1: every run. */
   uint32_t shard_index, shard_count;
+  /* --threads: 1 recorded: each recorded thread of a multi-thread trace
+   * on its own replay thread, for back ends that are thread_safe
+   * (rpl_exec_cfg_t.threaded); 0 (default) serial. */
+  int threads;
   /* One-line errors ("what: message"); NULL prints to stderr. */
   void (*on_error)(void *ctx, const char *what, const char *msg);
   void *err_ctx;

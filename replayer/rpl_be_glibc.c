@@ -44,6 +44,7 @@ static void glibc_release(void *ctx) {}
 
 const rpl_backend_t rpl_be_glibc = {
     .name = "glibc",
+    .thread_safe = 1,
     .summary = "the C library's malloc (ptmalloc2)",
     .available = glibc_available,
     .init = glibc_init,

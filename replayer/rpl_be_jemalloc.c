@@ -84,6 +84,7 @@ static void je_release(void *ctx) {} /* the process ends with the run */
 
 const rpl_backend_t rpl_be_jemalloc = {
     .name = "jemalloc",
+    .thread_safe = 1,
     .summary = "jemalloc (malloc API: the thread's tcache, automatic arenas)",
     .available = je_available,
     .init = je_init,

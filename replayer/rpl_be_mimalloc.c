@@ -79,6 +79,7 @@ static void mim_release(void *ctx) {} /* the process ends with the run */
 
 const rpl_backend_t rpl_be_mimalloc = {
     .name = "mimalloc",
+    .thread_safe = 1,
     .summary = "mimalloc (mi_malloc API: the thread's default heap)",
     .available = mim_available,
     .init = mim_init,

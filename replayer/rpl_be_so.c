@@ -238,6 +238,7 @@ static void so_release(void *ctx) {} /* the process ends with the run */
 
 const rpl_backend_t rpl_be_so = {
     .name = "so",
+    .thread_safe = 1,
     .summary = "any malloc-API library: so:PATH[:prefix=P] (dlopen, "
                "RTLD_DEEPBIND)",
     .check = so_check,

@@ -78,6 +78,7 @@ static void tc_release(void *ctx) {}
 
 const rpl_backend_t rpl_be_tcmalloc = {
     .name = "tcmalloc",
+    .thread_safe = 1,
     .summary = "gperftools tcmalloc (tc_* API)",
     .available = tc_available,
     .init = tc_init,

@@ -4,6 +4,9 @@
  * buffer, memory touched outside the timed region, counters around the
  * loop; then latencies to ns, percentiles and the run digest. */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,6 +411,187 @@ static HK_NOINLINE void block_timed(loop_t *L, uint64_t from, uint64_t to) {
   }
 }
 
+/* ---- threaded replay (--threads recorded) ------------------------------ */
+
+/* Each recorded thread replays its own ops, in order, on a thread of its
+ * own. The only waits are the ones causality needs: an op on a slot whose
+ * previous op (in the prepared, causal order) was made by another thread
+ * waits until that thread has done it. That covers a free of a block
+ * another thread allocated (or reallocated) and a slot handed out again
+ * after another thread freed its previous object; threads that never
+ * share a slot never wait. The edges are derived here, before the clock
+ * starts, in one pass over the program (8 bytes per op): dep[i] = (thread
+ * << 32) | (position in that thread's list + 1), 0 for none. A thread
+ * publishes how many of its ops are done with a release store after each
+ * op; a waiter spins briefly, then yields (there are often more recorded
+ * threads than cores). Every edge points to an earlier op and each thread
+ * goes in order, so there is no cycle and no deadlock. */
+typedef struct tprog {
+  _Atomic uint64_t done;
+  char pad_[56]; /* one cache line per thread */
+} tprog_t;
+
+typedef struct tworker {
+  loop_t L;             /* a copy: counters of its own, slots shared */
+  const uint64_t *idx;  /* this thread's op indexes, in order */
+  uint64_t n;
+  const uint64_t *dep;
+  tprog_t *prog;
+  unsigned t;
+  _Atomic int *go; /* 1: start; 2: give up (not every thread could start) */
+} tworker_t;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  __asm__ volatile("" ::: "memory");
+#endif
+}
+
+static void wait_done(tprog_t *p, uint64_t need) {
+  for (unsigned spin = 0;
+       atomic_load_explicit(&p->done, memory_order_acquire) < need; spin++) {
+    if (spin < 256)
+      cpu_relax();
+    else
+      sched_yield();
+  }
+}
+
+static void *tworker_run(void *arg) {
+  tworker_t *w = arg;
+  loop_t *L = &w->L;
+  tprog_t *mine = &w->prog[w->t];
+  int g;
+  while ((g = atomic_load_explicit(w->go, memory_order_acquire)) == 0)
+    sched_yield();
+  if (g != 1) return NULL;
+  for (uint64_t k = 0; k < w->n; k++) {
+    uint64_t i = w->idx[k], d = w->dep[i];
+    if (d) wait_done(&w->prog[d >> 32], d & 0xffffffffu);
+    if (L->lat && i % L->every == 0)
+      step(L, i, 1);
+    else
+      step(L, i, 0);
+    atomic_store_explicit(&mine->done, k + 1, memory_order_release);
+  }
+  return NULL;
+}
+
+/* Replays ops[0, end) with one thread per recorded thread; the wall time
+ * from the start barrier to the last join in *ns. 0, or HK_E_NOMEM /
+ * -errno when the threads could not be set up (nothing was replayed). */
+static int threaded_loop(loop_t *L, uint64_t end, uint32_t n_slots,
+                         unsigned n_threads, uint64_t *ns) {
+  const trc_pop_t *ops = L->ops;
+  size_t idx_len = (size_t)(end ? end : 1) * sizeof(uint64_t);
+  size_t last_len = (size_t)(n_slots ? n_slots : 1) * sizeof(uint64_t);
+  uint64_t *idx = rpl_map(idx_len, 1), *dep = rpl_map(idx_len, 1);
+  uint32_t *pos = rpl_map((size_t)(end ? end : 1) * sizeof(uint32_t), 1);
+  uint64_t *last = rpl_map(last_len, 1);
+  uint64_t *off = rpl_map((n_threads + 1) * sizeof(uint64_t), 1);
+  tprog_t *prog = rpl_map(n_threads * sizeof(tprog_t), 1);
+  tworker_t *w = rpl_map(n_threads * sizeof(tworker_t), 1);
+  pthread_t *tid = rpl_map(n_threads * sizeof(pthread_t), 1);
+  int rc = 0;
+  if (!idx || !dep || !pos || !last || !off || !prog || !w || !tid) {
+    rc = HK_E_NOMEM;
+    goto out;
+  }
+  /* Thread t's ops are idx[off[t], off[t + 1]); pos[i] is op i's place
+   * in its thread's list (prog[] is borrowed as the fill cursors). */
+  for (uint64_t i = 0; i < end; i++) {
+    if (ops[i].thread >= n_threads) {
+      rc = HK_E_CORRUPT; /* the program names more threads than it has */
+      goto out;
+    }
+    off[ops[i].thread + 1]++;
+  }
+  for (unsigned t = 0; t < n_threads; t++) off[t + 1] += off[t];
+  uint64_t *cur = (uint64_t *)prog; /* zeroed, n_threads * 64 bytes */
+  for (uint64_t i = 0; i < end; i++) {
+    unsigned t = ops[i].thread;
+    uint64_t k = cur[8 * t]++;
+    idx[off[t] + k] = i;
+    pos[i] = (uint32_t)k;
+  }
+  memset(prog, 0, n_threads * sizeof(tprog_t));
+  for (uint64_t i = 0; i < end; i++) {
+    const trc_pop_t *o = &ops[i];
+    if (o->flags & TRC_PF_FAILED) continue;
+    uint64_t j = last[o->slot];
+    if (j && ops[j - 1].thread != o->thread)
+      dep[i] = (uint64_t)ops[j - 1].thread << 32 | (pos[j - 1] + 1ull);
+    last[o->slot] = i + 1;
+  }
+  _Atomic int go = 0;
+  unsigned made = 0;
+  for (unsigned t = 0; t < n_threads; t++) {
+    w[t].L = *L;
+    w[t].idx = idx + off[t];
+    w[t].n = off[t + 1] - off[t];
+    w[t].dep = dep;
+    w[t].prog = prog;
+    w[t].t = t;
+    w[t].go = &go;
+    if (pthread_create(&tid[t], NULL, tworker_run, &w[t])) break;
+    made++;
+  }
+  if (made < n_threads) rc = HK_E_NOMEM; /* ops would wait for ever */
+  uint64_t w0 = hk_now_ns();
+  atomic_store_explicit(&go, rc ? 2 : 1, memory_order_release);
+  for (unsigned t = 0; t < made; t++) pthread_join(tid[t], NULL);
+  *ns = hk_now_ns() - w0;
+  /* Fold the workers' counters back into L. */
+  for (unsigned t = 0; t < made && !rc; t++) {
+    L->alloc_failures += w[t].L.alloc_failures;
+    if (w[t].L.failed && !L->failed) {
+      L->failed = 1;
+      L->status = w[t].L.status;
+      memcpy(L->error, w[t].L.error, sizeof L->error);
+    }
+  }
+out:
+  rpl_unmap(idx, idx_len);
+  rpl_unmap(dep, idx_len);
+  rpl_unmap(pos, (size_t)(end ? end : 1) * sizeof(uint32_t));
+  rpl_unmap(last, last_len);
+  rpl_unmap(off, (n_threads + 1) * sizeof(uint64_t));
+  rpl_unmap(prog, n_threads * sizeof(tprog_t));
+  rpl_unmap(w, n_threads * sizeof(tworker_t));
+  rpl_unmap(tid, n_threads * sizeof(pthread_t));
+  return rc;
+}
+
+/* Live bytes and objects over the program in its causal order (the
+ * threaded loop's counters are per thread and cannot say it). */
+static void serial_peaks(const trc_pop_t *ops, uint64_t end, uint32_t n_slots,
+                         loop_t *L) {
+  size_t len = (size_t)(n_slots ? n_slots : 1) * sizeof(uint64_t);
+  uint64_t *sz = rpl_map(len, 0);
+  if (!sz) return;
+  uint64_t live = 0, objs = 0;
+  for (uint64_t i = 0; i < end; i++) {
+    const trc_pop_t *o = &ops[i];
+    if (o->flags & TRC_PF_FAILED) continue;
+    uint64_t old = sz[o->slot];
+    if (o->op == TRC_OP_FREE) {
+      if (old) objs--;
+      live -= old;
+      sz[o->slot] = 0;
+    } else {
+      uint64_t n = o->size ? o->size : 1;
+      if (!old) objs++;
+      live += n - old;
+      sz[o->slot] = n;
+    }
+    if (live > L->peak_live) L->peak_live = live;
+    if (objs > L->peak_objs) L->peak_objs = objs;
+  }
+  rpl_unmap(sz, len);
+}
+
 /* ---- after the loop --------------------------------------------------- */
 
 /* LSD radix sort of 32-bit keys, two 16-bit passes. */
@@ -658,9 +842,24 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   if (cfg->crash_after && cfg->crash_after < end) end = cfg->crash_after;
   uint64_t excluded = 0, next_rss = cfg->rss_every ? 0 : UINT64_MAX;
 
+  unsigned nthr = cfg->be.threads;
+  int threaded = cfg->threaded && be->thread_safe && !be->last_decision &&
+                 nthr > 1 && !cfg->crash_after;
+  res->replay_threads = threaded ? nthr : 1;
   rpl_counters_start(&C);
-  uint64_t w0 = hk_now_ns();
-  for (uint64_t i = 0; i < end;) {
+  uint64_t w0 = hk_now_ns(), tns = 0;
+  if (threaded) {
+    rc = threaded_loop(&L, end, n_slots, nthr, &tns);
+    if (rc) {
+      L.failed = 1;
+      L.status = rc;
+      snprintf(L.error, sizeof L.error,
+               "threaded replay: cannot start %u threads: %s", nthr,
+               hk_strerror(rc));
+    }
+    serial_peaks(ops, end, n_slots, &L);
+  }
+  for (uint64_t i = threaded ? end : 0; i < end;) {
     if (i >= next_rss && res->n_rss < rss_cap) {
       uint64_t s0 = hk_now_ns();
       rpl_rss_row_t *r = &res->rss[res->n_rss++];
@@ -698,7 +897,7 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
     r->live_bytes = L.live;
   }
   if (cfg->progress) *cfg->progress = end;
-  res->total_ns = w1 - w0 - excluded;
+  res->total_ns = threaded ? tns : w1 - w0 - excluded;
   res->peak_rss_bytes = rpl_rss_peak();
   rpl_counters_close(&C);
 

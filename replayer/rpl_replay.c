@@ -205,6 +205,7 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
                         .sample_every = o->sample_every,
                         .rss_every = o->rss_every,
                         .tsc_hz = session_tsc_hz(S),
+                        .threaded = o->threads > 0,
                         .progress = S->progress,
                         .mem_limit = S->mem_limit};
   if (cfg.rss_every == 0) { /* auto: about 256 samples a run */
