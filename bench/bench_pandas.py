@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # bench_pandas.py: loading one run's per-op latencies into pandas, the
-# fast path of analysis/README.md (run_latencies: JSON chunks decoded whole,
-# trace_op read as one JSON array per column) beside the op_latency view
-# (json_each per row), interleaved and repeated; prints seconds and ratio.
+# fast path of analysis/README.md (analysis/hksim_pandas.py run_latencies)
+# beside the op_latency view (json_each per row), interleaved and
+# repeated; prints wall and CPU seconds and their ratios.
 #   bench/bench_pandas.py DB [RUN_ID] [REPEATS]   (default: the largest run, 3)
 import os, sqlite3, statistics, sys, time
 import pandas as pd
@@ -20,18 +20,23 @@ def main():
     run = int(sys.argv[2]) if len(sys.argv) > 2 else con.execute(
         "SELECT run_id FROM runs ORDER BY ops DESC LIMIT 1").fetchone()[0]
     reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
-    t = {"run_latencies": [], "op_latency view": []}
+    # Wall time, and CPU time of this process (SQLite runs in it too): on
+    # a loaded machine the second is the steadier figure.
+    t = {"run_latencies": ([], []), "op_latency view": ([], [])}
     for _ in range(reps):
         for name, f in (("run_latencies", run_latencies), ("op_latency view", view)):
-            t0 = time.perf_counter()
+            w0, c0 = time.perf_counter(), time.process_time()
             df = f(con, run)
-            t[name].append(time.perf_counter() - t0)
+            t[name][0].append(time.perf_counter() - w0)
+            t[name][1].append(time.process_time() - c0)
             rows = len(df)
-    fast, slow = statistics.median(t["run_latencies"]), statistics.median(t["op_latency view"])
-    for name, v in t.items():
-        print(f"{name:16s} run {run}: {rows} rows, median {statistics.median(v):.2f} s"
-              f" (min {min(v):.2f}, max {max(v):.2f}, {len(v)} repeats)")
-    print(f"ratio view / fast path: {slow / fast:.1f}x")
+    for name, (w, c) in t.items():
+        print(f"{name:16s} run {run}: {rows} rows, wall median {statistics.median(w):.2f} s"
+              f" (min {min(w):.2f}, max {max(w):.2f}), CPU median {statistics.median(c):.2f} s"
+              f" (min {min(c):.2f}, max {max(c):.2f}), {len(w)} repeats")
+    med = {n: (statistics.median(w), statistics.median(c)) for n, (w, c) in t.items()}
+    print(f"ratio view / fast path: wall {med['op_latency view'][0] / med['run_latencies'][0]:.1f}x,"
+          f" CPU {med['op_latency view'][1] / med['run_latencies'][1]:.1f}x")
 
 
 if __name__ == "__main__":
