@@ -347,36 +347,6 @@ static site_t *find_site(stacks_t *s, int64_t id) {
   return lo < s->n && s->v[lo].id == id ? &s->v[lo] : NULL;
 }
 
-/* Each site's histogram of requested sizes (allocations and reallocs that
- * did not fail), for the forwarding rule. */
-static int sizes_load(sqlite3 *db, int64_t trace, stacks_t *s, char *why,
-                      size_t len) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT site, size, COUNT(*) FROM trace_op WHERE "
-                         "trace_id = ? AND kind <> 5 AND (flags & 1) = 0 "
-                         "GROUP BY site, size",
-                         -1, &st, NULL) != SQLITE_OK)
-    return sql_fail(db, why, len);
-  sqlite3_bind_int64(st, 1, trace);
-  int r, rc = 0;
-  while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-    site_t *x = find_site(s, sqlite3_column_int64(st, 0));
-    if (!x) continue;
-    hbin_t *nb = realloc(x->sizes, (x->n_sizes + 1) * sizeof *nb);
-    if (!nb) {
-      rc = -ENOMEM;
-      break;
-    }
-    x->sizes = nb;
-    x->sizes[x->n_sizes++] = (hbin_t){(uint64_t)sqlite3_column_int64(st, 1),
-                                      (uint64_t)sqlite3_column_int64(st, 2)};
-  }
-  if (!rc && r != SQLITE_DONE) rc = sql_fail(db, why, len);
-  sqlite3_finalize(st);
-  return rc;
-}
-
 /* ---- the forwarding rule ------------------------------------------------ */
 
 /* A function forwards its caller's size when, at its allocation calls,
@@ -645,7 +615,11 @@ out:
 #define TEMP_WITHIN 8 /* a temporary is freed within this many ops */
 
 typedef struct sacc {
-  uint64_t peak_bytes, peak_objects, temporary, leaked, leaked_bytes;
+  uint64_t temporary, leaked, leaked_bytes;
+  /* Live now, and the change since the last peak of the whole trace:
+   * live - since = what was live at the peak (no second pass needed). */
+  int64_t live_b, live_n, since_b, since_n;
+  uint8_t touched;
   uint64_t size_n[49], size_b[49];   /* by size class */
   uint64_t life_n[21], life_b[21];   /* by decimal digits of the life */
 } sacc_t;
@@ -655,6 +629,11 @@ typedef struct slotv {
   uint32_t site;
   uint8_t live;
 } slotv_t;
+
+typedef struct szcount { /* one (site, exact size) of the size hash */
+  uint64_t size, count;
+  uint32_t site, used;
+} szcount_t;
 
 /* Power-of-two size class as the size_classes table has it. */
 static int size_class(uint64_t n) {
@@ -678,7 +657,18 @@ typedef struct walk {
   size_t n_slots;
   sacc_t *site;
   size_t n_sites;
+  uint32_t *touched; /* sites changed since the last peak */
+  size_t n_touched, cap_touched;
+  szcount_t *h; /* (site, size) -> allocations, open addressing */
+  size_t h_cap, h_n;
 } walk_t;
+
+static void walk_release(walk_t *w) {
+  free(w->slot);
+  free(w->site);
+  free(w->touched);
+  free(w->h);
+}
 
 static int grow(void **v, size_t *n, size_t need, size_t elt) {
   if (need <= *n) return 0;
@@ -691,6 +681,69 @@ static int grow(void **v, size_t *n, size_t need, size_t elt) {
   return 0;
 }
 
+static size_t h_slot(const walk_t *w, uint32_t site, uint64_t size) {
+  uint64_t k = (size * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)site * 0xC2B2AE3D27D4EB4Full);
+  k ^= k >> 29;
+  size_t i = (size_t)k & (w->h_cap - 1);
+  while (w->h[i].used && (w->h[i].site != site || w->h[i].size != size))
+    i = (i + 1) & (w->h_cap - 1);
+  return i;
+}
+
+static int h_add(walk_t *w, uint32_t site, uint64_t size) {
+  if (2 * (w->h_n + 1) > w->h_cap) {
+    size_t oc = w->h_cap, nc = oc ? oc * 2 : 4096;
+    szcount_t *old = w->h;
+    w->h = calloc(nc, sizeof *w->h);
+    if (!w->h) {
+      w->h = old;
+      return -ENOMEM;
+    }
+    w->h_cap = nc;
+    for (size_t i = 0; i < oc; i++)
+      if (old[i].used) w->h[h_slot(w, old[i].site, old[i].size)] = old[i];
+    free(old);
+  }
+  size_t i = h_slot(w, site, size);
+  if (!w->h[i].used) {
+    w->h[i] = (szcount_t){size, 0, site, 1};
+    w->h_n++;
+  }
+  w->h[i].count++;
+  return 0;
+}
+
+/* Live bytes of a site change by db (objects by dn). */
+static int site_change(walk_t *w, uint32_t site, int64_t db, int64_t dn) {
+  sacc_t *a = &w->site[site];
+  a->live_b += db;
+  a->live_n += dn;
+  a->since_b += db;
+  a->since_n += dn;
+  if (!a->touched) {
+    if (w->n_touched == w->cap_touched) {
+      size_t nc = w->cap_touched ? w->cap_touched * 2 : 1024;
+      uint32_t *nt = realloc(w->touched, nc * sizeof *nt);
+      if (!nt) return -ENOMEM;
+      w->touched = nt;
+      w->cap_touched = nc;
+    }
+    w->touched[w->n_touched++] = site;
+    a->touched = 1;
+  }
+  return 0;
+}
+
+/* A new peak: what is live now is the peak's. */
+static void new_peak(walk_t *w) {
+  for (size_t i = 0; i < w->n_touched; i++) {
+    sacc_t *a = &w->site[w->touched[i]];
+    a->since_b = a->since_n = 0;
+    a->touched = 0;
+  }
+  w->n_touched = 0;
+}
+
 static void end_life(walk_t *w, slotv_t *sl, uint64_t seq) {
   sacc_t *a = &w->site[sl->site];
   int c = life_class(seq - sl->seq);
@@ -699,10 +752,9 @@ static void end_life(walk_t *w, slotv_t *sl, uint64_t seq) {
   sl->live = 0;
 }
 
-/* Replays the ops of a trace on sizes alone. stop_at < UINT64_MAX: stop
- * after that op and count what is live per site (the peak pass). */
-static int walk_ops(sqlite3 *db, int64_t trace, walk_t *w, uint64_t stop_at,
-                    uint64_t *peak_seq, char *why, size_t len) {
+/* Replays the ops of a trace on sizes alone, once, in order. */
+static int walk_ops(sqlite3 *db, int64_t trace, walk_t *w, char *why,
+                    size_t len) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db,
                          "SELECT seq, kind, size, site, slot, flags FROM "
@@ -712,17 +764,16 @@ static int walk_ops(sqlite3 *db, int64_t trace, walk_t *w, uint64_t stop_at,
   sqlite3_bind_int64(st, 1, trace);
   int r, rc = 0;
   uint64_t live = 0, peak = 0, last_alloc = UINT64_MAX;
-  int full = stop_at == UINT64_MAX;
   while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
     uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
-    if (seq > stop_at) break;
     int kind = sqlite3_column_int(st, 1);
     uint64_t size = (uint64_t)sqlite3_column_int64(st, 2);
     uint64_t site = (uint64_t)sqlite3_column_int64(st, 3);
     uint64_t slot = (uint64_t)sqlite3_column_int64(st, 4);
     int flags = sqlite3_column_int(st, 5);
     if (flags & 1) continue; /* failed: no object */
-    if ((rc = grow((void **)&w->slot, &w->n_slots, slot + 1,
+    if (site > UINT32_MAX ||
+        (rc = grow((void **)&w->slot, &w->n_slots, slot + 1,
                    sizeof *w->slot)) ||
         (rc = grow((void **)&w->site, &w->n_sites, site + 1,
                    sizeof *w->site)))
@@ -731,68 +782,72 @@ static int walk_ops(sqlite3 *db, int64_t trace, walk_t *w, uint64_t stop_at,
     if (kind == 5) { /* free */
       if (!sl->live) continue;
       live -= sl->size;
-      if (full && last_alloc == sl->seq && seq - sl->seq <= TEMP_WITHIN)
+      if (last_alloc == sl->seq && seq - sl->seq <= TEMP_WITHIN)
         w->site[sl->site].temporary++;
-      if (full) end_life(w, sl, seq);
-      sl->live = 0;
+      rc = site_change(w, sl->site, -(int64_t)sl->size, -1);
+      end_life(w, sl, seq);
       continue;
     }
     int is_realloc = kind == 3 || kind == 4;
     if (is_realloc && sl->live && !(flags & 4)) {
       live -= sl->size;
-      if (full) end_life(w, sl, seq);
-      sl->live = 0;
+      rc = site_change(w, sl->site, -(int64_t)sl->size, -1);
+      end_life(w, sl, seq);
     }
     sacc_t *a = &w->site[site];
-    if (full) {
-      int c = size_class(size);
-      a->size_n[c]++;
-      a->size_b[c] += size;
-    }
+    int c = size_class(size);
+    a->size_n[c]++;
+    a->size_b[c] += size;
+    if (!rc) rc = h_add(w, (uint32_t)site, size);
     last_alloc = seq;
     if (is_realloc && size == 0) { /* realloc(p, 0) freed the block */
-      if (full) a->life_n[1]++;
+      a->life_n[1]++;
       continue;
     }
     *sl = (slotv_t){size, seq, (uint32_t)site, 1};
     live += size;
+    if (!rc) rc = site_change(w, (uint32_t)site, (int64_t)size, 1);
     if (live > peak) {
       peak = live;
-      if (peak_seq) *peak_seq = seq;
+      new_peak(w);
     }
   }
-  if (!rc && r != SQLITE_DONE && r != SQLITE_ROW) rc = sql_fail(db, why, len);
+  if (!rc && r != SQLITE_DONE) rc = sql_fail(db, why, len);
   sqlite3_finalize(st);
   if (rc) return rc;
-  /* What is live now: leaks at the end, the peak's consumers at stop_at. */
+  /* What is live at the end: leaks, lifetime class 0. */
   for (size_t i = 0; i < w->n_slots; i++) {
     slotv_t *sl = &w->slot[i];
     if (!sl->live) continue;
     sacc_t *a = &w->site[sl->site];
-    if (full) {
-      a->leaked++;
-      a->leaked_bytes += sl->size;
-      a->life_n[0]++;
-      a->life_b[0] += sl->size;
-    } else {
-      a->peak_objects++;
-      a->peak_bytes += sl->size;
-    }
+    a->leaked++;
+    a->leaked_bytes += sl->size;
+    a->life_n[0]++;
+    a->life_b[0] += sl->size;
   }
   return 0;
 }
 
-static int site_life(sqlite3 *db, int64_t trace, char *why, size_t len) {
-  walk_t w = {0};
-  uint64_t peak_seq = UINT64_MAX;
-  sqlite3_stmt *l = NULL, *h = NULL;
-  int rc = walk_ops(db, trace, &w, UINT64_MAX, &peak_seq, why, len);
-  if (!rc && peak_seq != UINT64_MAX) {
-    /* Second pass up to the peak with fresh slots, same site counters. */
-    memset(w.slot, 0, w.n_slots * sizeof *w.slot);
-    rc = walk_ops(db, trace, &w, peak_seq, NULL, why, len);
+/* The size histograms of the walk, handed to the sites for the forwarding
+ * rule. */
+static int sizes_from_walk(const walk_t *w, stacks_t *s) {
+  for (size_t i = 0; i < w->h_cap; i++) {
+    const szcount_t *e = &w->h[i];
+    if (!e->used) continue;
+    site_t *x = find_site(s, e->site);
+    if (!x) continue;
+    hbin_t *nb = realloc(x->sizes, (x->n_sizes + 1) * sizeof *nb);
+    if (!nb) return -ENOMEM;
+    x->sizes = nb;
+    x->sizes[x->n_sizes++] = (hbin_t){e->size, e->count};
   }
-  if (rc) goto out;
+  return 0;
+}
+
+static int store_life(sqlite3 *db, int64_t trace, const walk_t *w, char *why,
+                      size_t len) {
+  sqlite3_stmt *l = NULL, *h = NULL;
+  int rc = 0;
   if (sqlite3_prepare_v2(db,
                          "INSERT INTO site_life(trace_id, site, peak_bytes, "
                          "peak_objects, temporary, leaked, leaked_bytes) "
@@ -805,15 +860,15 @@ static int site_life(sqlite3 *db, int64_t trace, char *why, size_t len) {
     rc = sql_fail(db, why, len);
     goto out;
   }
-  for (size_t i = 0; i < w.n_sites && !rc; i++) {
-    const sacc_t *a = &w.site[i];
+  for (size_t i = 0; i < w->n_sites && !rc; i++) {
+    const sacc_t *a = &w->site[i];
     uint64_t n = 0;
     for (int c = 0; c < 49; c++) n += a->size_n[c];
     if (!n && !a->leaked) continue;
     int64_t v[7] = {trace,
                     (int64_t)i,
-                    (int64_t)a->peak_bytes,
-                    (int64_t)a->peak_objects,
+                    a->live_b - a->since_b,
+                    a->live_n - a->since_n,
                     (int64_t)a->temporary,
                     (int64_t)a->leaked,
                     (int64_t)a->leaked_bytes};
@@ -841,8 +896,6 @@ static int site_life(sqlite3 *db, int64_t trace, char *why, size_t len) {
 out:
   sqlite3_finalize(l);
   sqlite3_finalize(h);
-  free(w.slot);
-  free(w.site);
   return rc;
 }
 
@@ -878,7 +931,9 @@ int ana_attribute_trace(ana_db_t *adb, int64_t trace, ana_attr_stats_t *st,
   if (!rc) rc = pats_load(db, &pats, why, len);
   if (!rc) rc = symmap_load(db, trace, &map, why, len);
   if (!rc) rc = stacks_load(db, trace, &map, &stacks, why, len);
-  if (!rc) rc = sizes_load(db, trace, &stacks, why, len);
+  walk_t w = {0};
+  if (!rc) rc = walk_ops(db, trace, &w, why, len);
+  if (!rc) rc = sizes_from_walk(&w, &stacks);
   for (size_t i = 0; i < stacks.n && !rc; i++)
     for (size_t d = 0; d < stacks.v[i].n; d++) {
       frame_t *f = &stacks.v[i].f[d];
@@ -888,7 +943,8 @@ int ana_attribute_trace(ana_db_t *adb, int64_t trace, ana_attr_stats_t *st,
     }
   if (!rc) rc = forwarders(db, trace, &stacks, st, why, len);
   if (!rc) rc = store_stacks(db, trace, &stacks, st, why, len);
-  if (!rc) rc = site_life(db, trace, why, len);
+  if (!rc) rc = store_life(db, trace, &w, why, len);
+  walk_release(&w);
   stacks_release(&stacks);
   symmap_release(&map);
   pats_release(&pats);
