@@ -321,6 +321,8 @@ INSERT OR IGNORE INTO wrappers(pattern, match, kind, reason) VALUES
   ('xvasprintf', 'function', 'wrapper', 'GNU: vasprintf or die'),
   ('concat', 'function', 'wrapper', 'libiberty: joins the caller''s strings'),
   ('reconcat', 'function', 'wrapper', 'libiberty: joins the caller''s strings'),
+  ('_obstack_newchunk', 'function', 'wrapper', 'libiberty/glibc obstack: a new chunk for the caller''s obstack'),
+  ('_obstack_begin*', 'function', 'wrapper', 'obstack: first chunk of the caller''s obstack'),
   ('g_malloc*', 'function', 'wrapper', 'GLib: g_malloc, g_malloc0, g_malloc_n, g_malloc0_n (g_new, g_new0 expand to them)'),
   ('g_try_malloc*', 'function', 'wrapper', 'GLib: may-fail variants'),
   ('g_realloc*', 'function', 'wrapper', 'GLib realloc'),

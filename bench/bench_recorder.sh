@@ -13,6 +13,7 @@
 # same round. Not a test: prints a table, never fails on the machine's
 # speed.
 #   bench/bench_recorder.sh BUILD_DIR [ROUNDS]
+# BENCH_REC_MODES="rec rec8 rec16" measures only those modes (faster).
 set -u
 B=${1:?usage: bench_recorder.sh BUILD_DIR [ROUNDS]}
 R=${2:-5}
@@ -41,6 +42,8 @@ stdin = None
 if "<" in cmd:
     i = cmd.index("<"); stdin = cmd[i + 1]; cmd = cmd[:i]
 modes = ["none", "rec", "rec8", "rec16", "rec32"] + (["heaptrack"] if ht else [])
+if os.environ.get("BENCH_REC_MODES"):  # e.g. "rec rec8 rec16": a subset
+    modes = ["none"] + os.environ["BENCH_REC_MODES"].split()
 wall = {m: [] for m in modes}
 cpu = {m: [] for m in modes}
 rss = {m: 0 for m in modes}
@@ -71,6 +74,7 @@ for r in range(reps):
             for f in glob.glob(w + "/keep/*"): os.unlink(f)
             for f in glob.glob(w + "/t.*.hkt"): shutil.copy(f, w + "/keep/")
 def ratio(m, series):
+    if m not in series: return float("nan")
     return statistics.median(a / b for a, b in zip(series[m], series["none"]))
 def spread(m):
     rs = sorted(a / b for a, b in zip(wall[m], wall["none"]))
@@ -81,16 +85,17 @@ if big:
     out = subprocess.run([check, big], capture_output=True, text=True).stdout
     kv = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
     bpe, evs = kv.get("bytes_per_event", "-"), kv.get("events", "-")
-print("%-9s %7.3f %6.2fx %11s %7.2fx %7.2fx %7.2fx %9s %7.2fx %7s %9s %8d" % (
+print("%-9s %7.3f %6.2fx %11s %7.2fx %7.2fx %7.2fx %9s %7.2fx %7.2fx %7.2fx %7s %9s %8d" % (
     name, statistics.median(wall["none"]), ratio("rec", wall), spread("rec"),
     ratio("rec8", wall), ratio("rec16", wall), ratio("rec32", wall),
-    "%.2fx" % ratio("heaptrack", wall) if ht else "-",
-    ratio("rec", cpu), bpe, evs, rss["rec"] - rss["none"]))
+    "%.2fx" % ratio("heaptrack", wall) if "heaptrack" in wall else "-",
+    ratio("rec", cpu), ratio("rec8", cpu), ratio("rec16", cpu), bpe, evs,
+    rss["rec"] - rss["none"]))
 PYEOF
 }
 
-printf '%-9s %7s %7s %11s %8s %8s %8s %9s %8s %7s %9s %8s\n' workload base_s \
-  depth1 d1_range depth8 depth16 depth32 heaptrack d1_cpu B/ev events rss_KiB
+printf '%-9s %7s %7s %11s %8s %8s %8s %9s %8s %8s %8s %7s %9s %8s\n' workload base_s \
+  depth1 d1_range depth8 depth16 depth32 heaptrack d1_cpu d8_cpu d16_cpu B/ev events rss_KiB
 # sqlite3 at 10 times the tests' size (200,000 rows): at the default 20,000
 # a run takes 0.06 s and its ratios are mostly process start-up noise.
 bench sqlite3 sqlite3 :memory: -cmd ".parameter set @n 200000" "<" "$SRC/tests/recorder/workloads/sqlite.sql"
@@ -99,7 +104,8 @@ bench python3 "$PY" "$SRC/tests/recorder/workloads/json_work.py" 60000
 echo "base_s: median wall time without the recorder. depth1 (the default),"
 echo "depth8, depth16, depth32, heaptrack: median over $R rounds of wall time / base"
 echo "of the same round; d1_range: lowest and highest of those ratios;"
-echo "d1_cpu: the same for user+system CPU time; B/ev: bytes per event of"
+echo "d1_cpu, d8_cpu, d16_cpu: the same for user+system CPU time (steadier"
+echo "than wall time on a loaded machine); B/ev: bytes per event of"
 echo "the default-depth trace; rss_KiB: max RSS at the default depth minus"
 echo "without (highest over rounds)."
 echo "reproduce: bench/bench_recorder.sh $B $R"
