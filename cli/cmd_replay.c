@@ -11,6 +11,7 @@
 #include "analysis.h"
 #include "cli.h"
 #include "replayer.h"
+#include "trc.h"
 
 #define MAX_LIST 64
 
@@ -222,6 +223,15 @@ static int run_replay(int argc, char **argv) {
     backends[nb++] = "mimalloc";
   }
   if (np == 0) policies[np++] = "static";
+  /* A trace that cannot be opened is refused before the database is
+   * created: a failed first replay leaves no empty results file. */
+  for (size_t i = 0; i < nt; i++) {
+    trc_reader_t *r;
+    int orc = trc_reader_open(&r, traces[i]);
+    if (orc == HK_E_VERSION) continue; /* the replayer names both versions */
+    if (orc) return cli_fail(traces[i], orc, NULL);
+    trc_reader_free(r);
+  }
   o.traces = traces;
   o.n_traces = nt;
   o.backends = backends;

@@ -179,6 +179,21 @@ python)
   PYTHONMALLOC=pymalloc "$HKSIM" record -o u.hkt -- env python3 -c 'pass' 2> err || fail "user's PYTHONMALLOC"
   grep -q 'PYTHONMALLOC=pymalloc kept as you set it' err || fail "user's PYTHONMALLOC not kept"
   no_debris ;;
+firsthour)
+  # The newcomer's sequence (issue 17): the name given to -o is the name
+  # trace info and replay take; a replay of a file that is not there (or
+  # not a trace) fails in one line and leaves no database behind.
+  "$HKSIM" record -o py.hkt -- "$VD/v_ops" "$W/r" return 0 2> err || fail "record"
+  "$HKSIM" trace info py.hkt > info || fail "trace info py.hkt"
+  "$HKSIM" replay py.hkt --db results.db --backend null --quiet 2> err || fail "replay py.hkt"
+  [ -f results.db ] || fail "no results.db"
+  "$HKSIM" replay nothere.hkt --db fresh.db --backend null 2> err
+  one_line $? 1 'hksim: nothere.hkt: No such file or directory'
+  [ ! -e fresh.db ] || fail "a failed replay created fresh.db"
+  printf 'not a trace\n' > junk.hkt
+  "$HKSIM" replay junk.hkt --db fresh.db --backend null 2> err
+  one_line $? 1 'hksim: junk.hkt: not a hakmem-sim trace'
+  [ ! -e fresh.db ] || fail "a failed replay created fresh.db" ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
 echo "PASS [$CASE]"
