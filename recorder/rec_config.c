@@ -65,6 +65,7 @@ void rec_config_from_env(rec_config_t *c) {
     c->tick_hz = v;
   if (env_u64("HKREC_SIGNALS", 1, &v) == 0) c->signals = (int)v;
   if (env_u64("HKREC_QUIET", 1, &v) == 0) c->quiet = (int)v;
+  if (env_u64("HKREC_ARGV", 1, &v) == 0) c->argv = (int)v;
   const char *ck = getenv("HKREC_CLOCK");
   if (ck && strcmp(ck, "mono") == 0) c->clock = TRC_CLOCK_MONOTONIC;
 }

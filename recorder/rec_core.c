@@ -163,7 +163,11 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
     char exe[1024] = "", args[4096];
     ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[k > 0 ? k : 0] = 0;
-    size_t alen = read_small("/proc/self/cmdline", args, sizeof args);
+    /* The command line only when asked (HKREC_ARGV=1): arguments may hold
+     * secrets, and a trace travels. */
+    size_t alen = r->cfg.argv
+                      ? read_small("/proc/self/cmdline", args, sizeof args)
+                      : 0;
     trc_header_t h = {0};
     h.flags = alen ? TRC_HF_ARGV : 0;
     h.clock = (uint32_t)r->clock;

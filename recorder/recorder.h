@@ -53,6 +53,10 @@ typedef struct rec_config {
   int clock;             /* 0 auto, or force TRC_CLOCK_MONOTONIC (HKREC_CLOCK=mono) */
   int signals;           /* HKREC_SIGNALS (default 1): flush on fatal signals */
   int quiet;             /* HKREC_QUIET: no stderr line on error */
+  int argv;              /* HKREC_ARGV=1: embed the command line in the
+                            trace header; else (default) only the
+                            executable's path (privacy: arguments may hold
+                            secrets). The environment is never embedded. */
 } rec_config_t;
 
 /* Fills c with the defaults, then applies the HKREC_* variables of the

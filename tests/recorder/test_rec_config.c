@@ -67,6 +67,14 @@ static void test_env(void **state) {
   assert_string_equal(c.out, "/tmp/x");
   assert_int_equal(c.block, REC_DEFAULT_BLOCK);
   assert_int_equal(c.clock, TRC_CLOCK_MONOTONIC);
+  assert_int_equal(c.argv, 0); /* privacy by default */
+  setenv("HKREC_ARGV", "1", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.argv, 1);
+  setenv("HKREC_ARGV", "yes", 1); /* invalid: the default (off) stays */
+  rec_config_from_env(&c);
+  assert_int_equal(c.argv, 0);
+  unsetenv("HKREC_ARGV");
   setenv("HKREC_DEPTH", "65", 1); /* out of range: default stays */
   rec_config_from_env(&c);
   assert_int_equal(c.depth, REC_DEFAULT_DEPTH);

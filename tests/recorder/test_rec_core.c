@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "recorder.h"
@@ -261,12 +262,21 @@ static void test_file(void **state) {
   rec_config_t c;
   rec_config_default(&c);
   snprintf(c.out, sizeof c.out, "%s/t", dir);
+  snprintf(c.manifest, sizeof c.manifest, "%s/manifest", dir);
   c.block = 256;
   rec_t *r;
+  /* Mode 0600 whatever the umask (a umask of 0 would leave 0644 as it is). */
+  mode_t um = umask(0);
   assert_int_equal(rec_create(&r, &c, NULL, NULL), 0);
+  umask(um);
   char want[512];
   snprintf(want, sizeof want, "%s/t.%d.hkt", dir, (int)getpid());
   assert_string_equal(rec_path(r), want);
+  struct stat st;
+  assert_int_equal(stat(want, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  assert_int_equal(stat(c.manifest, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
   rec_thread_t *t = rec_thread_attach(r, 1);
   uint64_t fr[2] = {0x5000, 0x6000};
   uint32_t site = rec_site_of(t, fr, 2);
@@ -276,11 +286,27 @@ static void test_file(void **state) {
     rec_record(t, TRC_OP_FREE, 0, hk_tsc_begin(), 0x10000 + 64 * (uint64_t)i,
                0, 0, 0, 0, 0);
   }
-  /* A second session of the same pid gets a .1 name (after exec). */
+  /* A second session of the same pid gets a .1 name (after exec); this
+   * one is asked for the command line (HKREC_ARGV=1). */
   rec_t *r2;
+  c.argv = 1;
   assert_int_equal(rec_create(&r2, &c, NULL, NULL), 0);
   assert_non_null(strstr(rec_path(r2), ".1.hkt"));
+  char path2[1100];
+  snprintf(path2, sizeof path2, "%s", rec_path(r2));
   rec_free(r2);
+  /* Privacy: without HKREC_ARGV only the executable, with it argv. */
+  trc_reader_t *rd;
+  assert_int_equal(trc_reader_open(&rd, want), 0);
+  assert_int_equal(trc_reader_header(rd)->flags & TRC_HF_ARGV, 0);
+  assert_int_equal(trc_reader_header(rd)->argv_len, 0);
+  assert_non_null(strstr(trc_reader_header(rd)->exe, "test_rec_core"));
+  trc_reader_free(rd);
+  assert_int_equal(trc_reader_open(&rd, path2), 0);
+  assert_int_not_equal(trc_reader_header(rd)->flags & TRC_HF_ARGV, 0);
+  assert_true(trc_reader_header(rd)->argv_len > 0);
+  assert_non_null(strstr(trc_reader_header(rd)->argv, "test_rec_core"));
+  trc_reader_free(rd);
   assert_int_equal(rec_finish(r, 0), 0);
   trc_scan_t s;
   assert_int_equal(trc_scan(want, &s), 0);
