@@ -18,7 +18,7 @@ OUT=${1:-$(mktemp -d /tmp/hksim-fidelity.XXXXXX)}
 REPEAT=${REPEAT:-3}
 BACKENDS=${BACKENDS:-glibc,mimalloc,jemalloc,tcmalloc}
 PROGRAMS=${PROGRAMS:-python3 sqlite3 perl cc1 xz-T2 zstd-T2}
-CONFIGS=${CONFIGS:-"--touch pages --per-op none;--touch none --per-op none"}
+CONFIGS=${CONFIGS:-"--touch pages --per-op none;--touch none --per-op none;--threads recorded --touch none --per-op none"}
 mkdir -p "$OUT"
 export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
 
@@ -95,11 +95,20 @@ echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
     [ -s "$OUT/$name.db" ] || continue
     db="$OUT/$name.c$i.db"
     if [ ! -s "$db" ]; then
-      cp "$OUT/$name.db" "$db"
-      sqlite3 "$db" "DELETE FROM runs"
+      # A fresh database (this program's schema), the live runs copied in
+      # by the trace's content hash.
       # shellcheck disable=SC2086
       "$H" replay "$OUT/$name.hkt" --db "$db" --backend "$BACKENDS" \
         --repeat "$REPEAT" --quiet $flags >/dev/null 2>"$OUT/$name.c$i.err"
+      sqlite3 "$db" "ATTACH '$OUT/$name.db' AS o;
+        INSERT INTO live_runs(trace_id, backend, policy, repeat, command,
+          preload, status, exit_code, error, wall_ns, user_ns, sys_ns,
+          max_rss_bytes, minor_faults, major_faults, started_at, host)
+        SELECT t.trace_id, l.backend, l.policy, l.repeat, l.command, l.preload,
+          l.status, l.exit_code, l.error, l.wall_ns, l.user_ns, l.sys_ns,
+          l.max_rss_bytes, l.minor_faults, l.major_faults, l.started_at, l.host
+        FROM o.live_runs l JOIN o.traces ot ON ot.trace_id = l.trace_id
+        JOIN traces t ON t.content_hash = ot.content_hash"
     fi
   done
 done
@@ -125,7 +134,9 @@ echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
   for name in $PROGRAMS; do
     [ -s "$OUT/$name.c$i.db" ] || continue
     sqlite3 -separator ' | ' "$OUT/$name.c$i.db" "SELECT '| $name', backends,
-      printf('%.2f', kendall_tau), COALESCE(printf('%.0f%%', 100 * delta_error), 'n/a') || ' |'
+      printf('%.2f', kendall_tau),
+      CASE WHEN delta_error IS NULL THEN 'n/a (no significant live difference)'
+           ELSE printf('%.0f%%', 100 * delta_error) END || ' |'
       FROM fidelity_summary"
   done
   # Average over programs: attach each database in turn.
