@@ -123,6 +123,30 @@ static void remove_tmp(const char *dir) {
   rmdir(dir);
 }
 
+/* What a session does before a trace's first run (hash, prepare, store)
+ * takes minutes on a long trace: one line per phase, so the bar never sits
+ * at "0/N ops" through it. t0 == 0: the phase starts (a transient line);
+ * else it ended, and its time and rate stay on screen. */
+static void phase_line(const session_t *S, const char *path, const char *what,
+                       uint64_t ops, uint64_t t0) {
+  if (!S->show) return;
+  const char *name = strrchr(path, '/');
+  name = name ? name + 1 : path;
+  if (!t0) {
+    fprintf(stderr, "\r\033[K%.40s: %s", name, what);
+    if (ops) fprintf(stderr, " %llu ops", (unsigned long long)ops);
+    fputs("...", stderr);
+    return;
+  }
+  double s = (double)(hk_now_ns() - t0) / 1e9;
+  fprintf(stderr, "\r\033[K%.40s: %s", name, what);
+  if (ops)
+    fprintf(stderr, " %llu ops in %.2f s (%.2f M ops/s)\n",
+            (unsigned long long)ops, s, s > 0 ? (double)ops / s / 1e6 : 0.0);
+  else
+    fprintf(stderr, " in %.2f s\n", s);
+}
+
 /* ---- one run ---------------------------------------------------------- */
 
 static void describe_status(const session_t *S, int st, char *buf,
@@ -419,7 +443,8 @@ static int one_trace(session_t *S, const char *path, size_t index) {
         mine |= S->owner == NULL || S->owner[run_index(S, index, b, p, r)] ==
                                         o->shard_index;
   if (!mine) return 0;
-  uint64_t hash;
+  uint64_t hash, t_phase = hk_now_ns();
+  phase_line(S, path, "hashing", 0, 0);
   int rc = trc_file_hash(path, &hash);
   if (rc) {
     report(S, path, "%s", hk_strerror(rc));
@@ -429,6 +454,9 @@ static int one_trace(session_t *S, const char *path, size_t index) {
   char prog_path[300];
   trc_program_t prog;
   int owned;
+  phase_line(S, path, "hashed", 0, t_phase);
+  t_phase = hk_now_ns();
+  phase_line(S, path, "preparing", 0, 0);
   rc = program_for(S, path, hash, index, &prog, prog_path, sizeof prog_path, &owned);
   if (rc) {
     if (rc == HK_E_VERSION)
@@ -461,7 +489,11 @@ static int one_trace(session_t *S, const char *path, size_t index) {
            (unsigned long long)prog.n_ops);
   int64_t trace_id;
   char why[300];
+  phase_line(S, path, "prepared", prog.n_ops, t_phase);
+  t_phase = hk_now_ns();
+  phase_line(S, path, "storing", prog.n_ops, 0);
   rc = rpl_db_trace(S->db, path, hash, &prog, &trace_id, why, sizeof why);
+  if (!rc) phase_line(S, path, "stored", prog.n_ops, t_phase);
   if (rc) {
     report(S, o->db_path, "%s", why);
     trc_program_release(&prog);

@@ -89,5 +89,14 @@ sed 's/"plan_version":1/"plan_version":9/' "$T/p/plan.json" >"$T/p9.json"
 check "newer plan exit" "$?" 1
 grep -q "plan version 9, this program reads version 1" "$T/err" && ok "plan version named" || bad "plan version: $(cat "$T/err")"
 
+# A progress line for each phase before the runs (hash, prepare, store).
+"$H" replay "$T/g.hkt" --db "$T/pr.db" --backend null --no-cache --progress >/dev/null 2>"$T/err"
+n=$(sqlite3 "$T/pr.db" "SELECT ops FROM traces")
+for ph in "hashed in" "prepared $n ops in" "stored $n ops in"; do
+  tr '\r' '\n' <"$T/err" | grep -q "g.hkt: $ph" && ok "progress line: $ph" || bad "no progress line '$ph': $(cat "$T/err")"
+done
+"$H" replay "$T/g.hkt" --db "$T/pr2.db" --backend null --no-cache --quiet >/dev/null 2>"$T/err"
+check "--quiet: no phase lines" "$(wc -c <"$T/err")" 0
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]

@@ -1,0 +1,142 @@
+/* bench_store.c: what a node pays before its first run of a long trace,
+ * phase by phase (issue 16, "scale on each node"): hashing the trace,
+ * preparing it to a .hkp, and storing its ops in the results database,
+ * with the rate of each, the peak RSS each adds, the bytes per op of the
+ * prepared program and of the stored trace, and the WAL at its largest.
+ * Printed beside the goals (store >= 10 M ops/s, <= 8 B/op).
+ * Reproduce: build/bench/bench_store [MILLION_OPS=10] [DIR=/tmp] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rpl_internal.h"
+
+static double now_s(void) { return (double)hk_now_ns() / 1e9; }
+
+static long vm_hwm_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %ld kB", &v) == 1) break;
+  if (f) fclose(f);
+  return v;
+}
+
+static uint64_t file_bytes(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* What one phase measured in a child (so that each peak RSS is its own). */
+typedef struct phase {
+  double seconds;
+  long rss_kib; /* peak RSS the phase added */
+  uint64_t wal_bytes, n;
+  int rc;
+} phase_t;
+
+enum { PH_HASH, PH_PREPARE, PH_STORE };
+
+static phase_t run_phase(int which, const char *trace, const char *prog,
+                         const char *db) {
+  int fd[2];
+  phase_t r = {0, -1, 0, 0, -1};
+  if (pipe(fd)) return r;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fd[0]);
+    FILE *c = fopen("/proc/self/clear_refs", "w");
+    if (c) fputs("5", c), fclose(c);
+    long before = vm_hwm_kib();
+    phase_t p = {0, 0, 0, 0, 0};
+    double t0 = now_s();
+    if (which == PH_HASH) {
+      uint64_t h;
+      p.rc = trc_file_hash(trace, &h);
+    } else if (which == PH_PREPARE) {
+      trc_prep_stats_t st;
+      p.rc = trc_program_build(trace, prog, &st);
+      p.n = st.ops;
+    } else {
+      trc_program_t pr;
+      rpl_db_t *d = NULL;
+      char why[256] = "";
+      int64_t id;
+      p.rc = trc_program_map(&pr, prog);
+      if (!p.rc) {
+        p.n = pr.n_ops;
+        p.rc = rpl_db_open(&d, db, why, sizeof why);
+        if (!p.rc) {
+          uint64_t h;
+          trc_file_hash(trace, &h);
+          t0 = now_s(); /* the store alone */
+          p.rc = rpl_db_trace(d, trace, h, &pr, &id, why, sizeof why);
+          char wal[512];
+          snprintf(wal, sizeof wal, "%s-wal", db);
+          p.wal_bytes = file_bytes(wal);
+        }
+        if (p.rc) fprintf(stderr, "bench_store: %s\n", why);
+      }
+      p.seconds = now_s() - t0;
+      rpl_db_free(d);
+      trc_program_release(&pr);
+      p.rss_kib = vm_hwm_kib() - before;
+      _exit(write(fd[1], &p, sizeof p) == sizeof p ? 0 : 1);
+    }
+    p.seconds = now_s() - t0;
+    p.rss_kib = vm_hwm_kib() - before;
+    _exit(write(fd[1], &p, sizeof p) == sizeof p ? 0 : 1);
+  }
+  close(fd[1]);
+  if (read(fd[0], &r, sizeof r) != sizeof r) r.rc = -1;
+  close(fd[0]);
+  waitpid(pid, NULL, 0);
+  return r;
+}
+
+int main(int argc, char **argv) {
+  double mops = argc > 1 ? atof(argv[1]) : 10;
+  const char *base = argc > 2 ? argv[2] : "/tmp";
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/hksim-bench-store-XXXXXX", base);
+  if (mops <= 0 || !mkdtemp(dir)) return 1;
+  char trace[600], prog[600], db[600];
+  snprintf(trace, sizeof trace, "%s/t.hkt", dir);
+  snprintf(prog, sizeof prog, "%s/t.hkp", dir);
+  snprintf(db, sizeof db, "%s/r.db", dir);
+  /* The threads scenario gives about 175 k events per unit of scale. */
+  trc_gen_opts_t o = {1, mops * 1e6 / 175e3};
+  double g0 = now_s();
+  if (trc_gen("threads", trace, &o)) return 1;
+  printf("bench_store: threads scenario, scale %.0f, generated in %.1f s "
+         "(%.1f MB on disk)\n", o.scale, now_s() - g0, file_bytes(trace) / 1e6);
+  phase_t h = run_phase(PH_HASH, trace, prog, db);
+  phase_t p = run_phase(PH_PREPARE, trace, prog, db);
+  phase_t s = run_phase(PH_STORE, trace, prog, db);
+  if (h.rc || p.rc || s.rc) {
+    fprintf(stderr, "bench_store: a phase failed (%d %d %d)\n", h.rc, p.rc, s.rc);
+    return 1;
+  }
+  uint64_t n = p.n, dbb = file_bytes(db);
+  printf("  ops: %llu\n", (unsigned long long)n);
+  printf("  %-10s %8.2f s  %8.2f M ops/s  peak RSS +%7.1f MiB\n", "hash",
+         h.seconds, n / h.seconds / 1e6, h.rss_kib / 1024.0);
+  printf("  %-10s %8.2f s  %8.2f M ops/s  peak RSS +%7.1f MiB  program %.1f B/op\n",
+         "prepare", p.seconds, n / p.seconds / 1e6, p.rss_kib / 1024.0,
+         (double)file_bytes(prog) / (double)n);
+  printf("  %-10s %8.2f s  %8.2f M ops/s  peak RSS +%7.1f MiB  database %.1f "
+         "B/op, WAL at its largest %.1f B/op\n",
+         "store", s.seconds, n / s.seconds / 1e6, s.rss_kib / 1024.0,
+         (double)dbb / (double)n, (double)s.wal_bytes / (double)n);
+  printf("  goals (issue 16): store >= 10 M ops/s (measured %.2fx of it), "
+         "<= 8 B/op stored (measured %.2fx of it)\n",
+         n / s.seconds / 1e7, (double)dbb / (double)n / 8.0);
+  printf("reproduce: build/bench/bench_store %.0f %s\n", mops, base);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) ? 1 : 0;
+}
