@@ -11,7 +11,7 @@ pkgs=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libzstd-dev zstd libsqlite3-dev sqlite3 libunwind-dev libcmocka-dev
   libmimalloc-dev libjemalloc-dev libgoogle-perftools-dev libdw-dev libelf-dev
-  libxxhash-dev libjson-c-dev gnuplot-nox python3 heaptrack linux-perf strace
+  libxxhash-dev libjson-c-dev slurm-wlm munge gnuplot-nox python3 heaptrack linux-perf strace
   python3-pandas python3-matplotlib
 )
 missing=()
