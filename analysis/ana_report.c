@@ -97,7 +97,7 @@ static void put_escaped(FILE *out, const char *s, ana_format_t fmt) {
     return;
   }
   for (; *s; s++) {
-    if (fmt == ANA_FMT_TEX && strchr("_%&#$", *s)) {
+    if (fmt == ANA_FMT_TEX && strchr("_%&#${}", *s)) {
       fputc('\\', out);
       fputc(*s, out);
     } else if (fmt == ANA_FMT_TEX && (*s == '~' || *s == '^' || *s == '\\')) {
@@ -105,6 +105,10 @@ static void put_escaped(FILE *out, const char *s, ana_format_t fmt) {
                       : *s == '^' ? "\\textasciicircum{}"
                                   : "\\textbackslash{}",
             out);
+    } else if (fmt == ANA_FMT_TEX && (*s == '<' || *s == '>')) {
+      /* C++ names (templates) and the report's "called from" arrows:
+       * plain < and > print as other glyphs in LaTeX's OT1 encoding. */
+      fputs(*s == '<' ? "\\textless{}" : "\\textgreater{}", out);
     } else if (fmt == ANA_FMT_MD && *s == '|') {
       fputs("\\|", out);
     } else if ((unsigned char)*s < 0x20 || *s == 0x7f) {

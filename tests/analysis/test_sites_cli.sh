@@ -86,6 +86,9 @@ for h in "Who allocates" "Top sites by bytes" "Peak consumers" \
 done
 grep -q '^| [0-9]* | workload::fill_vectors(int) |' "$tmp/out" ||
   { echo "FAIL: report top site"; fail=1; }
+check 0 "report tex" "$hksim" report --db "$db" --format tex
+grep -q 'workload::large\\_records(std::vector\\textless{}void\*' "$tmp/out" ||
+  { echo "FAIL: tex escapes C++ names"; grep large "$tmp/out"; fail=1; }
 equal "$(q "SELECT COUNT(*) FROM trace_predictability")" 3 "three predictability rows"
 equal "$(q "SELECT SUM(allocs) FROM site_predictability")" "$(q "SELECT SUM(allocs) FROM sites")" \
   "site_predictability covers every allocation"
