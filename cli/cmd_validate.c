@@ -189,7 +189,8 @@ static int live_side(const vcfg_t *v, rpl_db_t *db, int64_t trace_id,
         if (rc) {
           memset(&res, 0, sizeof res);
           res.status = rc;
-          snprintf(res.error, sizeof res.error, "%s", why);
+          snprintf(res.error, sizeof res.error, "%.*s", (int)sizeof res.error - 1,
+                   why);
         } else {
           snprintf(pol, sizeof pol, "HAKMEM_POLICY=%s",
                    hak ? v->policies[p] : "");
