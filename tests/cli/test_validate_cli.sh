@@ -94,13 +94,14 @@ check "known delta_error" "$(q "$K" "SELECT round(delta_error, 4) FROM fidelity_
 # Bad cases.
 N=$(q "$D" "SELECT COUNT(*) FROM live_runs")
 for args in "--backend nosuch" "--backend null" "--policy nosuch --backend hakmem" \
-  "--repeat 0" "--backend so:"; do
+  "--repeat 0" "--backend so:" "--threads bogus"; do
   # shellcheck disable=SC2086
   "$H" validate --db "$D" $args -- "$V" "$T/ranges" >/dev/null 2>"$T/err"
   check "'$args': usage error" "$?" 2
   [ "$(wc -l <"$T/err")" -ge 1 ] || bad "'$args': no message"
 done
 "$H" validate -- "$V" >/dev/null 2>&1; check "no --db: usage" "$?" 2
+"$H" replay "$T/m.hkt" --db "$D" --threads bogus >/dev/null 2>&1; check "replay --threads bogus: usage" "$?" 2
 "$H" validate --db "$D" >/dev/null 2>&1; check "no command: usage" "$?" 2
 check "usage errors ran nothing" "$(q "$D" "SELECT COUNT(*) FROM live_runs")" "$N"
 "$H" validate --db "$D" --repeat 1 -- "$T/no-such-program" >/dev/null 2>"$T/err"
