@@ -33,14 +33,24 @@ HK_FORCE_INLINE uint64_t hk_tsc_raw(void) { return __rdtsc(); }
 
 /* Stamps that order events across threads, not measure durations (the
  * recorder's). A stamp taken before an action that another thread can
- * observe (a free: the block may be handed out again) needs no fence: the
- * counter is read when rdtsc executes, before it retires, and the action's
- * stores become visible only after it retires. A stamp taken after an
- * action's result is known (an allocation) needs rdtscp, which waits for
- * every earlier instruction; nothing later has to wait for it. Costs on the
- * machine this was written on: 9.7 ns and 18.9 ns, against 18.5 ns and
- * 24.1 ns fenced. */
-HK_FORCE_INLINE uint64_t hk_tsc_order_before(void) { return __rdtsc(); }
+ * observe (a free: the block may be handed out again) must also come after
+ * everything the thread did before, in particular the load that brought it
+ * the pointer from another thread: a bare rdtsc does not wait for earlier
+ * instructions, so it can read the counter while that load (a cache line
+ * coming from the other core, 100+ cycles) is still in flight, and stamp
+ * the free before the allocation that produced the pointer. That was the
+ * recorder's causality defect (issue 10 item 9; docs/recorder.md): two
+ * threads passing a stamp through an atomic exchange saw 6,304 to 919,525
+ * inversions in 2 M hand-offs with rdtsc (up to 674 ticks), none with
+ * lfence; rdtsc. The lfence waits for earlier instructions to complete;
+ * the action's own stores still become visible only after rdtsc retires.
+ * A stamp taken after an action's result is known (an allocation) needs
+ * rdtscp, which waits for every earlier instruction; nothing later has to
+ * wait for it. */
+HK_FORCE_INLINE uint64_t hk_tsc_order_before(void) {
+  _mm_lfence();
+  return __rdtsc();
+}
 HK_FORCE_INLINE uint64_t hk_tsc_order_after(void) {
   unsigned aux;
   return __rdtscp(&aux);

@@ -92,6 +92,20 @@ sigterm4)
     if [ -n "$HKSIM" ]; then "$HKSIM" trace verify "$T" > /dev/null || fail "run $i: verify"; fi
     sed -n 's/^\(events\|dropped\)=/run '$i' &/p' "$W/check.out"
   done ;;
+cross64)
+  # Causality under load: 64 threads, half the frees crossing threads, 6
+  # runs: no free may be stamped before the allocation it frees (prepare
+  # would see an unmatched free, then a double allocation).
+  [ -n "$HKSIM" ] || exit 77
+  for i in 1 2 3 4 5 6; do
+    rm -f "$W"/t.*.hkt
+    HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$VD/v_hostile" "$W/r" cross64 || fail "run $i: victim failed"
+    one_file
+    "$HKSIM" trace info "$T" --json > "$W/info" || fail "run $i: info"
+    grep -q '"unmatched_frees":0,' "$W/info" && grep -q '"double_allocs":0,' "$W/info" \
+      || fail "run $i: $(grep -o '"unmatched_frees":[0-9]*,"double_allocs":[0-9]*' "$W/info")"
+    grep -q '"threads":65,' "$W/info" || fail "run $i: $(grep -o '"threads":[0-9]*' "$W/info") threads, want 65"
+  done ;;
 joined)
   # Thread end times: the joined thread's entry says when it ended (before
   # main's 50 ms sleep), main's says it ran to the end of the recording.

@@ -15,6 +15,9 @@
  *                 after recording started, checks sigaction reads it back,
  *                 raises SIGTERM: the handler runs, the program exits 0.
  *   sigint        20000 pairs, raises SIGINT (no handler): dies by it.
+ *   cross64       64 threads make 4000 allocations each in hostile_alloc,
+ *                 half of them freed by the next thread (handed over with
+ *                 an atomic exchange), the rest by their own.
  *   joined        a thread makes 1000 pairs and is joined; main sleeps
  *                 50 ms, makes 1000 pairs and returns 0.
  * Exit 0 when every call of its own succeeded. */
@@ -111,6 +114,22 @@ static void *thousand(void *arg) {
   return NULL;
 }
 
+static void *_Atomic slots[64];
+
+static void *cross(void *arg) {
+  int self = (int)(intptr_t)arg;
+  for (int i = 0; i < 4000; i++) {
+    void *p = hostile_alloc(16 + (size_t)(i % 32) * 16);
+    victim_use(p);
+    if (i % 2 == 0) {
+      p = atomic_exchange(&slots[(self + 1) % 64], p);
+      if (!p) continue;
+    }
+    hostile_free(p);
+  }
+  return NULL;
+}
+
 static volatile sig_atomic_t got_term;
 static void on_term(int sig) { got_term = sig; }
 
@@ -158,6 +177,14 @@ int main(int argc, char **argv) {
     raise(SIGTERM);
     if (got_term != SIGTERM) return 6;
     pairs(100, 0);
+    return 0;
+  }
+  if (strcmp(mode, "cross64") == 0) {
+    pthread_t t[64];
+    for (int i = 0; i < 64; i++)
+      if (pthread_create(&t[i], NULL, cross, (void *)(intptr_t)i)) return 1;
+    for (int i = 0; i < 64; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 64; i++) free(atomic_exchange(&slots[i], NULL));
     return 0;
   }
   if (strcmp(mode, "joined") == 0) {
