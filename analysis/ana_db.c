@@ -100,7 +100,8 @@ int ana_db_open(const char *path, unsigned flags, ana_db_t **out, char *why,
     ana_db_free(db);
     return HK_E_SQLITE;
   }
-  sqlite3_busy_timeout(db->db, 10000);
+  /* As the replayer's: replay sessions may hold the write lock a while. */
+  sqlite3_busy_timeout(db->db, 10 * 60 * 1000);
   sqlite3_extended_result_codes(db->db, 0);
   int tables = 0;
   rc = int_query(db->db, "PRAGMA user_version", &db->version);
@@ -159,14 +160,17 @@ int ana_db_open(const char *path, unsigned flags, ana_db_t **out, char *why,
     return HK_E_BADMAGIC;
   }
   if (!(flags & ANA_DB_READONLY)) {
-    /* All views or none: a script failing half-way leaves nothing. */
+    /* All views or none: a script failing half-way leaves nothing. The
+     * write lock is taken first (BEGIN IMMEDIATE waits for other sessions;
+     * a read transaction upgraded later would fail at once with "database
+     * is locked" while a replay writes). A read-only file gets TEMP views,
+     * outside any transaction. */
     char tmp[256];
-    if ((rc = ana_db_exec(db, "SAVEPOINT ana_views", why, len)) == 0 &&
-        ((rc = apply(db, ana_views_sql, why, len)) ||
-         (rc = apply(db, ana_published_sql, why, len))))
-      ana_db_exec(db, "ROLLBACK TO ana_views", tmp, sizeof tmp);
-    if (rc == 0) rc = ana_db_exec(db, "RELEASE ana_views", why, len);
-    else ana_db_exec(db, "RELEASE ana_views", tmp, sizeof tmp);
+    int txn = ana_db_exec(db, "BEGIN IMMEDIATE", tmp, sizeof tmp) == 0;
+    if ((rc = apply(db, ana_views_sql, why, len)) == 0)
+      rc = apply(db, ana_published_sql, why, len);
+    if (txn && rc) ana_db_exec(db, "ROLLBACK", tmp, sizeof tmp);
+    if (txn && !rc) rc = ana_db_exec(db, "COMMIT", why, len);
     if (rc) {
       ana_db_free(db);
       return rc;

@@ -3,15 +3,17 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "trc.h"
 
 static void help(FILE *f) {
-  fprintf(f, "usage: hksim gen SCENARIO -o FILE [--seed N] [--scale K]\n"
+  fprintf(f, "usage: hksim gen SCENARIO -o FILE [--seed N] [--scale K] [--force]\n"
              "       hksim gen --list\n\n"
              "Writes a synthetic trace. --scale multiplies its length (default 1,\n"
-             "fractions allowed); --seed picks the random sequence (default 0).\n\n"
+             "fractions allowed); --seed picks the random sequence (default 0).\n"
+             "An existing FILE is refused unless --force.\n\n"
              "scenarios:\n");
   for (const char *const *s = trc_gen_scenarios; *s; s++)
     fprintf(f, "  %-8s %s\n", *s, trc_gen_describe(*s));
@@ -21,7 +23,9 @@ static int run(int argc, char **argv) {
   static const struct option opts[] = {
       {"output", required_argument, 0, 'o'}, {"seed", required_argument, 0, 's'},
       {"scale", required_argument, 0, 'k'},  {"list", no_argument, 0, 'l'},
+      {"force", no_argument, 0, 'f'},
       {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+  int force = 0;
   const char *out = NULL;
   trc_gen_opts_t o = {0, 1.0};
   int c;
@@ -40,6 +44,7 @@ static int run(int argc, char **argv) {
     case 'l':
       for (const char *const *s = trc_gen_scenarios; *s; s++) printf("%s\n", *s);
       return CLI_OK;
+    case 'f': force = 1; break;
     case 'h': help(stdout); return CLI_OK;
     default: return cli_usage("gen", "unknown option '%s'", argv[optind - 1]);
     }
@@ -49,6 +54,11 @@ static int run(int argc, char **argv) {
   if (!trc_gen_describe(sc))
     return cli_usage("gen", "unknown scenario '%s' (see 'hksim gen --list')", sc);
   if (!out) return cli_usage("gen", "missing -o FILE");
+  /* A recorded trace cannot be made again: never replace one silently. */
+  if (!force && access(out, F_OK) == 0) {
+    cli_error(out, "file exists (--force replaces it)");
+    return CLI_FAIL;
+  }
   int rc = trc_gen(sc, out, &o);
   if (rc) return cli_fail(out, rc, "cannot write trace");
   trc_scan_t s;

@@ -135,11 +135,15 @@ static int run_replay(int argc, char **argv) {
           backends[nb++] = (*b)->name;
       } else if (split(argv[++i], backends, &nb)) {
         return cli_usage("replay", "too many back ends");
+      } else if (nb == 0) { /* "" or ",": not the default in disguise */
+        return cli_usage("replay", "--backend '%s' names no back end", argv[i]);
       }
     } else if (strcmp(a, "--policy") == 0 || strcmp(a, "--policies") == 0) {
       NEED_ARG();
       if (split(argv[++i], policies, &np))
         return cli_usage("replay", "too many policies");
+      if (np == 0)
+        return cli_usage("replay", "--policy '%s' names no policy", argv[i]);
     } else if (strcmp(a, "--seed") == 0) {
       NEED_ARG();
       if (cli_parse_u64(argv[++i], &o.seed))
@@ -222,14 +226,31 @@ static int run_replay(int argc, char **argv) {
     backends[nb++] = "hakmem";
     backends[nb++] = "mimalloc";
   }
-  if (np == 0) policies[np++] = "static";
+  if (np == 0) {
+    policies[np++] = "static";
+  } else {
+    /* Policies steer hakmem alone: say so when none of the back ends
+     * asked for will use them (the runs go on, without a policy). */
+    int takes = 0;
+    for (size_t b = 0; b < nb; b++) {
+      const rpl_backend_t *be = rpl_backend_find(backends[b]);
+      takes |= be && be->takes_policy;
+    }
+    if (!takes)
+      fprintf(stderr, "hksim replay: warning: --policy applies to hakmem "
+                      "only; these back ends run without a policy\n");
+  }
   /* A trace that cannot be opened is refused before the database is
    * created: a failed first replay leaves no empty results file. */
   for (size_t i = 0; i < nt; i++) {
     trc_reader_t *r;
     int orc = trc_reader_open(&r, traces[i]);
     if (orc == HK_E_VERSION) continue; /* the replayer names both versions */
-    if (orc) return cli_fail(traces[i], orc, NULL);
+    if (orc) {
+      char why[160];
+      cli_error(traces[i], "%s", trc_open_error(traces[i], orc, why, sizeof why));
+      return CLI_FAIL;
+    }
     trc_reader_free(r);
   }
   o.traces = traces;

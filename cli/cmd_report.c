@@ -118,7 +118,7 @@ static int run(int argc, char **argv) {
   int published = 0, symbolize = 1, sites = 1, have_weight = 0, c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+d:f:o:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:d:f:o:h", opts, NULL)) != -1) {
     switch (c) {
     case 'd': dbp = optarg; break;
     case 'f':
@@ -148,6 +148,8 @@ static int run(int argc, char **argv) {
     case 'W': wrappers = optarg; break;
     case 'S': sites = 0; break;
     case 'h': help(stdout); return CLI_OK;
+    case ':': /* a known option at the end of the line, its value missing */
+      return cli_usage("report", "%s needs a value", argv[optind - 1]);
     default: return cli_usage("report", "unknown option '%s'", argv[optind - 1]);
     }
   }

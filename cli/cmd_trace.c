@@ -26,11 +26,8 @@ static void help(FILE *f) {
 
 /* Opens the trace for a subcommand, turning open errors into one line. */
 static int open_error(const char *path, int rc) {
-  if (rc == HK_E_VERSION)
-    cli_error(path, "trace format version %u is newer than this reader (reads up to %d)",
-              trc_reader_file_version(path), TRC_VERSION);
-  else
-    cli_fail(path, rc, "cannot read trace");
+  char why[160];
+  cli_error(path, "cannot read trace: %s", trc_open_error(path, rc, why, sizeof why));
   return CLI_FAIL;
 }
 
@@ -150,8 +147,7 @@ static int cmd_info(const char *path, int json) {
 static int cmd_verify(const char *path) {
   trc_scan_t s;
   int rc = trc_scan(path, &s);
-  if (rc == HK_E_VERSION || rc == HK_E_BADMAGIC) return open_error(path, rc);
-  if (rc) return cli_fail(path, rc, "cannot read trace");
+  if (rc) return open_error(path, rc);
   if (s.status) return damage_line(path, &s);
   printf("%s: ok, %" PRIu64 " events in %" PRIu64 " chunks, %u threads, %u sites\n",
          path, s.events, s.chunks, s.threads, s.sites);

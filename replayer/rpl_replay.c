@@ -459,11 +459,8 @@ static int one_trace(session_t *S, const char *path, size_t index) {
   phase_line(S, path, "preparing", 0, 0);
   rc = program_for(S, path, hash, index, &prog, prog_path, sizeof prog_path, &owned);
   if (rc) {
-    if (rc == HK_E_VERSION)
-      report(S, path, "trace format version %u is newer than this reader's %d",
-             trc_reader_file_version(path), TRC_VERSION);
-    else
-      report(S, path, "%s", hk_strerror(rc));
+    char why[160];
+    report(S, path, "%s", trc_open_error(path, rc, why, sizeof why));
     if (owned) unlink(prog_path);
     S->rep->traces_bad++;
     return rc;
@@ -482,6 +479,14 @@ static int one_trace(session_t *S, const char *path, size_t index) {
     if (owned) unlink(prog_path);
     S->rep->traces_bad++;
     return HK_E_NOMEM;
+  }
+  if (prog.stats.damaged && prog.n_ops == 0) {
+    report(S, path, "damaged from offset %llu, with no readable op before "
+           "it: not replayed", (unsigned long long)prog.stats.damage_offset);
+    trc_program_release(&prog);
+    if (owned) unlink(prog_path);
+    S->rep->traces_bad++;
+    return HK_E_TRUNCATED;
   }
   if (prog.stats.damaged)
     report(S, path, "damaged from offset %llu: replaying the %llu ops before it",

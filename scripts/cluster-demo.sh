@@ -110,7 +110,7 @@ sinfo -h -o %t 2>/dev/null | grep -q idle || {
 say "single-node cluster up: $(sinfo -h -o '%P %D %t %c CPUs %m MB')"
 
 # The demo sweep: a recorded (golden) trace and a generated scenario.
-"$H" gen mixed -o "$OUT/mixed.hkt" --seed 5 >/dev/null
+"$H" gen mixed -o "$OUT/mixed.hkt" --seed 5 --force >/dev/null
 cp "$root/tests/data/golden-v3.hkt" "$OUT/golden-v3.hkt"
 cat >"$OUT/sweep.json" <<'EOF'
 {

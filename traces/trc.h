@@ -273,6 +273,11 @@ int trc_reader_open(trc_reader_t **out, const char *path);
  * reader understands up to TRC_VERSION). */
 uint32_t trc_reader_file_version(const char *path);
 void trc_reader_free(trc_reader_t *r);
+/* A one-line description of why trc_reader_open(path) failed with rc, for
+ * messages: an empty file and a header cut short are named as such (not
+ * "file ends inside a chunk"), a newer version names both versions.
+ * Returns buf. */
+const char *trc_open_error(const char *path, int rc, char *buf, size_t len);
 
 const trc_header_t *trc_reader_header(const trc_reader_t *r);
 

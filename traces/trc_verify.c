@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,10 +126,9 @@ int trc_scan(const char *path, trc_scan_t *s) {
     if (rc == 0) break;
     if (rc < 0) {
       s->damage_offset = off;
-      problem(s, rc,
-              "damaged chunk at offset %" PRIu64 ": %s; %" PRIu64
-              " of %" PRIu64 " bytes readable (%" PRIu64 " events)",
-              off, hk_strerror(rc), off, s->file_bytes, s->events);
+      /* Where and how much is readable are fields the caller prints
+       * (once): the problem says only what is wrong there. */
+      problem(s, rc, "%s", hk_strerror(rc));
       break;
     }
     if (s->have_summary)
@@ -211,4 +211,22 @@ int trc_scan(const char *path, trc_scan_t *s) {
   umap_release(&last_time);
   trc_reader_free(r);
   return 0;
+}
+
+const char *trc_open_error(const char *path, int rc, char *buf, size_t len) {
+  struct stat sb;
+  if (rc == HK_E_VERSION)
+    snprintf(buf, len,
+             "trace format version %u is newer than this reader (reads up "
+             "to %d)",
+             trc_reader_file_version(path), TRC_VERSION);
+  else if (rc == HK_E_TRUNCATED && stat(path, &sb) == 0 && sb.st_size == 0)
+    snprintf(buf, len, "empty file, not a trace");
+  else if (rc == HK_E_TRUNCATED && stat(path, &sb) == 0)
+    snprintf(buf, len,
+             "file ends inside the trace header, after %lld bytes (truncated)",
+             (long long)sb.st_size);
+  else
+    snprintf(buf, len, "%s", hk_strerror(rc));
+  return buf;
 }

@@ -186,5 +186,50 @@ has "foreign database: says so" "not a hakmem-sim results database" "$T/err"
 cmp -s "$T/foreign.db" "$T/foreign.orig" && ok "foreign database: byte for byte unchanged" \
   || bad "foreign database: modified ($(sqlite3 "$T/foreign.db" 'SELECT COUNT(*) FROM sqlite_master') objects)"
 
+# ---- small ones ----------------------------------------------------------
+: >"$T/empty.hkt"
+head -c 30 "$T/small.hkt" >"$T/cut.hkt"
+for cmd in info verify dump; do
+  "$H" trace $cmd "$T/empty.hkt" >/dev/null 2>"$T/err"
+  check "empty file: trace $cmd exit 1" "$?" 1
+  has "empty file: trace $cmd names it" "empty file, not a trace" "$T/err"
+  "$H" trace $cmd "$T/cut.hkt" >/dev/null 2>"$T/err"
+  has "cut header: trace $cmd names it" "file ends inside the trace header, after 30 bytes" "$T/err"
+done
+"$H" replay "$T/empty.hkt" --db "$T/s.db" --quiet >/dev/null 2>"$T/err"
+has "empty file: replay names it" "empty file, not a trace" "$T/err"
+# A trace cut inside its first events chunk: nothing to replay, an error.
+head -c 3000 "$T/small.hkt" >"$T/trunc.hkt"
+"$H" trace verify "$T/trunc.hkt" >/dev/null 2>"$T/err"
+check "verify: 'bytes readable' said once" "$(grep -o 'bytes readable' "$T/err" | wc -l)" 1
+"$H" replay "$T/trunc.hkt" --db "$T/s.db" --backend null --quiet >/dev/null 2>"$T/err"
+check "no readable op: exit 1" "$?" 1
+has "no readable op: says so" "no readable op before it: not replayed" "$T/err"
+# Cut later: the readable part replays, done, with the damage noted.
+"$H" gen mixed -o "$T/big-mixed.hkt" --scale 20 >/dev/null # 4 events chunks
+size=$(stat -c %s "$T/big-mixed.hkt")
+head -c $((size * 2 / 3)) "$T/big-mixed.hkt" >"$T/part.hkt"
+"$H" replay "$T/part.hkt" --db "$T/s.db" --backend null --per-op none --quiet >/dev/null 2>"$T/err"
+check "part of a trace: exit 0" "$?" 0
+has "part of a trace: damage noted" "replaying the [0-9]* ops before it" "$T/err"
+check "part of a trace: run done with some ops" \
+  "$(sqlite3 "$T/s.db" "SELECT r.status, r.ops > 0, t.damaged FROM runs r JOIN traces t USING (trace_id)" | tr '|' ' ')" "done 1 1"
+# gen never replaces a file silently.
+cp "$T/small.hkt" "$T/keep.hkt"
+"$H" gen json -o "$T/keep.hkt" >/dev/null 2>"$T/err"
+check "gen onto an existing file: exit 1" "$?" 1
+has "gen onto an existing file: says so" "file exists (--force replaces it)" "$T/err"
+cmp -s "$T/small.hkt" "$T/keep.hkt" && ok "gen: the file is kept" || bad "gen: the file was replaced"
+"$H" gen json -o "$T/keep.hkt" --force >/dev/null 2>"$T/err"
+check "gen --force replaces it" "$?" 0
+"$H" report --db >/dev/null 2>"$T/err"
+check "report --db without a value: exit 2" "$?" 2
+has "report --db without a value: says so" "needs a value" "$T/err"
+"$H" replay "$T/small.hkt" --db "$T/s.db" --backend "" --quiet >/dev/null 2>"$T/err"
+check "--backend '': exit 2" "$?" 2
+"$H" replay "$T/small.hkt" --db "$T/s.db" --backend glibc --policy elo --per-op none --quiet >/dev/null 2>"$T/err"
+check "--policy with glibc only: runs" "$?" 0
+has "--policy with glibc only: warns" "policy applies to hakmem only" "$T/err"
+
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]

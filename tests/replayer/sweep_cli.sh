@@ -79,7 +79,7 @@ check "run --shard out of range exit" "$?" 2
 "$H" sweep nosuch >/dev/null 2>&1
 check "unknown sweep command exit" "$?" 2
 # A trace that changed since the plan is refused before anything runs.
-"$H" gen mixed -o "$T/m.hkt" --seed 5 >/dev/null
+"$H" gen mixed -o "$T/m.hkt" --seed 5 --force >/dev/null
 "$H" sweep run "$T/p/plan.json" --shard 0 --db "$T/changed.db" >/dev/null 2>"$T/err"
 check "changed trace exit" "$?" 1
 grep -q "m.hkt: content hash .* but the plan says" "$T/err" && ok "changed trace named" || bad "changed: $(cat "$T/err")"
