@@ -106,7 +106,10 @@ static int open_output(rec_t *r) {
   if (r->cfg.out_error) return r->cfg.out_error; /* HKREC_OUT too long */
   for (unsigned seq = 0; seq < 1000; seq++) {
     int rc = rec_output_path(r->path, sizeof r->path, r->cfg.out, r->pid, seq);
-    if (rc) return rc;
+    if (rc) {
+      r->path[0] = 0; /* no name to blame */
+      return rc;
+    }
     int fd = open(r->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
                   0600);
     if (fd >= 0) {
@@ -118,9 +121,17 @@ static int open_output(rec_t *r) {
   return -EEXIST;
 }
 
+/* The output rec_create tried last, kept for its error message: after an
+ * exec the file that failed is the .1 one, not the name of seq 0. One
+ * session is created at a time in a process (the preload's start). */
+static char failed_path[1100];
+
+const char *rec_create_failed_path(void) { return failed_path; }
+
 int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
                void *sink_ctx) {
   *out = NULL;
+  failed_path[0] = 0;
   rec_t *r = calloc(1, sizeof *r);
   if (!r) return HK_E_NOMEM;
   r->cfg = *cfg;
@@ -199,6 +210,7 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
   *out = r;
   return 0;
 fail:
+  memcpy(failed_path, r->path, sizeof failed_path);
   rec_sites_free(r->sites);
   rec_modules_free(r->mods);
   free(r);

@@ -181,8 +181,13 @@ static void start_session(void) {
   rec_t *r = NULL;
   int rc = rec_create(&r, &cfg, NULL, NULL);
   if (rc) {
+    /* The file that failed (the .1 one after an exec), else the name. */
     char path[1100];
-    if (rec_output_path(path, sizeof path, cfg.out, getpid(), 0)) path[0] = 0;
+    const char *fp = rec_create_failed_path();
+    if (fp[0])
+      memcpy(path, fp, strlen(fp) + 1);
+    else if (rec_output_path(path, sizeof path, cfg.out, getpid(), 0))
+      path[0] = 0;
     if (!cfg.quiet && cfg.out_error)
       say("HKREC_OUT is longer than ", "1023 bytes", "; the program runs ",
           "unrecorded");

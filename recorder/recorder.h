@@ -223,6 +223,9 @@ enum { REC_RUNNING = 1, REC_STOPPED = 2, REC_FINISHED = 3 };
  * (the preload prints it once and stays out of the way). */
 int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
                void *sink_ctx);
+/* After rec_create failed: the output path it tried last ("" if it got no
+ * further than the name), for the error message. */
+const char *rec_create_failed_path(void);
 /* Finishes (if not done) and frees. rec_free(NULL) is a no-op. */
 void rec_free(rec_t *r);
 /* Frees without writing anything more: a fork child drops the parent's

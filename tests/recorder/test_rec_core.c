@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 
@@ -254,6 +257,39 @@ static void test_finish_live(void **state) {
   rec_free(r);
 }
 
+/* After an exec the new image's file is the .1 one: when it cannot be
+ * written (here a file-size limit stands for the full disk), the error
+ * names that file, not the complete one of the image before. */
+static void test_failed_path(void **state) {
+  (void)state;
+  char dir[] = "/tmp/test_rec_core_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  rec_config_t c;
+  rec_config_default(&c);
+  snprintf(c.out, sizeof c.out, "%s/t", dir);
+  char first[512];
+  snprintf(first, sizeof first, "%s/t.%d.hkt", dir, (int)getpid());
+  FILE *f = fopen(first, "w"); /* the image before the exec */
+  assert_non_null(f);
+  fclose(f);
+  struct rlimit old, small = {16, 16};
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  small.rlim_max = old.rlim_max;
+  void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+  rec_t *r;
+  int rc = rec_create(&r, &c, NULL, NULL);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, was);
+  assert_int_equal(rc, -EFBIG);
+  char want[512];
+  snprintf(want, sizeof want, "%s/t.%d.1.hkt", dir, (int)getpid());
+  assert_string_equal(rec_create_failed_path(), want);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 /* A real file: created with the process's name, readable by trc_scan. */
 static void test_file(void **state) {
   (void)state;
@@ -369,7 +405,7 @@ int main(void) {
       cmocka_unit_test(test_handoff_blocks), cmocka_unit_test(test_sites_and_reuse),
       cmocka_unit_test(test_threads),        cmocka_unit_test(test_backpressure),
       cmocka_unit_test(test_finish_live),
-      cmocka_unit_test(test_file),           cmocka_unit_test(test_unwritable),
+      cmocka_unit_test(test_file), cmocka_unit_test(test_failed_path),           cmocka_unit_test(test_unwritable),
       cmocka_unit_test(test_write_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
