@@ -167,8 +167,13 @@ CREATE TABLE IF NOT EXISTS runs (
   digest        TEXT,                    -- decision digest, 32 hex digits
   shard         TEXT,                    -- 'I/N' (--shard), NULL: whole matrix
   replay_threads INTEGER,                -- threads that replayed (1: serial)
-  run_uuid      TEXT                     -- 32 hex digits, random: identity
+  run_uuid      TEXT,                    -- 32 hex digits, random: identity
                                          -- of the run across merged databases
+  -- hakmem's cost model (docs/hakmem.md), NULL for other back ends:
+  model_ns      REAL,                    -- the model's total for the run
+  model_page_faults INTEGER,             -- first-touch faults it predicts
+  model_syscalls INTEGER,                -- mmap, munmap, madvise, brk
+  calibration   TEXT                     -- calibrations.name, or 'builtin'
 );
 CREATE INDEX IF NOT EXISTS runs_trace ON runs(trace_id, backend, policy);
 CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(run_uuid);
@@ -437,6 +442,18 @@ CREATE TABLE IF NOT EXISTS live_runs (
 );
 CREATE INDEX IF NOT EXISTS live_runs_trace ON live_runs(trace_id, backend, policy);
 
+-- Event costs of the cost model measured on a machine (hksim calibrate):
+-- one row per name; `settings` holds the cost.* key=value lines that
+-- replay --calibration NAME applies.
+CREATE TABLE IF NOT EXISTS calibrations (
+  name        TEXT PRIMARY KEY,
+  created_at  TEXT NOT NULL,             -- UTC, ISO 8601
+  host        TEXT,
+  repeats     INTEGER NOT NULL,          -- micro-runs per event (median)
+  settings    TEXT NOT NULL,             -- 'cost.fault_ns=812.5' lines
+  spread      TEXT                       -- per event: min..max of the runs
+);
+
 -- ---- the views of the results contract (DESIGN.md) --------------------
 
 CREATE VIEW IF NOT EXISTS run_summary AS
@@ -453,7 +470,8 @@ SELECT r.run_id, t.name AS trace, r.backend, r.policy, r.seed, r.status,
        r.brk_calls, r.syscall_method, r.peak_live_bytes, r.fragmentation,
        r.mean_ns, r.timer_method, r.timer_overhead_ticks, r.tsc_hz,
        r.backend_version, r.hakmem_config, r.cost_model,
-       r.shard, r.host, r.replay_threads
+       r.shard, r.host, r.replay_threads,
+       r.model_ns, r.model_page_faults, r.model_syscalls, r.calibration
 FROM runs r JOIN traces t USING (trace_id);
 
 -- CROSS JOIN fixes the order SQLite joins in: chunks, their latencies, then

@@ -8,6 +8,7 @@ extern const cli_cmd_t cli_cmd_gen;
 extern const cli_cmd_t cli_cmd_replay;
 extern const cli_cmd_t cli_cmd_merge, cli_cmd_sweep;
 extern const cli_cmd_t cli_cmd_validate;
+extern const cli_cmd_t cli_cmd_calibrate;
 extern const cli_cmd_t cli_cmd_report, cli_cmd_symbolize;
 
 const cli_cmd_t *const cli_commands[] = {
@@ -18,6 +19,7 @@ const cli_cmd_t *const cli_commands[] = {
     &cli_cmd_merge,
     &cli_cmd_validate,
     &cli_cmd_sweep,
+    &cli_cmd_calibrate,
     &cli_cmd_report, &cli_cmd_symbolize,
     NULL,
 };

@@ -22,7 +22,7 @@ static void help(FILE *f) {
           "         [--per-op all|sample:N|none] [--repeat N]\n"
           "         [--hakmem KEY=VALUE]... [--rss-every N] [--progress|--quiet]\n"
           "         [--cache-dir DIR|--no-cache] [--shard I/N]\n"
-          "         [--mem-limit SIZE|none]\n\n"
+          "         [--mem-limit SIZE|none] [--calibration NAME]\n\n"
           "Replays each trace against each back end (and each policy, for\n"
           "hakmem), --repeat times, one fresh child process per run, and\n"
           "stores every run in the SQLite database DB (analysis/schema.sql).\n\n"
@@ -38,6 +38,9 @@ static void help(FILE *f) {
           "  --per-op MODE   per-op latency rows: all, every Nth op, or none\n"
           "  --repeat N      runs per (trace, back end, policy) (default 1)\n"
           "  --hakmem K=V    hakmem config override, repeatable (e.g. bigcache=off)\n"
+          "  --calibration NAME  the cost model's event costs measured by\n"
+          "                  `hksim calibrate --name NAME` into DB (default: the\n"
+          "                  built-in costs; runs.calibration says which)\n"
           "  --rss-every N   ops between RSS samples (default: about 256 a run)\n"
           "  --cache-dir DIR prepared programs, kept by trace content hash (default:\n"
           "                  $HKSIM_CACHE_DIR, $XDG_CACHE_HOME/hksim, ~/.cache/hksim)\n"
@@ -102,6 +105,7 @@ static int run_replay(int argc, char **argv) {
   const char *traces[MAX_LIST], *backends[MAX_LIST], *policies[MAX_LIST],
       *overrides[MAX_LIST];
   size_t nt = 0, nb = 0, np = 0, no = 0;
+  const char *calib = NULL;
   rpl_opts_t o;
   memset(&o, 0, sizeof o);
   o.seed = 1;
@@ -178,6 +182,9 @@ static int run_replay(int argc, char **argv) {
                          argv[i + 1]);
       if (no == MAX_LIST) return cli_usage("replay", "too many --hakmem");
       overrides[no++] = argv[++i];
+    } else if (strcmp(a, "--calibration") == 0) {
+      NEED_ARG();
+      calib = argv[++i];
     } else if (strcmp(a, "--rss-every") == 0) {
       NEED_ARG();
       if (cli_parse_u64(argv[++i], &o.rss_every))
@@ -253,14 +260,38 @@ static int run_replay(int argc, char **argv) {
     }
     trc_reader_free(r);
   }
+  /* A calibration's cost.* settings come first, so --hakmem can still
+   * override one of them. */
+  static const char *all[2 * MAX_LIST];
+  static char calib_kv[64];
+  size_t na = 0;
+  if (calib) {
+    char buf[4096], why[512] = "";
+    int rc = rpl_calib_load(o.db_path, calib, buf, sizeof buf, why, sizeof why);
+    if (rc) {
+      cli_error(o.db_path, "%s", why[0] ? why : hk_strerror(rc));
+      return CLI_FAIL;
+    }
+    char *copy = strdup(buf);
+    if (!copy || n_owned == HK_ARRAY_LEN(owned)) {
+      free(copy);
+      return cli_fail(o.db_path, HK_E_NOMEM, NULL);
+    }
+    owned[n_owned++] = copy;
+    for (char *t = strtok(copy, "\n"); t && na < MAX_LIST; t = strtok(NULL, "\n"))
+      all[na++] = t;
+    snprintf(calib_kv, sizeof calib_kv, "cost.calibration=%s", calib);
+    all[na++] = calib_kv;
+  }
+  for (size_t k = 0; k < no; k++) all[na++] = overrides[k];
   o.traces = traces;
   o.n_traces = nt;
   o.backends = backends;
   o.n_backends = nb;
   o.policies = policies;
   o.n_policies = np;
-  o.overrides = overrides;
-  o.n_overrides = no;
+  o.overrides = all;
+  o.n_overrides = na;
   o.options_text = options;
   o.on_error = on_error;
 

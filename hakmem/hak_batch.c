@@ -6,8 +6,8 @@
  * evictions arrive here rather than at free(). */
 #include "hak_internal.h"
 
-void hak_batch_add(hak_t *h, void *base, size_t len) {
-  h->batch[h->batch_n++] = (batch_ent_t){base, len};
+void hak_batch_add(hak_t *h, void *base, size_t len, uint64_t pages) {
+  h->batch[h->batch_n++] = (batch_ent_t){base, len, pages};
   h->batch_bytes += len;
   h->st.batch_adds++;
   h->st.batch_bytes += len;
@@ -19,11 +19,16 @@ void hak_batch_add(hak_t *h, void *base, size_t len) {
 
 void hak_batch_flush(hak_t *h) {
   if (h->batch_n == 0) return;
+  /* MADV_DONTNEED drops the resident pages, so the munmap after it has
+   * none left to give back (the model charges each page once). */
   if (h->cfg.batch_madvise)
-    for (uint32_t i = 0; i < h->batch_n; i++)
-      hak_sys_madvise(h, h->batch[i].base, h->batch[i].len, HAK_MADV_DONTNEED);
+    for (uint32_t i = 0; i < h->batch_n; i++) {
+      batch_ent_t *b = &h->batch[i];
+      hak_sys_madvise(h, b->base, b->len, HAK_MADV_DONTNEED, b->pages);
+      b->pages = 0;
+    }
   for (uint32_t i = 0; i < h->batch_n; i++)
-    hak_sys_munmap(h, h->batch[i].base, h->batch[i].len);
+    hak_sys_munmap(h, h->batch[i].base, h->batch[i].len, h->batch[i].pages);
   h->st.batch_flushes++;
   h->st.batch_flushed_blocks += h->batch_n;
   h->st.batched_bytes -= h->batch_bytes;

@@ -28,7 +28,8 @@ static bc_row_t *row_of(hak_t *h, unsigned slot) {
   return &h->bc[slot % h->cfg.bigcache_sites];
 }
 
-void *hak_bc_get(hak_t *h, unsigned slot, int cls, int *warm) {
+void *hak_bc_get(hak_t *h, unsigned slot, int cls, int *warm,
+                 uint64_t *pages) {
   bc_row_t *r = row_of(h, slot);
   bc_slot_t *s = &r->slot[cls];
   hak_site_stats_t *ss = &h->st.sites[slot];
@@ -39,6 +40,7 @@ void *hak_bc_get(hak_t *h, unsigned slot, int cls, int *warm) {
   }
   void *b = s->base;
   *warm = s->warm;
+  *pages = s->pages;
   h->st.cached_bytes -= s->len;
   s->base = NULL;
   s->freq++;
@@ -49,7 +51,7 @@ void *hak_bc_get(hak_t *h, unsigned slot, int cls, int *warm) {
 }
 
 int hak_bc_put(hak_t *h, unsigned slot, int cls, void *base, size_t len,
-               int warm) {
+               int warm, uint64_t pages) {
   bc_row_t *r = row_of(h, slot);
   bc_slot_t *s = &r->slot[cls];
   if (s->base) { /* one block per (site, class): keep the one we have */
@@ -70,7 +72,7 @@ int hak_bc_put(hak_t *h, unsigned slot, int cls, void *base, size_t len,
     h->st.cached_bytes -= v->len;
     h->st.cache_evictions++;
     h->st.sites[slot].evictions[victim]++;
-    hak_batch_add(h, v->base, v->len);
+    hak_batch_add(h, v->base, v->len, v->pages);
     v->base = NULL;
     v->freq = 0;
     r->used--;
@@ -78,6 +80,7 @@ int hak_bc_put(hak_t *h, unsigned slot, int cls, void *base, size_t len,
   s->base = base;
   s->len = len;
   s->warm = (uint8_t)warm;
+  s->pages = pages;
   r->used++;
   h->st.cached_bytes += len;
   h->st.cache_puts++;
@@ -90,7 +93,7 @@ void hak_bc_drain(hak_t *h) {
     for (int c = 0; c < HAK_CLASSES; c++) {
       bc_slot_t *s = &h->bc[i].slot[c];
       if (!s->base) continue;
-      hak_sys_munmap(h, s->base, s->len);
+      hak_sys_munmap(h, s->base, s->len, s->pages);
       h->st.cached_bytes -= s->len;
       s->base = NULL;
     }

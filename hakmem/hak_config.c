@@ -54,8 +54,16 @@ void hak_config_init(hak_config_t *c, enum hak_mode mode) {
       .libc_free_ns = 20,
       .fault_ns = 250,
       .byte_op_ns = 1e-6,
-      .malloc_fresh_min = 128u << 10,
+      .munmap_page_ns = 60,
+      .madvise_page_ns = 60,
+      .brk_ns = 1000,
+      .copy_byte_ns = 0.05,
+      .thp_huge = 1,
+      .libc_mmap_threshold = 128u << 10,
+      .libc_trim_threshold = 128u << 10,
+      .libc_top_pad = 128u << 10, /* glibc's DEFAULT_TOP_PAD */
   };
+  strcpy(c->cost.calibration, "builtin");
   pol_config_defaults(&c->pol);
   /* the mode table (HAKMEM.md, Phase 6.8) */
   switch (mode) {
@@ -101,7 +109,7 @@ void hak_config_pol(const hak_config_t *c, pol_config_t *out) { *out = c->pol; }
 
 /* ---- the field table ----------------------------------------------- */
 
-enum ftype { T_U32, T_U64, T_SIZE, T_DBL, T_BOOL, T_ENUM, T_STR };
+enum ftype { T_U32, T_U64, T_SIZE, T_DBL, T_BOOL, T_ENUM, T_STR, T_NAME };
 
 typedef struct field {
   const char *key;
@@ -149,7 +157,15 @@ static const field_t fields[] = {
     {"cost.libc_free_ns", T_DBL, K(libc_free_ns), NULL, 0, 1e12},
     {"cost.fault_ns", T_DBL, K(fault_ns), NULL, 0, 1e12},
     {"cost.byte_op_ns", T_DBL, K(byte_op_ns), NULL, 0, 1e6},
-    {"cost.malloc_fresh_min", T_SIZE, K(malloc_fresh_min), NULL, 0, BIG},
+    {"cost.munmap_page_ns", T_DBL, K(munmap_page_ns), NULL, 0, 1e12},
+    {"cost.madvise_page_ns", T_DBL, K(madvise_page_ns), NULL, 0, 1e12},
+    {"cost.brk_ns", T_DBL, K(brk_ns), NULL, 0, 1e12},
+    {"cost.copy_byte_ns", T_DBL, K(copy_byte_ns), NULL, 0, 1e6},
+    {"cost.thp_huge", T_BOOL, K(thp_huge), NULL, 0, 1},
+    {"cost.libc_mmap_threshold", T_SIZE, K(libc_mmap_threshold), NULL, 0, BIG},
+    {"cost.libc_trim_threshold", T_SIZE, K(libc_trim_threshold), NULL, 0, BIG},
+    {"cost.libc_top_pad", T_SIZE, K(libc_top_pad), NULL, 0, BIG},
+    {"cost.calibration", T_NAME, K(calibration), NULL, 0, 0},
     {"static.threshold", T_SIZE, P(static_threshold), NULL, 0, BIG},
     {"ucb1.c", T_DBL, P(ucb1_c), NULL, 0, 1e6},
     {"ucb1.improve", T_DBL, P(ucb1_improve), NULL, 0, 1},
@@ -254,6 +270,12 @@ int hak_config_set(hak_config_t *c, const char *key, const char *value) {
     if (strcmp(value, "auto") != 0 && !pol_find(value)) return HK_E_RANGE;
     snprintf(c->policy, sizeof c->policy, "%s", value);
     return 0;
+  case T_NAME: /* a calibration's name: printable, no separators */
+    if (!*value || strlen(value) >= sizeof c->cost.calibration ||
+        strpbrk(value, " \t\n,=;"))
+      return HK_E_RANGE;
+    strcpy(c->cost.calibration, value);
+    return 0;
   case T_DBL: {
     errno = 0;
     char *end;
@@ -304,6 +326,9 @@ static size_t describe(const hak_config_t *c, char *buf, size_t n,
       break;
     case T_STR:
       snprintf(val, sizeof val, "%s", c->policy);
+      break;
+    case T_NAME:
+      snprintf(val, sizeof val, "%s", src);
       break;
     case T_DBL:
       memcpy(&d, src, sizeof d);

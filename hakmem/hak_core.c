@@ -18,24 +18,43 @@
 void *hak_sys_mmap(hak_t *h, size_t len) {
   void *p = h->os.mmap(h->os.ctx, len);
   h->st.sys_mmap++;
+  h->st.model_syscalls++;
   h->op_sys_ns += h->cfg.cost.mmap_ns;
   if (!p) h->st.sys_failed++;
   return p;
 }
 
-void hak_sys_munmap(hak_t *h, void *p, size_t len) {
+void hak_sys_munmap(hak_t *h, void *p, size_t len, uint64_t pages) {
   if (h->os.munmap(h->os.ctx, p, len) != 0) h->st.sys_failed++;
   h->st.sys_munmap++;
-  h->op_sys_ns += h->cfg.cost.munmap_ns;
+  h->st.model_syscalls++;
+  h->op_sys_ns += h->cfg.cost.munmap_ns + (double)pages * h->cfg.cost.munmap_page_ns;
 }
 
-void hak_sys_madvise(hak_t *h, void *p, size_t len, int advice) {
+void hak_sys_madvise(hak_t *h, void *p, size_t len, int advice,
+                     uint64_t pages) {
   if (h->os.madvise(h->os.ctx, p, len, advice) != 0) h->st.sys_failed++;
   h->st.sys_madvise++;
+  h->st.model_syscalls++;
   if (advice == HAK_MADV_DONTNEED) h->st.sys_madv_dontneed++;
   if (advice == HAK_MADV_FREE) h->st.sys_madv_free++;
   if (advice == HAK_MADV_HUGEPAGE) h->st.sys_madv_hugepage++;
   h->op_sys_ns += h->cfg.cost.madvise_ns;
+  /* MADV_FREE keeps the pages until memory pressure: nothing dropped */
+  if (advice == HAK_MADV_DONTNEED)
+    h->op_sys_ns += (double)pages * h->cfg.cost.madvise_page_ns;
+}
+
+/* What a libc call cost beyond its base price, as the libc model says. */
+static void libc_effect(hak_t *h, const hak_lm_effect_t *fx) {
+  const hak_cost_t *c = &h->cfg.cost;
+  h->op_pages += fx->faults;
+  h->st.libc_mmaps += fx->mmaps;
+  h->st.libc_munmaps += fx->munmaps;
+  h->st.libc_brks += fx->brks;
+  h->st.model_syscalls += fx->mmaps + fx->munmaps + fx->brks;
+  h->op_sys_ns += fx->mmaps * c->mmap_ns + fx->munmaps * c->munmap_ns +
+                  fx->brks * c->brk_ns + (double)fx->released * c->munmap_page_ns;
 }
 
 /* ---- lifecycle ------------------------------------------------------ */
@@ -62,6 +81,7 @@ int hak_create(hak_t **out, const hak_config_t *cfg, const hak_os_t *os,
   h->os = os ? *os : *hak_os_default();
   h->hs = c.header_size;
   h->batch = (batch_ent_t *)(h + 1);
+  hak_lm_init(&h->lm, &c.cost);
   if (pol) {
     h->pol = pol;
   } else {
@@ -88,6 +108,8 @@ void hak_free(hak_t *h) {
   if (!h) return;
   hak_batch_flush(h);
   hak_bc_drain(h);
+  hak_map_release(&h->blocks);
+  hak_lm_release(&h->lm);
   if (h->own_pol) pol_free(h->pol);
   munmap(h, page_round(sizeof(hak_t) + h->cfg.batch_blocks * sizeof(batch_ent_t)));
 }
@@ -176,14 +198,18 @@ static void *mmap_block(hak_t *h, size_t size, size_t align, int cls,
     base = user - HAK_PAGE;
     len = page_round(HAK_PAGE + size);
     size_t head = (size_t)(base - raw), tail = total - head - len;
-    if (head) hak_sys_munmap(h, raw, head);
-    if (tail) hak_sys_munmap(h, base + len, tail);
+    if (head) hak_sys_munmap(h, raw, head, 0);
+    if (tail) hak_sys_munmap(h, base + len, tail, 0);
     off = HAK_PAGE - hs;
   }
-  if (h->cfg.thp == HAK_THP_ON ||
-      (h->cfg.thp == HAK_THP_AUTO && len >= h->cfg.thp_gate))
-    hak_sys_madvise(h, base, len, HAK_MADV_HUGEPAGE);
-  h->op_pages += page_round(hs + size) / HAK_PAGE;
+  int huge = h->cfg.thp == HAK_THP_ON ||
+             (h->cfg.thp == HAK_THP_AUTO && len >= h->cfg.thp_gate);
+  if (huge) hak_sys_madvise(h, base, len, HAK_MADV_HUGEPAGE, 0);
+  /* the program writes header and block: every page up to its end */
+  size_t touched = off + hs + size;
+  h->op_pages += hak_model_fresh_faults(h, len, touched, huge);
+  hak_map_put(&h->blocks, (uint64_t)(uintptr_t)(base + off + hs),
+              page_round(touched) / HAK_PAGE);
   h->st.mmap_path++;
   size_t usable = len - off - hs;
   h->st.live_bytes += usable;
@@ -206,8 +232,10 @@ static void *malloc_block(hak_t *h, size_t size, size_t align, unsigned slot,
   char *user = raw + hs;
   if (align > 16)
     user = (char *)(((uintptr_t)raw + hs + align - 1) & ~(uintptr_t)(align - 1));
-  if (size >= h->cfg.cost.malloc_fresh_min)
-    h->op_pages += page_round(size) / HAK_PAGE;
+  hak_lm_effect_t fx;
+  uint64_t handle = hak_lm_malloc(&h->lm, n, &fx);
+  libc_effect(h, &fx);
+  hak_map_put(&h->blocks, (uint64_t)(uintptr_t)user, handle);
   h->st.malloc_path++;
   h->st.live_bytes += size;
   return write_header(h, user, HAK_METHOD_MALLOC, -1, slot, 0, size,
@@ -244,10 +272,18 @@ static void *alloc_impl(hak_t *h, size_t size, size_t align, uint64_t site,
   *fresh = 0;
   /* (2) BigCache for sizes in its range */
   int warm = 0;
-  char *base = cls >= 0 ? hak_bc_get(h, slot, cls, &warm) : NULL;
+  uint64_t pages = 0;
+  char *base = cls >= 0 ? hak_bc_get(h, slot, cls, &warm, &pages) : NULL;
   if (base) {
     path_ns = c->cost.hit_path_ns;
-    if (warm) h->op_pages += page_round(h->hs + size) / HAK_PAGE;
+    /* A cached block is resident (MADV_FREE keeps its pages too); only
+     * pages beyond what its earlier users wrote are first touches. */
+    uint64_t need = page_round(h->hs + size) / HAK_PAGE;
+    if (need > pages) {
+      h->op_pages += need - pages;
+      pages = need;
+    }
+    hak_map_put(&h->blocks, (uint64_t)(uintptr_t)(base + h->hs), pages);
     size_t len = hak_class_size[cls], usable = page_round(h->hs + len) - h->hs;
     h->st.live_bytes += usable;
     user = write_header(h, base + h->hs, HAK_METHOD_MMAP, cls, slot, 0, usable,
@@ -348,34 +384,42 @@ void hak_dealloc(hak_t *h, void *p, uint64_t site) {
   }
   size_t usable = hdr_size(hd), off = hdr_off(hd);
   hd->magic = 0; /* a second free of the block is a bad free */
+  uint64_t info = 0;
+  int known = hak_map_del(&h->blocks, (uint64_t)(uintptr_t)p, &info);
   if (hd->method == HAK_METHOD_MALLOC) {
     h->st.live_bytes -= usable;
     h->os.free(h->os.ctx, (char *)hd - off);
     h->st.sys_free++;
     h->op_sys_ns += c->cost.libc_free_ns;
+    if (known) {
+      hak_lm_effect_t fx;
+      hak_lm_free(&h->lm, info, &fx);
+      libc_effect(h, &fx);
+    }
   } else {
     char *base = (char *)hd - off;
     size_t len = page_round(off + h->hs + usable);
+    uint64_t pages = known ? info : len / HAK_PAGE;
     h->st.live_bytes -= usable;
     int kept = 0;
     if (c->bigcache && hd->cls != HAK_NO_CLASS && off == 0) {
       int t = temperature(h, slot);
       if (t == HOT) {
         h->st.hot_frees++;
-        kept = hak_bc_put(h, slot, hd->cls, base, len, 0);
+        kept = hak_bc_put(h, slot, hd->cls, base, len, 0, pages);
       } else if (t == WARM) {
         h->st.warm_frees++;
-        hak_sys_madvise(h, base, len, HAK_MADV_FREE);
-        kept = hak_bc_put(h, slot, hd->cls, base, len, 1);
+        hak_sys_madvise(h, base, len, HAK_MADV_FREE, pages);
+        kept = hak_bc_put(h, slot, hd->cls, base, len, 1, pages);
       } else {
         h->st.cold_frees++;
       }
     }
     if (!kept) {
       if (c->batch && len >= c->batch_min)
-        hak_batch_add(h, base, len); /* the munmap waits for the flush */
+        hak_batch_add(h, base, len, pages); /* the munmap waits for the flush */
       else
-        hak_sys_munmap(h, base, len);
+        hak_sys_munmap(h, base, len, pages);
     }
   }
   h->st.vtime_ns += c->cost.free_ns + h->op_sys_ns + held_cost(h);
@@ -397,6 +441,7 @@ void *hak_realloc(hak_t *h, void *p, size_t size, uint64_t site) {
   void *q = hak_alloc(h, size, site);
   if (!q) return NULL;
   memcpy(q, p, usable);
+  h->st.vtime_ns += (double)usable * h->cfg.cost.copy_byte_ns;
   hak_dealloc(h, p, site);
   return q;
 }

@@ -44,6 +44,7 @@ HK_FORCE_INLINE size_t page_round(size_t n) {
 typedef struct bc_slot {
   void *base;
   size_t len;
+  uint64_t pages; /* resident pages (the residency model) */
   uint64_t freq; /* hits on this (site, class): the LFU key */
   uint8_t warm;
 } bc_slot_t;
@@ -62,7 +63,58 @@ int hak_class_of(size_t size, size_t min_size);
 typedef struct batch_ent {
   void *base;
   size_t len;
+  uint64_t pages; /* resident pages */
 } batch_ent_t;
+
+/* hak_model.c: a u64 -> u64 map in its own mappings (never the heap
+ * under study); keys are any value but the map reserves nothing. */
+typedef struct hak_map_ent {
+  uint64_t key; /* key + 1; 0: empty */
+  uint64_t val;
+} hak_map_ent_t;
+typedef struct hak_map {
+  hak_map_ent_t *e;
+  size_t cap, n;
+} hak_map_t;
+int hak_map_put(hak_map_t *m, uint64_t key, uint64_t val); /* -1: no memory */
+int hak_map_get(const hak_map_t *m, uint64_t key, uint64_t *val); /* 1 found */
+int hak_map_del(hak_map_t *m, uint64_t key, uint64_t *val);       /* 1 found */
+void hak_map_release(hak_map_t *m);
+
+/* The libc model: chunks on model offsets of one heap. */
+#define HAK_LM_BINS 256
+typedef struct hak_lm_chunk {
+  uint64_t off, size;
+  uint32_t next, prev; /* bin list, when free */
+  uint32_t free;
+} hak_lm_chunk_t;
+typedef struct hak_lm {
+  uint64_t top, brk_end; /* the top chunk starts at top; the heap ends at brk_end */
+  uint64_t hwm;          /* pages below it are resident */
+  uint64_t mmap_threshold, trim_threshold, top_pad;
+  hak_lm_chunk_t *chunks;
+  uint32_t *recycle;
+  uint32_t n_chunks, cap_chunks, free_idx;
+  uint32_t bins[HAK_LM_BINS];
+  uint64_t nonempty[HAK_LM_BINS / 64];
+  hak_map_t by_off, by_end; /* free chunks by start and end */
+} hak_lm_t;
+/* What one libc call did, as the model sees it. */
+typedef struct hak_lm_effect {
+  uint64_t faults;   /* pages first written */
+  uint64_t resident; /* pages of an mmapped chunk now resident */
+  uint64_t released; /* resident pages given back (munmap, trim) */
+  uint32_t mmaps, munmaps, brks;
+} hak_lm_effect_t;
+void hak_lm_init(hak_lm_t *m, const hak_cost_t *c);
+void hak_lm_release(hak_lm_t *m);
+/* A handle for the chunk (0: the model is out of memory). */
+uint64_t hak_lm_malloc(hak_lm_t *m, size_t n, hak_lm_effect_t *fx);
+void hak_lm_free(hak_lm_t *m, uint64_t handle, hak_lm_effect_t *fx);
+/* Faults of writing `touched` bytes of a fresh mapping of len bytes
+ * (huge: MADV_HUGEPAGE was given). */
+uint64_t hak_model_fresh_faults(const hak_t *h, size_t len, size_t touched,
+                                int huge);
 
 struct hak_s {
   hak_config_t cfg;
@@ -76,6 +128,9 @@ struct hak_s {
   uint64_t op_pages;
   hak_stats_t st;
   bc_row_t bc[HAK_SITES];
+  hak_map_t blocks;   /* user pointer -> libc model handle or resident
+                         pages of an MMAP block (hak_model.c) */
+  hak_lm_t lm;
   batch_ent_t *batch; /* cfg.batch_blocks entries */
   uint32_t batch_n;
   size_t batch_bytes;
@@ -83,23 +138,26 @@ struct hak_s {
 
 /* hak_core.c: counted syscalls (add to the op's cost and the stats). */
 void *hak_sys_mmap(hak_t *h, size_t len);
-void hak_sys_munmap(hak_t *h, void *p, size_t len);
-void hak_sys_madvise(hak_t *h, void *p, size_t len, int advice);
+/* pages: resident pages the call gives back (the model charges them). */
+void hak_sys_munmap(hak_t *h, void *p, size_t len, uint64_t pages);
+void hak_sys_madvise(hak_t *h, void *p, size_t len, int advice,
+                     uint64_t pages);
 
 /* hak_bigcache.c */
 /* A cached block for (slot, cls), or NULL (counted as hit or miss). */
-void *hak_bc_get(hak_t *h, unsigned slot, int cls, int *warm);
+void *hak_bc_get(hak_t *h, unsigned slot, int cls, int *warm,
+                 uint64_t *pages);
 /* Offers a block; 1 if kept. A full row evicts its least-frequently-used
  * block into the batch (never free/munmap directly). */
 int hak_bc_put(hak_t *h, unsigned slot, int cls, void *base, size_t len,
-               int warm);
+               int warm, uint64_t pages);
 /* Unmaps everything cached (instance teardown). */
 void hak_bc_drain(hak_t *h);
 
 /* hak_batch.c */
 /* Adds a block; flushes when full or past the byte threshold. Never
  * unmaps the block it was just given on its own. */
-void hak_batch_add(hak_t *h, void *base, size_t len);
+void hak_batch_add(hak_t *h, void *base, size_t len, uint64_t pages);
 void hak_batch_flush(hak_t *h);
 
 /* hak_global.c: creates the global instance with a given OS table (the

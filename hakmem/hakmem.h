@@ -41,7 +41,16 @@ typedef struct hak_cost {
   double malloc_ns, libc_free_ns;        /* per libc call */
   double fault_ns;       /* per first-touch 4 KiB page */
   double byte_op_ns;     /* per byte held by the allocator, per op */
-  uint64_t malloc_fresh_min; /* libc blocks >= this are fresh pages */
+  double munmap_page_ns;  /* per resident page an munmap gives back */
+  double madvise_page_ns; /* per resident page MADV_DONTNEED drops */
+  double brk_ns;          /* per brk of the libc model (growth, trim) */
+  double copy_byte_ns;    /* realloc's copy, per byte */
+  uint32_t thp_huge;      /* 1: MADV_HUGEPAGE'd 2 MiB extents fault once */
+  /* The libc model (hak_model.c): glibc's initial mmap threshold (it
+   * rises to the size of each mmapped chunk freed, up to 32 MiB), trim
+   * threshold (then twice the mmap threshold) and top pad. */
+  uint64_t libc_mmap_threshold, libc_trim_threshold, libc_top_pad;
+  char calibration[32];   /* "builtin", or the hksim calibrate name */
 } hak_cost_t;
 
 typedef struct hak_config {
@@ -97,6 +106,16 @@ const char *hak_config_policy(const hak_config_t *cfg);
  * the mode's lifecycle). */
 void hak_config_pol(const hak_config_t *cfg, pol_config_t *out);
 
+/* ---- calibration (hak_calibrate.c) --------------------------------- */
+
+/* Measures this machine's event costs (repeats micro-runs of each, 1..64,
+ * median) and sets them in cfg->cost. text receives the "cost.k=v\n"
+ * lines set, spread the "cost.k=min..max\n" of the runs. Takes a second
+ * or so; uses real system calls and the clock. 0, HK_E_RANGE (repeats out
+ * of range, or a buffer too small), HK_E_NOMEM. */
+int hak_calibrate(hak_config_t *cfg, unsigned repeats, char *text, size_t n,
+                  char *spread, size_t sn);
+
 /* ---- operating-system calls (hak_os.c) ----------------------------- */
 
 enum hak_advice { HAK_MADV_DONTNEED, HAK_MADV_FREE, HAK_MADV_HUGEPAGE };
@@ -141,7 +160,10 @@ typedef struct hak_stats {
   uint64_t sys_mmap, sys_munmap, sys_madvise, sys_madv_dontneed,
       sys_madv_free, sys_madv_hugepage, sys_malloc, sys_free, sys_failed;
   uint64_t hot_frees, warm_frees, cold_frees;
-  uint64_t first_touch_pages;
+  uint64_t first_touch_pages; /* modelled page faults */
+  uint64_t model_syscalls;    /* modelled: hakmem's own + libc's mmap,
+                                 munmap, brk */
+  uint64_t libc_mmaps, libc_munmaps, libc_brks;
   uint64_t live_bytes, cached_bytes, batched_bytes, peak_held_bytes;
   double vtime_ns; /* virtual clock: sum of every op's modelled cost */
   hak_site_stats_t sites[HAK_SITES];

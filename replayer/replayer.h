@@ -43,6 +43,10 @@ typedef struct rpl_be_stats {
   char version[384];    /* e.g. "mimalloc 2.0.9"; so: adds path, build id */
   char config[4096];     /* effective configuration text (hakmem) */
   char cost_model[1024]; /* how a learning policy is rewarded (hakmem) */
+  int have_model;        /* hakmem's cost model: totals of the run */
+  double model_ns;
+  uint64_t model_page_faults, model_syscalls;
+  char calibration[32];  /* the event costs it used ("builtin" or a name) */
 } rpl_be_stats_t;
 
 /* One policy-timeline row (hakmem): the state of a learning policy. */
@@ -331,6 +335,21 @@ int rpl_db_live_store(rpl_db_t *db, const rpl_live_info_t *li,
 int rpl_db_trace_id(rpl_db_t *db, uint64_t hash, int64_t *trace_id);
 /* Prints the fidelity rows and the fidelity_summary line of trace_id. */
 int rpl_db_fidelity_print(rpl_db_t *db, int64_t trace_id, FILE *f);
+
+/* ---- calibrations (rpl_calib.c) -------------------------------------- */
+
+/* Stores (or replaces) the calibration `name` in the database at path
+ * (created with the schema if need be): settings are the cost.k=v lines
+ * of hak_calibrate, spread their min..max. 0, or a negative code and one
+ * line in why. */
+int rpl_calib_store(const char *path, const char *name, unsigned repeats,
+                    const char *settings, const char *spread, char *why,
+                    size_t len);
+/* Reads the settings of calibration `name` into buf (n bytes, "k=v\n"
+ * lines). HK_E_NOTFOUND with why when the database has no such name;
+ * -ENOENT when the database does not exist. */
+int rpl_calib_load(const char *path, const char *name, char *buf, size_t n,
+                   char *why, size_t len);
 
 /* ---- a whole replay (rpl_replay.c) ------------------------------------ */
 

@@ -180,6 +180,11 @@ static void hkb_stats(void *ctx, rpl_be_stats_t *st) {
     hak_cost_describe(c, st->cost_model + n, sizeof st->cost_model - (size_t)n);
   for (char *q = st->cost_model; *q; q++)
     if (*q == '\n') *q = ' ';
+  st->have_model = 1;
+  st->model_ns = s->vtime_ns;
+  st->model_page_faults = s->first_touch_pages;
+  st->model_syscalls = s->model_syscalls;
+  snprintf(st->calibration, sizeof st->calibration, "%s", c->cost.calibration);
 }
 
 static void hkb_release(void *ctx) {

@@ -728,7 +728,8 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
           "mremap_calls=?, brk_calls=?, minor_faults=?, major_faults=?, "
           "base_rss_bytes=?, peak_rss_bytes=?, peak_live_bytes=?, "
           "peak_live_objects=?, fragmentation=?, cache_hits=?, "
-          "cache_misses=?, digest=?, replay_threads=? WHERE run_id=?",
+          "cache_misses=?, digest=?, replay_threads=?, model_ns=?, "
+          "model_page_faults=?, model_syscalls=?, calibration=? WHERE run_id=?",
           -1, &st, NULL) != SQLITE_OK)
     rc = HK_E_SQLITE;
   if (!rc) {
@@ -776,6 +777,13 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
     bind_u64_or_null(st, k++, ok && res->be.have_cache, res->be.cache_misses);
     bind_text(st, k++, ok ? res->digest : NULL);
     bind_u64_or_null(st, k++, ok, res->replay_threads ? res->replay_threads : 1);
+    if (ok && res->be.have_model)
+      sqlite3_bind_double(st, k++, res->be.model_ns);
+    else
+      sqlite3_bind_null(st, k++);
+    bind_u64_or_null(st, k++, ok && res->be.have_model, res->be.model_page_faults);
+    bind_u64_or_null(st, k++, ok && res->be.have_model, res->be.model_syscalls);
+    bind_text(st, k++, res->be.have_model ? res->be.calibration : NULL);
     sqlite3_bind_int64(st, k++, run_id);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : HK_E_SQLITE;
     sqlite3_finalize(st);

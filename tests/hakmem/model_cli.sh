@@ -1,0 +1,82 @@
+#!/bin/sh
+# model_cli.sh: the cost model end to end (integration test): hksim
+# calibrate stores a named calibration; replay --calibration NAME applies
+# it and records the name; without it runs say 'builtin'; model_ns,
+# model_page_faults and model_syscalls are in run_summary for hakmem runs
+# (NULL for others) and the modelled faults of vm are the 513 pages of its
+# one 2 MiB block; the digest holds decisions only (static: one digest for
+# seeds 1 and 2); bad names and unknown calibrations fail in one line with
+# the database intact.
+set -u
+H=${HKSIM_BUILD:?}/bin/hksim
+T=$(mktemp -d /tmp/hksim-model-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
+fails=0
+ok() { echo "ok - $1"; }
+bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
+q() { sqlite3 "$T/r.db" "$1"; }
+
+"$H" gen vm -o "$T/vm.hkt" >/dev/null || bad "gen vm"
+"$H" gen mir -o "$T/mir.hkt" >/dev/null || bad "gen mir"
+
+"$H" calibrate --db "$T/r.db" --name here --repeat 3 >"$T/out" 2>"$T/err"
+check "calibrate exit" "$?" 0
+check "calibration stored" "$(q "SELECT COUNT(*) FROM calibrations WHERE name='here'")" 1
+check "calibration has a positive fault cost" \
+  "$(q "SELECT settings LIKE '%cost.fault_ns=%' AND CAST(substr(settings, instr(settings, 'cost.fault_ns=') + 14, 6) AS REAL) > 0 FROM calibrations WHERE name='here'")" 1
+fault_ns=$(q "SELECT CAST(substr(settings, instr(settings, 'cost.fault_ns=') + 14, instr(substr(settings, instr(settings, 'cost.fault_ns=') + 14), char(10)) - 1) AS TEXT) FROM calibrations WHERE name='here'")
+
+"$H" replay "$T/vm.hkt" --db "$T/r.db" --backend hakmem,glibc --policy static \
+  --calibration here --quiet >/dev/null 2>"$T/err"
+check "replay --calibration exit" "$?" 0
+check "runs record the calibration" \
+  "$(q "SELECT calibration FROM run_summary WHERE backend='hakmem'")" here
+check "its costs were applied" \
+  "$(q "SELECT instr(hakmem_config, 'cost.fault_ns=$fault_ns') > 0 FROM runs WHERE backend='hakmem'")" 1
+check "vm: 513 modelled faults (one 2 MiB block, then BigCache)" \
+  "$(q "SELECT model_page_faults FROM run_summary WHERE backend='hakmem'")" 513
+check "model columns NULL for glibc" \
+  "$(q "SELECT COUNT(*) FROM run_summary WHERE backend='glibc' AND model_ns IS NULL AND calibration IS NULL")" 1
+check "model_ns covers the faults" \
+  "$(q "SELECT model_ns >= 513 * $fault_ns AND model_syscalls >= 2 FROM run_summary WHERE backend='hakmem'")" 1
+
+"$H" replay "$T/mir.hkt" --db "$T/r.db" --backend hakmem --policy static \
+  --seed 1 --quiet >/dev/null 2>&1
+"$H" replay "$T/mir.hkt" --db "$T/r.db" --backend hakmem --policy static \
+  --seed 2 --quiet >/dev/null 2>&1
+check "default calibration is builtin" \
+  "$(q "SELECT COUNT(*) FROM run_summary WHERE trace='mir.hkt' AND calibration='builtin'")" 2
+check "static: seeds 1 and 2 share the digest" \
+  "$(q "SELECT COUNT(DISTINCT digest) || '/' || COUNT(DISTINCT seed) FROM runs r JOIN traces t USING (trace_id) WHERE t.name='mir.hkt'")" 1/2
+"$H" replay "$T/mir.hkt" --db "$T/r.db" --backend hakmem --policy static \
+  --hakmem static.threshold=64K --quiet >/dev/null 2>&1
+check "another threshold, other decisions, another digest" \
+  "$(q "SELECT COUNT(DISTINCT digest) FROM runs r JOIN traces t USING (trace_id) WHERE t.name='mir.hkt'")" 2
+check "mir at 64 KiB: 100 blocks of 65 fresh pages" \
+  "$(q "SELECT model_page_faults FROM run_summary WHERE trace='mir.hkt' ORDER BY run_id DESC LIMIT 1")" 6500
+
+DONE=$(q "SELECT COUNT(*) FROM runs")
+"$H" replay "$T/vm.hkt" --db "$T/r.db" --backend hakmem --calibration nope \
+  --quiet >/dev/null 2>"$T/err"
+check "unknown calibration exit" "$?" 1
+check "unknown calibration: one line" "$(wc -l <"$T/err" | tr -d ' ')" 1
+grep -q "no calibration named 'nope'" "$T/err" && ok "unknown calibration named" || bad "message: $(cat "$T/err")"
+check "nothing written" "$(q "SELECT COUNT(*) FROM runs")" "$DONE"
+"$H" calibrate --db "$T/r.db" --name 'a b' >/dev/null 2>"$T/err"
+check "bad name exit" "$?" 2
+"$H" calibrate --db "$T/r.db" --repeat 0 >/dev/null 2>"$T/err"
+check "bad repeat exit" "$?" 2
+"$H" calibrate --name x >/dev/null 2>"$T/err"
+check "missing --db exit" "$?" 2
+"$H" calibrate --db "$T/none/x.db" --repeat 1 >/dev/null 2>"$T/err"
+check "unwritable database exit" "$?" 1
+check "unwritable database: one line" "$(wc -l <"$T/err" | tr -d ' ')" 1
+check "database intact" "$(q 'PRAGMA integrity_check')" ok
+"$H" replay "$T/vm.hkt" --db "$T/r.db" --backend hakmem --hakmem cost.calibration=a,b \
+  --quiet >/dev/null 2>&1
+check "bad cost.calibration value exit" "$?" 2
+
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "all ok"
