@@ -157,11 +157,12 @@ CREATE TABLE IF NOT EXISTS runs (
   brk_calls     INTEGER,
   minor_faults  INTEGER,
   major_faults  INTEGER,
-  base_rss_bytes INTEGER,                -- RSS just before the loop
-  peak_rss_bytes INTEGER,                -- VmHWM after the loop
+  base_rss_bytes INTEGER,                -- RSS just before the loop, harness
+                                         -- pages (program, buffers) resident
+  peak_rss_bytes INTEGER,                -- VmHWM - base: the allocator's peak
   peak_live_bytes INTEGER,
   peak_live_objects INTEGER,
-  fragmentation REAL,   -- (peak_rss - base_rss) / peak_live_bytes
+  fragmentation REAL,   -- peak_rss_bytes (net) / peak_live_bytes
   cache_hits    INTEGER,                 -- hakmem BigCache, else NULL
   cache_misses  INTEGER,
   digest        TEXT,                    -- decision digest, 32 hex digits
@@ -173,7 +174,14 @@ CREATE TABLE IF NOT EXISTS runs (
   model_ns      REAL,                    -- the model's total for the run
   model_page_faults INTEGER,             -- first-touch faults it predicts
   model_syscalls INTEGER,                -- mmap, munmap, madvise, brk
-  calibration   TEXT                     -- calibrations.name, or 'builtin'
+  calibration   TEXT,                    -- calibrations.name, or 'builtin'
+  -- Honest measurement (issue 12):
+  timer_resolution_ns REAL,   -- least positive step between TSC reads
+  load_avg      REAL,         -- 1-minute load average when the run began
+  cpus          INTEGER,      -- online CPUs when the run began
+  peak_rss_gross_bytes INTEGER, -- VmHWM of the child, harness included
+  timing        TEXT,         -- per-op|batch:K|iteration (what lat holds)
+  batch         INTEGER       -- K of batch:K (ops per latency), else 1
 );
 CREATE INDEX IF NOT EXISTS runs_trace ON runs(trace_id, backend, policy);
 CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(run_uuid);
@@ -471,7 +479,9 @@ SELECT r.run_id, t.name AS trace, r.backend, r.policy, r.seed, r.status,
        r.mean_ns, r.timer_method, r.timer_overhead_ticks, r.tsc_hz,
        r.backend_version, r.hakmem_config, r.cost_model,
        r.shard, r.host, r.replay_threads,
-       r.model_ns, r.model_page_faults, r.model_syscalls, r.calibration
+       r.model_ns, r.model_page_faults, r.model_syscalls, r.calibration,
+       r.timer_resolution_ns, r.load_avg, r.cpus,
+       CAST(r.total_ns AS REAL) / NULLIF(r.ops, 0) AS total_ns_per_op
 FROM runs r JOIN traces t USING (trace_id);
 
 -- CROSS JOIN fixes the order SQLite joins in: chunks, their latencies, then

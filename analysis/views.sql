@@ -83,9 +83,28 @@ SELECT r.run_id, r.trace_id, t.name AS trace,
        r.repeat, r.status
 FROM runs r JOIN traces t USING (trace_id);
 
+-- The 0.975 quantile of Student's t by degrees of freedom, for the 95%
+-- confidence intervals over repeats (config_summary). Rows at 30, 40, 60,
+-- 120 and 1000 stand for the ranges above them (a conservative choice).
+CREATE TABLE IF NOT EXISTS t975 (df INTEGER PRIMARY KEY, t REAL NOT NULL);
+INSERT OR IGNORE INTO t975(df, t) VALUES
+  (1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (5, 2.571), (6, 2.447),
+  (7, 2.365), (8, 2.306), (9, 2.262), (10, 2.228), (11, 2.201), (12, 2.179),
+  (13, 2.160), (14, 2.145), (15, 2.131), (16, 2.120), (17, 2.110),
+  (18, 2.101), (19, 2.093), (20, 2.086), (21, 2.080), (22, 2.074),
+  (23, 2.069), (24, 2.064), (25, 2.060), (26, 2.056), (27, 2.052),
+  (28, 2.048), (29, 2.045), (30, 2.042), (40, 2.021), (60, 2.000),
+  (120, 1.980), (1000, 1.962);
+
 -- One row per (trace, back end, policy) over its done runs: every measure
 -- is the median over the repeats (median of medians for latency), hit_rate
 -- pools the hits and misses of all repeats. Ordered for reading.
+-- The comparison metric is the loop's total time (total_ns: the replay
+-- loop alone, every op of the run; per op: ns_per_op), whose repeats are
+-- independent samples: total_ns_mean / _min / _max / _stddev over the
+-- repeats and total_ns_ci_lo / _hi, the t-based 95% CI of the mean (see
+-- t975; NULL below 2 repeats), and the same per op. Per-op medians stay
+-- for description only: below 3 x timer_resolution_ns they are bounds.
 CREATE VIEW IF NOT EXISTS config_summary AS
 WITH done AS (
   SELECT r.*, r.minor_faults + r.major_faults AS page_faults
@@ -117,8 +136,33 @@ med AS (
 grp AS (
   SELECT trace_id, backend, policy, COUNT(*) AS runs,
          SUM(cache_hits) AS cache_hits, SUM(cache_misses) AS cache_misses,
-         MIN(ops) AS ops
-  FROM done GROUP BY trace_id, backend, policy)
+         MIN(ops) AS ops, AVG(total_ns) AS total_mean,
+         MIN(total_ns) AS total_min, MAX(total_ns) AS total_max,
+         COUNT(total_ns) AS total_n,
+         MAX(timer_resolution_ns) AS timer_resolution_ns,
+         MAX(load_avg) AS load_avg_max
+  FROM done GROUP BY trace_id, backend, policy),
+-- Spread of total_ns over the repeats, in two passes (a one-pass sum of
+-- squares loses the digits that matter at 1e17).
+spread AS (
+  SELECT g.trace_id, g.backend, g.policy,
+         CASE WHEN g.total_n >= 2 THEN
+           sqrt(SUM((d.total_ns - g.total_mean) * (d.total_ns - g.total_mean))
+                / (g.total_n - 1)) END AS sd
+  FROM grp g JOIN done d ON d.trace_id = g.trace_id
+    AND d.backend = g.backend AND d.policy IS g.policy
+  WHERE d.total_ns IS NOT NULL
+  GROUP BY g.trace_id, g.backend, g.policy),
+-- 95% confidence interval of the mean total over repeats: mean +- t * sd /
+-- sqrt(n), t the 0.975 quantile of Student's t with n - 1 degrees of
+-- freedom (t975; from the table row at or below n - 1, so conservative).
+-- NULL below 2 repeats.
+ci AS (
+  SELECT g.trace_id, g.backend, g.policy, s.sd,
+         (SELECT q.t FROM t975 q WHERE q.df <= g.total_n - 1
+           ORDER BY q.df DESC LIMIT 1) * s.sd / sqrt(g.total_n) AS half
+  FROM grp g JOIN spread s ON s.trace_id = g.trace_id
+    AND s.backend = g.backend AND s.policy IS g.policy)
 SELECT t.name AS trace, g.trace_id,
        CASE WHEN t.exe LIKE 'gen:%' THEN substr(t.exe, 5) END AS scenario,
        g.backend, g.policy,
@@ -143,36 +187,74 @@ SELECT t.name AS trace, g.trace_id,
        MAX(CASE WHEN m.metric = 'fragmentation' THEN m.value END) AS fragmentation,
        g.cache_hits, g.cache_misses,
        CAST(g.cache_hits AS REAL) / NULLIF(g.cache_hits + g.cache_misses, 0)
-         AS hit_rate
+         AS hit_rate,
+       g.total_mean AS total_ns_mean, g.total_min AS total_ns_min,
+       g.total_max AS total_ns_max, ci.sd AS total_ns_stddev,
+       g.total_mean - ci.half AS total_ns_ci_lo,
+       g.total_mean + ci.half AS total_ns_ci_hi,
+       MAX(CASE WHEN m.metric = 'total_ns' THEN m.value END) / NULLIF(g.ops, 0)
+         AS ns_per_op,
+       (g.total_mean - ci.half) / NULLIF(g.ops, 0) AS ns_per_op_ci_lo,
+       (g.total_mean + ci.half) / NULLIF(g.ops, 0) AS ns_per_op_ci_hi,
+       g.timer_resolution_ns, g.load_avg_max
 FROM grp g
 JOIN traces t ON t.trace_id = g.trace_id
 LEFT JOIN med m ON m.trace_id = g.trace_id AND m.backend = g.backend
                AND m.policy IS g.policy
+LEFT JOIN ci ON ci.trace_id = g.trace_id AND ci.backend = g.backend
+            AND ci.policy IS g.policy
 GROUP BY g.trace_id, g.backend, g.policy
 ORDER BY t.name, g.backend, g.policy;
 
 -- config_summary beside mimalloc on the same trace, as ratios (1.0 = as
 -- mimalloc; > 1 slower or more) and as the papers' "vs mimalloc" percent.
+-- vs_mimalloc_pct and total_ratio compare total loop time per op (medians
+-- over repeats), the metric the timer resolves; median_ratio is kept for
+-- description (per-op medians sit at the timer's resolution).
 -- NULL where the trace has no done mimalloc run.
 CREATE VIEW IF NOT EXISTS vs_mimalloc AS
 WITH c AS (SELECT * FROM config_summary),
 mi AS (
-  SELECT trace_id, median_ns, p95_ns, p99_ns, total_ns, page_faults,
-         peak_rss_bytes,
+  SELECT trace_id, median_ns, p95_ns, p99_ns, total_ns, ns_per_op,
+         page_faults, peak_rss_bytes,
          ROW_NUMBER() OVER (PARTITION BY trace_id
                             ORDER BY policy IS NOT NULL, policy) AS pick
   FROM c WHERE backend = 'mimalloc')
 SELECT c.*,
        mi.median_ns AS mimalloc_median_ns,
+       mi.ns_per_op AS mimalloc_ns_per_op,
        c.median_ns / mi.median_ns AS median_ratio,
-       (c.median_ns / mi.median_ns - 1.0) * 100.0 AS vs_mimalloc_pct,
+       (c.ns_per_op / mi.ns_per_op - 1.0) * 100.0 AS vs_mimalloc_pct,
        c.p95_ns / mi.p95_ns AS p95_ratio,
        c.p99_ns / mi.p99_ns AS p99_ratio,
-       c.total_ns / mi.total_ns AS total_ratio,
+       c.ns_per_op / mi.ns_per_op AS total_ratio,
        c.page_faults / NULLIF(mi.page_faults, 0) AS faults_ratio,
        c.peak_rss_bytes / NULLIF(mi.peak_rss_bytes, 0) AS rss_ratio
 FROM c LEFT JOIN mi ON mi.trace_id = c.trace_id AND mi.pick = 1
-ORDER BY c.trace, c.median_ns / mi.median_ns, c.backend, c.policy;
+ORDER BY c.trace, c.ns_per_op / mi.ns_per_op, c.backend, c.policy;
+
+-- Configurations ranked within their trace by total ns per op (median
+-- over repeats), the null back end left out (it measures the harness).
+-- tied: this configuration's 95% CI overlaps the best one's, so the data
+-- do not separate them (a configuration with a single repeat has no CI and
+-- is never called tied, nor ranked apart with confidence).
+CREATE VIEW IF NOT EXISTS config_rank AS
+WITH c AS (SELECT * FROM vs_mimalloc WHERE backend <> 'null'
+           AND ns_per_op IS NOT NULL),
+b AS (
+  SELECT trace_id, ns_per_op AS best_ns_per_op,
+         ns_per_op_ci_lo AS best_ci_lo, ns_per_op_ci_hi AS best_ci_hi,
+         label AS best_label,
+         ROW_NUMBER() OVER (PARTITION BY trace_id ORDER BY ns_per_op,
+                            backend, policy) AS pick
+  FROM c)
+SELECT c.*,
+       RANK() OVER (PARTITION BY c.trace_id ORDER BY c.ns_per_op) AS place,
+       b.best_label, b.best_ns_per_op,
+       CASE WHEN c.ns_per_op = b.best_ns_per_op THEN 1
+            WHEN c.ns_per_op_ci_lo IS NULL OR b.best_ci_hi IS NULL THEN 0
+            WHEN c.ns_per_op_ci_lo <= b.best_ci_hi THEN 1 ELSE 0 END AS tied
+FROM c JOIN b ON b.trace_id = c.trace_id AND b.pick = 1;
 
 -- ---- latency by size class -----------------------------------------------
 

@@ -30,13 +30,21 @@ static void help(FILE *f) {
           "                  tcmalloc, null, so:PATH[:prefix=P] (any malloc-API\n"
           "                  library, docs/backends.md), or 'all' (default:\n"
           "                  hakmem,mimalloc)\n"
+          "                  null is a bump allocator that never frees: it\n"
+          "                  measures the harness alone (its floor), holds\n"
+          "                  every byte ever asked for, and is left out of\n"
+          "                  'all', the winner queries and the plots unless\n"
+          "                  named\n"
           "  --policy LIST   hakmem policies: static, ucb1, elo, evo (default: static)\n"
           "  --seed N        seed of the policies' random numbers (default 1)\n"
           "  --touch MODE    memory written after each allocation, outside the\n"
           "                  timed region (default pages; check: test mode that\n"
           "                  verifies realloc kept the contents)\n"
           "  --per-op MODE   per-op latency rows: all, every Nth op, or none\n"
-          "  --repeat N      runs per (trace, back end, policy) (default 1)\n"
+          "  --repeat N      runs per (trace, back end, policy) (default 1);\n"
+          "                  interleaved: every configuration once, in an order\n"
+          "                  shuffled from the seed, before the next repeat;\n"
+          "                  numbered on from the repeats already in DB\n"
           "  --hakmem K=V    hakmem config override, repeatable (e.g. bigcache=off)\n"
           "  --calibration NAME  the cost model's event costs measured by\n"
           "                  `hksim calibrate --name NAME` into DB (default: the\n"
@@ -56,7 +64,8 @@ static void help(FILE *f) {
           "                  replay thread, waiting only where causality needs\n"
           "                  it (glibc, mimalloc, jemalloc, tcmalloc, so:)\n"
           "  --progress      progress bar on stderr even if it is not a terminal\n"
-          "  --quiet         no progress bar\n\n"
+          "  --quiet         no progress bar, no warning when the load average\n"
+          "                  is above the CPU count (it is stored per run)\n\n"
           "exit: 0 every run done, 1 a run failed or an input/database error,\n"
           "2 usage (unknown back end or policy: nothing is written),\n"
           "130/143 interrupted by SIGINT/SIGTERM (the run in progress is\n"
@@ -135,8 +144,9 @@ static int run_replay(int argc, char **argv) {
       NEED_ARG();
       if (strcmp(argv[i + 1], "all") == 0) {
         i++;
+        /* null measures the harness, not an allocator: only by name. */
         for (const rpl_backend_t *const *b = rpl_backends; *b; b++)
-          backends[nb++] = (*b)->name;
+          if (strcmp((*b)->name, "null") != 0) backends[nb++] = (*b)->name;
       } else if (split(argv[++i], backends, &nb)) {
         return cli_usage("replay", "too many back ends");
       } else if (nb == 0) { /* "" or ",": not the default in disguise */

@@ -196,11 +196,16 @@ typedef struct rpl_result {
   uint64_t total_ns;  /* wall time of the loop, RSS sampling excluded */
   uint64_t tsc_hz;
   double timer_overhead_ticks; /* median of empty begin/end pairs */
-  char timer_method[96]; /* method, then the granularity */
+  char timer_method[96]; /* method, then the resolution */
+  double timer_resolution_ns; /* least positive step between TSC reads */
   int sys_method;               /* rpl_sys_method_t */
   uint64_t mmap_calls, munmap_calls, madvise_calls, mremap_calls, brk_calls;
   uint64_t minor_faults, major_faults;
-  uint64_t base_rss_bytes, peak_rss_bytes;
+  /* base: RSS just before the first op, with every harness page (the
+   * mapped program, latency, slot and RSS buffers) already resident;
+   * peak_rss_bytes = VmHWM - base, the allocator's own peak (issue 12);
+   * gross: VmHWM itself. */
+  uint64_t base_rss_bytes, peak_rss_bytes, peak_rss_gross_bytes;
   uint64_t peak_live_bytes, peak_live_objects;
   double median_ns, p95_ns, p99_ns, mean_ns, max_ns;
   uint64_t timed; /* ops with a latency */
@@ -245,8 +250,9 @@ void rpl_size_text(uint64_t bytes, char *buf, size_t len);
 /* Calibrated cost of an empty hk_tsc_begin/hk_tsc_end pair, in ticks
  * (median of n pairs). */
 double rpl_timer_overhead(unsigned n);
-/* The timer's granularity in ticks (least nonzero step between reads). */
-uint64_t rpl_timer_granularity(void);
+/* The timer's effective resolution in ticks: the least positive step
+ * between back-to-back reads (stored per run as timer_resolution_ns). */
+uint64_t rpl_timer_resolution(void);
 
 /* ---- results database (rpl_db.c) -------------------------------------- */
 

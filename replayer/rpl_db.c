@@ -559,11 +559,12 @@ int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id) {
            * same number. */
           "INSERT INTO runs(trace_id, backend, policy, seed, repeat, touch, "
           "per_op, options, hakmem_config, status, started_at, host, shard, "
-          "run_uuid) "
+          "run_uuid, load_avg, cpus) "
           "SELECT ?1, ?2, ?3, ?4, CASE WHEN EXISTS (SELECT 1 FROM runs "
           "WHERE " RUN_CONFIG " AND repeat = ?5) THEN (SELECT MAX(repeat) + 1 "
           "FROM runs WHERE " RUN_CONFIG ") ELSE ?5 END, ?6, ?7, ?8, ?9, "
-          "'running', " NOW_SQL ", ?10, ?11, lower(hex(randomblob(16)))",
+          "'running', " NOW_SQL ", ?10, ?11, lower(hex(randomblob(16))), "
+          "?12, ?13",
           -1, &st, NULL) != SQLITE_OK)
     return HK_E_SQLITE;
   sqlite3_bind_int64(st, 1, ri->trace_id);
@@ -577,11 +578,39 @@ int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id) {
   bind_text(st, 9, ri->overrides);
   bind_text(st, 10, db->host);
   bind_text(st, 11, ri->shard);
+  if (ri->load_avg >= 0)
+    sqlite3_bind_double(st, 12, ri->load_avg);
+  else
+    sqlite3_bind_null(st, 12);
+  if (ri->cpus > 0)
+    sqlite3_bind_int64(st, 13, ri->cpus);
+  else
+    sqlite3_bind_null(st, 13);
   int rc = sqlite3_step(st);
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) return HK_E_SQLITE;
   *run_id = sqlite3_last_insert_rowid(db->db);
   return 0;
+}
+
+int64_t rpl_db_next_repeat(rpl_db_t *db, const rpl_run_info_t *ri) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db->db,
+                         "SELECT COALESCE(MAX(repeat) + 1, 0) FROM runs WHERE "
+                         "trace_id=? AND backend=? AND policy IS ? AND seed=? "
+                         "AND touch=? AND per_op=?",
+                         -1, &st, NULL) != SQLITE_OK)
+    return HK_E_SQLITE;
+  sqlite3_bind_int64(st, 1, ri->trace_id);
+  bind_text(st, 2, ri->backend);
+  bind_text(st, 3, ri->policy);
+  sqlite3_bind_int64(st, 4, (int64_t)ri->seed);
+  bind_text(st, 5, ri->touch);
+  bind_text(st, 6, ri->per_op);
+  int64_t next = HK_E_SQLITE;
+  if (sqlite3_step(st) == SQLITE_ROW) next = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return next;
 }
 
 int rpl_db_run_fail(rpl_db_t *db, int64_t run_id, const char *error) {
@@ -729,7 +758,8 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
           "base_rss_bytes=?, peak_rss_bytes=?, peak_live_bytes=?, "
           "peak_live_objects=?, fragmentation=?, cache_hits=?, "
           "cache_misses=?, digest=?, replay_threads=?, model_ns=?, "
-          "model_page_faults=?, model_syscalls=?, calibration=? WHERE run_id=?",
+          "model_page_faults=?, model_syscalls=?, calibration=?, "
+          "timer_resolution_ns=?, peak_rss_gross_bytes=? WHERE run_id=?",
           -1, &st, NULL) != SQLITE_OK)
     rc = HK_E_SQLITE;
   if (!rc) {
@@ -764,12 +794,13 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
     bind_u64_or_null(st, k++, ok, res->minor_faults);
     bind_u64_or_null(st, k++, ok, res->major_faults);
     bind_u64_or_null(st, k++, ok && res->base_rss_bytes, res->base_rss_bytes);
-    bind_u64_or_null(st, k++, ok && res->peak_rss_bytes, res->peak_rss_bytes);
+    bind_u64_or_null(st, k++, ok && res->peak_rss_gross_bytes,
+                     res->peak_rss_bytes);
     bind_u64_or_null(st, k++, ok, res->peak_live_bytes);
     bind_u64_or_null(st, k++, ok, res->peak_live_objects);
-    if (ok && res->peak_live_bytes && res->peak_rss_bytes >= res->base_rss_bytes)
+    if (ok && res->peak_live_bytes && res->peak_rss_gross_bytes)
       sqlite3_bind_double(st, k++,
-                          (double)(res->peak_rss_bytes - res->base_rss_bytes) /
+                          (double)res->peak_rss_bytes /
                               (double)res->peak_live_bytes);
     else
       sqlite3_bind_null(st, k++);
@@ -784,6 +815,12 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
     bind_u64_or_null(st, k++, ok && res->be.have_model, res->be.model_page_faults);
     bind_u64_or_null(st, k++, ok && res->be.have_model, res->be.model_syscalls);
     bind_text(st, k++, res->be.have_model ? res->be.calibration : NULL);
+    if (res->timer_resolution_ns > 0)
+      sqlite3_bind_double(st, k++, res->timer_resolution_ns);
+    else
+      sqlite3_bind_null(st, k++);
+    bind_u64_or_null(st, k++, ok && res->peak_rss_gross_bytes,
+                     res->peak_rss_gross_bytes);
     sqlite3_bind_int64(st, k++, run_id);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : HK_E_SQLITE;
     sqlite3_finalize(st);

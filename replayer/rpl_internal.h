@@ -73,7 +73,15 @@ typedef struct rpl_run_info {
   const char *options;
   const char *overrides;
   const char *shard; /* "I/N" or NULL */
+  double load_avg; /* 1-minute load average; < 0 unknown */
+  long cpus;       /* online CPUs; <= 0 unknown */
 } rpl_run_info_t;
+
+/* The repeat number the next run of a configuration gets: one past the
+ * highest stored for the same trace, back end, policy, seed, touch and
+ * per-op mode (any status), 0 for the first. Repeats continue across
+ * invocations into one database (issue 17). < 0 on an SQLite error. */
+int64_t rpl_db_next_repeat(rpl_db_t *db, const rpl_run_info_t *ri);
 
 /* Inserts a run in status 'running'; *run_id. */
 int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id);
@@ -85,6 +93,13 @@ int rpl_db_run_fail(rpl_db_t *db, int64_t run_id, const char *error);
 
 /* The host name runs are stamped with (rpl_live.c stamps live runs). */
 const char *rpl_db_host(const rpl_db_t *db);
+
+/* ---- rpl_replay.c ----------------------------------------------------- */
+
+/* The order in which the n cells (trace, back end, policy) of the run
+ * matrix run in repeat r: a permutation of 0..n-1 into idx, a seeded
+ * shuffle (the same seed and r give the same order). */
+void rpl_repeat_order(uint64_t seed, uint32_t r, uint32_t *idx, size_t n);
 
 /* ---- rpl_result.c: passing a result from the child to the parent ------ */
 

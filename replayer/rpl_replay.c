@@ -1,6 +1,8 @@
 /* rpl_replay.c: a whole `hksim replay`. Checks the names, opens the
  * database, prepares each trace once into a temporary .hkp and stores it,
- * then forks one child per (back end, policy, repeat): the child replays
+ * then forks one child per (trace, back end, policy, repeat), repeats
+ * interleaved (every configuration once, in a seeded order, before the
+ * next repeat) and numbered on from those already stored: the child replays
  * (rpl_exec) and writes its result to a file; the parent alone writes
  * SQLite, so a child that crashes leaves a failed run and nothing else. */
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "hk_rng.h"
 #include "rpl_internal.h"
 
 typedef struct session {
@@ -187,16 +190,20 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
   char label[64];
   snprintf(label, sizeof label, "%s%s%s", be_name, policy ? "/" : "",
            policy ? policy : "");
+  double load = -1;
+  if (getloadavg(&load, 1) != 1) load = -1;
   rpl_run_info_t ri = {.trace_id = trace_id,
                        .backend = be_name,
                        .policy = policy,
                        .seed = o->seed,
-                       .repeat = repeat,
                        .touch = rpl_touch_name(o->touch),
                        .per_op = S->per_op,
                        .options = o->options_text,
                        .overrides = S->overrides[0] ? S->overrides : NULL,
-                       .shard = S->shard[0] ? S->shard : NULL};
+                       .shard = S->shard[0] ? S->shard : NULL,
+                       .repeat = repeat,
+                       .load_avg = load,
+                       .cpus = sysconf(_SC_NPROCESSORS_ONLN)};
   int64_t run_id;
   if (rpl_db_run_begin(S->db, &ri, &run_id)) {
     report(S, o->db_path, "%s", rpl_db_errmsg(S->db));
@@ -432,10 +439,26 @@ static int program_for(session_t *S, const char *path, uint64_t hash,
   return rc ? rc : trc_program_map(prog, prog_path);
 }
 
-/* ---- one trace -------------------------------------------------------- */
+/* ---- the traces and the run matrix ----------------------------------- */
 
-static int one_trace(session_t *S, const char *path, size_t index) {
+/* A trace ready to replay: its program mapped, its row stored. */
+typedef struct ready {
+  trc_program_t prog;
+  char prog_path[300];
+  int owned, ok;
+  const char *name;
+  int64_t trace_id;
+} ready_t;
+
+static int prepare_trace(session_t *S, const char *path, size_t index,
+                         ready_t *t) {
   const rpl_opts_t *o = S->o;
+  int mine = 0; /* runs of this trace in this shard: none, nothing to do */
+  for (size_t b = 0; b < o->n_backends; b++)
+    for (size_t p = 0; p < S->np_max; p++)
+      for (uint32_t r = 0; r < o->repeat; r++)
+        mine |= owns(S, index, b, p, r);
+  if (!mine) return 0;
   int mine = 0; /* runs of this trace in this shard: none, nothing to do */
   for (size_t b = 0; b < o->n_backends; b++)
     for (size_t p = 0; p < S->np_max; p++)
@@ -451,75 +474,151 @@ static int one_trace(session_t *S, const char *path, size_t index) {
     S->rep->traces_bad++;
     return rc;
   }
-  char prog_path[300];
-  trc_program_t prog;
-  int owned;
   phase_line(S, path, "hashed", 0, t_phase);
   t_phase = hk_now_ns();
   phase_line(S, path, "preparing", 0, 0);
-  rc = program_for(S, path, hash, index, &prog, prog_path, sizeof prog_path, &owned);
+  rc = program_for(S, path, hash, index, &t->prog, t->prog_path,
+                   sizeof t->prog_path, &t->owned);
   if (rc) {
     char why[160];
     report(S, path, "%s", trc_open_error(path, rc, why, sizeof why));
-    if (owned) unlink(prog_path);
+    if (t->owned) unlink(t->prog_path);
     S->rep->traces_bad++;
     return rc;
   }
-  uint64_t need = rpl_mem_need(&prog, o->sample_every);
+  uint64_t need = rpl_mem_need(&t->prog, o->sample_every);
   if (S->mem_limit && need > S->mem_limit) {
     char nb[32], lb[32], pl[32];
     rpl_size_text(need, nb, sizeof nb);
     rpl_size_text(S->mem_limit, lb, sizeof lb);
-    rpl_size_text(prog.stats.peak_live_bytes, pl, sizeof pl);
+    rpl_size_text(t->prog.stats.peak_live_bytes, pl, sizeof pl);
     report(S, path,
            "needs %s (peak live bytes %s plus the harness), more than "
            "--mem-limit %s%s: not replayed",
            nb, pl, lb, S->mem_how);
-    trc_program_release(&prog);
-    if (owned) unlink(prog_path);
+    trc_program_release(&t->prog);
+    if (t->owned) unlink(t->prog_path);
     S->rep->traces_bad++;
     return HK_E_NOMEM;
   }
-  if (prog.stats.damaged && prog.n_ops == 0) {
+  if (t->prog.stats.damaged && t->prog.n_ops == 0) {
     report(S, path, "damaged from offset %llu, with no readable op before "
-           "it: not replayed", (unsigned long long)prog.stats.damage_offset);
-    trc_program_release(&prog);
-    if (owned) unlink(prog_path);
+           "it: not replayed", (unsigned long long)t->prog.stats.damage_offset);
+    trc_program_release(&t->prog);
+    if (t->owned) unlink(t->prog_path);
     S->rep->traces_bad++;
     return HK_E_TRUNCATED;
   }
-  if (prog.stats.damaged)
+  if (t->prog.stats.damaged)
     report(S, path, "damaged from offset %llu: replaying the %llu ops before it",
-           (unsigned long long)prog.stats.damage_offset,
-           (unsigned long long)prog.n_ops);
-  int64_t trace_id;
+           (unsigned long long)t->prog.stats.damage_offset,
+           (unsigned long long)t->prog.n_ops);
   char why[300];
-  phase_line(S, path, "prepared", prog.n_ops, t_phase);
+  phase_line(S, path, "prepared", t->prog.n_ops, t_phase);
   t_phase = hk_now_ns();
-  phase_line(S, path, "storing", prog.n_ops, 0);
-  rc = rpl_db_trace(S->db, path, hash, &prog, &trace_id, why, sizeof why);
-  if (!rc) phase_line(S, path, "stored", prog.n_ops, t_phase);
+  phase_line(S, path, "storing", t->prog.n_ops, 0);
+  rc = rpl_db_trace(S->db, path, hash, &t->prog, &t->trace_id, why, sizeof why);
+  if (!rc) phase_line(S, path, "stored", t->prog.n_ops, t_phase);
   if (rc) {
     report(S, o->db_path, "%s", why);
-    trc_program_release(&prog);
-    if (owned) unlink(prog_path);
+    trc_program_release(&t->prog);
+    if (t->owned) unlink(t->prog_path);
     return rc;
   }
   const char *name = strrchr(path, '/');
-  name = name ? name + 1 : path;
-  for (size_t b = 0; b < o->n_backends && !rc && !interrupted; b++) {
-    const rpl_backend_t *be = rpl_backend_find(o->backends[b]);
-    size_t np = be->takes_policy ? o->n_policies : 1;
-    for (size_t p = 0; p < np && !rc && !interrupted; p++)
-      for (uint32_t r = 0; r < o->repeat && !rc && !interrupted; r++) {
-        if (!owns(S, index, b, p, r)) continue;
-        rc = one_run(S, &prog, name, trace_id, be, o->backends[b],
-                     be->takes_policy ? o->policies[p] : NULL, r);
-        if (rc != HK_E_SQLITE) rc = 0; /* a run's failure is stored */
-      }
+  t->name = name ? name + 1 : path;
+  t->ok = 1;
+  return 0;
+}
+
+static void release_trace(ready_t *t) {
+  if (!t->ok) return;
+  trc_program_release(&t->prog);
+  if (t->owned) unlink(t->prog_path);
+  t->ok = 0;
+}
+
+/* One cell of the run matrix: a (trace, back end, policy), and the repeat
+ * number its first run of this session gets (repeats continue from those
+ * already stored; a shard's database starts at 0, so merged shards keep
+ * the matrix's numbering). */
+typedef struct cell {
+  uint32_t trace, backend, policy;
+  uint32_t base;
+} cell_t;
+
+/* The order of the cells within repeat r: a Fisher-Yates shuffle drawn
+ * from the seed and r, so that drift of the machine over a session does
+ * not always favour the configuration that runs first, and the same
+ * command gives the same order. */
+void rpl_repeat_order(uint64_t seed, uint32_t r, uint32_t *idx, size_t n) {
+  for (size_t i = 0; i < n; i++) idx[i] = (uint32_t)i;
+  hk_rng_t g;
+  hk_rng_init(&g, seed ^ (0x5eed0000ull + r) * 0x9e3779b97f4a7c15ull);
+  for (size_t i = n; i > 1; i--) {
+    size_t j = (size_t)hk_rng_below(&g, i);
+    uint32_t x = idx[i - 1];
+    idx[i - 1] = idx[j];
+    idx[j] = x;
   }
-  trc_program_release(&prog);
-  if (owned) unlink(prog_path);
+}
+
+/* Every cell once per repeat, repeat after repeat (interleaved): a slow
+ * spell of the machine then touches every configuration alike instead of
+ * the repeats of one. */
+static int run_matrix(session_t *S, ready_t *tr, size_t n_traces) {
+  const rpl_opts_t *o = S->o;
+  size_t n = 0;
+  for (size_t t = 0; t < n_traces; t++)
+    for (size_t b = 0; tr[t].ok && b < o->n_backends; b++)
+      n += rpl_backend_find(o->backends[b])->takes_policy ? o->n_policies : 1;
+  cell_t *cells = calloc(n ? n : 1, sizeof *cells);
+  uint32_t *idx = calloc(n ? n : 1, sizeof *idx);
+  if (!cells || !idx) {
+    free(cells);
+    free(idx);
+    return HK_E_NOMEM;
+  }
+  size_t k = 0;
+  for (size_t t = 0; t < n_traces; t++)
+    for (size_t b = 0; tr[t].ok && b < o->n_backends; b++) {
+      const rpl_backend_t *be = rpl_backend_find(o->backends[b]);
+      size_t np = be->takes_policy ? o->n_policies : 1;
+      for (size_t p = 0; p < np; p++) {
+        rpl_run_info_t ri = {.trace_id = tr[t].trace_id,
+                             .backend = o->backends[b],
+                             .policy = be->takes_policy ? o->policies[p] : NULL,
+                             .seed = o->seed,
+                             .touch = rpl_touch_name(o->touch),
+                             .per_op = S->per_op};
+        int64_t base = rpl_db_next_repeat(S->db, &ri);
+        if (base < 0) {
+          report(S, o->db_path, "%s", rpl_db_errmsg(S->db));
+          free(cells);
+          free(idx);
+          return HK_E_SQLITE;
+        }
+        cells[k++] = (cell_t){(uint32_t)t, (uint32_t)b, (uint32_t)p,
+                              (uint32_t)base};
+      }
+    }
+  int rc = 0;
+  for (uint32_t r = 0; r < o->repeat && !rc && !interrupted; r++) {
+    rpl_repeat_order(o->seed, r, idx, n);
+    for (size_t i = 0; i < n && !rc && !interrupted; i++) {
+      const cell_t *c = &cells[idx[i]];
+      if (!owns(S, c->trace, c->backend, c->policy, r)) continue;
+      const rpl_backend_t *be = rpl_backend_find(o->backends[c->backend]);
+      ready_t *t = &tr[c->trace];
+      rc = one_run(S, &t->prog, t->name, t->trace_id, be,
+                   o->backends[c->backend],
+                   be->takes_policy ? o->policies[c->policy] : NULL,
+                   c->base + r);
+      if (rc != HK_E_SQLITE) rc = 0; /* a run's failure is stored */
+    }
+  }
+  free(cells);
+  free(idx);
   return rc;
 }
 
@@ -608,6 +707,21 @@ static int shard_split(session_t *S) {
   free(idx);
   free(ww);
   return 0;
+}
+
+/* A warning, before the first run, when the machine is busier than it has
+ * CPUs: timings taken then carry the other load's noise. The load and the
+ * CPU count are also stored with every run (runs.load_avg, runs.cpus);
+ * --quiet silences the warning, not the record. */
+static void warn_load(session_t *S) {
+  if (S->o->progress == 0) return; /* --quiet */
+  double load;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (getloadavg(&load, 1) == 1 && cpus > 0 && load > (double)cpus)
+    report(S, NULL,
+           "warning: load average %.2f is above the %ld CPUs: timings will "
+           "be noisy (stored with each run as load_avg)",
+           load, cpus);
 }
 
 int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
@@ -725,12 +839,25 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
   interrupted = 0;
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
+  warn_load(&S);
   int first_err = 0;
-  for (size_t t = 0; t < o->n_traces && !interrupted; t++) {
-    rc = one_trace(&S, o->traces[t], t);
+  ready_t *tr = calloc(o->n_traces, sizeof *tr);
+  if (!tr) first_err = HK_E_NOMEM;
+  for (size_t t = 0; tr && t < o->n_traces && !interrupted; t++) {
+    rc = prepare_trace(&S, o->traces[t], t, &tr[t]);
     if (rc && !first_err) first_err = rc;
     if (rc == HK_E_SQLITE) break; /* the database is gone: stop */
   }
+  if (tr && first_err != HK_E_SQLITE && !interrupted) {
+    /* Traces that prepared are replayed even if another one was bad. */
+    uint64_t good = 0;
+    for (size_t t = 0; t < o->n_traces; t++) good += tr[t].ok;
+    if (!S.owner) S.runs_total = good * n_pol_runs * o->repeat;
+    rc = run_matrix(&S, tr, o->n_traces);
+    if (rc && !first_err) first_err = rc;
+  }
+  for (size_t t = 0; tr && t < o->n_traces; t++) release_trace(&tr[t]);
+  free(tr);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   rep->interrupted = interrupted;

@@ -74,6 +74,43 @@ static void test_config_summary(void **state) {
       "hakmem-baseline");
   assert_string_equal(
       qs(db, "SELECT scenario FROM config_summary WHERE policy = 'static'"), "vm");
+  /* elo totals 1500, 2000, 1600 over 10 ops: mean 1700, sd sqrt(70000),
+   * 95% CI 1700 +- 4.303 * sd / sqrt(3); median 1600 -> 160 ns/op */
+  double sd = sqrt(70000.0), half = 4.303 * sd / sqrt(3.0);
+  NEAR(qd(db, "SELECT total_ns_stddev FROM config_summary WHERE policy = 'elo'"),
+       sd);
+  NEAR(qd(db, "SELECT total_ns_ci_lo FROM config_summary WHERE policy = 'elo'"),
+       1700 - half);
+  NEAR(qd(db, "SELECT total_ns_ci_hi FROM config_summary WHERE policy = 'elo'"),
+       1700 + half);
+  NEAR(qd(db, "SELECT total_ns_min FROM config_summary WHERE policy = 'elo'"),
+       1500);
+  NEAR(qd(db, "SELECT total_ns_max FROM config_summary WHERE policy = 'elo'"),
+       2000);
+  NEAR(qd(db, "SELECT ns_per_op FROM config_summary WHERE policy = 'elo'"), 160);
+  NEAR(qd(db, "SELECT ns_per_op_ci_hi FROM config_summary WHERE policy = 'elo'"),
+       (1700 + half) / 10);
+  /* mimalloc, 2 repeats: t = 12.706 with 1 degree of freedom */
+  NEAR(qd(db, "SELECT total_ns_ci_hi FROM config_summary WHERE backend ="
+              " 'mimalloc'"), 1100 + 12.706 * sqrt(20000.0) / sqrt(2.0));
+  /* one repeat: no spread, no interval */
+  assert_true(isnan(qd(db, "SELECT total_ns_ci_lo FROM config_summary WHERE"
+                           " policy = 'static'")));
+  assert_true(isnan(qd(db, "SELECT total_ns_stddev FROM config_summary WHERE"
+                           " policy = 'static'")));
+}
+
+static void test_config_rank(void **state) {
+  ana_db_t *db = *state;
+  /* ns/op: mimalloc 110, elo 160, evo 170, static 300 */
+  assert_string_equal(qs(db, "SELECT label FROM config_rank WHERE place = 1"),
+                      "mimalloc");
+  NEAR(qd(db, "SELECT place FROM config_rank WHERE policy = 'static'"), 4);
+  /* elo's CI (104.3 .. 235.7) overlaps mimalloc's (-17 .. 237): tied */
+  NEAR(qd(db, "SELECT tied FROM config_rank WHERE policy = 'elo'"), 1);
+  /* one repeat: no CI, never called tied */
+  NEAR(qd(db, "SELECT tied FROM config_rank WHERE policy = 'static'"), 0);
+  NEAR(qd(db, "SELECT tied FROM config_rank WHERE backend = 'mimalloc'"), 1);
 }
 
 static void test_vs_mimalloc(void **state) {
@@ -82,8 +119,11 @@ static void test_vs_mimalloc(void **state) {
        1.0);
   NEAR(qd(db, "SELECT median_ratio FROM vs_mimalloc WHERE policy = 'elo'"),
        160.0 / 110.0);
+  /* total ns per op: static 3000 / 10 against mimalloc's median 1100 / 10 */
   NEAR(qd(db, "SELECT vs_mimalloc_pct FROM vs_mimalloc WHERE policy = 'static'"),
        (300.0 / 110.0 - 1) * 100);
+  NEAR(qd(db, "SELECT total_ratio FROM vs_mimalloc WHERE policy = 'elo'"),
+       160.0 / 110.0);
   NEAR(qd(db, "SELECT faults_ratio FROM vs_mimalloc WHERE policy = 'static'"),
        2.0);
   NEAR(qd(db, "SELECT rss_ratio FROM vs_mimalloc WHERE policy = 'static'"), 1.2);
@@ -217,6 +257,7 @@ int main(void) {
       cmocka_unit_test(test_contract_views),
       cmocka_unit_test(test_config_summary),
       cmocka_unit_test(test_vs_mimalloc),
+      cmocka_unit_test(test_config_rank),
       cmocka_unit_test(test_size_class_latency),
       cmocka_unit_test(test_sites),
       cmocka_unit_test(test_elo),

@@ -156,5 +156,49 @@ rm -rf "$C"
 "$H" replay "$T/mixed.hkt" --db "$T/c.db" --backend hakmem --cache-dir "$C" --no-cache --quiet >/dev/null 2>&1
 check "--no-cache keeps nothing" "$(ls "$C" 2>/dev/null | wc -l)" 0
 
+# Honest measurement (issue 12). Repeats interleave: with --repeat 2 over
+# two configurations, each repeat runs both before the next begins; a
+# second invocation numbers its repeats on from the first's (issue 17).
+"$H" replay "$T/mixed.hkt" --db "$T/i.db" --backend glibc,hakmem --repeat 2 \
+  --per-op none --quiet >/dev/null 2>&1
+iq() { sqlite3 "$T/i.db" "$1"; }
+check "interleaved: repeat 0 first for both" \
+  "$(iq "SELECT group_concat(repeat, '') FROM (SELECT repeat FROM runs ORDER BY run_id)")" "0011"
+check "interleaved: both configurations in each repeat" \
+  "$(iq "SELECT COUNT(DISTINCT backend) FROM runs WHERE run_id <= 2")" 2
+"$H" replay "$T/mixed.hkt" --db "$T/i.db" --backend glibc --repeat 2 \
+  --per-op none --quiet >/dev/null 2>&1
+check "repeats continue across invocations" \
+  "$(iq "SELECT group_concat(repeat) FROM (SELECT repeat FROM runs WHERE backend='glibc' ORDER BY run_id)")" "0,1,2,3"
+"$H" replay "$T/mixed.hkt" --db "$T/i.db" --backend glibc --seed 9 \
+  --per-op none --quiet >/dev/null 2>&1
+check "another seed is another configuration" \
+  "$(iq "SELECT repeat FROM runs WHERE seed = 9")" 0
+# The timer's resolution (least positive step between reads), the load and
+# CPU count are stored with each run.
+check "timer resolution stored, below 1 us" \
+  "$(iq "SELECT COUNT(*) FROM run_summary WHERE timer_resolution_ns > 0 AND timer_resolution_ns < 1000")" 7
+check "load and CPUs stored" \
+  "$(iq "SELECT COUNT(*) FROM run_summary WHERE load_avg >= 0 AND cpus >= 1")" 7
+iq "SELECT timer_method FROM runs LIMIT 1" | grep -q "resolution [0-9]* ticks" \
+  && ok "timer_method names the resolution" || bad "timer_method names the resolution"
+check "config_summary has a CI over 4 repeats" \
+  "$(iq "SELECT total_ns_ci_lo <= total_ns_mean AND total_ns_mean <= total_ns_ci_hi FROM config_summary WHERE backend='glibc'")" 1
+# 'all' leaves the null back end out; --help says what null is.
+"$H" replay --help | grep -q "measures the harness" && ok "help describes null" || bad "help describes null"
+"$H" gen mixed -o "$T/tiny.hkt" --seed 1 --scale 0.05 >/dev/null
+"$H" replay "$T/tiny.hkt" --db "$T/all.db" --backend all --per-op none --quiet >/dev/null 2>&1
+check "'all' has no null" "$(sqlite3 "$T/all.db" "SELECT COUNT(*) FROM runs WHERE backend='null'")" 0
+check "'all' has glibc" "$(sqlite3 "$T/all.db" "SELECT COUNT(*) FROM runs WHERE backend='glibc'")" 1
+# Net memory: 1 M ops of json (one live 64 KiB block) map a 32 MB program;
+# the allocator's peak RSS leaves it out.
+"$H" gen json -o "$T/json.hkt" --scale 500 >/dev/null
+"$H" replay "$T/json.hkt" --db "$T/m.db" --backend glibc,$M --per-op none \
+  --no-cache --quiet >/dev/null 2>&1
+check "net peak RSS under 16 MiB (json 1 M ops)" \
+  "$(sqlite3 "$T/m.db" "SELECT COUNT(*) FROM runs WHERE status='done' AND peak_rss_bytes < 16777216")" 2
+check "gross peak RSS holds the harness" \
+  "$(sqlite3 "$T/m.db" "SELECT COUNT(*) FROM runs WHERE peak_rss_gross_bytes > 32000000")" 2
+
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]
