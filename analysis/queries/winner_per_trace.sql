@@ -1,28 +1,39 @@
 -- winner_per_trace.sql: which configuration wins on which trace, and by
--- how much. For every trace: the fastest (lowest median of per-run median
--- ns per op), the runner-up, the margin between them, and where mimalloc
--- and the two hakmem configurations stand. Medians over repeats.
+-- how much. Configurations are compared on total loop time per op (the
+-- median over repeats of total_ns / ops, with its 95% CI), the metric the
+-- timer resolves; per-op medians sit at the timer's resolution and are
+-- not used to rank. The null back end (the harness alone) is left out.
+-- A runner-up whose CI overlaps the winner's is "tied": the data do not
+-- separate them. `hksim compare --db DB A B` tests a pair.
 -- Usage: sqlite3 results.db < analysis/queries/winner_per_trace.sql
 -- (needs analysis/views.sql applied: hksim report does it once).
 .headers on
 .mode column
-WITH ranked AS (
-  SELECT trace, label, backend, policy, runs, median_ns, vs_mimalloc_pct,
-         RANK() OVER (PARTITION BY trace_id ORDER BY median_ns) AS place,
-         LEAD(median_ns) OVER (PARTITION BY trace_id ORDER BY median_ns)
+WITH r AS (
+  SELECT trace, trace_id, label, runs, ns_per_op, ns_per_op_ci_lo,
+         ns_per_op_ci_hi, vs_mimalloc_pct, place, tied,
+         LEAD(ns_per_op) OVER (PARTITION BY trace_id ORDER BY ns_per_op)
            AS next_ns,
-         LEAD(label) OVER (PARTITION BY trace_id ORDER BY median_ns)
-           AS runner_up
-  FROM vs_mimalloc WHERE median_ns IS NOT NULL)
-SELECT trace, label AS winner, median_ns, runner_up, next_ns AS runner_up_ns,
-       printf('%.1f%%', (next_ns / median_ns - 1.0) * 100.0) AS margin,
-       printf('%+.1f%%', vs_mimalloc_pct) AS winner_vs_mimalloc, runs
-FROM ranked WHERE place = 1 ORDER BY trace;
+         LEAD(label) OVER (PARTITION BY trace_id ORDER BY ns_per_op)
+           AS runner_up,
+         LEAD(tied) OVER (PARTITION BY trace_id ORDER BY ns_per_op)
+           AS runner_up_tied
+  FROM config_rank)
+SELECT trace, label AS winner, printf('%.1f', ns_per_op) AS ns_per_op,
+       COALESCE(printf('%.1f..%.1f', ns_per_op_ci_lo, ns_per_op_ci_hi), '-')
+         AS ci95,
+       runner_up, printf('%.1f', next_ns) AS runner_up_ns_per_op,
+       printf('%.1f%%', (next_ns / ns_per_op - 1.0) * 100.0) AS margin,
+       CASE WHEN runner_up_tied THEN 'tied' ELSE 'separated' END AS verdict,
+       COALESCE(printf('%+.1f%%', vs_mimalloc_pct), '-') AS winner_vs_mimalloc,
+       runs
+FROM r WHERE place = 1 ORDER BY trace;
 
 -- Every configuration, ranked within its trace.
-SELECT trace, RANK() OVER (PARTITION BY trace_id ORDER BY median_ns) AS place,
-       label, median_ns, p99_ns, printf('%+.1f%%', vs_mimalloc_pct) AS vs_mimalloc,
-       printf('%.2f', p99_ratio) AS p99_ratio, page_faults,
-       printf('%.2f', rss_ratio) AS rss_ratio
-FROM vs_mimalloc WHERE median_ns IS NOT NULL
-ORDER BY trace, place;
+SELECT trace, place, label, printf('%.1f', ns_per_op) AS ns_per_op,
+       COALESCE(printf('%.1f..%.1f', ns_per_op_ci_lo, ns_per_op_ci_hi), '-')
+         AS ci95,
+       CASE WHEN tied THEN 'tied' ELSE '' END AS tied_with_best,
+       COALESCE(printf('%+.1f%%', vs_mimalloc_pct), '-') AS vs_mimalloc,
+       page_faults, printf('%.2f', rss_ratio) AS rss_ratio, runs
+FROM config_rank ORDER BY trace, place;
