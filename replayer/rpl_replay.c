@@ -459,13 +459,6 @@ static int prepare_trace(session_t *S, const char *path, size_t index,
       for (uint32_t r = 0; r < o->repeat; r++)
         mine |= owns(S, index, b, p, r);
   if (!mine) return 0;
-  int mine = 0; /* runs of this trace in this shard: none, nothing to do */
-  for (size_t b = 0; b < o->n_backends; b++)
-    for (size_t p = 0; p < S->np_max; p++)
-      for (uint32_t r = 0; r < o->repeat; r++)
-        mine |= S->owner == NULL || S->owner[run_index(S, index, b, p, r)] ==
-                                        o->shard_index;
-  if (!mine) return 0;
   uint64_t hash, t_phase = hk_now_ns();
   phase_line(S, path, "hashing", 0, 0);
   int rc = trc_file_hash(path, &hash);
