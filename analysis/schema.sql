@@ -179,9 +179,7 @@ CREATE TABLE IF NOT EXISTS runs (
   timer_resolution_ns REAL,   -- least positive step between TSC reads
   load_avg      REAL,         -- 1-minute load average when the run began
   cpus          INTEGER,      -- online CPUs when the run began
-  peak_rss_gross_bytes INTEGER, -- VmHWM of the child, harness included
-  timing        TEXT,         -- per-op|batch:K|iteration (what lat holds)
-  batch         INTEGER       -- K of batch:K (ops per latency), else 1
+  peak_rss_gross_bytes INTEGER  -- VmHWM of the child, harness included
 );
 CREATE INDEX IF NOT EXISTS runs_trace ON runs(trace_id, backend, policy);
 CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(run_uuid);
