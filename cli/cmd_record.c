@@ -44,7 +44,8 @@ static const opt_doc_t opt_docs[] = {
     {"block", required_argument, 'b', "N",
      "events per thread buffer, 16..65536 (default 4096)"},
     {"argv", no_argument, 'a', NULL,
-     "record argv and environment (else only the executable)"},
+     "record the command line (argv); without it only the executable "
+     "path (the environment is never recorded)"},
     {"keep-launchers", no_argument, 'k', NULL,
      "keep the traces of launchers (see LAUNCHERS)"},
     {"no-runtime-env", no_argument, 'n', NULL,
