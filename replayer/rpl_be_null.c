@@ -10,11 +10,13 @@
 
 #include "rpl_internal.h"
 
-#define NULL_RESERVE (1ull << 40) /* 1 TiB of address space */
+#define NULL_RESERVE (1ull << 40) /* 1 TiB of address space, at most */
+#define NULL_RESERVE_MIN (1ull << 30) /* halved down to this, at least */
 #define NULL_COMMIT (64ull << 20)  /* made writable this much at a time */
 
 typedef struct null_be {
   uint8_t *base, *cur, *end; /* end: the writable part ends here */
+  uintptr_t size;            /* of the reservation */
 } null_be_t;
 
 static int null_available(char *why, size_t len) { return 0; }
@@ -22,13 +24,22 @@ static int null_available(char *why, size_t len) { return 0; }
 static int null_init(void **ctx, const rpl_be_config_t *cfg, char *why,
                      size_t len) {
   static null_be_t st; /* one run per process */
-  void *p = mmap(NULL, NULL_RESERVE, PROT_NONE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  /* A sanitizer's shadow, or a tight RLIMIT_AS, can leave no 1 TiB hole:
+   * halve the reservation until one fits (the run fails only when the
+   * trace needs more than what was reserved). */
+  uintptr_t size = NULL_RESERVE;
+  void *p;
+  while ((p = mmap(NULL, size, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) ==
+             MAP_FAILED &&
+         size > NULL_RESERVE_MIN)
+    size /= 2;
   if (p == MAP_FAILED) {
     strncpy(why, "cannot reserve address space", len - 1);
     return HK_E_NOMEM;
   }
   st.base = st.cur = st.end = p;
+  st.size = size;
   *ctx = &st;
   return 0;
 }
@@ -36,7 +47,7 @@ static int null_init(void **ctx, const rpl_be_config_t *cfg, char *why,
 /* Makes the reservation writable up to at least want; 0 or -1 (the
  * reservation is used up, or the memory cap refused it). */
 static HK_NOINLINE int commit(null_be_t *b, uintptr_t want) {
-  uintptr_t top = (uintptr_t)b->base + NULL_RESERVE;
+  uintptr_t top = (uintptr_t)b->base + b->size;
   if (want > top) return -1;
   uintptr_t to = (want + NULL_COMMIT - 1) & ~(uintptr_t)(NULL_COMMIT - 1);
   if (to > top) to = top;
@@ -87,7 +98,7 @@ static void null_stats(void *ctx, rpl_be_stats_t *st) {
 
 static void null_release(void *ctx) {
   null_be_t *b = ctx;
-  if (b && b->base) munmap(b->base, NULL_RESERVE);
+  if (b && b->base) munmap(b->base, b->size);
 }
 
 const rpl_backend_t rpl_be_null = {

@@ -62,6 +62,8 @@ static void test_threaded_equals_serial(void **state) {
                        .tsc_hz = 1000000000ull,
                        .threaded = 1};
   assert_int_equal(rpl_exec(&ec, p.ops, p.n_ops, p.n_slots, &t), 0);
+  if (t.status) fprintf(stderr, "null run: status %d: %s\n", t.status, t.error);
+  assert_int_equal(t.status, 0);
   assert_int_equal(t.replay_threads, 1);
   rpl_result_release(&t);
 
