@@ -147,6 +147,13 @@ static int in_shape(const table_shape_t *sh, const char *col) {
   return 0;
 }
 
+/* Tables keyed by trace that hold measurements of it (live runs of the
+ * recorded program), not data derived from its content: every input
+ * brings its own, so they are added for a trace already there too. */
+static int observed(const char *table) {
+  return strcmp(table, "live_runs") == 0;
+}
+
 /* Copies one table's rows of src that belong to what this merge added. */
 static int copy_table(sqlite3 *s, const char *table, uint64_t *rows) {
   table_shape_t in, out;
@@ -178,9 +185,11 @@ static int copy_table(sqlite3 *s, const char *table, uint64_t *rows) {
      * lacks, which INSERT OR IGNORE makes idempotent. The program of a
      * trace is fixed by its content hash: never copied twice. */
     int union_ok = in.has_pk && in.rowid_pk < 0 && strncmp(table, "trace_op", 8);
-    if (!in.has_run && !union_ok) sb_add(&q, " WHERE mt.fresh = 1");
+    if (!in.has_run && !union_ok && !observed(table))
+      sb_add(&q, " WHERE mt.fresh = 1");
   }
-  if (!in.has_run && !in.has_trace) /* lookups: rows not there yet */
+  /* Lookups, and observations of a trace: rows not there yet. */
+  if (!in.has_run && (!in.has_trace || observed(table)))
     sb_add(&q, " EXCEPT SELECT %s FROM main.\"%s\"", cols.p, table);
   int rc = cols.oom || sel.oom || q.oom ? HK_E_NOMEM : exec(s, q.p);
   if (!rc) *rows += (uint64_t)sqlite3_changes(s);

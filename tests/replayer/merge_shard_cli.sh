@@ -65,6 +65,19 @@ check "merging twice adds nothing" "$(sum)" "$before"
 "$H" merge "$T/m2.db" "$T/m.db" "$T/s2.db" --quiet 2>/dev/null
 check "merge of a merge" "$(q "$T/m2.db" "$RUNS" | md5sum)" "$(q "$T/serial.db" "$RUNS" | md5sum)"
 
+# Live runs (hksim validate) are observations of a trace, not data derived
+# from it: every input's are kept, also for a trace the output already has.
+cp "$T/s0.db" "$T/l0.db"; cp "$T/s1.db" "$T/l1.db"
+LIVE="INSERT INTO live_runs(trace_id, backend, repeat, command, status, wall_ns, started_at)
+      SELECT trace_id, 'glibc', %d, 'prog', 'done', %d, '2026-11-27T00:00:00Z' FROM traces WHERE name = 'a.hkt'"
+q "$T/l0.db" "$(printf "$LIVE" 0 1000)"
+q "$T/l0.db" "$(printf "$LIVE" 1 1100)"
+q "$T/l1.db" "$(printf "$LIVE" 2 1200)"
+"$H" merge "$T/ml.db" "$T/l0.db" "$T/l1.db" --quiet >/dev/null 2>&1
+check "live runs of a trace already merged are kept" "$(q "$T/ml.db" "SELECT COUNT(*), SUM(wall_ns) FROM live_runs")" "3|3300"
+"$H" merge "$T/ml.db" "$T/l1.db" "$T/l0.db" --quiet >/dev/null 2>&1
+check "live runs merged twice: nothing added" "$(q "$T/ml.db" "SELECT COUNT(*) FROM live_runs")" 3
+
 # Refusals: the output is left as it was.
 cp "$T/s0.db" "$T/old.db"
 q "$T/old.db" "PRAGMA user_version = 2" >/dev/null
