@@ -196,24 +196,48 @@ static int sql_fail(sqlite3 *db, char *why, size_t len) {
 
 static const col_t std_cols[] = {
     {"trace", C_TEXT},       {"backend", C_TEXT},    {"policy", C_TEXT},
-    {"runs", C_INT},         {"failed", C_INT},      {"median ns", C_NS},
+    {"runs", C_INT},         {"failed", C_INT},
+    {"ns/op [95% CI]", C_TEXT}, {"vs best", C_TEXT}, {"median ns", C_NS},
     {"p95 ns", C_NS},        {"p99 ns", C_NS},       {"vs mimalloc", C_PCT},
     {"page faults", C_INT},  {"mmap", C_INT},        {"munmap", C_INT},
     {"madvise", C_INT},      {"mremap", C_INT},      {"brk", C_INT},
     {"peak RSS", C_MIB},     {"hit rate", C_RATE},
 };
 
+/* A per-op percentile below 3 times the timer's resolution is not a number
+ * to compare: it is printed as the bound "< X" (X in ns). */
+#define BOUNDED(col)                                                         \
+  " CASE WHEN v." col " < 3 * v.timer_resolution_ns THEN '< ' ||"           \
+  " CAST(3 * v.timer_resolution_ns + 0.999 AS INTEGER) ELSE v." col " END,"
+
+/* Configurations are compared by total loop time per op (median over
+ * repeats, with the 95% CI of the mean over repeats); "vs best" says
+ * whether that CI overlaps the best configuration's (config_rank): "best",
+ * "tied", "slower" when the data separate them, or "no CI" when either
+ * side has a single repeat. */
 static const char std_sql[] =
     "SELECT v.trace, v.backend, v.policy, v.runs,"
     " (SELECT COUNT(*) FROM runs f WHERE f.trace_id = v.trace_id"
     "   AND f.backend = v.backend AND f.policy IS v.policy"
     "   AND f.status = 'failed'),"
-    " v.median_ns, v.p95_ns, v.p99_ns, v.vs_mimalloc_pct, v.page_faults,"
+    " CASE WHEN v.ns_per_op_ci_lo IS NULL THEN printf('%.1f', v.ns_per_op)"
+    "  ELSE printf('%.1f [%.1f, %.1f]', v.ns_per_op, v.ns_per_op_ci_lo,"
+    "   v.ns_per_op_ci_hi) END,"
+    " CASE WHEN k.place IS NULL THEN NULL"
+    "  WHEN k.ns_per_op = k.best_ns_per_op THEN 'best'"
+    "  WHEN k.tied THEN 'tied'"
+    "  WHEN k.ns_per_op_ci_lo IS NULL OR k.best_ci_hi IS NULL THEN 'no CI'"
+    "  ELSE 'slower' END,"
+    BOUNDED("median_ns") BOUNDED("p95_ns") BOUNDED("p99_ns")
+    " v.vs_mimalloc_pct, v.page_faults,"
     " v.mmap_calls, v.munmap_calls, v.madvise_calls, v.mremap_calls,"
     " v.brk_calls, v.peak_rss_bytes, v.hit_rate"
-    " FROM vs_mimalloc v WHERE ?1 IS NULL OR v.trace_id = ?1"
-    " ORDER BY v.trace, v.trace_id, v.median_ns IS NULL, v.median_ns,"
+    " FROM vs_mimalloc v LEFT JOIN config_rank k ON k.trace_id = v.trace_id"
+    "  AND k.backend = v.backend AND k.policy IS v.policy"
+    " WHERE ?1 IS NULL OR v.trace_id = ?1"
+    " ORDER BY v.trace, v.trace_id, v.ns_per_op IS NULL, v.ns_per_op,"
     " v.backend, v.policy";
+#undef BOUNDED
 
 static const col_t fail_cols[] = {
     {"run", C_INT},     {"trace", C_TEXT},  {"backend", C_TEXT},
@@ -311,7 +335,9 @@ int ana_report_tables(ana_db_t *adb, ana_format_t fmt, FILE *out, char *why,
     const char *name = (const char *)sqlite3_column_text(tr, 1);
     const char *exe = (const char *)sqlite3_column_text(tr, 3);
     char cap[512];
-    snprintf(cap, sizeof cap, "%s (%s, %lld ops): ns per op, medians over repeats",
+    snprintf(cap, sizeof cap,
+             "%s (%s, %lld ops): total ns per op and per-op percentiles, "
+             "medians over repeats",
              name ? name : "?", exe ? exe : "?",
              (long long)sqlite3_column_int64(tr, 2));
     if (fmt == ANA_FMT_MD) {

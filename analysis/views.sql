@@ -250,7 +250,7 @@ b AS (
   FROM c)
 SELECT c.*,
        RANK() OVER (PARTITION BY c.trace_id ORDER BY c.ns_per_op) AS place,
-       b.best_label, b.best_ns_per_op,
+       b.best_label, b.best_ns_per_op, b.best_ci_hi,
        CASE WHEN c.ns_per_op = b.best_ns_per_op THEN 1
             WHEN c.ns_per_op_ci_lo IS NULL OR b.best_ci_hi IS NULL THEN 0
             WHEN c.ns_per_op_ci_lo <= b.best_ci_hi THEN 1 ELSE 0 END AS tied
