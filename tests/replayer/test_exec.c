@@ -266,8 +266,14 @@ static void test_timer_and_net_rss(void **state) {
     assert_int_equal(res.peak_rss_bytes,
                      res.peak_rss_gross_bytes - res.base_rss_bytes);
     /* one live 64-byte block: the latency buffer (400 KB) and the program
-     * (3.2 MB) are the harness's, not in the allocator's peak */
+     * (3.2 MB) are the harness's, not in the allocator's peak. Under ASan
+     * "glibc" is ASan's allocator, whose quarantine keeps every freed block
+     * (50,000 of them here): its peak is real, and bounded only by that. */
+#if defined(__SANITIZE_ADDRESS__)
+    assert_true(res.peak_rss_bytes < 64 * 1024 * 1024);
+#else
     assert_true(res.peak_rss_bytes < 1024 * 1024);
+#endif
   }
   rpl_result_release(&res);
   free(p);
