@@ -32,6 +32,16 @@ int cli_parse_double(const char *s, double *out);
  * (K, M, G, T are powers of 1024). 0 ok, -1 bad. */
 int cli_parse_size(const char *s, uint64_t *out);
 
+/* Splits arg at any of the characters of sep, appending the words to
+ * out[*n..] (at most max in all). The words point into a copy of arg that
+ * lives until cli_split_release(), so argv itself stays intact (the
+ * replayer may re-execute its command line). 0, or -1 when the words do
+ * not fit or memory ran out. */
+int cli_split(const char *arg, const char *sep, const char **out, size_t *n,
+              size_t max);
+/* Frees the copies made by cli_split. */
+void cli_split_release(void);
+
 /* Whether argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
 

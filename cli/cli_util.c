@@ -86,3 +86,24 @@ int cli_parse_size(const char *s, uint64_t *out) {
 int cli_is_help(const char *arg) {
   return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
+
+static char *split_copies[16];
+static size_t n_split_copies;
+
+int cli_split(const char *arg, const char *sep, const char **out, size_t *n,
+              size_t max) {
+  if (n_split_copies == HK_ARRAY_LEN(split_copies)) return -1;
+  char *s = strdup(arg);
+  if (!s) return -1;
+  split_copies[n_split_copies++] = s;
+  char *save = NULL;
+  for (char *w = strtok_r(s, sep, &save); w; w = strtok_r(NULL, sep, &save)) {
+    if (*n == max) return -1;
+    out[(*n)++] = w;
+  }
+  return 0;
+}
+
+void cli_split_release(void) {
+  while (n_split_copies) free(split_copies[--n_split_copies]);
+}

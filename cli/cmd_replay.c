@@ -72,23 +72,6 @@ static void help(FILE *f) {
           "stored failed, \"interrupted by SIGINT\"; no temporary file is left)\n");
 }
 
-/* Splits a comma list into out (pointers into a copy of s: argv itself
- * stays intact, since the replayer may re-execute the command line). */
-static char *owned[8];
-static size_t n_owned;
-
-static int split(const char *arg, const char **out, size_t *n) {
-  if (n_owned == HK_ARRAY_LEN(owned)) return -1;
-  char *s = strdup(arg);
-  if (!s) return -1;
-  owned[n_owned++] = s;
-  for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
-    if (*n == MAX_LIST) return -1;
-    out[(*n)++] = tok;
-  }
-  return 0;
-}
-
 static void on_error(void *ctx, const char *what, const char *msg) {
   cli_error(what, "%s", msg);
 }
@@ -147,14 +130,14 @@ static int run_replay(int argc, char **argv) {
         /* null measures the harness, not an allocator: only by name. */
         for (const rpl_backend_t *const *b = rpl_backends; *b; b++)
           if (strcmp((*b)->name, "null") != 0) backends[nb++] = (*b)->name;
-      } else if (split(argv[++i], backends, &nb)) {
+      } else if (cli_split(argv[++i], ",", backends, &nb, MAX_LIST)) {
         return cli_usage("replay", "too many back ends");
       } else if (nb == 0) { /* "" or ",": not the default in disguise */
         return cli_usage("replay", "--backend '%s' names no back end", argv[i]);
       }
     } else if (strcmp(a, "--policy") == 0 || strcmp(a, "--policies") == 0) {
       NEED_ARG();
-      if (split(argv[++i], policies, &np))
+      if (cli_split(argv[++i], ",", policies, &np, MAX_LIST))
         return cli_usage("replay", "too many policies");
       if (np == 0)
         return cli_usage("replay", "--policy '%s' names no policy", argv[i]);
@@ -282,14 +265,11 @@ static int run_replay(int argc, char **argv) {
       cli_error(o.db_path, "%s", why[0] ? why : hk_strerror(rc));
       return CLI_FAIL;
     }
-    char *copy = strdup(buf);
-    if (!copy || n_owned == HK_ARRAY_LEN(owned)) {
-      free(copy);
-      return cli_fail(o.db_path, HK_E_NOMEM, NULL);
+    if (cli_split(buf, "\n", all, &na, MAX_LIST)) {
+      cli_error(o.db_path, "calibration %s: more than %d settings, or out of "
+                "memory", calib, MAX_LIST);
+      return CLI_FAIL;
     }
-    owned[n_owned++] = copy;
-    for (char *t = strtok(copy, "\n"); t && na < MAX_LIST; t = strtok(NULL, "\n"))
-      all[na++] = t;
     snprintf(calib_kv, sizeof calib_kv, "cost.calibration=%s", calib);
     all[na++] = calib_kv;
   }
@@ -331,7 +311,7 @@ static int run_replay(int argc, char **argv) {
 
 static int run(int argc, char **argv) {
   int rc = run_replay(argc, argv);
-  while (n_owned) free(owned[--n_owned]);
+  cli_split_release();
   return rc;
 }
 

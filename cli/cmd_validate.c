@@ -77,21 +77,6 @@ static void help(FILE *f) {
           "error; 2 usage (unknown back end or policy, null: nothing run).\n");
 }
 
-static char *owned[8];
-static size_t n_owned;
-
-static int split(const char *arg, const char **out, size_t *n) {
-  if (n_owned == HK_ARRAY_LEN(owned)) return -1;
-  char *s = strdup(arg);
-  if (!s) return -1;
-  owned[n_owned++] = s;
-  for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
-    if (*n == MAX_LIST) return -1;
-    out[(*n)++] = tok;
-  }
-  return 0;
-}
-
 static void on_error(void *ctx, const char *what, const char *msg) {
   cli_error(what, "%s", msg);
 }
@@ -260,11 +245,11 @@ static int validate(int argc, char **argv) {
     switch (c) {
     case O_DB: dbp = optarg; break;
     case O_BACKEND:
-      if (split(optarg, v.backends, &v.nb))
+      if (cli_split(optarg, ",", v.backends, &v.nb, MAX_LIST))
         return cli_usage("validate", "too many back ends");
       break;
     case O_POLICY:
-      if (split(optarg, v.policies, &v.np))
+      if (cli_split(optarg, ",", v.policies, &v.np, MAX_LIST))
         return cli_usage("validate", "too many policies");
       break;
     case O_REPEAT:
@@ -477,7 +462,7 @@ static int validate(int argc, char **argv) {
 
 static int run(int argc, char **argv) {
   int rc = validate(argc, argv);
-  while (n_owned) free(owned[--n_owned]);
+  cli_split_release();
   return rc;
 }
 
