@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hk_elf.h"
 #include "recorder.h"
 
 typedef struct mod {
@@ -69,31 +70,6 @@ void rec_modules_generation(uint64_t *adds, uint64_t *subs) {
   *subs = g[1];
 }
 
-/* The GNU build id from the PT_NOTE segments, 0 if none. */
-static uint32_t build_id(const struct dl_phdr_info *info, uint8_t *out,
-                         uint32_t max) {
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_NOTE) continue;
-    const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-    const uint8_t *end = p + ph->p_memsz;
-    while (p + sizeof(ElfW(Nhdr)) <= end) {
-      const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-      size_t nsz = (nh->n_namesz + 3) & ~3u, dsz = (nh->n_descsz + 3) & ~3u;
-      const uint8_t *name = p + sizeof *nh, *desc = name + nsz;
-      if (desc + dsz > end) break;
-      if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-          memcmp(name, "GNU", 4) == 0) {
-        uint32_t n = nh->n_descsz < max ? nh->n_descsz : max;
-        memcpy(out, desc, n);
-        return n;
-      }
-      p = desc + dsz;
-    }
-  }
-  return 0;
-}
-
 static int snap_cb(struct dl_phdr_info *info, size_t size, void *p) {
   rec_modsnap_t *s = p;
   if (s->n == 0 &&
@@ -137,7 +113,7 @@ static int snap_cb(struct dl_phdr_info *info, size_t size, void *p) {
     s->oom = 1;
     return 1;
   }
-  e->bid_len = build_id(info, e->bid, sizeof e->bid);
+  e->bid_len = hk_build_id(info, e->bid, sizeof e->bid);
   s->n++;
   return 0;
 }

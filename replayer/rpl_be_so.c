@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hk_elf.h"
 #include "rpl_internal.h"
 
 #define SO_PREFIX_MAX 32
@@ -80,25 +81,9 @@ typedef struct bid_find {
 static int bid_cb(struct dl_phdr_info *info, size_t size, void *arg) {
   bid_find_t *f = arg;
   if (info->dlpi_addr != f->base) return 0;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_NOTE) continue;
-    const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-    const uint8_t *end = p + ph->p_memsz;
-    while (p + sizeof(ElfW(Nhdr)) <= end) {
-      const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-      size_t nsz = (nh->n_namesz + 3) & ~3u, dsz = (nh->n_descsz + 3) & ~3u;
-      const uint8_t *name = p + sizeof *nh, *desc = name + nsz;
-      if (desc + dsz > end) break;
-      if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-          memcmp(name, "GNU", 4) == 0) {
-        for (uint32_t k = 0; k < nh->n_descsz && k < 20; k++)
-          sprintf(f->hex + 2 * k, "%02x", desc[k]);
-        return 1;
-      }
-      p = desc + dsz;
-    }
-  }
+  uint8_t id[20];
+  uint32_t n = hk_build_id(info, id, sizeof id);
+  for (uint32_t k = 0; k < n; k++) sprintf(f->hex + 2 * k, "%02x", id[k]);
   return 1;
 }
 
