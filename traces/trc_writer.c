@@ -75,20 +75,6 @@ struct trc_writer_s {
   uint32_t seen_cap;    /* each thread once, whatever its entries) */
 };
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-  while (n) {
-    ssize_t k = write(fd, p, n);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (k == 0) return -EIO;
-    p += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
 int trc_writer_high_fd(void) {
   struct rlimit rl;
   long lim = 1024;
@@ -135,6 +121,33 @@ static int guard_fd(trc_writer_t *w) {
   w->fd = move_high(fd);
   w->reopened++;
   return 0;
+}
+
+/* Writes all of p through the writer's fd, checked first by guard_fd. A
+ * close by another thread of the program between the check and the write
+ * (EBADF; it cut a trace of rec_hostile_closefds_chunk once in CI) sends
+ * it back to the check, which reopens the trace, and the write goes on
+ * with what is left. What no check can catch: the number closed and taken
+ * again by one of the program's own opens within that window; as open
+ * returns the lowest free number and ours sits 64 below the fd limit, that
+ * needs the program to hold nearly every fd it may have. */
+static int guarded_write(trc_writer_t *w, const uint8_t *p, size_t n) {
+  for (int tries = 0;; tries++) {
+    int rc = guard_fd(w);
+    if (rc) return rc;
+    while (n) {
+      ssize_t k = write(w->fd, p, n);
+      if (k < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (k == 0) return -EIO;
+      p += k;
+      n -= (size_t)k;
+    }
+    if (!n) return 0;
+    if (errno != EBADF || !w->path || tries == 8) return -errno;
+  }
 }
 
 /* Closes the fd if it is still the writer's (a guarded fd's number may
@@ -197,8 +210,7 @@ static int write_chunk(trc_writer_t *w, uint8_t kind, const uint8_t *raw,
   trc_put32(h + TRC_CH_STORED, (uint32_t)stored);
   trc_put32(h + TRC_CH_RAW, (uint32_t)raw_len);
   trc_put64(h + TRC_CH_CHECKSUM, trc_chunk_checksum(h, pay, stored));
-  int rc = guard_fd(w);
-  if (!rc) rc = write_all(w->fd, h, TRC_CHUNK_HDR_SIZE + stored);
+  int rc = guarded_write(w, h, TRC_CHUNK_HDR_SIZE + stored);
   if (rc) return fail(w, rc);
   __atomic_add_fetch(&w->bytes, TRC_CHUNK_HDR_SIZE + stored, __ATOMIC_RELAXED);
   w->chunks++;
@@ -457,8 +469,7 @@ static int write_header(trc_writer_t *w, const trc_header_t *hdr) {
     p += 4 + hdr->argv_len;
   }
   trc_put64(p, XXH64(b, TRC_FILE_PREFIX + body, 0));
-  int rc = guard_fd(w);
-  if (!rc) rc = write_all(w->fd, b, total);
+  int rc = guarded_write(w, b, total);
   free(b);
   if (!rc) w->bytes = total;
   return rc;
