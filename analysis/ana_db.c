@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ana_internal.h"
 #include "analysis.h"
 
 struct ana_db_s {
@@ -189,3 +190,16 @@ void ana_db_free(ana_db_t *db) {
 sqlite3 *ana_db_sqlite(const ana_db_t *db) { return db->db; }
 
 int ana_db_version(const ana_db_t *db) { return db->version; }
+
+int ana_ids_of(sqlite3_stmt *q, int64_t **ids, size_t *n) {
+  int s;
+  *ids = NULL;
+  *n = 0;
+  while ((s = sqlite3_step(q)) == SQLITE_ROW) {
+    int64_t *ni = realloc(*ids, (*n + 1) * sizeof **ids);
+    if (!ni) return -ENOMEM;
+    *ids = ni;
+    (*ids)[(*n)++] = sqlite3_column_int64(q, 0);
+  }
+  return s == SQLITE_DONE ? 0 : HK_E_SQLITE;
+}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ana_internal.h"
 #include "analysis.h"
 
 static int sql_fail(sqlite3 *db, char *why, size_t len) {
@@ -968,19 +969,10 @@ int ana_attribute(ana_db_t *adb, int64_t trace_id, int only_missing,
     return sql_fail(db, why, len);
   sqlite3_bind_int64(q, 1, trace_id);
   sqlite3_bind_int(q, 2, only_missing);
-  int64_t *ids = NULL;
-  size_t n = 0;
-  int rc = 0, s;
-  while ((s = sqlite3_step(q)) == SQLITE_ROW) {
-    int64_t *ni = realloc(ids, (n + 1) * sizeof *ids);
-    if (!ni) {
-      rc = -ENOMEM;
-      break;
-    }
-    ids = ni;
-    ids[n++] = sqlite3_column_int64(q, 0);
-  }
-  if (!rc && s != SQLITE_DONE) rc = sql_fail(db, why, len);
+  int64_t *ids;
+  size_t n;
+  int rc = ana_ids_of(q, &ids, &n);
+  if (rc == HK_E_SQLITE) rc = sql_fail(db, why, len);
   sqlite3_finalize(q);
   for (size_t i = 0; i < n && !rc; i++) {
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ana_internal.h"
 #include "analysis.h"
 
 typedef struct entry {
@@ -516,19 +517,10 @@ int ana_symbolize(ana_db_t *adb, int64_t trace_id, unsigned flags,
                          -1, &q, NULL) != SQLITE_OK)
     return sql_fail(db, why, len);
   sqlite3_bind_int64(q, 1, trace_id);
-  int64_t *ids = NULL;
-  size_t n = 0;
-  int rc = 0, s;
-  while ((s = sqlite3_step(q)) == SQLITE_ROW) {
-    int64_t *ni = realloc(ids, (n + 1) * sizeof *ids);
-    if (!ni) {
-      rc = -ENOMEM;
-      break;
-    }
-    ids = ni;
-    ids[n++] = sqlite3_column_int64(q, 0);
-  }
-  if (!rc && s != SQLITE_DONE) rc = sql_fail(db, why, len);
+  int64_t *ids;
+  size_t n;
+  int rc = ana_ids_of(q, &ids, &n);
+  if (rc == HK_E_SQLITE) rc = sql_fail(db, why, len);
   sqlite3_finalize(q);
   if (!rc && trace_id >= 0 && n == 0) {
     snprintf(why, len, "no trace %lld in the database", (long long)trace_id);
