@@ -348,9 +348,16 @@ typedef struct trc_pop {
   uint16_t thread;     /* thread index (saturates at 65535) */
   uint8_t op;          /* trc_op_t */
   uint8_t align_log2;  /* requested alignment as log2; 0: default */
-  uint8_t flags;       /* TRC_PF_* */
-  uint8_t pad_[7];
+  uint64_t flags : 8;  /* TRC_PF_* */
+  /* When the call happened: nanoseconds since the trace's start (recorded
+   * ticks converted with the header's tick_hz; generated traces: the
+   * generator's virtual clock). Non-decreasing along the program: an op
+   * that causality moved ahead of a later-stamped one takes that later
+   * time. 56 bits hold 2.28 years; longer saturates at TRC_POP_TIME_MAX. */
+  uint64_t time_ns : 56;
 } trc_pop_t;
+
+#define TRC_POP_TIME_MAX ((1ull << 56) - 1)
 
 typedef struct trc_prep_stats {
   uint64_t events;        /* events read */

@@ -139,6 +139,8 @@ typedef struct prep {
   live_tab_t live;
   slots_t slots;
   uint64_t live_bytes;
+  uint64_t tick_hz;   /* of the trace's clock; 0: no usable clock */
+  uint64_t last_ns;   /* time_ns of the last op emitted */
   trc_prep_stats_t *st;
   const trc_prepare_opts_t *o;
 } prep_t;
@@ -267,10 +269,20 @@ static uint8_t align_log2(uint64_t a) {
   return (uint8_t)(l > 63 ? 63 : l);
 }
 
+/* ticks -> ns since the start, saturated to what trc_pop_t holds. */
+static uint64_t ticks_ns(uint64_t ticks, uint64_t hz) {
+  if (hz == 0) return 0;
+  unsigned __int128 ns = (unsigned __int128)ticks * 1000000000u / hz;
+  return ns > TRC_POP_TIME_MAX ? TRC_POP_TIME_MAX : (uint64_t)ns;
+}
+
 static int emit(prep_t *p, const trc_event_t *e, uint8_t op, uint32_t slot,
                 uint64_t size, uint8_t flags) {
   trc_pop_t o;
   memset(&o, 0, sizeof o);
+  uint64_t ns = ticks_ns(e->time, p->tick_hz);
+  if (ns > p->last_ns) p->last_ns = ns;
+  o.time_ns = p->last_ns;
   o.size = size;
   o.slot = slot;
   o.site = e->site;
@@ -429,6 +441,7 @@ static int prepare(const char *path, const trc_prepare_opts_t *opts,
   p.st = stats;
   p.o = opts ? opts : &none;
   int rc = trc_reader_open(&p.r, path);
+  if (!rc) p.tick_hz = trc_reader_header(p.r)->tick_hz;
   if (!rc) rc = pass1(&p);
   if (!rc) rc = pass2(&p);
   if (!rc) {
@@ -454,7 +467,7 @@ int trc_prepare(const char *path, const trc_prepare_opts_t *opts,
 /* ---- prepared programs on disk (.hkp) -------------------------------- */
 
 #define PROG_MAGIC "HKPROG1\n"
-#define PROG_VERSION 2 /* 2: the checksum */
+#define PROG_VERSION 3 /* 2: the checksum; 3: trc_pop_t.time_ns */
 #define PROG_ALIGN 64
 
 /* The .hkp header; ops start at ops_off, callers (u64 addr[0..n]) at

@@ -169,6 +169,38 @@ static void test_cross_thread_order(void **state) {
   assert_int_equal(st.threads, 2);
 }
 
+/* Each op carries its recorded time in ns: ticks converted with tick_hz,
+ * merged across threads in causal order, never decreasing, and saturated
+ * at what the op holds. */
+static void test_time_ns(void **state) {
+  fixture_t *f = *state;
+  const uint64_t hz = 3000000000ull; /* a 3 GHz TSC */
+  trc_event_t e[] = {ev(3000, 0, TRC_OP_MALLOC, 0x1000, 64),
+                     ev(4500, 1, TRC_OP_MALLOC, 0x2000, 8),
+                     ev(9000, 0, TRC_OP_FREE, 0x1000, 0),
+                     ev(3 * hz * 100, 1, TRC_OP_FREE, 0x2000, 0)};
+  assert_int_equal(write_events_hz(f->path, e, 4, 3, 2, 2, 0, TRC_CLOCK_TSC, hz), 0);
+  collected_t c = {0};
+  trc_prep_stats_t st;
+  trc_prepare_opts_t o = {collect, &c, 1};
+  assert_int_equal(trc_prepare(f->path, &o, &st), 0);
+  assert_int_equal(c.n, 4);
+  assert_int_equal(c.op[0].time_ns, 1000);
+  assert_int_equal(c.op[1].time_ns, 1500);
+  assert_int_equal(c.op[2].time_ns, 3000);
+  assert_int_equal(c.op[3].time_ns, 300000000000ull); /* 300 s */
+
+  /* 2^50 ticks of a 1 MHz clock (36 years) are past 2^56 ns: saturated. */
+  trc_event_t big[] = {ev(1, 0, TRC_OP_MALLOC, 0x1000, 64),
+                       ev(1ull << 50, 0, TRC_OP_FREE, 0x1000, 0)};
+  assert_int_equal(write_events_hz(f->path, big, 2, 3, 2, 1, 0, TRC_CLOCK_TSC, 1000000), 0);
+  memset(&c, 0, sizeof c);
+  assert_int_equal(trc_prepare(f->path, &o, &st), 0);
+  assert_int_equal(c.n, 2);
+  assert_int_equal(c.op[0].time_ns, 1000);
+  assert_int_equal(c.op[1].time_ns, TRC_POP_TIME_MAX);
+}
+
 static void test_slots_lifo_and_calloc(void **state) {
   trc_event_t e[] = {ev(1, 0, TRC_OP_MALLOC, 0x1000, 1), ev(2, 0, TRC_OP_MALLOC, 0x2000, 1),
                      ev(3, 0, TRC_OP_MALLOC, 0x3000, 1), ev(4, 0, TRC_OP_FREE, 0x2000, 0),
@@ -276,6 +308,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_realloc_null_and_zero, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_failed, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_cross_thread_order, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_time_ns, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_slots_lifo_and_calloc, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_callers, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_program, fixture_setup, fixture_teardown),

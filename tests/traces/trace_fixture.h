@@ -38,13 +38,14 @@ static inline int fixture_teardown(void **state) {
  * immediate callers are 0x1000 * (1 + id % ncallers). Threads 0..nth-1 are
  * declared. Events are handed to the writer in the given order, so a test
  * can put a later thread's chunk first in the file. */
-static inline int write_events(const char *path, const trc_event_t *ev, size_t n,
-                               uint32_t nsites, uint32_t ncallers, uint32_t nth,
-                               int flush_each) {
+static inline int write_events_hz(const char *path, const trc_event_t *ev,
+                                  size_t n, uint32_t nsites, uint32_t ncallers,
+                                  uint32_t nth, int flush_each, uint32_t clock,
+                                  uint64_t tick_hz) {
   trc_header_t h;
   memset(&h, 0, sizeof h);
-  h.clock = TRC_CLOCK_VIRTUAL;
-  h.tick_hz = 1000000000ull;
+  h.clock = clock;
+  h.tick_hz = tick_hz;
   h.exe = "fixture";
   h.depth = 2;
   trc_writer_t *w;
@@ -65,6 +66,14 @@ static inline int write_events(const char *path, const trc_event_t *ev, size_t n
   int frc = trc_writer_finish(w, n ? ev[n - 1].time : 0, 0);
   trc_writer_free(w);
   return rc ? rc : frc;
+}
+
+/* write_events on the generator's clock (one tick per ns). */
+static inline int write_events(const char *path, const trc_event_t *ev, size_t n,
+                               uint32_t nsites, uint32_t ncallers, uint32_t nth,
+                               int flush_each) {
+  return write_events_hz(path, ev, n, nsites, ncallers, nth, flush_each,
+                         TRC_CLOCK_VIRTUAL, 1000000000ull);
 }
 
 #endif
