@@ -229,4 +229,90 @@ const char *ana_gnuplot_find(char *path_out, size_t len);
 int ana_plot_all(ana_db_t *db, const char *dir, const char *gnuplot,
                  ana_plot_stats_t *st, char *why, size_t why_len);
 
+
+/* ---- ana_stats.c: statistics over repeat-level samples ------------------ */
+
+/* Regularized incomplete beta function I_x(a, b), a, b > 0. */
+double ana_beta_inc(double a, double b, double x);
+/* Student's t distribution with df degrees of freedom (df > 0, real):
+ * P(T <= t), and its p-quantile (0 < p < 1). NAN outside the domain. */
+double ana_t_cdf(double t, double df);
+double ana_t_quantile(double p, double df);
+
+/* Welch's unequal-variance t-test of mean(a) - mean(b). */
+typedef struct ana_welch {
+  double mean_a, mean_b, diff; /* diff = mean_a - mean_b */
+  double se, df, t, p;         /* p two-sided; df Welch-Satterthwaite */
+  double half;                 /* 95% CI of diff: diff +- half */
+} ana_welch_t;
+/* Needs at least 2 values on each side (HK_E_USAGE otherwise). Two
+ * constant samples give se 0: p 1 when equal, else 0. */
+int ana_welch(const double *a, size_t na, const double *b, size_t nb,
+              ana_welch_t *out);
+
+/* Two-sided permutation test of the difference of means: the share of
+ * the ways of splitting the pooled values into groups of na and nb whose
+ * |difference of means| is at least the observed one. Exact (every
+ * split) when there are at most max_exact splits, else draws seeded
+ * random splits (the observed one counted once). p_min (exact only) is
+ * the smallest p any data could give with these sizes and ties: 3 against
+ * 3 repeats cannot go below 0.1. na + nb <= 64 (HK_E_USAGE otherwise). */
+typedef struct ana_perm {
+  double p, p_min;
+  uint64_t arrangements; /* splits looked at */
+  int exact;
+} ana_perm_t;
+int ana_permutation(const double *a, size_t na, const double *b, size_t nb,
+                    uint64_t max_exact, uint64_t draws, uint64_t seed,
+                    ana_perm_t *out);
+
+/* ---- ana_compare.c: two configurations on repeat-level totals ----------- */
+
+/* A configuration as `hksim compare` names it: backend[/policy]. */
+typedef struct ana_config {
+  char backend[64];
+  char policy[64];
+  int has_policy;
+} ana_config_t;
+/* Parses "backend" or "backend/policy"; HK_E_USAGE when empty or malformed. */
+int ana_config_parse(const char *spec, ana_config_t *out);
+void ana_config_text(const ana_config_t *c, char *buf, size_t len);
+
+#define ANA_CMP_MIN 3  /* repeats a side needs before anything is said */
+#define ANA_CMP_MAX 256 /* repeats read per side */
+
+typedef struct ana_cmp_side {
+  unsigned n;             /* done repeats */
+  double mean, sd;        /* of total_ns / ops over the repeats */
+  double ci_lo, ci_hi;    /* 95% t-CI of the mean */
+} ana_cmp_side_t;
+
+/* One trace's comparison. refused non-empty: nothing was computed, and it
+ * says why (too few repeats, different --touch/--per-op). */
+typedef struct ana_cmp {
+  int64_t trace_id;
+  char trace[256];
+  int64_t ops;
+  char modes[64];         /* touch/per_op of the runs */
+  char refused[768];
+  ana_cmp_side_t a, b;
+  /* A/B: ratio of the geometric means of ns/op, its 95% CI (Welch on the
+   * logs, so the CI and the test agree: the CI excludes 1 exactly when
+   * welch.p < 0.05) */
+  double ratio, ratio_lo, ratio_hi;
+  ana_welch_t welch;      /* on log(ns/op) */
+  ana_perm_t perm;        /* on log(ns/op); p NAN above 64 repeats */
+} ana_cmp_t;
+
+/* Compares a with b on every trace of the database where both have runs
+ * (only trace, matched by name, content hash or id, when not NULL).
+ * Resolves a and b first: a back end replayed under one policy takes it,
+ * under several one must be named. *rows (malloc'd, freed by the caller)
+ * gets one entry per trace. Errors, with one line in why: HK_E_NOTFOUND
+ * (unknown back end, policy or trace; never replayed on one trace),
+ * HK_E_USAGE (policy ambiguous; a compared with itself), HK_E_SQLITE. */
+int ana_compare(ana_db_t *db, const char *trace, ana_config_t *a,
+                ana_config_t *b, ana_cmp_t **rows, size_t *n_rows, char *why,
+                size_t len);
+
 #endif

@@ -10,6 +10,7 @@ extern const cli_cmd_t cli_cmd_merge, cli_cmd_sweep;
 extern const cli_cmd_t cli_cmd_validate;
 extern const cli_cmd_t cli_cmd_calibrate;
 extern const cli_cmd_t cli_cmd_report, cli_cmd_symbolize;
+extern const cli_cmd_t cli_cmd_compare;
 
 const cli_cmd_t *const cli_commands[] = {
     &cli_cmd_record,
@@ -21,5 +22,6 @@ const cli_cmd_t *const cli_commands[] = {
     &cli_cmd_sweep,
     &cli_cmd_calibrate,
     &cli_cmd_report, &cli_cmd_symbolize,
+    &cli_cmd_compare,
     NULL,
 };
