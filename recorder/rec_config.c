@@ -61,7 +61,8 @@ void rec_config_from_env(rec_config_t *c) {
   if (env_u64("HKREC_MAX_SITES", UINT32_MAX - 1, &v) == 0 && v >= 1)
     c->max_sites = (uint32_t)v;
   if (env_u64("HKREC_LEVEL", 19, &v) == 0) c->level = (int)v;
-  if (env_u64("HKREC_TSC_HZ", UINT64_MAX, &v) == 0 && v >= 1000000)
+  /* Within what a reader accepts (trc_header_check), else calibrated. */
+  if (env_u64("HKREC_TSC_HZ", TRC_TSC_HZ_MAX, &v) == 0 && v >= TRC_TSC_HZ_MIN)
     c->tick_hz = v;
   if (env_u64("HKREC_SIGNALS", 1, &v) == 0) c->signals = (int)v;
   if (env_u64("HKREC_QUIET", 1, &v) == 0) c->quiet = (int)v;

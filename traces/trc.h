@@ -30,6 +30,10 @@
 #define TRC_CHUNK_HDR_SIZE 24
 #define TRC_MAX_DEPTH 64             /* frames in one site's stack */
 #define TRC_MAX_CHUNK_RAW (64u << 20) /* reader refuses larger chunks */
+#define TRC_NS_HZ 1000000000ull      /* tick_hz of the monotonic and virtual
+                                        clocks, which count nanoseconds */
+#define TRC_TSC_HZ_MIN 1000000ull    /* tick_hz range the reader accepts for */
+#define TRC_TSC_HZ_MAX 100000000000ull /* the TSC clock: 1 MHz to 100 GHz */
 
 /* ---- ops and events (trc_common.c) ----------------------------------- */
 
@@ -269,6 +273,18 @@ typedef struct trc_reader_s trc_reader_t;
 /* Opens path and reads the header. Fails with HK_E_BADMAGIC, HK_E_VERSION
  * (see trc_reader_version_error), HK_E_TRUNCATED, HK_E_CORRUPT or -errno. */
 int trc_reader_open(trc_reader_t **out, const char *path);
+/* Checks the header fields a crafted trace could abuse (each is a unit, a
+ * divisor or a bound for readers): the clock is one of trc_clock_t;
+ * tick_hz is TRC_NS_HZ for the monotonic and virtual clocks and within
+ * [TRC_TSC_HZ_MIN, TRC_TSC_HZ_MAX] for the TSC; depth is at most
+ * TRC_MAX_DEPTH; argv, when present, ends with a NUL. Returns 0, or
+ * HK_E_CORRUPT with a one-line reason in why (may be NULL).
+ * trc_reader_open refuses a header that fails it (HK_E_CORRUPT). */
+int trc_header_check(const trc_header_t *h, char *why, size_t len);
+/* After HK_E_CORRUPT from trc_reader_open: 1 with the reason in buf when
+ * the header is whole but a field is refused (trc_header_check, or a NUL
+ * inside the executable path), else 0 (buf untouched). */
+int trc_header_problem(const char *path, char *buf, size_t len);
 /* After HK_E_VERSION from trc_reader_open: the version the file has (the
  * reader understands up to TRC_VERSION). */
 uint32_t trc_reader_file_version(const char *path);

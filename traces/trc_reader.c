@@ -5,6 +5,8 @@
  * bound, so damage is reported (with where it starts), never decoded. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +19,7 @@
 
 struct trc_reader_s {
   int fd;
+  int exe_nul;   /* the header's exe has a NUL byte inside (refused) */
   uint64_t size; /* file size at open */
   uint64_t off;  /* next chunk (the damaged one after an error) */
   trc_header_t hdr;
@@ -57,7 +60,43 @@ static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off) {
 
 /* ---- header ------------------------------------------------------------ */
 
-static int read_header(trc_reader_t *r) {
+int trc_header_check(const trc_header_t *h, char *why, size_t len) {
+  char tmp[8];
+  if (!why || !len) {
+    why = tmp;
+    len = sizeof tmp;
+  }
+  /* Each field below is used as a divisor, a loop bound or a unit by a
+   * reader of the trace; a crafted value is refused here, once, instead of
+   * being trusted by each of them. */
+  if (h->clock < TRC_CLOCK_MONOTONIC || h->clock > TRC_CLOCK_VIRTUAL)
+    snprintf(why, len, "header: unknown clock %" PRIu32 " (known: 1 monotonic, "
+             "2 tsc, 3 virtual)", h->clock);
+  else if (h->tick_hz == 0)
+    snprintf(why, len, "header: tick_hz is 0 (ticks per second must be "
+             "positive)");
+  else if (h->clock != TRC_CLOCK_TSC && h->tick_hz != TRC_NS_HZ)
+    snprintf(why, len, "header: tick_hz %" PRIu64 " for a %s clock, which "
+             "counts nanoseconds (tick_hz must be %llu)", h->tick_hz,
+             h->clock == TRC_CLOCK_MONOTONIC ? "monotonic" : "virtual",
+             (unsigned long long)TRC_NS_HZ);
+  else if (h->tick_hz < TRC_TSC_HZ_MIN || h->tick_hz > TRC_TSC_HZ_MAX)
+    snprintf(why, len, "header: tick_hz %" PRIu64 " for the tsc clock is out "
+             "of range [%llu, %llu]", h->tick_hz,
+             (unsigned long long)TRC_TSC_HZ_MIN,
+             (unsigned long long)TRC_TSC_HZ_MAX);
+  else if (h->depth > TRC_MAX_DEPTH)
+    snprintf(why, len, "header: stack depth %" PRIu32 " is over the maximum "
+             "of %d", h->depth, TRC_MAX_DEPTH);
+  else if ((h->flags & TRC_HF_ARGV) && h->argv_len &&
+           h->argv[h->argv_len - 1] != '\0')
+    snprintf(why, len, "header: argv does not end with a NUL byte");
+  else
+    return 0;
+  return HK_E_CORRUPT;
+}
+
+static int read_header(trc_reader_t *r, int check) {
   uint8_t pre[TRC_FILE_PREFIX];
   ssize_t k = pread_full(r->fd, pre, sizeof pre, 0);
   if (k < 0) return (int)k;
@@ -106,6 +145,7 @@ static int read_header(trc_reader_t *r) {
   if (!(r->exe = malloc((size_t)exe_len + 1))) goto nomem;
   memcpy(r->exe, p, exe_len);
   r->exe[exe_len] = '\0';
+  r->exe_nul = memchr(r->exe, '\0', exe_len) != NULL;
   p += exe_len;
   if (h->flags & TRC_HF_ARGV) {
     if (end - p < 4) goto out;
@@ -121,6 +161,7 @@ static int read_header(trc_reader_t *r) {
   if (p != end) goto out;
   h->exe = r->exe;
   h->argv = r->argv;
+  if (check && (r->exe_nul || trc_header_check(h, NULL, 0))) goto out;
   r->off = total;
   rc = 0;
   goto out;
@@ -131,7 +172,7 @@ out:
   return rc;
 }
 
-int trc_reader_open(trc_reader_t **out, const char *path) {
+static int reader_open(trc_reader_t **out, const char *path, int check) {
   *out = NULL;
   trc_reader_t *r = calloc(1, sizeof *r);
   if (!r) return HK_E_NOMEM;
@@ -144,7 +185,7 @@ int trc_reader_open(trc_reader_t **out, const char *path) {
   struct stat st;
   int rc = fstat(r->fd, &st) ? -errno : 0;
   r->size = (uint64_t)st.st_size;
-  if (!rc) rc = read_header(r);
+  if (!rc) rc = read_header(r, check);
   if (!rc && !(r->dctx = ZSTD_createDCtx())) rc = HK_E_NOMEM;
   if (rc) {
     trc_reader_free(r);
@@ -152,6 +193,22 @@ int trc_reader_open(trc_reader_t **out, const char *path) {
   }
   *out = r;
   return 0;
+}
+
+int trc_reader_open(trc_reader_t **out, const char *path) {
+  return reader_open(out, path, 1);
+}
+
+int trc_header_problem(const char *path, char *buf, size_t len) {
+  trc_reader_t *r;
+  if (reader_open(&r, path, 0)) return 0; /* not a field problem */
+  int bad = 1;
+  if (r->exe_nul)
+    snprintf(buf, len, "header: executable path contains a NUL byte");
+  else
+    bad = trc_header_check(&r->hdr, buf, len) != 0;
+  trc_reader_free(r);
+  return bad;
 }
 
 uint32_t trc_reader_file_version(const char *path) {

@@ -220,6 +220,8 @@ const char *trc_open_error(const char *path, int rc, char *buf, size_t len) {
              "trace format version %u is newer than this reader (reads up "
              "to %d)",
              trc_reader_file_version(path), TRC_VERSION);
+  else if (rc == HK_E_CORRUPT && trc_header_problem(path, buf, len))
+    ; /* buf names the field */
   else if (rc == HK_E_TRUNCATED && stat(path, &sb) == 0 && sb.st_size == 0)
     snprintf(buf, len, "empty file, not a trace");
   else if (rc == HK_E_TRUNCATED && stat(path, &sb) == 0)

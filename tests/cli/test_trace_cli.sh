@@ -74,6 +74,14 @@ printf '\x07\x00\x00\x00' | dd of="$tmp/new.hkt" bs=1 seek=8 conv=notrunc 2>/dev
 expect 1 "$hksim" trace info "$tmp/new.hkt"
 grep -q "version 7" "$tmp/err" && grep -q "up to 4" "$tmp/err" && ok || bad "newer version message: $(cat "$tmp/err")"
 
+# The fuzzers' seed traces stay valid for this reader (a seed the reader
+# refuses would only fuzz the refusal): every fuzz_replay seed verifies.
+seeds=0
+for f in "$data/../fuzz/corpus/fuzz_replay/"*; do
+  seeds=$((seeds + 1)); expect 0 "$hksim" trace verify "$f"
+done
+[ "$seeds" -ge 10 ] && ok || bad "only $seeds fuzz_replay seeds found"
+
 # Usage errors: exit 2.
 expect 2 "$hksim"
 expect 2 "$hksim" nosuchcommand

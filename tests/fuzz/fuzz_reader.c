@@ -28,7 +28,9 @@ static void init(void) {
   memfd = memfd_create("fuzz_reader", MFD_CLOEXEC);
   if (memfd < 0) abort();
   snprintf(path, sizeof path, "/proc/self/fd/%d", memfd);
-  trc_header_t h = {0};
+  trc_header_t h = {0}; /* a valid header (trc_header_check) */
+  h.clock = TRC_CLOCK_VIRTUAL;
+  h.tick_hz = TRC_NS_HZ;
   h.exe = "fuzz";
   trc_writer_t *w;
   int fd = dup(memfd);

@@ -186,6 +186,38 @@ has "foreign database: says so" "not a hakmem-sim results database" "$T/err"
 cmp -s "$T/foreign.db" "$T/foreign.orig" && ok "foreign database: byte for byte unchanged" \
   || bad "foreign database: modified ($(sqlite3 "$T/foreign.db" 'SELECT COUNT(*) FROM sqlite_master') objects)"
 
+# ---- crafted headers -----------------------------------------------------
+# Header fields readers use as a unit, a divisor or a bound are refused in
+# one line naming the field, exit 1, by every command; replay creates no
+# database for them.
+hdr_case() { # NAME EXPECTED-TEXT MKTRACE-HEADER-WORDS...
+  name=$1 want=$2; shift 2
+  "$MK" "$T/h-$name.hkt" "$@" m:64 f:0 || { bad "mktrace $name"; return; }
+  for cmd in info verify dump; do
+    "$H" trace $cmd "$T/h-$name.hkt" >/dev/null 2>"$T/err"
+    check "header $name: trace $cmd exit 1" "$?" 1
+    check "header $name: trace $cmd one line" "$(wc -l <"$T/err")" 1
+    hasf "header $name: trace $cmd names the field" "$want" "$T/err"
+  done
+  "$H" replay "$T/h-$name.hkt" --db "$T/h-$name.db" --backend null --quiet >/dev/null 2>"$T/err"
+  check "header $name: replay exit 1" "$?" 1
+  hasf "header $name: replay names the field" "$want" "$T/err"
+  [ -e "$T/h-$name.db" ] && bad "header $name: replay created a database" || ok "header $name: no database"
+}
+hdr_case hz0 "tick_hz is 0" clock=2 tick_hz=0
+hdr_case hz0mono "tick_hz is 0" clock=1 tick_hz=0
+hdr_case clock0 "unknown clock 0" clock=0
+hdr_case clock9 "unknown clock 9" clock=9
+hdr_case depth "stack depth 1000000 is over the maximum of 64" depth=1000000
+hdr_case monohz "tick_hz 5 for a monotonic clock" clock=1 tick_hz=5
+hdr_case tscslow "tick_hz 10 for the tsc clock is out of range" clock=2 tick_hz=10
+hdr_case tscfast "tick_hz 18446744073709551615 for the tsc clock is out of range" \
+  clock=2 tick_hz=18446744073709551615
+# The edges that are valid still read.
+"$MK" "$T/h-ok.hkt" clock=2 tick_hz=1000000 depth=64 m:64 f:0 || bad "mktrace h-ok"
+"$H" trace verify "$T/h-ok.hkt" >/dev/null 2>"$T/err"
+check "header at the edges (1 MHz tsc, depth 64): verify exit 0" "$?" 0
+
 # ---- small ones ----------------------------------------------------------
 : >"$T/empty.hkt"
 head -c 30 "$T/small.hkt" >"$T/cut.hkt"

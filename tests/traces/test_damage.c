@@ -82,6 +82,7 @@ static uint64_t digest(const trc_chunk_t *c) {
 static void make_reference(void) {
   trc_header_t h = {0};
   h.clock = TRC_CLOCK_MONOTONIC;
+  h.tick_hz = TRC_NS_HZ;
   h.exe = "/bin/damaged";
   trc_writer_opts_t o = {3, 40, NULL};
   trc_writer_t *w;

@@ -37,6 +37,14 @@ static int teardown(void **state) {
   return rmdir(dir);
 }
 
+/* The least header a reader accepts: all zero but a valid clock. */
+static trc_header_t minimal_header(void) {
+  trc_header_t h = {0};
+  h.clock = TRC_CLOCK_VIRTUAL;
+  h.tick_hz = TRC_NS_HZ;
+  return h;
+}
+
 static trc_header_t header(void) {
   static const char argv[] = "prog\0--flag\0x";
   trc_header_t h = {0};
@@ -397,6 +405,7 @@ static void test_extremes(void **state) {
   for (int i = 0; i < TRC_MAX_DEPTH; i++) fr[i] = i % 2 ? M - (uint64_t)i : (uint64_t)i;
   trc_header_t h = {0};
   h.clock = TRC_CLOCK_VIRTUAL;
+  h.tick_hz = TRC_NS_HZ;
   trc_writer_t *w;
   assert_int_equal(trc_writer_create(&w, path, &h, NULL), 0);
   assert_int_equal(trc_writer_add_site(w, 1, fr, TRC_MAX_DEPTH), 0);
@@ -440,7 +449,7 @@ static void test_extremes(void **state) {
  * and is not sticky. */
 static void test_writer_refuses(void **state) {
   (void)state;
-  trc_header_t h = {0};
+  trc_header_t h = minimal_header();
   trc_writer_t *w;
   assert_int_equal(trc_writer_create(&w, path, &h, NULL), 0);
   trc_event_t ev[2] = {{.time = 10, .op = TRC_OP_MALLOC, .ptr = 16},
@@ -483,7 +492,7 @@ static void fill_events(trc_event_t *ev, size_t n) {
  * nothing crashes; /dev/full gives ENOSPC, a closed fd EBADF. */
 static void test_writer_errors(void **state) {
   (void)state;
-  trc_header_t h = {0};
+  trc_header_t h = minimal_header();
   trc_writer_t *w;
   trc_writer_opts_t o = {1, 16, NULL};
   trc_event_t ev[64];
@@ -532,7 +541,7 @@ static void test_writer_errors(void **state) {
  * write, the other file is never written, and the summary counts it. */
 static void test_guarded_fd(void **state) {
   (void)state;
-  trc_header_t h = {0};
+  trc_header_t h = minimal_header();
   trc_writer_t *w;
   trc_writer_opts_t o = {0, 16, path};
   trc_event_t ev[64];
@@ -582,7 +591,7 @@ static void test_guarded_fd(void **state) {
  * was written stays readable and the scan calls the trace cut short. */
 static void test_free_unfinished(void **state) {
   (void)state;
-  trc_header_t h = {0};
+  trc_header_t h = minimal_header();
   trc_writer_t *w;
   trc_writer_opts_t o = {0, 16, NULL};
   trc_event_t ev[40];
@@ -603,7 +612,7 @@ static void test_free_unfinished(void **state) {
  * buffered) and frees its state; the index may then start again. */
 static void test_end_thread(void **state) {
   (void)state;
-  trc_header_t h = {0};
+  trc_header_t h = minimal_header();
   trc_writer_t *w;
   trc_writer_opts_t o = {0, 100, NULL};
   trc_event_t ev[60];
@@ -641,7 +650,7 @@ static void test_end_thread(void **state) {
 /* Offsets from a first pass can be read again in any order. */
 static void test_read_at(void **state) {
   (void)state;
-  trc_header_t h = {0};
+  trc_header_t h = minimal_header();
   trc_writer_t *w;
   trc_writer_opts_t o = {0, 100, NULL};
   enum { N = 1000 };
@@ -710,7 +719,7 @@ static void *writer_thread(void *p) {
 static void test_threads(void **state) {
   (void)state;
   enum { NT = 6 };
-  trc_header_t h = {0};
+  trc_header_t h = minimal_header();
   trc_writer_t *w;
   trc_writer_opts_t o = {1, 64, NULL};
   assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
@@ -802,6 +811,103 @@ static void test_file_hash(void **state) {
 /* A SITES chunk whose sites all have depth 0 (unknown stacks): the reader
  * gives them no frames (it computed NULL + 0 before, which clang's UBSan
  * reports as undefined; the fuzz corpus holds such a trace too). */
+/* Writes an empty trace with header h; returns what trc_reader_open says
+ * and, for a refused field, the reason trc_open_error gives. */
+static int open_with(const trc_header_t *h, char *why, size_t len) {
+  trc_writer_t *w;
+  assert_int_equal(trc_writer_create(&w, path, h, NULL), 0);
+  assert_int_equal(trc_writer_finish(w, 0, 0), 0);
+  trc_writer_free(w);
+  trc_reader_t *r;
+  int rc = trc_reader_open(&r, path);
+  trc_reader_free(r);
+  why[0] = '\0';
+  if (rc) trc_open_error(path, rc, why, len);
+  return rc;
+}
+
+/* Header fields a crafted trace could abuse are refused by the reader with
+ * a reason naming the field (issue 10); the valid edges are read. */
+static void test_header_check(void **state) {
+  (void)state;
+  static const char args[] = "prog\0-x"; /* last argument not terminated */
+  const struct {
+    uint32_t clock;
+    uint64_t hz;
+    uint32_t depth;
+    const char *want; /* NULL: accepted */
+  } cases[] = {
+      {TRC_CLOCK_TSC, 0, 1, "tick_hz is 0"},
+      {TRC_CLOCK_VIRTUAL, 0, 1, "tick_hz is 0"},
+      {0, TRC_NS_HZ, 1, "unknown clock 0"},
+      {4, TRC_NS_HZ, 1, "unknown clock 4"},
+      {UINT32_MAX, TRC_NS_HZ, 1, "unknown clock 4294967295"},
+      {TRC_CLOCK_MONOTONIC, 1000, 1, "tick_hz 1000 for a monotonic clock"},
+      {TRC_CLOCK_VIRTUAL, TRC_NS_HZ + 1, 1, "for a virtual clock"},
+      {TRC_CLOCK_TSC, TRC_TSC_HZ_MIN - 1, 1, "out of range"},
+      {TRC_CLOCK_TSC, TRC_TSC_HZ_MAX + 1, 1, "out of range"},
+      {TRC_CLOCK_TSC, UINT64_MAX, 1, "out of range"},
+      {TRC_CLOCK_TSC, 2900000000ull, TRC_MAX_DEPTH + 1,
+       "stack depth 65 is over the maximum of 64"},
+      {TRC_CLOCK_TSC, 2900000000ull, 1000000, "stack depth 1000000"},
+      {TRC_CLOCK_TSC, TRC_TSC_HZ_MIN, TRC_MAX_DEPTH, NULL},
+      {TRC_CLOCK_TSC, TRC_TSC_HZ_MAX, 0, NULL},
+      {TRC_CLOCK_MONOTONIC, TRC_NS_HZ, 1, NULL},
+      {TRC_CLOCK_VIRTUAL, TRC_NS_HZ, 1, NULL},
+  };
+  char why[160];
+  for (size_t i = 0; i < HK_ARRAY_LEN(cases); i++) {
+    trc_header_t h = header();
+    h.clock = cases[i].clock;
+    h.tick_hz = cases[i].hz;
+    h.depth = cases[i].depth;
+    int rc = open_with(&h, why, sizeof why);
+    if (!cases[i].want) {
+      assert_int_equal(rc, 0);
+      assert_int_equal(trc_header_check(&h, NULL, 0), 0);
+      continue;
+    }
+    assert_int_equal(rc, HK_E_CORRUPT);
+    if (!strstr(why, cases[i].want)) fail_msg("case %zu: '%s'", i, why);
+    assert_int_equal(trc_header_check(&h, NULL, 0), HK_E_CORRUPT);
+  }
+  /* argv whose last argument has no NUL. */
+  trc_header_t h = header();
+  h.argv = args;
+  h.argv_len = sizeof args - 1;
+  assert_int_equal(open_with(&h, why, sizeof why), HK_E_CORRUPT);
+  assert_non_null(strstr(why, "argv does not end with a NUL"));
+  /* A NUL inside exe (the writer cannot write one: patched in, with the
+   * header checksum redone, as a crafted file would be). */
+  h = header();
+  h.exe = "/bin/aXb";
+  assert_int_equal(open_with(&h, why, sizeof why), 0);
+  int fd = open(path, O_RDWR);
+  assert_true(fd >= 0);
+  uint8_t b[512];
+  ssize_t k = pread(fd, b, sizeof b, 0);
+  assert_true(k > 16);
+  uint32_t body = trc_get32(b + 12);
+  assert_true(16 + body + 8 <= (size_t)k);
+  uint8_t *x = memmem(b, 16 + body, "/bin/aXb", 8);
+  assert_non_null(x);
+  x[6] = 0;
+  trc_put64(b + 16 + body, XXH64(b, 16 + body, 0));
+  assert_int_equal(pwrite(fd, b, 16 + body + 8, 0), (ssize_t)(16 + body + 8));
+  close(fd);
+  trc_reader_t *r;
+  int rc = trc_reader_open(&r, path);
+  assert_int_equal(rc, HK_E_CORRUPT);
+  trc_open_error(path, rc, why, sizeof why);
+  assert_string_equal(why, "header: executable path contains a NUL byte");
+  /* Other damage keeps the generic message: no field is blamed. */
+  b[16] ^= 0xff; /* flags, checksum now wrong */
+  fd = open(path, O_WRONLY);
+  assert_int_equal(pwrite(fd, b, 17, 0), 17);
+  close(fd);
+  assert_int_equal(trc_header_problem(path, why, sizeof why), 0);
+}
+
 static void test_sites_depth0(void **state) {
   (void)state;
   trc_header_t h;
@@ -832,6 +938,7 @@ static void test_sites_depth0(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sites_depth0),
+      cmocka_unit_test(test_header_check),
       cmocka_unit_test(test_roundtrip_random),
       cmocka_unit_test(test_extremes),
       cmocka_unit_test(test_writer_refuses),
