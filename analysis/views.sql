@@ -605,6 +605,63 @@ JOIN runs r ON r.run_id = v.run_id
 JOIN run_config c ON c.run_id = v.run_id
 LEFT JOIN lifecycle_modes lm ON lm.mode = CAST(v.mode AS INTEGER);
 
+-- ---- regret: each run against the best fixed arm per site -----------------
+
+-- A hakmem run's configuration without its policy: the hakmem_config lines
+-- (docs/hakmem.md) less the policy's own keys (policy, seed, static.*,
+-- ucb1.*, elo.*, evo.*, oracle.*) and timeline.every, joined with ';'.
+-- Two runs with the same policy_free_config differ only in the policy.
+CREATE VIEW IF NOT EXISTS run_policy_free_config AS
+WITH RECURSIVE lines(run_id, rest, line, n) AS (
+  SELECT run_id, hakmem_config, NULL, 0 FROM runs
+  WHERE backend = 'hakmem' AND hakmem_config IS NOT NULL
+  UNION ALL
+  SELECT run_id, substr(rest, instr(rest, char(10)) + 1),
+         substr(rest, 1, instr(rest, char(10)) - 1), n + 1
+  FROM lines WHERE instr(rest, char(10)) > 0),
+kept AS (
+  SELECT run_id, line, n FROM lines
+  WHERE line IS NOT NULL AND line <> ''
+    AND line NOT LIKE 'policy=%' AND line NOT LIKE 'seed=%'
+    AND line NOT LIKE 'static.%' AND line NOT LIKE 'ucb1.%'
+    AND line NOT LIKE 'elo.%' AND line NOT LIKE 'evo.%'
+    AND line NOT LIKE 'oracle.%' AND line NOT LIKE 'timeline.%'
+  ORDER BY run_id, n)
+SELECT run_id, group_concat(line, ';') AS policy_free_config
+FROM kept GROUP BY run_id;
+
+-- Regret of each done hakmem run against the oracle (`--policy oracle`,
+-- the best fixed arm per site in hindsight) on the same trace with the same
+-- configuration less the policy: regret = model_ns / oracle_ns - 1, both
+-- the cost model's totals (deterministic; the oracle's repeats agree, the
+-- least is taken). Negative when a learner beat the per-site table (sites
+-- interact through BigCache, libc's heap and the batch).
+CREATE VIEW IF NOT EXISTS policy_regret AS
+WITH f AS (
+  SELECT r.run_id, r.trace_id, r.policy, r.seed, r.model_ns,
+         p.policy_free_config AS conf
+  FROM runs r JOIN run_policy_free_config p ON p.run_id = r.run_id
+  WHERE r.backend = 'hakmem' AND r.status = 'done' AND r.model_ns > 0),
+o AS (
+  SELECT trace_id, conf, MIN(model_ns) AS oracle_ns FROM f
+  WHERE policy = 'oracle' GROUP BY trace_id, conf)
+SELECT f.run_id, t.name AS trace, f.policy, f.seed, f.model_ns, o.oracle_ns,
+       f.model_ns / o.oracle_ns - 1 AS regret
+FROM f JOIN o ON o.trace_id = f.trace_id AND o.conf = f.conf
+JOIN traces t ON t.trace_id = f.trace_id;
+
+-- Per-site arms over the run: ucb1 and oracle emit one 'site_arm' row per
+-- site at every timeline sample (arm: the site's adopted arm; value: the
+-- site's address, the recorded caller), with the arm's threshold.
+CREATE VIEW IF NOT EXISTS site_arms AS
+SELECT e.run_id, c.trace, c.policy, e.op_seq, CAST(e.value AS INTEGER) AS site,
+       e.arm, th.value AS threshold
+FROM policy_events e
+JOIN run_config c ON c.run_id = e.run_id
+LEFT JOIN policy_events th ON th.run_id = e.run_id AND th.op_seq = e.op_seq
+                          AND th.arm = e.arm AND th.metric = 'threshold'
+WHERE e.metric = 'site_arm';
+
 -- ---- over the run ---------------------------------------------------------
 
 -- BigCache hit rate over the run, from cumulative policy-wide counters

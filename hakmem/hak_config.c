@@ -42,6 +42,7 @@ void hak_config_init(hak_config_t *c, enum hak_mode mode) {
   c->hot_ops = 1000;
   c->warm_ops = 100000;
   c->reward = HAK_REWARD_COST;
+  c->timeline_every = 1000;
   c->cost = (hak_cost_t){
       .malloc_path_ns = 20,
       .mmap_path_ns = 100,
@@ -109,7 +110,10 @@ void hak_config_pol(const hak_config_t *c, pol_config_t *out) { *out = c->pol; }
 
 /* ---- the field table ----------------------------------------------- */
 
-enum ftype { T_U32, T_U64, T_SIZE, T_DBL, T_BOOL, T_ENUM, T_STR, T_NAME };
+/* T_DUR: a duration of the program's own time (stored in ns; written
+ * "180s", "2s", "500ms", "0"); T_ARMS: the oracle's threshold list. */
+enum ftype { T_U32, T_U64, T_SIZE, T_DBL, T_BOOL, T_ENUM, T_STR, T_NAME, T_DUR,
+             T_ARMS };
 
 typedef struct field {
   const char *key;
@@ -170,7 +174,7 @@ static const field_t fields[] = {
     {"ucb1.c", T_DBL, P(ucb1_c), NULL, 0, 1e6},
     {"ucb1.improve", T_DBL, P(ucb1_improve), NULL, 0, 1},
     {"ucb1.streak", T_U32, P(ucb1_streak), NULL, 1, 1e6},
-    {"ucb1.cooldown_ns", T_U64, P(ucb1_cooldown_ns), NULL, 0, BIG},
+    {"ucb1.cooldown", T_DUR, P(ucb1_cooldown_ns), NULL, 0, BIG},
     {"ucb1.cooldown_ops", T_U64, P(ucb1_cooldown_ops), NULL, 0, BIG},
     {"ucb1.probe_every", T_U32, P(ucb1_probe_every), NULL, 1, 1e9},
     {"ucb1.initial_arm", T_U32, P(ucb1_initial_arm), NULL, 0, POL_UCB1_ARMS - 1},
@@ -185,17 +189,19 @@ static const field_t fields[] = {
     {"elo.w_mem", T_DBL, P(elo_w_mem), NULL, 0, 1},
     {"elo.initial_arm", T_U32, P(elo_initial_arm), NULL, 0, POL_ELO_ARMS - 1},
     {"evo.mode", T_ENUM, P(evo_mode), evo_names, 0, 0},
-    {"evo.freeze_after_ns", T_U64, P(evo_freeze_after_ns), NULL, 0, BIG},
+    {"evo.freeze_after", T_DUR, P(evo_freeze_after_ns), NULL, 0, BIG},
     {"evo.stable", T_DBL, P(evo_stable), NULL, 0, 1},
     {"evo.stable_windows", T_U32, P(evo_stable_windows), NULL, 1, 1e6},
     {"evo.degrade", T_DBL, P(evo_degrade), NULL, 0, 1e3},
     {"evo.degrade_windows", T_U32, P(evo_degrade_windows), NULL, 1, 1e6},
     {"evo.shift", T_DBL, P(evo_shift), NULL, 0, 1},
     {"evo.window_ops", T_U64, P(evo_window_ops), NULL, 1, BIG},
-    {"evo.window_ns", T_U64, P(evo_window_ns), NULL, 1, BIG},
+    {"evo.window", T_DUR, P(evo_window_ns), NULL, 1, BIG},
     {"evo.history", T_U32, P(evo_history), NULL, 1, 64},
     {"evo.canary_frac", T_DBL, P(evo_canary_frac), NULL, 0, 1},
     {"evo.canary_every", T_U32, P(evo_canary_every), NULL, 1, 1e6},
+    {"oracle.arms", T_ARMS, P(oracle_arms), NULL, 1, BIG},
+    {"timeline.every", T_U64, C(timeline_every), NULL, 0, BIG},
 };
 
 static int parse_u64(const char *v, uint64_t *out, int suffixes) {
@@ -219,6 +225,74 @@ static int parse_u64(const char *v, uint64_t *out, int suffixes) {
   if (*end) return HK_E_RANGE;
   if (x > UINT64_MAX / mul) return HK_E_RANGE;
   *out = (uint64_t)x * mul;
+  return 0;
+}
+
+/* "0", or a number with a unit: ns, us, ms, s, m (minutes), h. A bare
+ * number other than 0 is refused: seconds or nanoseconds would be a guess. */
+static int parse_dur(const char *v, uint64_t *out) {
+  static const struct {
+    const char *unit;
+    double ns;
+  } units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9},
+               {"m", 60e9}, {"min", 60e9}, {"h", 3600e9}};
+  if (!v || !*v || *v == '-' || *v == '+') return HK_E_RANGE;
+  errno = 0;
+  char *end;
+  double x = strtod(v, &end);
+  if (errno || end == v || !(x >= 0)) return HK_E_RANGE;
+  double mul = 0;
+  if (!*end) {
+    if (x != 0) return HK_E_RANGE;
+    mul = 1;
+  }
+  for (size_t i = 0; *end && i < HK_ARRAY_LEN(units); i++)
+    if (strcmp(end, units[i].unit) == 0) mul = units[i].ns;
+  if (mul == 0 || x * mul >= 1.8e19) return HK_E_RANGE;
+  *out = (uint64_t)(x * mul + 0.5);
+  return 0;
+}
+
+/* The largest exact unit up to seconds: "180s", "2500ms", "0". */
+static void fmt_dur(uint64_t ns, char *buf, size_t n) {
+  static const struct {
+    const char *unit;
+    uint64_t ns;
+  } units[] = {{"s", 1000000000ull}, {"ms", 1000000ull}, {"us", 1000ull},
+               {"ns", 1}}; /* seconds at most: "180s", as HAKMEM.md says */
+  if (ns == 0) {
+    snprintf(buf, n, "0");
+    return;
+  }
+  for (size_t i = 0; i < HK_ARRAY_LEN(units); i++)
+    if (ns % units[i].ns == 0) {
+      snprintf(buf, n, "%" PRIu64 "%s", ns / units[i].ns, units[i].unit);
+      return;
+    }
+}
+
+/* Sizes separated by ':' or ',' ("64K:256K:1M"), 1..POL_MAX_ARMS, each
+ * > 0; the whole list is replaced. */
+static int parse_arms(const char *v, pol_config_t *pc) {
+  uint64_t arms[POL_MAX_ARMS];
+  uint32_t n = 0;
+  char item[32];
+  if (!v || !*v) return HK_E_RANGE;
+  for (;;) {
+    size_t k = strcspn(v, ":,");
+    if (k == 0 || k >= sizeof item || n == POL_MAX_ARMS) return HK_E_RANGE;
+    memcpy(item, v, k);
+    item[k] = 0;
+    int rc = parse_u64(item, &arms[n], 1);
+    if (rc < 0) return rc;
+    if (arms[n] == 0) return HK_E_RANGE;
+    n++;
+    v += k;
+    if (!*v) break;
+    v++;
+  }
+  memcpy(pc->oracle_arms, arms, n * sizeof arms[0]);
+  pc->oracle_n_arms = n;
   return 0;
 }
 
@@ -276,6 +350,13 @@ int hak_config_set(hak_config_t *c, const char *key, const char *value) {
       return HK_E_RANGE;
     strcpy(c->cost.calibration, value);
     return 0;
+  case T_DUR:
+    if ((rc = parse_dur(value, &u)) < 0) return rc;
+    if ((double)u < f->min) return HK_E_RANGE;
+    memcpy(dst, &u, sizeof u);
+    return 0;
+  case T_ARMS:
+    return parse_arms(value, &c->pol);
   case T_DBL: {
     errno = 0;
     char *end;
@@ -315,7 +396,7 @@ static size_t describe(const hak_config_t *c, char *buf, size_t n,
     const field_t *f = &fields[i];
     if (prefix && strncmp(f->key, prefix, strlen(prefix)) != 0) continue;
     const char *src = (const char *)c + f->off;
-    char val[64];
+    char val[256];
     uint32_t e;
     uint64_t u;
     double d;
@@ -330,6 +411,18 @@ static size_t describe(const hak_config_t *c, char *buf, size_t n,
     case T_NAME:
       snprintf(val, sizeof val, "%s", src);
       break;
+    case T_DUR:
+      memcpy(&u, src, sizeof u);
+      fmt_dur(u, val, sizeof val);
+      break;
+    case T_ARMS: {
+      size_t vl = 0;
+      val[0] = 0;
+      for (uint32_t a = 0; a < c->pol.oracle_n_arms && vl < sizeof val; a++)
+        vl += (size_t)snprintf(val + vl, sizeof val - vl, "%s%" PRIu64,
+                               a ? ":" : "", c->pol.oracle_arms[a]);
+      break;
+    }
     case T_DBL:
       memcpy(&d, src, sizeof d);
       snprintf(val, sizeof val, "%.15g", d);

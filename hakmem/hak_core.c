@@ -123,6 +123,11 @@ void hak_flush(hak_t *h) {
   h->st.vtime_ns += h->op_sys_ns;
 }
 
+void hak_set_time(hak_t *h, uint64_t now_ns) {
+  h->now_ns = now_ns;
+  h->have_clock = 1;
+}
+
 /* ---- helpers -------------------------------------------------------- */
 
 HK_FORCE_INLINE unsigned site_slot(uint64_t site) {
@@ -311,6 +316,7 @@ static void *alloc_impl(hak_t *h, size_t size, size_t align, uint64_t site,
   o.cost_ns = o.cpu_ns + o.fault_ns + o.mem_ns;
   o.op_seq = h->st.ops;
   o.vtime_ns = (uint64_t)h->st.vtime_ns;
+  o.time_ns = h->have_clock ? h->now_ns : o.vtime_ns;
   h->pops->observe(h->pol, &o);
   return user;
 }

@@ -126,6 +126,8 @@ struct hak_s {
   /* costs of the op in progress */
   double op_sys_ns;
   uint64_t op_pages;
+  uint64_t now_ns; /* the program's time (hak_set_time), if have_clock */
+  int have_clock;
   hak_stats_t st;
   bc_row_t bc[HAK_SITES];
   hak_map_t blocks;   /* user pointer -> libc model handle or resident

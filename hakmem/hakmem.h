@@ -75,6 +75,9 @@ typedef struct hak_config {
   uint64_t warm_ops;  /* ... within this many: warm; beyond: cold */
   uint32_t reward;    /* enum hak_reward */
   uint32_t verbose;   /* hak_shutdown prints leaderboard and batch stats */
+  /* A replay snapshots the policy's state every this many decisions (and
+   * at each RSS sample); 0: only at RSS samples. Not used by the core. */
+  uint64_t timeline_every;
   hak_cost_t cost;
   pol_config_t pol;
 } hak_config_t;
@@ -199,6 +202,11 @@ size_t hak_usable_size(const hak_t *h, const void *p);
 int hak_owns(const hak_t *h, const void *p);
 /* Flushes the madvise batch now. */
 void hak_flush(hak_t *h);
+/* The program's time of the ops that follow, in ns (a replay passes each
+ * op's recorded time, trc_pop_t.time_ns). The policy's lifecycle windows,
+ * freeze delay and cooldown run on it (pol_outcome_t.time_ns); an instance
+ * never given a time uses its model clock (stats.vtime_ns) instead. */
+void hak_set_time(hak_t *h, uint64_t now_ns);
 
 const hak_stats_t *hak_stats(const hak_t *h);
 const hak_config_t *hak_config(const hak_t *h);

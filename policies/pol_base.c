@@ -45,7 +45,9 @@ void pol_config_defaults(pol_config_t *c) {
       .evo_history = 10,
       .evo_canary_frac = 0.05,
       .evo_canary_every = 5,
+      .oracle_n_arms = POL_UCB1_ARMS,
   };
+  for (int i = 0; i < POL_UCB1_ARMS; i++) c->oracle_arms[i] = pol_ucb1_thresholds[i];
 }
 
 int pol_base_init(pol_t *p, const pol_ops_t *ops, const pol_config_t *cfg,

@@ -1,13 +1,15 @@
 /* pol_evo.c: the LEARN / FROZEN / CANARY lifecycle (hakmem Phase 6.5)
  * around an elo instance. Outcomes are grouped into windows (evo_window_ops
- * ops or evo_window_ns virtual ns, whichever ends first); each window's mean
+ * ops or evo_window_ns of the program's own time, pol_outcome_t.time_ns,
+ * whichever ends first); each window's mean
  * cost, p99 (P-square) and size distribution (log2 buckets) are kept, the
  * last evo_history of them. LEARN: elo chooses and learns; freeze on elo's
  * best once the window mean changed < evo_stable for evo_stable_windows
  * windows and evo_freeze_after_ns have passed. FROZEN: the confirmed arm,
  * no learning; re-learn after evo_degrade worse than at freeze for
  * evo_degrade_windows windows, or a size shift (total variation distance)
- * >= evo_shift; every evo_canary_every windows a CANARY window sends
+ * >= evo_shift, and the re-learn freezes again by the same rule (unless
+ * evo_mode is learn: learn forever); every evo_canary_every windows a CANARY window sends
  * evo_canary_frac of traffic to the best other arm, promoted if its mean
  * cost is lower by evo_stable, else rolled back. */
 #include <math.h>
@@ -137,7 +139,10 @@ static void close_window(evo_pol_t *v) {
       v->stable++;
     else
       v->stable = 0;
-    if (c->evo_mode == POL_EVO_AUTO && v->stable >= c->evo_stable_windows &&
+    /* auto and frozen alike freeze again after a re-learn: a lifecycle that
+     * started frozen (balanced mode) must not stay in LEARN for good once a
+     * shift sent it back there. */
+    if (c->evo_mode != POL_EVO_LEARN && v->stable >= c->evo_stable_windows &&
         v->now_ns - v->learn_start_ns >= c->evo_freeze_after_ns) {
       v->confirmed = pol_elo_best(v->elo, 0);
       set_mode(v, M_FROZEN, R_STABLE);
@@ -200,11 +205,11 @@ static void close_window(evo_pol_t *v) {
 static void evo_observe(pol_t *p, const pol_outcome_t *o) {
   evo_pol_t *v = (evo_pol_t *)p;
   const pol_config_t *c = &p->cfg;
-  v->now_ns = o->vtime_ns;
+  v->now_ns = o->time_ns;
   if (c->evo_mode == POL_EVO_OFF || v->mode == M_LEARN)
     v->elo->ops->observe(v->elo, o);
   if (c->evo_mode == POL_EVO_OFF) return;
-  if (v->w_ops == 0 && v->windows == 0) v->w_start_ns = o->vtime_ns;
+  if (v->w_ops == 0 && v->windows == 0) v->w_start_ns = o->time_ns;
   v->w_ops++;
   v->w_cost += o->cost_ns;
   pol_psquare_add(&v->w_p99, o->cost_ns);
@@ -217,7 +222,7 @@ static void evo_observe(pol_t *p, const pol_outcome_t *o) {
     v->w_main_cost += o->cost_ns;
   }
   if (v->w_ops >= c->evo_window_ops ||
-      o->vtime_ns - v->w_start_ns >= c->evo_window_ns)
+      o->time_ns - v->w_start_ns >= c->evo_window_ns)
     close_window(v);
 }
 

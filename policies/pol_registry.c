@@ -9,6 +9,7 @@ static const pol_ops_t *const registry[] = {
     &pol_ucb1_ops,
     &pol_elo_ops,
     &pol_evo_ops,
+    &pol_oracle_ops,
 };
 
 const pol_ops_t *pol_find(const char *name) {

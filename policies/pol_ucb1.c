@@ -3,7 +3,8 @@
  * in ucb1_probe_every is a UCB1 probe (mean reward + sqrt(c ln N / n)).
  * A challenger is adopted only after ucb1_streak consecutive evaluations in
  * which its mean cost beats the adopted arm's by >= ucb1_improve, and not
- * within the cooldown (virtual ns and ops) of the previous adoption. */
+ * within the cooldown (the program's time and ops) of the previous
+ * adoption. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -123,14 +124,14 @@ static void evaluate(ucb_pol_t *u, ucb_site_t *s, const pol_outcome_t *o) {
   s->streak++;
   if (s->streak < c->ucb1_streak) return;
   int cooled = !s->has_adopted_once ||
-               (o->vtime_ns - s->last_adopt_ns >= c->ucb1_cooldown_ns &&
+               (o->time_ns - s->last_adopt_ns >= c->ucb1_cooldown_ns &&
                 o->op_seq - s->last_adopt_op >= c->ucb1_cooldown_ops);
   if (!cooled) return; /* the streak stands; adopt once the cooldown ends */
   s->adopted = ch;
   s->challenger = -1;
   s->streak = 0;
   s->has_adopted_once = 1;
-  s->last_adopt_ns = o->vtime_ns;
+  s->last_adopt_ns = o->time_ns;
   s->last_adopt_op = o->op_seq;
   s->adoptions++;
   u->adoptions++;
@@ -160,6 +161,8 @@ static void ucb_snapshot(const pol_t *p, pol_emit_fn emit, void *ctx) {
     if (!seen) continue;
     active++;
     adopted[s->adopted]++;
+    /* per-site arms (view site_arms): the slot's first site address */
+    emit(ctx, s->adopted, "site_arm", (double)s->site);
     for (int a = 0; a < POL_UCB1_ARMS; a++) {
       pulls[a] += s->pulls[a];
       cost[a] += s->cost_sum[a];

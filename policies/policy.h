@@ -36,6 +36,12 @@ typedef struct pol_outcome {
   double mem_ns;   /* bytes held by the allocator, charged per op */
   uint64_t op_seq; /* the caller's op counter (allocations and frees) */
   uint64_t vtime_ns; /* the caller's virtual clock after this op */
+  /* The program's own time at this op, in ns: the trace's recorded clock
+   * in a replay (the generator's virtual clock for scenarios). Lifecycle
+   * windows, the freeze delay and UCB1's cooldown run on it, so that
+   * "180 s" means 180 s of the program's life. Callers without a program
+   * clock pass vtime_ns. */
+  uint64_t time_ns;
 } pol_outcome_t;
 
 /* Lifecycle modes of evo (HAKMEM_EVO). */
@@ -54,7 +60,7 @@ typedef struct pol_config {
   double ucb1_c;               /* 2.0: bonus sqrt(c ln N / n) */
   double ucb1_improve;         /* 0.08: an improvement is >= 8% lower cost */
   uint32_t ucb1_streak;        /* 3 consecutive improvements to adopt */
-  uint64_t ucb1_cooldown_ns;   /* 180 s virtual between adoptions */
+  uint64_t ucb1_cooldown_ns;   /* 180 s of program time between adoptions */
   uint64_t ucb1_cooldown_ops;  /* and at least this many ops (0: none) */
   uint32_t ucb1_probe_every;   /* 1 in N site decisions is a UCB1 probe */
   uint32_t ucb1_initial_arm;   /* 2: 256 KiB, the baseline threshold */
@@ -69,17 +75,22 @@ typedef struct pol_config {
   uint32_t elo_initial_arm;    /* 0 (512 KiB): used before any rating */
   /* evo */
   uint32_t evo_mode;           /* enum pol_evo_mode */
-  uint64_t evo_freeze_after_ns; /* 180 s virtual of learning before freeze */
+  uint64_t evo_freeze_after_ns; /* 180 s of program time learning first */
   double evo_stable;           /* 0.01: change under 1% ... */
   uint32_t evo_stable_windows; /* ... for 3 windows */
   double evo_degrade;          /* 0.20 worse than at freeze ... */
   uint32_t evo_degrade_windows; /* ... for 3 windows: re-learn */
   double evo_shift;            /* 0.25 size-distribution shift: re-learn */
   uint64_t evo_window_ops;     /* 10,000 ops ... */
-  uint64_t evo_window_ns;      /* ... or 2 s virtual, whichever first */
+  uint64_t evo_window_ns;      /* ... or 2 s of program time, whichever
+                                  first */
   uint32_t evo_history;        /* 10 windows kept */
   double evo_canary_frac;      /* 0.05 of traffic */
   uint32_t evo_canary_every;   /* a canary after every 5 frozen windows */
+  /* oracle: the arms searched (thresholds in bytes, ascending not
+   * required); default UCB1's six. */
+  uint64_t oracle_arms[POL_MAX_ARMS];
+  uint32_t oracle_n_arms;
 } pol_config_t;
 
 void pol_config_defaults(pol_config_t *cfg);
@@ -103,7 +114,8 @@ typedef struct pol_ops {
   void (*destroy)(pol_t *p);
 } pol_ops_t;
 
-extern const pol_ops_t pol_static_ops, pol_ucb1_ops, pol_elo_ops, pol_evo_ops;
+extern const pol_ops_t pol_static_ops, pol_ucb1_ops, pol_elo_ops, pol_evo_ops,
+    pol_oracle_ops;
 
 /* pol_registry.c: the table of policies by name ("static", "ucb1", "elo",
  * "evo"); NULL when unknown. pol_list() gives all of them, *n set. */
@@ -123,6 +135,20 @@ uint64_t pol_decisions(const pol_t *p);
 pol_strategy_t pol_choose(pol_t *p, uint64_t site, uint64_t size);
 void pol_observe(pol_t *p, const pol_outcome_t *o);
 void pol_snapshot(const pol_t *p, pol_emit_fn emit, void *ctx);
+
+/* pol_oracle.c: the best fixed arm per site in hindsight. An oracle
+ * instance serves a table site -> arm, filled by whoever searched it (the
+ * replayer's model replays over cfg.oracle_arms, rpl_oracle.c); a site not
+ * in the table gets the default arm (0 until set). While probing arm k
+ * (pol_oracle_probe) it serves k everywhere and sums each site's outcome
+ * costs. pol_oracle_each() visits every site seen with its cost under the
+ * arm probed. All three return HK_E_* codes (HK_E_RANGE: arm out of the
+ * set; HK_E_NOMEM; HK_E_STATE: not an oracle). */
+int pol_oracle_probe(pol_t *p, int arm);
+int pol_oracle_set(pol_t *p, uint64_t site, int arm); /* site 0: default */
+typedef void (*pol_site_cost_fn)(void *ctx, uint64_t site, double cost_ns,
+                                 uint64_t allocs);
+int pol_oracle_each(const pol_t *p, pol_site_cost_fn fn, void *ctx);
 
 /* The strategy lists (thresholds in bytes). */
 extern const uint64_t pol_ucb1_thresholds[POL_UCB1_ARMS];

@@ -30,6 +30,10 @@ typedef struct rpl_be_config {
   const uint64_t *callers; /* callers[id]: recorded address; may be NULL */
   uint32_t n_callers;      /* ids 1..n_callers */
   const char *arg;         /* the whole --backend word ("so:PATH...") */
+  /* The program the run replays (set by rpl_exec): hakmem's oracle policy
+   * searches it with model replays before the run (rpl_oracle.c). */
+  const trc_pop_t *ops;
+  uint64_t n_ops;
 } rpl_be_config_t;
 
 /* What a back end can say about itself after a run. Unknown values stay
@@ -102,6 +106,11 @@ typedef struct rpl_backend {
   /* Tells the back end which op comes next (policy timeline stamps);
    * may be NULL. Called between blocks of ops, never per op. */
   void (*at_op)(void *ctx, uint64_t op_seq);
+  /* The op about to run: its index and the program's own time at it
+   * (trc_pop_t.time_ns). Called before every op of a serial replay,
+   * outside the timed region; may be NULL. hakmem runs its lifecycle
+   * clock on it and samples the policy timeline every N decisions. */
+  void (*before_op)(void *ctx, uint64_t op_seq, uint64_t time_ns);
   void (*release)(void *ctx);
 } rpl_backend_t;
 

@@ -1,8 +1,11 @@
 /* rpl_be_hakmem.c: the hakmem core in-process (hakmem/hakmem.h): one
  * instance per run with the run's policy and seed, key=value config
  * overrides from the command line, the recorded immediate caller as its
- * site. Reports BigCache hits and misses, OS calls counted by the core,
- * the policy's digest and its timeline (snapshots between op blocks). */
+ * site, each op's recorded time as the lifecycle's clock. Reports BigCache
+ * hits and misses, OS calls counted by the core, the policy's digest and
+ * its timeline (snapshots every timeline.every decisions and at each RSS
+ * sample). The oracle policy is searched here before the run
+ * (rpl_oracle.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +23,10 @@ typedef struct hk_be {
   uint64_t last_mmap, last_malloc, last_hit, last_miss; /* last_decision */
   rpl_pol_row_t *rows; /* timeline, mmap'd, grows after ops */
   uint64_t n_rows, cap_rows, at;
+  pol_t *pol;           /* the policy (borrowed from the core, or ours) */
+  pol_t *own_pol;       /* the oracle, created and searched here */
+  uint64_t every, next_snap, last_snap; /* timeline.every sampling */
+  double oracle_uniform_ns, oracle_mixed_ns;
 } hk_be_t;
 
 static hk_be_t hb;
@@ -28,6 +35,11 @@ static int apply(hak_config_t *c, const rpl_be_config_t *cfg, char *why,
                  size_t len) {
   hak_config_init(c, HAK_MODE_BALANCED);
   c->seed = cfg->seed;
+  /* --policy evo is the learning lifecycle (LEARN, FROZEN, CANARY,
+   * re-learn); balanced mode's frozen start (libhakmem.so's default) is
+   * the explicit --hakmem evo.mode=frozen, applied after this. */
+  if (cfg->policy && strcmp(cfg->policy, "evo") == 0)
+    c->pol.evo_mode = POL_EVO_AUTO;
   for (size_t i = 0; i < cfg->n_overrides; i++) {
     int rc = hak_config_set_kv(c, cfg->overrides[i]);
     if (rc) {
@@ -59,11 +71,32 @@ static int hkb_init(void **ctx, const rpl_be_config_t *cfg, char *why,
   hak_config_t c;
   int rc = apply(&c, cfg, why, len);
   if (rc) return rc;
-  rc = hak_create(&hb.h, &c, NULL, NULL);
+  if (strcmp(hak_config_policy(&c), "oracle") == 0) {
+    hb.own_pol = pol_create(&pol_oracle_ops, &c.pol, c.seed);
+    if (!hb.own_pol) {
+      snprintf(why, len, "oracle: out of memory");
+      return HK_E_NOMEM;
+    }
+    rc = rpl_oracle_search(hb.own_pol, &c, cfg->ops, cfg->n_ops, cfg->callers,
+                           cfg->n_callers, &hb.oracle_uniform_ns,
+                           &hb.oracle_mixed_ns, why, len);
+    if (rc) {
+      pol_free(hb.own_pol);
+      hb.own_pol = NULL;
+      return rc;
+    }
+  }
+  rc = hak_create(&hb.h, &c, NULL, hb.own_pol);
   if (rc) {
     snprintf(why, len, "hak_create: %s", hk_strerror(rc));
+    pol_free(hb.own_pol);
+    hb.own_pol = NULL;
     return rc;
   }
+  hb.pol = hak_policy(hb.h);
+  hb.every = c.timeline_every;
+  hb.next_snap = hb.every;
+  hb.last_snap = UINT64_MAX;
   hb.st = hak_stats(hb.h);
   hb.callers = cfg->callers;
   hb.n_callers = cfg->n_callers;
@@ -74,8 +107,7 @@ static int hkb_init(void **ctx, const rpl_be_config_t *cfg, char *why,
 /* The site hakmem sees: the recorded caller address (ids are dense and
  * stable too, but addresses are what the real preload library keys on). */
 static inline uint64_t site(const hk_be_t *b, uint32_t caller) {
-  return b->callers && caller && caller <= b->n_callers ? b->callers[caller]
-                                                        : caller;
+  return rpl_hak_site(b->callers, b->n_callers, caller);
 }
 
 static void *hkb_malloc(void *ctx, size_t size, unsigned t, uint32_t caller) {
@@ -137,13 +169,29 @@ static void emit(void *ctx, int arm, const char *metric, double value) {
 
 static void hkb_at_op(void *ctx, uint64_t op_seq) {
   hk_be_t *b = ctx;
-  pol_t *p = hak_policy(b->h);
-  if (!p) return;
-  b->at = op_seq;
+  pol_t *p = b->pol;
+  if (!p || op_seq == b->last_snap) return; /* one snapshot per op */
+  b->at = b->last_snap = op_seq;
   pol_snapshot(p, emit, b);
   /* Policy-wide, cumulative: the hit rate over the run (views.sql). */
   emit(b, -1, "cache_hits", (double)b->st->cache_hits);
   emit(b, -1, "cache_misses", (double)b->st->cache_misses);
+  if (b->own_pol) { /* the oracle's search: its two candidates' totals */
+    emit(b, -1, "search_uniform_ns", b->oracle_uniform_ns);
+    emit(b, -1, "search_mixed_ns", b->oracle_mixed_ns);
+  }
+}
+
+/* Before every op, outside the timed region: the op's recorded time is the
+ * lifecycle's clock, and every timeline.every decisions the policy's state
+ * is sampled (a compare when no sample is due). */
+static void hkb_before_op(void *ctx, uint64_t op_seq, uint64_t time_ns) {
+  hk_be_t *b = ctx;
+  hak_set_time(b->h, time_ns);
+  if (b->every && b->pol && pol_decisions(b->pol) >= b->next_snap) {
+    hkb_at_op(b, op_seq);
+    b->next_snap = (pol_decisions(b->pol) / b->every + 1) * b->every;
+  }
 }
 
 static int hkb_timeline(void *ctx, rpl_pol_sink_fn sink, void *sink_ctx) {
@@ -166,7 +214,7 @@ static void hkb_stats(void *ctx, rpl_be_stats_t *st) {
   st->os_mmap = s->sys_mmap;
   st->os_munmap = s->sys_munmap;
   st->os_madvise = s->sys_madvise;
-  pol_t *p = hak_policy(b->h);
+  pol_t *p = b->pol;
   if (p) pol_digest_hex(p, st->digest);
   const hak_config_t *c = hak_config(b->h);
   snprintf(st->version, sizeof st->version, "hakmem (mode %s, policy %s)",
@@ -191,6 +239,7 @@ static void hkb_release(void *ctx) {
   hk_be_t *b = ctx;
   if (!b) return;
   hak_free(b->h);
+  pol_free(b->own_pol); /* borrowed by the core until here */
   rpl_unmap(b->rows, b->cap_rows * sizeof *b->rows);
   memset(b, 0, sizeof *b);
 }
@@ -225,12 +274,13 @@ const rpl_backend_t rpl_be_hakmem = {
     .stats = hkb_stats,
     .timeline = hkb_timeline,
     .at_op = hkb_at_op,
+    .before_op = hkb_before_op,
     .release = hkb_release,
 };
 
 #else /* hakmem/ not built: the name is known, the back end unavailable */
 
-static const char *const known[] = {"static", "ucb1", "elo", "evo"};
+static const char *const known[] = {"static", "ucb1", "elo", "evo", "oracle"};
 
 int rpl_policy_known(const char *name) {
   for (size_t i = 0; i < HK_ARRAY_LEN(known); i++)
@@ -238,7 +288,7 @@ int rpl_policy_known(const char *name) {
   return 0;
 }
 
-const char *rpl_policy_names(void) { return "static, ucb1, elo, evo"; }
+const char *rpl_policy_names(void) { return "static, ucb1, elo, evo, oracle"; }
 
 static int hkb_missing(char *why, size_t len) {
   snprintf(why, len, "hksim was built without hakmem/");

@@ -240,6 +240,7 @@ static inline void touch(rpl_touch_t mode, uint8_t *p, uint64_t from,
 typedef struct loop {
   const rpl_backend_t *be;
   void *ctx;
+  void (*before_op)(void *ctx, uint64_t op_seq, uint64_t time_ns);
   const trc_pop_t *ops;
   slot_t *slots;
   uint32_t *lat;    /* raw ticks, RPL_LAT_NONE where not timed */
@@ -291,6 +292,7 @@ HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed) {
   if (HK_UNLIKELY(o->flags & TRC_PF_FAILED)) return;
   slot_t *s = &L->slots[o->slot];
   void *ctx = L->ctx;
+  if (L->before_op) L->before_op(ctx, i, o->time_ns); /* before t0 */
   const rpl_backend_t *be = L->be;
   uint64_t size = o->size, t0 = 0, t1 = 0;
   unsigned th = o->thread;
@@ -749,6 +751,7 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   loop_t L;
   memset(&L, 0, sizeof L);
   L.be = be;
+  L.before_op = be->before_op;
   L.ops = ops;
   L.touch = cfg->touch;
   L.mem_limit = cfg->mem_limit;
@@ -775,7 +778,10 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
          cfg->be.arg ? cfg->be.arg : be->name, why);
     return 0;
   }
-  rc = be->init(&L.ctx, &cfg->be, why, sizeof why);
+  rpl_be_config_t bcfg = cfg->be;
+  bcfg.ops = ops;
+  bcfg.n_ops = n_ops;
+  rc = be->init(&L.ctx, &bcfg, why, sizeof why);
   if (rc < 0) {
     fail(res, HK_E_BACKEND, "backend %s failed to start: %s",
          cfg->be.arg ? cfg->be.arg : be->name, why);
@@ -846,6 +852,7 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
 
   unsigned nthr = cfg->be.threads;
   int threaded = cfg->threaded && be->thread_safe && !be->last_decision &&
+                 !be->before_op &&
                  nthr > 1 && !cfg->crash_after;
   res->replay_threads = threaded ? nthr : 1;
   rpl_counters_start(&C);

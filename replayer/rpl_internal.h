@@ -108,4 +108,30 @@ int rpl_result_write(int fd, const rpl_result_t *res);
 /* Reads a result written by rpl_result_write (the parent's side). */
 int rpl_result_read(int fd, rpl_result_t *res);
 
+/* ---- rpl_oracle.c (with hakmem/ only) ------------------------------------ */
+
+#ifdef RPL_HAVE_HAKMEM
+#include "hakmem.h"
+/* Fills oracle (a pol_oracle instance, not yet used) with the best fixed
+ * arm per site in hindsight for the program ops[0..n_ops): one model
+ * replay of the whole program per arm of cfg->pol.oracle_arms (every site
+ * on that arm), each site then takes the arm under which its allocations
+ * cost least (ties: the best arm overall), and one more replay checks the
+ * assembled table against the best single arm, keeping the cheaper. The
+ * replays run in a forked child, so this process's libc and memory stay as
+ * they were. Sites are callers[caller] as the back end keys them.
+ * *uniform_ns and *mixed_ns receive the two candidates' model totals.
+ * 0, or a negative code with why. */
+int rpl_oracle_search(pol_t *oracle, const hak_config_t *cfg,
+                      const trc_pop_t *ops, uint64_t n_ops,
+                      const uint64_t *callers, uint32_t n_callers,
+                      double *uniform_ns, double *mixed_ns, char *why,
+                      size_t len);
+/* The site hakmem sees for a caller id: the recorded address. */
+static inline uint64_t rpl_hak_site(const uint64_t *callers, uint32_t n,
+                                    uint32_t caller) {
+  return callers && caller && caller <= n ? callers[caller] : caller;
+}
+#endif
+
 #endif

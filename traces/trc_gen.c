@@ -327,6 +327,30 @@ static void sc_sites(gen_t *g, double s) {
   free(lv);
 }
 
+/* A size distribution that changes halfway (the lifecycle's re-learn
+ * case): one call site allocates into a ring of 64 live blocks (each
+ * freed 64 allocations later), 300,000 rounds, sizes uniform in
+ * 16 B..1 KiB for the first half, then in 4..16 KiB. The log2 size
+ * histograms of the halves do not overlap (total variation distance 1);
+ * each half is 15 of evo's 10,000-allocation windows, room to learn and
+ * freeze, and sizes that stay inside libc's heap keep the windows' mean
+ * cost steady enough (< 1% apart) for the lifecycle to freeze. */
+static void sc_shift(gen_t *g, double s) {
+  enum { RING = 64 };
+  define_sites(g, 2);
+  uint64_t n = scaled(s, 300000), ptr[RING] = {0}, sz[RING] = {0};
+  for (uint64_t i = 0; i < n && !g->err; i++) {
+    unsigned k = (unsigned)(i % RING);
+    if (ptr[k]) g_free(g, 0, 2, ptr[k], sz[k]);
+    sz[k] = i < n / 2 ? 16 + hk_rng_below(&g->rng, 1008)
+                      : (4 << 10) + hk_rng_below(&g->rng, 12 << 10);
+    ptr[k] = g_alloc(g, 0, 1, TRC_OP_MALLOC, sz[k], 0, 0);
+    use(g, sz[k]);
+  }
+  for (unsigned k = 0; k < RING && !g->err; k++)
+    if (ptr[k]) g_free(g, 0, 2, ptr[k], sz[k]);
+}
+
 typedef struct scenario {
   const char *name;
   const char *about;
@@ -343,10 +367,12 @@ static const scenario_t scenarios[] = {
     {"threads", "4 threads, skewed sizes, 30% cross-thread frees", sc_threads, 4},
     {"sites", "200 call sites with their own sizes, lifetimes and op kinds",
      sc_sites, 1},
+    {"shift", "sizes 16 B..1 KiB, then 4..16 KiB from halfway (re-learn)",
+     sc_shift, 1},
 };
 
 const char *const trc_gen_scenarios[] = {"json", "mir", "vm", "mixed",
-                                         "threads", "sites", NULL};
+                                         "threads", "sites", "shift", NULL};
 
 static const scenario_t *find(const char *name) {
   for (size_t i = 0; i < HK_ARRAY_LEN(scenarios); i++)

@@ -93,7 +93,7 @@ static void test_parse_errors(void **state) {
   assert_int_equal(hak_config_set(&c, "elo.epsilon", "0.2x"), HK_E_RANGE);
   assert_int_equal(hak_config_set(&c, "batch.flush_bytes", "-1"), HK_E_RANGE);
   assert_int_equal(hak_config_set(&c, "batch.flush_bytes", "3Q"), HK_E_RANGE);
-  assert_int_equal(hak_config_set(&c, "policy", "oracle"), HK_E_RANGE);
+  assert_int_equal(hak_config_set(&c, "policy", "oracl"), HK_E_RANGE);
   assert_int_equal(hak_config_set_kv(&c, "novalue"), HK_E_USAGE);
   assert_int_equal(c.header_size, 32); /* untouched by the failures */
   assert_int_equal(hak_config_set(&c, "batch.flush_bytes", "4MiB"), 0);
@@ -102,6 +102,48 @@ static void test_parse_errors(void **state) {
   assert_true(c.cost.fault_ns == 300.5);
   assert_int_equal(hak_config_set(&c, "policy", "ucb1"), 0);
   assert_string_equal(hak_config_policy(&c), "ucb1");
+}
+
+/* Lifecycle times are durations of the program's own clock, with a unit;
+ * the oracle's arms a list of sizes. */
+static void test_durations_and_arms(void **state) {
+  (void)state;
+  hak_config_t c;
+  hak_config_init(&c, HAK_MODE_BALANCED);
+  assert_int_equal(c.pol.evo_freeze_after_ns, 180000000000ull);
+  assert_int_equal(hak_config_set(&c, "evo.freeze_after", "0"), 0);
+  assert_int_equal(c.pol.evo_freeze_after_ns, 0);
+  assert_int_equal(hak_config_set(&c, "evo.freeze_after", "2s"), 0);
+  assert_int_equal(c.pol.evo_freeze_after_ns, 2000000000ull);
+  assert_int_equal(hak_config_set(&c, "evo.window", "1.5ms"), 0);
+  assert_int_equal(c.pol.evo_window_ns, 1500000ull);
+  assert_int_equal(hak_config_set(&c, "ucb1.cooldown", "3m"), 0); /* 3 minutes */
+  assert_int_equal(c.pol.ucb1_cooldown_ns, 180000000000ull);
+  assert_int_equal(hak_config_set(&c, "ucb1.cooldown", "250us"), 0);
+  assert_int_equal(c.pol.ucb1_cooldown_ns, 250000ull);
+  /* a bare number other than 0 is a guess at the unit: refused */
+  assert_int_equal(hak_config_set(&c, "evo.freeze_after", "180"), HK_E_RANGE);
+  assert_int_equal(hak_config_set(&c, "evo.freeze_after", "2 s"), HK_E_RANGE);
+  assert_int_equal(hak_config_set(&c, "evo.freeze_after", "-1s"), HK_E_RANGE);
+  assert_int_equal(hak_config_set(&c, "evo.freeze_after", "2d"), HK_E_RANGE);
+  assert_int_equal(hak_config_set(&c, "evo.window", "0"), HK_E_RANGE); /* >= 1 ns */
+  assert_int_equal(hak_config_set(&c, "evo.freeze_after_ns", "0"), HK_E_NOTFOUND);
+  assert_int_equal(c.pol.evo_freeze_after_ns, 2000000000ull);
+  char buf[8192];
+  hak_config_describe(&c, buf, sizeof buf);
+  assert_non_null(strstr(buf, "evo.freeze_after=2s\n"));
+  assert_non_null(strstr(buf, "evo.window=1500us\n"));
+  assert_non_null(strstr(buf, "ucb1.cooldown=250us\n"));
+  assert_non_null(strstr(buf, "oracle.arms=65536:131072:262144:524288:1048576:2097152\n"));
+  assert_non_null(strstr(buf, "timeline.every=1000\n"));
+  assert_int_equal(hak_config_set(&c, "oracle.arms", "64K,1M:4MiB"), 0);
+  assert_int_equal(c.pol.oracle_n_arms, 3);
+  assert_int_equal(c.pol.oracle_arms[2], 4u << 20);
+  assert_int_equal(hak_config_set(&c, "oracle.arms", "64K::1M"), HK_E_RANGE);
+  assert_int_equal(hak_config_set(&c, "oracle.arms", "0"), HK_E_RANGE);
+  assert_int_equal(hak_config_set(&c, "oracle.arms", "1:2:3:4:5:6:7:8:9:10:11:12:13"),
+                   HK_E_RANGE);
+  assert_int_equal(c.pol.oracle_n_arms, 3); /* untouched by the failures */
 }
 
 static void test_describe_roundtrip(void **state) {
@@ -140,6 +182,7 @@ int main(void) {
       cmocka_unit_test(test_mode_matrix),
       cmocka_unit_test(test_kill_switches_env),
       cmocka_unit_test(test_parse_errors),
+      cmocka_unit_test(test_durations_and_arms),
       cmocka_unit_test(test_describe_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

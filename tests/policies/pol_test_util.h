@@ -47,7 +47,8 @@ static inline pol_strategy_t drive(pol_t *p, int n, uint64_t site,
     ++*op;
     pol_outcome_t o = {.site = site, .size = size, .strategy = s,
                        .cost_ns = c, .cpu_ns = c * 0.5, .fault_ns = c * 0.3,
-                       .mem_ns = c * 0.2, .op_seq = *op, .vtime_ns = *vtime};
+                       .mem_ns = c * 0.2, .op_seq = *op, .vtime_ns = *vtime,
+                       .time_ns = *vtime};
     pol_observe(p, &o);
   }
   return s;

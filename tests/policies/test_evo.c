@@ -79,6 +79,60 @@ static void test_degradation(void **state) {
   pol_free(p);
 }
 
+/* Balanced mode's lifecycle starts frozen; after a shift sends it back to
+ * LEARN it freezes again once stable (it used to stay in LEARN for good). */
+static void test_frozen_refreezes(void **state) {
+  (void)state;
+  scale = 1.0;
+  pol_config_t c = cfg();
+  c.evo_mode = POL_EVO_FROZEN;
+  c.evo_freeze_after_ns = 0;
+  pol_t *p = pol_create(&pol_evo_ops, &c, 1);
+  uint64_t vt = 0, op = 0;
+  drive(p, 2000, 0x1, 1 << 20, cheapest_4, NULL, &vt, &op);
+  assert_int_equal(snap(p, "mode", -1, NULL), FROZEN);
+  drive(p, 500, 0x1, 16 << 10, cheapest_4, NULL, &vt, &op);
+  assert_int_equal(snap(p, "mode", -1, NULL), LEARN);
+  assert_int_equal(snap(p, "relearns", -1, NULL), 1);
+  for (int i = 0; i < 100 && snap(p, "mode", -1, NULL) == LEARN; i++)
+    drive(p, 500, 0x1, 16 << 10, cheapest_4, NULL, &vt, &op);
+  assert_int_equal(snap(p, "mode", -1, NULL), FROZEN);
+  assert_int_equal(snap(p, "freezes", -1, NULL), 1);
+  int conf;
+  snap(p, "confirmed", -2, &conf);
+  assert_int_equal(conf, 4);
+  pol_free(p);
+}
+
+/* The freeze delay runs on the program's time (time_ns), not on the model
+ * clock: with the model clock far past 20 ms and the program's time short
+ * of it, evo stays in LEARN; once the program's time passes, it freezes. */
+static void test_freeze_on_program_time(void **state) {
+  (void)state;
+  pol_config_t c = cfg();
+  pol_t *p = pol_create(&pol_evo_ops, &c, 1);
+  uint64_t op = 0;
+  for (int i = 0; i < 30000; i++) {
+    pol_strategy_t s = pol_choose(p, 0x1, 1 << 20);
+    pol_outcome_t o = {.site = 0x1, .size = 1 << 20, .strategy = s,
+                       .cost_ns = cheapest_4(s.arm, NULL), .op_seq = ++op,
+                       .vtime_ns = op * 1000000, .time_ns = op * 100};
+    pol_observe(p, &o);
+  }
+  assert_int_equal(snap(p, "mode", -1, NULL), LEARN); /* 3 ms of program time */
+  for (int i = 0; i < 200000 && snap(p, "mode", -1, NULL) == LEARN; i++) {
+    pol_strategy_t s = pol_choose(p, 0x1, 1 << 20);
+    pol_outcome_t o = {.site = 0x1, .size = 1 << 20, .strategy = s,
+                       .cost_ns = cheapest_4(s.arm, NULL), .op_seq = ++op,
+                       .vtime_ns = op * 1000000, .time_ns = op * 100};
+    pol_observe(p, &o);
+  }
+  assert_int_equal(snap(p, "mode", -1, NULL), FROZEN);
+  assert_true(op * 100 >= c.evo_freeze_after_ns);
+  assert_true(op * 100 < c.evo_freeze_after_ns + 2 * 500 * 100);
+  pol_free(p);
+}
+
 static void test_canary_rollback(void **state) {
   (void)state;
   scale = 1.0;
@@ -137,6 +191,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_freeze_then_shift),
       cmocka_unit_test(test_degradation),
+      cmocka_unit_test(test_frozen_refreezes),
+      cmocka_unit_test(test_freeze_on_program_time),
       cmocka_unit_test(test_canary_rollback),
       cmocka_unit_test(test_digest),
   };

@@ -17,15 +17,16 @@ static double flat(int arm, void *ctx) {
 
 static void test_registry(void **state) {
   (void)state;
-  const char *names[] = {"static", "ucb1", "elo", "evo"};
+  const char *names[] = {"static", "ucb1", "elo", "evo", "oracle"};
   size_t n;
   const pol_ops_t *const *all = pol_list(&n);
-  assert_int_equal(n, 4);
-  for (size_t i = 0; i < 4; i++) {
+  assert_int_equal(n, 5);
+  for (size_t i = 0; i < 5; i++) {
     assert_ptr_equal(pol_find(names[i]), all[i]);
     assert_string_equal(all[i]->name, names[i]);
   }
-  assert_null(pol_find("oracle"));
+  assert_null(pol_find("ORACLE"));
+  assert_null(pol_find("oracl"));
   assert_null(pol_find(NULL));
   pol_free(NULL);
 }

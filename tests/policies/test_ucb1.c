@@ -14,7 +14,7 @@ static void obs(pol_t *p, uint64_t site, int arm, double cost, uint64_t vt) {
   pol_outcome_t o = {.site = site, .size = 1 << 20,
                      .strategy = {pol_ucb1_thresholds[arm], arm},
                      .cost_ns = cost, .cpu_ns = cost, .op_seq = ++op,
-                     .vtime_ns = vt};
+                     .vtime_ns = vt, .time_ns = vt};
   pol_observe(p, &o);
 }
 
@@ -121,10 +121,47 @@ static void test_digest(void **state) {
   assert_string_not_equal(a, d);
 }
 
+/* The cooldown runs on the program's time (pol_outcome_t.time_ns), not on
+ * the model's clock: a model clock far past the cooldown adopts nothing
+ * while the program's time is still inside it. */
+static void test_cooldown_on_program_time(void **state) {
+  (void)state;
+  pol_config_t c;
+  pol_config_defaults(&c);
+  c.ucb1_probe_every = 1000000000u;
+  c.ucb1_cooldown_ns = 1000;
+  pol_t *p = pol_create(&pol_ucb1_ops, &c, 1);
+  const uint64_t S = 0x7;
+  static uint64_t op = 1000;
+  for (int i = 0; i < 16; i++) {
+    int arm = i < 10 ? 2 : 4;
+    pol_outcome_t o = {.site = S, .size = 1 << 20,
+                       .strategy = {pol_ucb1_thresholds[arm], arm},
+                       .cost_ns = arm == 2 ? 100 : 50, .op_seq = ++op,
+                       .vtime_ns = 10, .time_ns = 10};
+    pol_observe(p, &o);
+  }
+  assert_int_equal(adopted(p, S), 4); /* the first adoption is free */
+  for (int i = 0; i < 6; i++) {
+    pol_outcome_t o = {.site = S, .size = 1 << 20,
+                       .strategy = {pol_ucb1_thresholds[0], 0}, .cost_ns = 10,
+                       .op_seq = ++op, .vtime_ns = 1000000, .time_ns = 500};
+    pol_observe(p, &o);
+  }
+  assert_int_equal(adopted(p, S), 4);
+  pol_outcome_t o = {.site = S, .size = 1 << 20,
+                     .strategy = {pol_ucb1_thresholds[0], 0}, .cost_ns = 10,
+                     .op_seq = ++op, .vtime_ns = 1000000, .time_ns = 1011};
+  pol_observe(p, &o);
+  assert_int_equal(adopted(p, S), 0);
+  pol_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hysteresis),
       cmocka_unit_test(test_cooldown),
+      cmocka_unit_test(test_cooldown_on_program_time),
       cmocka_unit_test(test_converges),
       cmocka_unit_test(test_digest),
   };

@@ -94,6 +94,44 @@ static void test_sites(void **state) {
   assert_true(p.callers >= 150);
 }
 
+typedef struct {
+  uint64_t allocs, small_first, big_second, last_time, backwards;
+} shift_t;
+
+static int shift_sink(void *ctx, const trc_pop_t *op) {
+  shift_t *t = ctx;
+  if (op->time_ns < t->last_time) t->backwards++;
+  t->last_time = op->time_ns;
+  if (op->op != TRC_OP_MALLOC) return 0;
+  if (t->allocs < 5000)
+    t->small_first += op->size >= 16 && op->size < 1024;
+  else
+    t->big_second += op->size >= (4 << 10) && op->size < (16 << 10);
+  t->allocs++;
+  return 0;
+}
+
+/* gen shift: every allocation of the first half is 16 B..1 KiB, every one
+ * of the second 4..16 KiB, on the generator's clock (ns, increasing). */
+static void test_shift(void **state) {
+  trc_scan_t s;
+  trc_prep_stats_t p;
+  fixture_t *f = *state;
+  gen_scan(f, "shift", 3, 1.0 / 30, &s, &p);
+  assert_int_equal(s.counts[TRC_OP_MALLOC], 10000);
+  assert_int_equal(s.counts[TRC_OP_FREE], 10000);
+  assert_int_equal(p.live_at_exit, 0);
+  shift_t t = {0};
+  trc_prepare_opts_t o = {shift_sink, &t, 0};
+  assert_int_equal(trc_prepare(f->path, &o, &p), 0);
+  assert_int_equal(t.allocs, 10000);
+  assert_int_equal(t.small_first, 5000);
+  assert_int_equal(t.big_second, 5000);
+  assert_int_equal(t.backwards, 0);
+  /* each event advances the clock by >= 10 ns, a 4 KiB use by >= 64 */
+  assert_true(t.last_time > 20000 * 10 + 5000 * 64);
+}
+
 static void test_seed_and_unknown(void **state) {
   fixture_t *f = *state;
   uint64_t h1, h2, h3;
@@ -119,6 +157,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_mixed, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_threads, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_sites, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_shift, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_seed_and_unknown, fixture_setup, fixture_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
