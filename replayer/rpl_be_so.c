@@ -32,7 +32,8 @@ typedef struct so_be {
   char version[96];  /* from an exported version call, "" when none */
 } so_be_t;
 
-static so_be_t so; /* one run per process */
+static so_be_t so; /* one run per process (the built-in library back ends
+                      jemalloc, mimalloc and tcmalloc load into it too) */
 
 int rpl_so_parse(const char *spec, char *path, size_t path_len, char *prefix,
                  size_t prefix_len) {
@@ -149,19 +150,22 @@ static void so_version(const char *prefix, const struct link_map *lm) {
     if (req && !so.f) return HK_E_BACKEND;                                     \
   } while (0)
 
-static int so_init(void **ctx, const rpl_be_config_t *cfg, char *why,
-                   size_t len) {
+int rpl_so_probe(const char *const *names, const char *sym, char *why,
+                 size_t len) {
+  void *h = rpl_dlopen(names, why, len);
+  if (!h) return HK_E_BACKEND;
+  return rpl_dlsym(h, sym, why, len) ? 0 : HK_E_BACKEND;
+}
+
+int rpl_so_load(const char *const *names, const char *prefix, char *why,
+                size_t len) {
   memset(&so, 0, sizeof so);
-  char path[256], prefix[SO_PREFIX_MAX];
-  if (so_check(cfg, why, len)) return HK_E_USAGE;
-  rpl_so_parse(cfg->arg, path, sizeof path, prefix, sizeof prefix);
-  snprintf(so.path, sizeof so.path, "%s", path);
-  const char *const names[] = {path, NULL};
+  snprintf(so.path, sizeof so.path, "%s", names[0]);
   so.lib = rpl_dlopen(names, why, len);
   if (!so.lib) return HK_E_BACKEND;
   struct link_map *lm = NULL;
   if (dlinfo(so.lib, RTLD_DI_LINKMAP, &lm) != 0 || !lm) {
-    snprintf(why, len, "%s: dlinfo failed", path);
+    snprintf(why, len, "%s: dlinfo failed", so.path);
     return HK_E_BACKEND;
   }
   if (lm->l_name && lm->l_name[0])
@@ -179,28 +183,39 @@ static int so_init(void **ctx, const rpl_be_config_t *cfg, char *why,
   }
   OWN(usable, "malloc_usable_size", 0);
   if (!so.usable) OWN(usable, "usable_size", 0); /* mimalloc: mi_usable_size */
+  if (!so.usable) OWN(usable, "malloc_size", 0); /* gperftools: tc_malloc_size */
   bid_find_t f = {lm->l_addr, so.build_id};
   dl_iterate_phdr(bid_cb, &f);
   so_version(prefix, lm);
-  *ctx = &so;
   return 0;
 }
 
-static void *so_malloc(void *ctx, size_t size, unsigned t, uint32_t caller) {
+static int so_init(void **ctx, const rpl_be_config_t *cfg, char *why,
+                   size_t len) {
+  char path[256], prefix[SO_PREFIX_MAX];
+  if (so_check(cfg, why, len)) return HK_E_USAGE;
+  rpl_so_parse(cfg->arg, path, sizeof path, prefix, sizeof prefix);
+  const char *const names[] = {path, NULL};
+  int rc = rpl_so_load(names, prefix, why, len);
+  if (!rc) *ctx = &so;
+  return rc;
+}
+
+void *rpl_so_malloc(void *ctx, size_t size, unsigned t, uint32_t caller) {
   return so.malloc(size);
 }
-static void *so_calloc(void *ctx, size_t size, unsigned t, uint32_t caller) {
+void *rpl_so_calloc(void *ctx, size_t size, unsigned t, uint32_t caller) {
   return so.calloc(1, size);
 }
-static void *so_realloc(void *ctx, void *p, size_t old, size_t size,
+void *rpl_so_realloc(void *ctx, void *p, size_t old, size_t size,
                         unsigned t, uint32_t caller) {
   return so.realloc(p, size);
 }
-static void so_free(void *ctx, void *p, size_t size, unsigned t,
+void rpl_so_free(void *ctx, void *p, size_t size, unsigned t,
                     uint32_t caller) {
   so.free(p);
 }
-static void *so_aligned(void *ctx, size_t align, size_t size, unsigned t,
+void *rpl_so_aligned(void *ctx, size_t align, size_t size, unsigned t,
                         uint32_t caller) {
   if (so.posix_memalign) {
     void *p = NULL;
@@ -209,17 +224,17 @@ static void *so_aligned(void *ctx, size_t align, size_t size, unsigned t,
   /* C11 wants a multiple of the alignment. */
   return so.aligned_alloc(align, (size + align - 1) & ~(align - 1));
 }
-static size_t so_usable(void *ctx, void *p) {
+size_t rpl_so_usable(void *ctx, void *p) {
   return so.usable ? so.usable(p) : 0;
 }
 
-static void so_stats(void *ctx, rpl_be_stats_t *st) {
+void rpl_so_stats(void *ctx, rpl_be_stats_t *st) {
   snprintf(st->version, sizeof st->version, "%.95s (%.230s, build-id %.40s)",
            so.version[0] ? so.version : "version unknown", so.path,
            so.build_id[0] ? so.build_id : "none");
 }
 
-static void so_release(void *ctx) {} /* the process ends with the run */
+void rpl_so_release(void *ctx) {} /* the process ends with the run */
 
 const rpl_backend_t rpl_be_so = {
     .name = "so",
@@ -229,12 +244,5 @@ const rpl_backend_t rpl_be_so = {
     .check = so_check,
     .available = so_available,
     .init = so_init,
-    .malloc = so_malloc,
-    .calloc = so_calloc,
-    .realloc = so_realloc,
-    .free = so_free,
-    .aligned = so_aligned,
-    .usable_size = so_usable,
-    .stats = so_stats,
-    .release = so_release,
+    RPL_SO_OPS,
 };

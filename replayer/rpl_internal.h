@@ -25,6 +25,39 @@ void rpl_unmap(void *p, size_t bytes);
  * to hold one more item, doubling from 256. 0 or HK_E_NOMEM. */
 int rpl_map_grow(void *pp, uint64_t *cap, uint64_t n, size_t sz);
 
+/* ---- rpl_be_so.c: a malloc-API library driven as a program drives it ---- */
+
+/* Loads the first of names that loads (rpl_dlopen) into the one library
+ * slot of this process and resolves prefix+malloc, free, calloc, realloc,
+ * posix_memalign or aligned_alloc, and malloc_usable_size (else
+ * usable_size, else malloc_size), each required to be the library's own;
+ * notes its path, build id and version for rpl_so_stats. The so: back end
+ * and the built-in jemalloc, mimalloc and tcmalloc back ends share it.
+ * 0, or HK_E_BACKEND and why. */
+int rpl_so_load(const char *const *names, const char *prefix, char *why,
+                size_t len);
+/* Whether one of names loads and exports sym: 0, or HK_E_BACKEND and why
+ * (a built-in library back end's available()). */
+int rpl_so_probe(const char *const *names, const char *sym, char *why,
+                 size_t len);
+void *rpl_so_malloc(void *ctx, size_t size, unsigned t, uint32_t caller);
+void *rpl_so_calloc(void *ctx, size_t size, unsigned t, uint32_t caller);
+void *rpl_so_realloc(void *ctx, void *p, size_t old, size_t size, unsigned t,
+                     uint32_t caller);
+void rpl_so_free(void *ctx, void *p, size_t size, unsigned t, uint32_t caller);
+void *rpl_so_aligned(void *ctx, size_t align, size_t size, unsigned t,
+                     uint32_t caller);
+size_t rpl_so_usable(void *ctx, void *p);
+/* "VERSION (PATH, build-id HEX)" of the loaded library. */
+void rpl_so_stats(void *ctx, rpl_be_stats_t *st);
+void rpl_so_release(void *ctx);
+/* The operations of a back end loaded with rpl_so_load, for its table. */
+#define RPL_SO_OPS                                                             \
+  .malloc = rpl_so_malloc, .calloc = rpl_so_calloc,                            \
+  .realloc = rpl_so_realloc, .free = rpl_so_free, .aligned = rpl_so_aligned,   \
+  .usable_size = rpl_so_usable, .stats = rpl_so_stats,                         \
+  .release = rpl_so_release
+
 /* ---- rpl_counters.c --------------------------------------------------- */
 
 typedef struct rpl_counters {
