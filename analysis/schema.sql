@@ -240,6 +240,25 @@ CREATE TABLE IF NOT EXISTS run_site (
   PRIMARY KEY (run_id, site)
 ) WITHOUT ROWID;
 
+-- Per recorded thread of a run of a multi-thread trace (rpl_exec.c,
+-- docs/backends.md "Determinism"). digest: the thread's own ops in its
+-- order, the back end's per-op decisions and its refused allocations; the
+-- same for serial and threaded replay of one program, whatever the
+-- interleaving. edges: its ops that wait for another thread (from the
+-- program); blocked: those that found that thread behind, and wall_ns its
+-- time from the start to its last op (threaded replay only, NULL serial).
+CREATE TABLE IF NOT EXISTS run_thread (
+  run_id      INTEGER NOT NULL,
+  thread      INTEGER NOT NULL,          -- index into threads(thread)
+  ops         INTEGER,
+  alloc_failures INTEGER,
+  edges       INTEGER,
+  blocked     INTEGER,
+  wall_ns     INTEGER,
+  digest      TEXT,
+  PRIMARY KEY (run_id, thread)
+) WITHOUT ROWID;
+
 -- Back-end specific extra counters of a run, by name.
 CREATE TABLE IF NOT EXISTS run_counters (
   run_id      INTEGER NOT NULL,

@@ -196,6 +196,22 @@ typedef struct rpl_site_row {
 #define RPL_DEC_MALLOC 0x04
 #define RPL_DEC_CACHE_MISS 0x08
 
+/* One recorded thread of a run of a multi-thread trace (table run_thread).
+ * digest covers the thread's own ops in its order (what was asked, the
+ * back end's per-op decisions where it has them) and its refused
+ * allocations: the same in serial and threaded replay of a program.
+ * edges: its ops that wait for another thread (derived from the program);
+ * blocked: those that found the other thread behind and waited, and ns its
+ * time from the start to its last op (threaded replay only; timing, not
+ * deterministic). */
+typedef struct rpl_thread_row {
+  uint32_t thread;
+  uint32_t pad_;
+  uint64_t ops, alloc_failures, edges, blocked, ns;
+  char digest[33];
+  char pad2_[7];
+} rpl_thread_row_t;
+
 typedef struct rpl_result {
   int status;       /* 0 done; else the run failed with error */
   uint32_t replay_threads; /* threads that replayed (1: serial) */
@@ -231,6 +247,9 @@ typedef struct rpl_result {
   uint64_t n_pol;
   rpl_site_row_t *sites;
   uint64_t n_sites;
+  /* Per recorded thread, for traces of more than one thread; NULL else. */
+  rpl_thread_row_t *threads;
+  uint64_t n_threads;
   uint64_t rss_cap_, pol_cap_, sites_len_; /* private: mapped sizes */
 } rpl_result_t;
 

@@ -770,6 +770,30 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
     sqlite3_finalize(st);
     st = NULL;
   }
+  if (!rc && res->n_threads) {
+    if (sqlite3_prepare_v2(db->db,
+                           "INSERT INTO run_thread(run_id, thread, ops, "
+                           "alloc_failures, edges, blocked, wall_ns, digest) "
+                           "VALUES (?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+      rc = HK_E_SQLITE;
+    int threaded = res->replay_threads > 1;
+    for (uint64_t k = 0; k < res->n_threads && !rc; k++) {
+      const rpl_thread_row_t *r = &res->threads[k];
+      sqlite3_bind_int64(st, 1, run_id);
+      sqlite3_bind_int64(st, 2, r->thread);
+      sqlite3_bind_int64(st, 3, (int64_t)r->ops);
+      sqlite3_bind_int64(st, 4, (int64_t)r->alloc_failures);
+      bind_u64_or_null(st, 5, threaded, r->edges);
+      bind_u64_or_null(st, 6, threaded, r->blocked);
+      bind_u64_or_null(st, 7, threaded, r->ns);
+      bind_text(st, 8, r->digest);
+      rc = sqlite3_step(st) == SQLITE_DONE ? 0 : HK_E_SQLITE;
+      sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+  }
   if (!rc &&
       sqlite3_prepare_v2(
           db->db,

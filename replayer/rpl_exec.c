@@ -4,6 +4,8 @@
  * buffer, memory touched outside the timed region, counters around the
  * loop; then latencies to ns, percentiles and the run digest. */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rpl_internal.h"
@@ -251,6 +254,9 @@ typedef struct loop {
   uint64_t live, peak_live, objs, peak_objs;
   uint64_t alloc_failures;
   uint64_t mem_limit; /* a refused allocation fails the run (0: counted) */
+  const uint32_t *rs; /* threaded: op i's block is slots[rs[i]] (the slots
+                         renamed per thread), else slots[ops[i].slot] */
+  uint64_t *tfail;    /* refused allocations per recorded thread; NULL: none */
   char error[256];
   int failed, status;
 } loop_t;
@@ -271,6 +277,7 @@ static HK_COLD void check_fail(loop_t *L, uint64_t i, const char *what) {
 static HK_COLD HK_NOINLINE void alloc_fail(loop_t *L, uint64_t i,
                                            uint64_t size) {
   L->alloc_failures++;
+  if (L->tfail) L->tfail[L->ops[i].thread]++;
   if (!L->mem_limit || L->failed) return;
   char lim[32], sz[32], live[32];
   rpl_size_text(L->mem_limit, lim, sizeof lim);
@@ -284,13 +291,14 @@ static HK_COLD HK_NOINLINE void alloc_fail(loop_t *L, uint64_t i,
   L->status = HK_E_NOMEM;
 }
 
-/* One op. timed is a compile-time constant in each instantiation, so the
- * untimed loop carries no TSC code. Cost budget of the harness around the
+/* One op. timed and renamed are compile-time constants in each
+ * instantiation, so the untimed loop carries no TSC code and the serial
+ * loop no renaming. Cost budget of the harness around the
  * call: a switch, a slot load/store, two adds and a compare (~3 ns). */
-HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed) {
+HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed, int renamed) {
   const trc_pop_t *o = &L->ops[i];
   if (HK_UNLIKELY(o->flags & TRC_PF_FAILED)) return;
-  slot_t *s = &L->slots[o->slot];
+  slot_t *s = &L->slots[renamed ? L->rs[i] : o->slot];
   void *ctx = L->ctx;
   if (L->before_op) L->before_op(ctx, i, o->time_ns); /* before t0 */
   const rpl_backend_t *be = L->be;
@@ -387,50 +395,71 @@ HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed) {
 }
 
 static HK_NOINLINE void block_untimed(loop_t *L, uint64_t from, uint64_t to) {
-  for (uint64_t i = from; i < to; i++) step(L, i, 0);
+  for (uint64_t i = from; i < to; i++) step(L, i, 0, 0);
 }
 
 static HK_NOINLINE void block_timed(loop_t *L, uint64_t from, uint64_t to) {
   if (L->every == 1) {
-    for (uint64_t i = from; i < to; i++) step(L, i, 1);
+    for (uint64_t i = from; i < to; i++) step(L, i, 1, 0);
     return;
   }
   uint64_t i = from;
   while (i < to) {
     uint64_t next = (i + L->every - 1) / L->every * L->every; /* next timed */
-    for (; i < to && i < next; i++) step(L, i, 0);
-    if (i < to) step(L, i++, 1);
+    for (; i < to && i < next; i++) step(L, i, 0, 0);
+    if (i < to) step(L, i++, 1, 0);
   }
 }
 
 /* ---- threaded replay (--threads recorded) ------------------------------ */
 
 /* Each recorded thread replays its own ops, in order, on a thread of its
- * own. The only waits are the ones causality needs: an op on a slot whose
- * previous op (in the prepared, causal order) was made by another thread
- * waits until that thread has done it. That covers a free of a block
- * another thread allocated (or reallocated) and a slot handed out again
- * after another thread freed its previous object; threads that never
- * share a slot never wait. The edges are derived here, before the clock
- * starts, in one pass over the program (8 bytes per op): dep[i] = (thread
- * << 32) | (position in that thread's list + 1), 0 for none. A thread
- * publishes how many of its ops are done with a release store after each
- * op; a waiter spins briefly, then yields (there are often more recorded
- * threads than cores). Every edge points to an earlier op and each thread
+ * own. The only waits are the ones an object needs: an op on an object
+ * (free, realloc) whose previous op was made by another thread waits until
+ * that thread has done it: a free of a block another thread allocated or
+ * reallocated. The prepared program's slots are not objects: prepare hands
+ * the most recently released slot to the next object whatever its thread,
+ * so in a multi-thread trace most allocations land on a slot another
+ * thread just freed, and ordering by slot made nearly every allocation
+ * wait for another thread (6 to 66 times the serial loop time on 2 cores).
+ * So the slots are renamed per thread here: an object gets a replay slot
+ * from its allocating thread's own free list (a slot it freed itself), or
+ * a new one, and threads that never share an object never wait. The
+ * address-reuse order of the recording (a malloc that got the address
+ * another thread had freed) is not kept: prepared ops carry no addresses,
+ * and the replayed allocator hands out addresses of its own
+ * (docs/backends.md).
+ *
+ * The edges, the renaming and which ops another thread waits for are
+ * derived in one pass over the program before the clock starts (28 bytes
+ * per op, mapped): dep[i] = (thread << 32) | (position in that thread's
+ * list + 1), 0 for none; idx[] entries with PUBLISH set are ops some other
+ * thread waits for. Only those publish the thread's progress (a seq_cst
+ * store and a load of the sleepers count), so threads that do not interact
+ * cost nothing. A waiter spins a little, then sleeps on a futex that the
+ * publisher wakes only when someone sleeps (there are often more recorded
+ * threads than cores: a spinning waiter would take the core from the
+ * thread it waits for). Every edge points to an earlier op and each thread
  * goes in order, so there is no cycle and no deadlock. */
+#define PUBLISH (1ull << 63)
+
 typedef struct tprog {
-  _Atomic uint64_t done;
-  char pad_[56]; /* one cache line per thread */
+  _Atomic uint64_t done;    /* this thread's ops done, as last published */
+  _Atomic uint32_t sleepers; /* threads asleep waiting on it */
+  _Atomic uint32_t gen;      /* the futex word: bumped to wake them */
+  char pad_[48];             /* one cache line per thread */
 } tprog_t;
 
 typedef struct tworker {
-  loop_t L;             /* a copy: counters of its own, slots shared */
-  const uint64_t *idx;  /* this thread's op indexes, in order */
+  _Alignas(64) loop_t L; /* a copy: counters of its own, slots shared */
+  const uint64_t *idx;   /* this thread's op indexes, in order (| PUBLISH) */
   uint64_t n;
   const uint64_t *dep;
   tprog_t *prog;
   unsigned t;
   _Atomic int *go; /* 1: start; 2: give up (not every thread could start) */
+  uint64_t blocked; /* edges not yet satisfied when reached */
+  uint64_t end_ns;  /* hk_now_ns() after its last op */
 } tworker_t;
 
 static inline void cpu_relax(void) {
@@ -441,13 +470,40 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static void wait_done(tprog_t *p, uint64_t need) {
-  for (unsigned spin = 0;
-       atomic_load_explicit(&p->done, memory_order_acquire) < need; spin++) {
-    if (spin < 256)
+static void futex_wait(_Atomic uint32_t *w, uint32_t val) {
+  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *w) {
+  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
+          0);
+}
+
+/* Waits until thread p has published need ops; 1 if it had to wait. A
+ * sleeper registers, then re-checks: the publisher stores done before it
+ * loads sleepers (both seq_cst), so either the re-check sees the new done
+ * or the publisher sees the sleeper and bumps gen, which futex_wait
+ * compares against: no wake-up is lost. */
+static int wait_done(tprog_t *p, uint64_t need) {
+  if (atomic_load_explicit(&p->done, memory_order_acquire) >= need) return 0;
+  for (;;) {
+    for (unsigned spin = 0; spin < 128; spin++) {
+      if (atomic_load_explicit(&p->done, memory_order_acquire) >= need)
+        return 1;
       cpu_relax();
-    else
-      sched_yield();
+    }
+    atomic_fetch_add(&p->sleepers, 1);
+    uint32_t g = atomic_load(&p->gen);
+    if (atomic_load(&p->done) < need) futex_wait(&p->gen, g);
+    atomic_fetch_sub(&p->sleepers, 1);
+  }
+}
+
+static void publish(tprog_t *p, uint64_t done) {
+  atomic_store(&p->done, done);
+  if (atomic_load(&p->sleepers)) {
+    atomic_fetch_add(&p->gen, 1);
+    futex_wake(&p->gen);
   }
 }
 
@@ -460,34 +516,53 @@ static void *tworker_run(void *arg) {
     sched_yield();
   if (g != 1) return NULL;
   for (uint64_t k = 0; k < w->n; k++) {
-    uint64_t i = w->idx[k], d = w->dep[i];
-    if (d) wait_done(&w->prog[d >> 32], d & 0xffffffffu);
+    uint64_t e = w->idx[k], i = e & ~PUBLISH, d = w->dep[i];
+    if (d) w->blocked += wait_done(&w->prog[d >> 32], d & 0xffffffffu);
     if (L->lat && i % L->every == 0)
-      step(L, i, 1);
+      step(L, i, 1, 1);
     else
-      step(L, i, 0);
-    atomic_store_explicit(&mine->done, k + 1, memory_order_release);
+      step(L, i, 0, 1);
+    if (e & PUBLISH) publish(mine, k + 1);
   }
+  w->end_ns = hk_now_ns();
   return NULL;
 }
 
+/* Whether op o makes a new object when its prepared slot holds none. */
+static inline int ends_object(const trc_pop_t *o) {
+  return o->op == TRC_OP_FREE ||
+         ((o->op == TRC_OP_REALLOC || o->op == TRC_OP_REALLOCARRAY) &&
+          o->size == 0);
+}
+
 /* Replays ops[0, end) with one thread per recorded thread; the wall time
- * from the start barrier to the last join in *ns. 0, or HK_E_NOMEM /
- * -errno when the threads could not be set up (nothing was replayed). */
+ * from the start barrier to the last join in *ns; per thread, the edges it
+ * had, how many it waited on and its own time into rows[] (n_threads
+ * rows). The blocks still live at the end are freed (untimed). 0, or
+ * HK_E_NOMEM / HK_E_CORRUPT when the threads could not be set up (nothing
+ * was replayed). */
 static int threaded_loop(loop_t *L, uint64_t end, uint32_t n_slots,
-                         unsigned n_threads, uint64_t *ns) {
+                         unsigned n_threads, uint64_t *ns,
+                         rpl_thread_row_t *rows) {
   const trc_pop_t *ops = L->ops;
-  size_t idx_len = (size_t)(end ? end : 1) * sizeof(uint64_t);
-  size_t last_len = (size_t)(n_slots ? n_slots : 1) * sizeof(uint64_t);
-  uint64_t *idx = rpl_map(idx_len, 1), *dep = rpl_map(idx_len, 1);
-  uint32_t *pos = rpl_map((size_t)(end ? end : 1) * sizeof(uint32_t), 1);
-  uint64_t *last = rpl_map(last_len, 1);
+  size_t n8 = (size_t)(end ? end : 1) * sizeof(uint64_t);
+  size_t n4 = (size_t)(end ? end : 1) * sizeof(uint32_t);
+  size_t s8 = (size_t)(n_slots ? n_slots : 1) * sizeof(uint64_t);
+  size_t s4 = (size_t)(n_slots ? n_slots : 1) * sizeof(uint32_t);
+  uint64_t *idx = rpl_map(n8, 1), *dep = rpl_map(n8, 1);
+  uint32_t *pos = rpl_map(n4, 1), *rs = rpl_map(n4, 1), *next = rpl_map(n4, 1);
+  uint64_t *cur = rpl_map(s8, 1); /* live object's last op + 1, 0: none */
+  uint32_t *rmap = rpl_map(s4, 1); /* its replay slot */
+  uint32_t *head = rpl_map(n_threads * sizeof(uint32_t), 1);
   uint64_t *off = rpl_map((n_threads + 1) * sizeof(uint64_t), 1);
   tprog_t *prog = rpl_map(n_threads * sizeof(tprog_t), 1);
   tworker_t *w = rpl_map(n_threads * sizeof(tworker_t), 1);
   pthread_t *tid = rpl_map(n_threads * sizeof(pthread_t), 1);
+  slot_t *rslots = NULL;
+  uint32_t nrs = 0;
   int rc = 0;
-  if (!idx || !dep || !pos || !last || !off || !prog || !w || !tid) {
+  if (!idx || !dep || !pos || !rs || !next || !cur || !rmap || !head || !off ||
+      !prog || !w || !tid) {
     rc = HK_E_NOMEM;
     goto out;
   }
@@ -501,26 +576,56 @@ static int threaded_loop(loop_t *L, uint64_t end, uint32_t n_slots,
     off[ops[i].thread + 1]++;
   }
   for (unsigned t = 0; t < n_threads; t++) off[t + 1] += off[t];
-  uint64_t *cur = (uint64_t *)prog; /* zeroed, n_threads * 64 bytes */
+  uint64_t *fill = (uint64_t *)prog; /* zeroed, n_threads * 64 bytes */
   for (uint64_t i = 0; i < end; i++) {
     unsigned t = ops[i].thread;
-    uint64_t k = cur[8 * t]++;
+    uint64_t k = fill[8 * t]++;
     idx[off[t] + k] = i;
     pos[i] = (uint32_t)k;
   }
   memset(prog, 0, n_threads * sizeof(tprog_t));
+  memset(head, 0xff, n_threads * sizeof(uint32_t));
   for (uint64_t i = 0; i < end; i++) {
     const trc_pop_t *o = &ops[i];
     if (o->flags & TRC_PF_FAILED) continue;
-    uint64_t j = last[o->slot];
-    if (j && ops[j - 1].thread != o->thread)
-      dep[i] = (uint64_t)ops[j - 1].thread << 32 | (pos[j - 1] + 1ull);
-    last[o->slot] = i + 1;
+    unsigned t = o->thread;
+    uint64_t j = cur[o->slot];
+    uint32_t r;
+    if (j) {
+      r = rmap[o->slot];
+      const trc_pop_t *q = &ops[j - 1];
+      if (q->thread != t) {
+        dep[i] = (uint64_t)q->thread << 32 | (pos[j - 1] + 1ull);
+        idx[off[q->thread] + pos[j - 1]] |= PUBLISH;
+        rows[t].edges++;
+      }
+    } else if (o->op != TRC_OP_FREE && head[t] != UINT32_MAX) {
+      r = head[t]; /* a slot this thread freed */
+      head[t] = next[r];
+    } else {
+      r = nrs++; /* (a free of nothing gets an empty slot of its own) */
+    }
+    rs[i] = r;
+    if (ends_object(o)) {
+      cur[o->slot] = 0;
+      next[r] = head[t];
+      head[t] = r;
+    } else {
+      cur[o->slot] = i + 1;
+      rmap[o->slot] = r;
+    }
+  }
+  rslots = rpl_map((size_t)(nrs ? nrs : 1) * sizeof(slot_t), 1);
+  if (!rslots) {
+    rc = HK_E_NOMEM;
+    goto out;
   }
   _Atomic int go = 0;
   unsigned made = 0;
   for (unsigned t = 0; t < n_threads; t++) {
     w[t].L = *L;
+    w[t].L.slots = rslots;
+    w[t].L.rs = rs;
     w[t].idx = idx + off[t];
     w[t].n = off[t + 1] - off[t];
     w[t].dep = dep;
@@ -538,21 +643,30 @@ static int threaded_loop(loop_t *L, uint64_t end, uint32_t n_slots,
   /* Fold the workers' counters back into L. */
   for (unsigned t = 0; t < made && !rc; t++) {
     L->alloc_failures += w[t].L.alloc_failures;
+    rows[t].blocked = w[t].blocked;
+    rows[t].ns = w[t].end_ns > w0 ? w[t].end_ns - w0 : 0;
     if (w[t].L.failed && !L->failed) {
       L->failed = 1;
       L->status = w[t].L.status;
       memcpy(L->error, w[t].L.error, sizeof L->error);
     }
   }
+  for (uint32_t r = 0; r < nrs; r++) /* what the program left live */
+    if (rslots[r].p) L->be->free(L->ctx, rslots[r].p, rslots[r].size, 0, 0);
 out:
-  rpl_unmap(idx, idx_len);
-  rpl_unmap(dep, idx_len);
-  rpl_unmap(pos, (size_t)(end ? end : 1) * sizeof(uint32_t));
-  rpl_unmap(last, last_len);
+  rpl_unmap(idx, n8);
+  rpl_unmap(dep, n8);
+  rpl_unmap(pos, n4);
+  rpl_unmap(rs, n4);
+  rpl_unmap(next, n4);
+  rpl_unmap(cur, s8);
+  rpl_unmap(rmap, s4);
+  rpl_unmap(head, n_threads * sizeof(uint32_t));
   rpl_unmap(off, (n_threads + 1) * sizeof(uint64_t));
   rpl_unmap(prog, n_threads * sizeof(tprog_t));
   rpl_unmap(w, n_threads * sizeof(tworker_t));
   rpl_unmap(tid, n_threads * sizeof(pthread_t));
+  rpl_unmap(rslots, (size_t)(nrs ? nrs : 1) * sizeof(slot_t));
   return rc;
 }
 
@@ -685,6 +799,64 @@ static void digest(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops,
   hk_digest_free(d);
 }
 
+/* Per-thread digests (rpl_thread_row_t): each recorded thread's ops in its
+ * own order, with the words and decisions the run digest takes, then its
+ * refused allocations. The interleaving of the threads is not in them, so
+ * a threaded run, whose interleaving varies from run to run, has the same
+ * per-thread digests as the serial run of the program. The ops are grouped
+ * by thread with a counting sort (8 bytes an op, mapped, after the loop). */
+static int thread_digests(const char *backend, const trc_pop_t *ops,
+                          uint64_t done,
+                          const uint8_t *dec, const uint64_t *tfail,
+                          rpl_thread_row_t *rows, unsigned n_threads) {
+  size_t n8 = (size_t)(done ? done : 1) * sizeof(uint64_t);
+  size_t o8 = (size_t)(n_threads + 1) * sizeof(uint64_t);
+  uint64_t *by = rpl_map(n8, 0), *off = rpl_map(o8, 1);
+  hk_digest_t *d = hk_digest_create();
+  int rc = 0;
+  if (!by || !off || !d) {
+    rc = HK_E_NOMEM;
+    goto out;
+  }
+  for (uint64_t i = 0; i < done; i++) off[ops[i].thread + 1]++;
+  for (unsigned t = 0; t < n_threads; t++) off[t + 1] += off[t];
+  for (uint64_t i = 0; i < done; i++) by[off[ops[i].thread]++] = i;
+  for (unsigned t = n_threads; t > 0; t--) off[t] = off[t - 1];
+  off[0] = 0;
+  uint64_t buf[3 * 512];
+  for (unsigned t = 0; t < n_threads; t++) {
+    rpl_thread_row_t *r = &rows[t];
+    r->thread = t;
+    hk_digest_reset(d);
+    hk_digest_update(d, "rpl-thread-1", 12);
+    hk_digest_update(d, backend, strlen(backend) + 1);
+    hk_digest_u64(d, t);
+    size_t m = 0;
+    for (uint64_t k = off[t]; k < off[t + 1]; k++) {
+      uint64_t i = by[k];
+      const trc_pop_t *o = &ops[i];
+      r->ops += !(o->flags & TRC_PF_FAILED);
+      buf[m++] = o->size;
+      buf[m++] = (uint64_t)o->slot | (uint64_t)o->op << 48 |
+                 (uint64_t)o->flags << 56;
+      buf[m++] = (uint64_t)o->align_log2 | (dec ? (uint64_t)dec[i] << 8 : 0);
+      if (m == HK_ARRAY_LEN(buf)) {
+        hk_digest_update(d, buf, m * sizeof buf[0]);
+        m = 0;
+      }
+    }
+    if (m) hk_digest_update(d, buf, m * sizeof buf[0]);
+    r->alloc_failures = tfail[t];
+    hk_digest_u64(d, r->alloc_failures);
+    hk_digest_hex(d, r->digest);
+  }
+out:
+  hk_digest_free(d);
+  rpl_unmap(by, n8);
+  rpl_unmap(off, o8);
+  return rc;
+}
+
 /* Per-site outcomes from the per-op decisions: one pass over the ops run,
  * counts in a table indexed by stack id (mapped, not the heap under test). */
 static int site_rows(const trc_pop_t *ops, uint64_t done, const uint8_t *dec,
@@ -729,6 +901,9 @@ void rpl_result_release(rpl_result_t *res) {
   rpl_unmap(res->rss, res->rss_cap_ * sizeof *res->rss);
   rpl_unmap(res->pol, res->pol_cap_ * sizeof *res->pol);
   rpl_unmap(res->sites, res->sites_len_);
+  rpl_unmap(res->threads, res->n_threads * sizeof *res->threads);
+  res->threads = NULL;
+  res->n_threads = 0;
   res->lat = NULL;
   res->rss = NULL;
   res->pol = NULL;
@@ -762,7 +937,9 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
 
   /* The program must be well formed before anything trusts its slots (a
    * recorded failure has no object, slot UINT32_MAX, and is skipped). */
-  for (uint64_t i = 0; i < n_ops; i++)
+  unsigned n_rows = cfg->be.threads; /* per-thread rows: every thread named */
+  for (uint64_t i = 0; i < n_ops; i++) {
+    if (ops[i].thread >= n_rows) n_rows = ops[i].thread + 1u;
     if ((ops[i].slot >= n_slots && !(ops[i].flags & TRC_PF_FAILED)) ||
         ops[i].op == 0 || ops[i].op >= TRC_OP_COUNT) {
       char at[32];
@@ -771,6 +948,7 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
            "");
       return 0;
     }
+  }
 
   int rc = be->available(why, sizeof why);
   if (rc < 0) {
@@ -811,13 +989,20 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   res->rss = rpl_map((rss_cap + 1) * sizeof *res->rss, 1);
   res->rss_cap_ = res->rss ? rss_cap + 1 : 0;
   res->n_rss = 0;
+  size_t tfail_len = (size_t)n_rows * sizeof(uint64_t);
+  if (n_rows > 1) {
+    res->threads = rpl_map(n_rows * sizeof *res->threads, 1);
+    L.tfail = rpl_map(tfail_len, 1);
+  }
   if (!L.slots || (every && !res->lat) || (be->last_decision && !L.dec) ||
-      !res->rss) {
+      !res->rss || (n_rows > 1 && (!res->threads || !L.tfail))) {
     be->release(L.ctx);
     rpl_unmap(L.slots, slots_len);
     rpl_unmap(L.dec, n_ops);
+    rpl_unmap(L.tfail, tfail_len);
     return HK_E_NOMEM;
   }
+  res->n_threads = n_rows > 1 ? n_rows : 0;
   L.lat = res->lat;
 
   res->tsc_hz = cfg->tsc_hz ? cfg->tsc_hz : hk_tsc_hz(50);
@@ -858,7 +1043,7 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   rpl_counters_start(&C);
   uint64_t w0 = hk_now_ns(), tns = 0;
   if (threaded) {
-    rc = threaded_loop(&L, end, n_slots, nthr, &tns);
+    rc = threaded_loop(&L, end, n_slots, nthr, &tns, res->threads);
     if (rc) {
       L.failed = 1;
       L.status = rc;
@@ -931,6 +1116,11 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   if (be->at_op) be->at_op(L.ctx, end);
   if (be->timeline) be->timeline(L.ctx, pol_sink, res);
   digest(cfg, ops, n_ops, L.dec, end, &L, res);
+  if (res->threads &&
+      thread_digests(be->name, ops, end, L.dec, L.tfail, res->threads, n_rows)) {
+    res->status = HK_E_NOMEM;
+    snprintf(res->error, sizeof res->error, "out of memory for per-thread rows");
+  }
   if (L.dec && site_rows(ops, end, L.dec, res)) {
     res->status = HK_E_NOMEM;
     snprintf(res->error, sizeof res->error, "out of memory for per-site rows");
@@ -947,5 +1137,6 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   be->release(L.ctx);
   rpl_unmap(L.slots, slots_len);
   rpl_unmap(L.dec, n_ops);
+  rpl_unmap(L.tfail, tfail_len);
   return rc;
 }

@@ -45,6 +45,7 @@ int rpl_result_write(int fd, const rpl_result_t *res) {
   h.rss = NULL;
   h.pol = NULL;
   h.sites = NULL;
+  h.threads = NULL;
   uint64_t magic = RESULT_MAGIC;
   int rc = write_all(fd, &magic, sizeof magic);
   if (!rc) rc = write_all(fd, &h, sizeof h);
@@ -55,6 +56,8 @@ int rpl_result_write(int fd, const rpl_result_t *res) {
     rc = write_all(fd, res->pol, res->n_pol * sizeof *res->pol);
   if (!rc && res->n_sites)
     rc = write_all(fd, res->sites, res->n_sites * sizeof *res->sites);
+  if (!rc && res->n_threads)
+    rc = write_all(fd, res->threads, res->n_threads * sizeof *res->threads);
   if (!rc) rc = write_all(fd, &magic, sizeof magic);
   return rc;
 }
@@ -68,18 +71,22 @@ int rpl_result_read(int fd, rpl_result_t *res) {
   rc = read_all(fd, res, sizeof *res);
   if (rc) return rc;
   uint64_t nl = res->n_lat, nr = res->n_rss, np = res->n_pol, ns = res->n_sites;
-  res->n_lat = res->n_rss = res->n_pol = res->n_sites = 0;
+  uint64_t nt = res->n_threads;
+  res->n_lat = res->n_rss = res->n_pol = res->n_sites = res->n_threads = 0;
   res->rss_cap_ = res->pol_cap_ = res->sites_len_ = 0;
   res->lat = nl ? rpl_map(nl * 4, 0) : NULL;
   res->rss = nr ? rpl_map(nr * sizeof *res->rss, 0) : NULL;
   res->pol = np ? rpl_map(np * sizeof *res->pol, 0) : NULL;
   res->sites = ns ? rpl_map(ns * sizeof *res->sites, 0) : NULL;
+  res->threads = nt ? rpl_map(nt * sizeof *res->threads, 0) : NULL;
   if ((nl && !res->lat) || (nr && !res->rss) || (np && !res->pol) ||
-      (ns && !res->sites)) {
+      (ns && !res->sites) || (nt && !res->threads)) {
     rpl_unmap(res->lat, nl * 4);
     rpl_unmap(res->rss, nr * sizeof *res->rss);
     rpl_unmap(res->pol, np * sizeof *res->pol);
     rpl_unmap(res->sites, ns * sizeof *res->sites);
+    rpl_unmap(res->threads, nt * sizeof *res->threads);
+    res->threads = NULL;
     res->lat = NULL;
     res->rss = NULL;
     res->pol = NULL;
@@ -91,10 +98,15 @@ int rpl_result_read(int fd, rpl_result_t *res) {
   res->n_pol = res->pol_cap_ = np;
   res->n_sites = ns;
   res->sites_len_ = ns * sizeof *res->sites;
+  res->n_threads = nt;
   if (nl) rc = read_all(fd, res->lat, nl * 4);
   if (!rc && nr) rc = read_all(fd, res->rss, nr * sizeof *res->rss);
   if (!rc && np) rc = read_all(fd, res->pol, np * sizeof *res->pol);
   if (!rc && ns) rc = read_all(fd, res->sites, ns * sizeof *res->sites);
+  if (!rc && nt)
+    rc = read_all(fd, res->threads, nt * sizeof *res->threads);
+  for (uint64_t k = 0; k < nt; k++)
+    res->threads[k].digest[sizeof res->threads[k].digest - 1] = 0;
   if (!rc) rc = read_all(fd, &magic, sizeof magic);
   if (!rc && magic != RESULT_MAGIC) rc = HK_E_CORRUPT;
   res->error[sizeof res->error - 1] = 0;

@@ -2,8 +2,11 @@
  * generated 4-thread trace replayed with one thread per recorded thread
  * against glibc (the back end every build has, sanitizers included) with
  * the contents check on: every free finds the pattern its allocating
- * thread wrote, which the causal waits must guarantee; the digest equals
- * the serial replay's; the counts match. Run under TSan (label threads),
+ * thread wrote, which the causal waits must guarantee; the digest and the
+ * per-thread digests equal the serial replay's; the counts match; the
+ * edges are exactly the ops on an object whose previous op was another
+ * thread's (counted here independently), not every reuse of a prepared
+ * slot by another thread. Run under TSan (label threads),
  * which reports a missing happens-before edge as a race. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,6 +55,48 @@ static void test_threaded_equals_serial(void **state) {
   assert_string_equal(t.digest, s.digest);
   assert_int_equal(t.peak_live_bytes, s.peak_live_bytes);
   assert_true(t.timed > 0);
+
+  /* Per-thread rows: one per recorded thread, digests as serial. */
+  assert_int_equal(s.n_threads, p.n_threads);
+  assert_int_equal(t.n_threads, p.n_threads);
+  uint64_t want_edges = 0, slot_reuse = 0, edges = 0, blocked = 0, ops = 0;
+  uint16_t *owner = calloc(p.n_slots, sizeof *owner);
+  uint8_t *live = calloc(p.n_slots, 1);
+  assert_non_null(owner);
+  assert_non_null(live);
+  memset(owner, 0xff, p.n_slots * sizeof *owner); /* never used */
+  for (uint64_t i = 0; i < p.n_ops; i++) {
+    const trc_pop_t *o = &p.ops[i];
+    if (o->flags & TRC_PF_FAILED) continue;
+    if (live[o->slot] && owner[o->slot] != o->thread) want_edges++;
+    if (!live[o->slot] && owner[o->slot] != 0xffff &&
+        owner[o->slot] != o->thread)
+      slot_reuse++;
+    live[o->slot] = o->op != TRC_OP_FREE &&
+                    !((o->op == TRC_OP_REALLOC || o->op == TRC_OP_REALLOCARRAY) &&
+                      o->size == 0);
+    owner[o->slot] = o->thread;
+  }
+  free(owner);
+  free(live);
+  for (uint64_t k = 0; k < t.n_threads; k++) {
+    assert_int_equal(t.threads[k].thread, k);
+    assert_string_equal(t.threads[k].digest, s.threads[k].digest);
+    assert_int_equal(strlen(t.threads[k].digest), 32);
+    assert_int_equal(t.threads[k].ops, s.threads[k].ops);
+    assert_int_equal(s.threads[k].edges, 0); /* serial: none */
+    assert_true(t.threads[k].blocked <= t.threads[k].edges);
+    assert_true(t.threads[k].ns > 0 && t.threads[k].ns <= t.total_ns);
+    if (k) assert_string_not_equal(t.threads[k].digest, t.threads[0].digest);
+    edges += t.threads[k].edges;
+    blocked += t.threads[k].blocked;
+    ops += t.threads[k].ops;
+  }
+  assert_int_equal(ops, t.ops);
+  assert_true(want_edges > 0);
+  assert_int_equal(edges, want_edges);
+  /* Ordering by prepared slot would have added these waits too. */
+  assert_true(slot_reuse > 0);
   rpl_result_release(&s);
   rpl_result_release(&t);
 
