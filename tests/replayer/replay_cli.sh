@@ -200,5 +200,25 @@ check "net peak RSS under 16 MiB (json 1 M ops)" \
 check "gross peak RSS holds the harness" \
   "$(sqlite3 "$T/m.db" "SELECT COUNT(*) FROM runs WHERE peak_rss_gross_bytes > 32000000")" 2
 
+# Per-thread rows (run_thread): serial and threaded replay of the 4-thread
+# trace give one row per recorded thread with the same per-thread digests;
+# edges/blocked/wall_ns only for the threaded run.
+for m in serial recorded; do
+  "$H" replay "$T/threads.hkt" --db "$T/th.db" --backend glibc --threads $m \
+    --per-op none --quiet >/dev/null 2>&1 || bad "replay --threads $m"
+done
+tq() { sqlite3 "$T/th.db" "$1"; }
+check "run_thread: 4 rows a run" \
+  "$(tq "SELECT COUNT(*) FROM run_thread GROUP BY run_id" | sort -u)" 4
+check "run_thread: per-thread digests equal serial/threaded" \
+  "$(tq "SELECT COUNT(DISTINCT digest) FROM run_thread GROUP BY thread" | sort -u)" 1
+check "run_thread: four distinct digests" \
+  "$(tq "SELECT COUNT(DISTINCT digest) FROM run_thread")" 4
+check "run_thread: ops add up to the run's" \
+  "$(tq "SELECT COUNT(*) FROM runs r WHERE ops = (SELECT SUM(ops) FROM run_thread t WHERE t.run_id = r.run_id)")" 2
+check "run_thread: edges only threaded" \
+  "$(tq "SELECT r.replay_threads, SUM(t.edges > 0), COUNT(t.wall_ns) FROM run_thread t JOIN runs r USING (run_id) GROUP BY r.run_id ORDER BY 1" | tr '\n' ' ')" \
+  "1||0 4|4|4 "
+
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]
