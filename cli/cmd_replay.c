@@ -3,6 +3,7 @@
  * --progress) and hands them to rpl_replay(). Then symbolizes and
  * attributes the traces it stored (analysis/, which replayer/ may not
  * use), so that a fresh database already names its call sites. */
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@ static void help(FILE *f) {
           "         [--per-op all|sample:N|none] [--repeat N]\n"
           "         [--hakmem KEY=VALUE]... [--rss-every N] [--progress|--quiet]\n"
           "         [--cache-dir DIR|--no-cache] [--shard I/N]\n"
-          "         [--mem-limit SIZE|none] [--calibration NAME]\n\n"
+          "         [--mem-limit SIZE|none] [--max-expansion N|none]\n"
+          "         [--calibration NAME]\n\n"
           "Replays each trace against each back end (and each policy, for\n"
           "hakmem), --repeat times, one fresh child process per run, and\n"
           "stores every run in the SQLite database DB (analysis/schema.sql).\n\n"
@@ -79,6 +81,11 @@ static void help(FILE *f) {
           "                  a trace needing more is refused before its runs, a\n"
           "                  run crossing it fails (default: half of physical\n"
           "                  memory, or of the cgroup's limit when lower)\n"
+          "  --max-expansion N  a trace holding more than N events per byte of\n"
+          "                  file (at least 1 M events) is refused before it\n"
+          "                  is prepared, its cost named (default 64;\n"
+          "                  recordings hold about 1; 'none': no limit); a\n"
+          "                  trace of over 10 M events has its cost said\n"
           "  --threads MODE  serial (default): one replay thread; recorded: each\n"
           "                  recorded thread of a multi-thread trace on its own\n"
           "                  replay thread, waiting only where causality needs\n"
@@ -218,6 +225,16 @@ static int run_replay(int argc, char **argv) {
                o.mem_limit == UINT64_MAX)
         return cli_usage("replay", "bad --mem-limit '%s' (a size such as 512M "
                          "or 4G, or 'none')", argv[i]);
+    } else if (strcmp(a, "--max-expansion") == 0) {
+      NEED_ARG();
+      char *end;
+      if (strcmp(argv[++i], "none") == 0)
+        o.max_expansion = UINT64_MAX;
+      else if (!isdigit((unsigned char)argv[i][0]) ||
+               (o.max_expansion = strtoull(argv[i], &end, 10)) == 0 || *end ||
+               o.max_expansion == UINT64_MAX)
+        return cli_usage("replay", "bad --max-expansion '%s' (events per byte "
+                         "of trace, a positive number, or 'none')", argv[i]);
     } else if (strcmp(a, "--threads") == 0) {
       NEED_ARG();
       const char *v = argv[++i];

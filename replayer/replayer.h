@@ -275,6 +275,47 @@ int rpl_mem_enforce(uint64_t limit, char *why, size_t len);
 /* bytes as text with a binary unit ("64.0 GiB"). */
 void rpl_size_text(uint64_t bytes, char *buf, size_t len);
 
+/* ---- cost of preparing a trace (rpl_cost.c) ---------------------------
+ * Said before preparing: the events are counted by an index pass
+ * (trc_estimate), then turned into bytes and seconds with the figures
+ * below, measured on the reference machine (2 shared cores, load ~15) on
+ * a 33.5 M-event trace: the database grew 20.3 B per op, prepare ran at
+ * 1.74 M ops/s and store at 0.32 M ops/s. The program is sizeof(trc_pop_t)
+ * bytes per op, exactly. */
+#define RPL_COST_DB_BYTES_PER_OP 21
+#define RPL_COST_PREPARE_OPS_S 1.7e6
+#define RPL_COST_STORE_OPS_S 0.32e6
+/* --max-expansion default: events per byte of trace file above which a
+ * trace is refused. Recordings and generated traces hold 0.05 to 0.75
+ * events per byte (1.4 to 20 bytes per event); a loop of identical events
+ * zstd-compressed holds over 500. Traces under RPL_COST_MIN_EVENTS are
+ * never refused for it (they are cheap whatever their ratio). */
+#define RPL_COST_MAX_EXPANSION 64
+#define RPL_COST_MIN_EVENTS 1000000
+/* Above this many events the cost is said before preparing (unless
+ * --quiet). */
+#define RPL_COST_NOTE_EVENTS 10000000
+
+typedef struct rpl_cost {
+  trc_estimate_t est;
+  uint64_t program_bytes; /* the .hkp */
+  uint64_t db_bytes;      /* what storing the trace adds to the database */
+  double prepare_s, store_s;
+} rpl_cost_t;
+
+/* Counts the trace's events and estimates the cost. 0, or the open error
+ * (damage is not an error: c->est.damaged). */
+int rpl_cost_estimate(const char *path, rpl_cost_t *c);
+/* "N events: about X of prepared program, Y of database and T to prepare
+ * and store". */
+void rpl_cost_text(const rpl_cost_t *c, char *buf, size_t len);
+/* 0: go ahead. HK_E_RANGE with a one-line why: more than max_expansion
+ * events per file byte (0: no limit) with at least RPL_COST_MIN_EVENTS
+ * events, or a prepared program larger than the free space of prog_dir
+ * (NULL: not checked, e.g. the program is cached already). */
+int rpl_cost_judge(const rpl_cost_t *c, uint64_t max_expansion,
+                   const char *prog_dir, char *why, size_t len);
+
 /* Calibrated cost of an empty hk_tsc_begin/hk_tsc_end pair, in ticks
  * (median of n pairs). */
 double rpl_timer_overhead(unsigned n);
@@ -412,6 +453,10 @@ typedef struct rpl_opts {
    * before its runs, a run crossing it fails. 0: rpl_mem_default();
    * UINT64_MAX: no cap. */
   uint64_t mem_limit;
+  /* --max-expansion: a trace with more events per byte of file than this
+   * is refused before prepare (rpl_cost_judge). 0: RPL_COST_MAX_EXPANSION;
+   * UINT64_MAX: no limit. */
+  uint64_t max_expansion;
   const char *options_text; /* the command line, stored with each run */
   /* --shard I/N: only the runs of the I-th of N parts of the run matrix
    * (rpl_shard_plan); shard_count 0 or 1: every run. */

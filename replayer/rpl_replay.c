@@ -450,6 +450,39 @@ typedef struct ready {
   int64_t trace_id;
 } ready_t;
 
+/* Counts the trace's events before preparing it (rpl_cost.c): a trace
+ * that decodes to far more than its size suggests, or whose program would
+ * not fit on disk, is refused in one line; a long one has its cost said
+ * first. */
+static int weigh_trace(session_t *S, const char *path, uint64_t hash) {
+  rpl_cost_t cost;
+  char why[400];
+  int rc = rpl_cost_estimate(path, &cost);
+  if (rc) {
+    report(S, path, "%s", trc_open_error(path, rc, why, sizeof why));
+    return rc;
+  }
+  /* The program goes to the cache or to tmp; one already cached costs no
+   * space (and is not rebuilt). */
+  const char *dir = S->cache[0] ? S->cache : S->tmp;
+  char cached[400];
+  snprintf(cached, sizeof cached, "%s/%016llx.hkp", S->cache,
+           (unsigned long long)hash);
+  if (S->cache[0] && access(cached, R_OK) == 0) dir = NULL;
+  uint64_t mx = S->o->max_expansion;
+  mx = mx == UINT64_MAX ? 0 : mx ? mx : RPL_COST_MAX_EXPANSION;
+  if (rpl_cost_judge(&cost, mx, dir, why, sizeof why)) {
+    report(S, path, "%s", why);
+    return HK_E_RANGE;
+  }
+  if (S->o->progress != 0 &&
+      (S->show || cost.est.events >= RPL_COST_NOTE_EVENTS)) {
+    rpl_cost_text(&cost, why, sizeof why);
+    report(S, path, "%s", why);
+  }
+  return 0;
+}
+
 static int prepare_trace(session_t *S, const char *path, size_t index,
                          ready_t *t) {
   const rpl_opts_t *o = S->o;
@@ -468,6 +501,11 @@ static int prepare_trace(session_t *S, const char *path, size_t index,
     return rc;
   }
   phase_line(S, path, "hashed", 0, t_phase);
+  rc = weigh_trace(S, path, hash);
+  if (rc) {
+    S->rep->traces_bad++;
+    return rc;
+  }
   t_phase = hk_now_ns();
   phase_line(S, path, "preparing", 0, 0);
   rc = program_for(S, path, hash, index, &t->prog, t->prog_path,

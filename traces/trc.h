@@ -339,6 +339,24 @@ typedef struct trc_scan {
  * opened (result in *s, including s->status), else the open error. */
 int trc_scan(const char *path, trc_scan_t *s);
 
+/* What preparing a trace will read, found before preparing it: an index
+ * pass over the chunks (each checksummed and decompressed, the event
+ * columns not decoded), so the count is what prepare will meet, whatever
+ * the summary claims. A few KB of zstd can hold tens of millions of
+ * events: callers weigh this before committing to prepare and store. */
+typedef struct trc_estimate {
+  uint64_t file_bytes;
+  uint64_t chunks, event_chunks; /* readable chunks */
+  uint64_t events;               /* in the readable events chunks */
+  uint32_t threads;              /* distinct thread indexes with events */
+  int damaged;                   /* the pass stopped at damage */
+  uint64_t damage_offset;
+} trc_estimate_t;
+
+/* Fills *e for the trace at path. Returns 0 (damage is not an error here:
+ * e->damaged), or the open error. */
+int trc_estimate(const char *path, trc_estimate_t *e);
+
 /* ---- prepare (trc_prepare.c) ----------------------------------------- */
 
 /* Prepared-op flags. */

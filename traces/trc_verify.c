@@ -213,6 +213,37 @@ int trc_scan(const char *path, trc_scan_t *s) {
   return 0;
 }
 
+int trc_estimate(const char *path, trc_estimate_t *e) {
+  memset(e, 0, sizeof *e);
+  trc_reader_t *r;
+  int rc = trc_reader_open(&r, path);
+  if (rc) return rc;
+  e->file_bytes = trc_reader_file_size(r);
+  umap_t threads = {0};
+  trc_chunk_t c;
+  for (;;) {
+    uint64_t off = trc_reader_offset(r);
+    rc = trc_reader_next_index(r, &c);
+    if (rc == 0) break;
+    if (rc < 0) {
+      e->damaged = 1;
+      e->damage_offset = off;
+      break;
+    }
+    e->chunks++;
+    if (c.kind != TRC_CHUNK_EVENTS) continue;
+    e->event_chunks++;
+    e->events += c.n;
+    if (!umap_find(&threads, c.thread)) {
+      e->threads++;
+      umap_put(&threads, c.thread, 1); /* out of memory: counted again */
+    }
+  }
+  umap_release(&threads);
+  trc_reader_free(r);
+  return 0;
+}
+
 const char *trc_open_error(const char *path, int rc, char *buf, size_t len) {
   struct stat sb;
   if (rc == HK_E_VERSION)

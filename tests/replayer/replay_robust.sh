@@ -186,6 +186,34 @@ has "foreign database: says so" "not a hakmem-sim results database" "$T/err"
 cmp -s "$T/foreign.db" "$T/foreign.orig" && ok "foreign database: byte for byte unchanged" \
   || bad "foreign database: modified ($(sqlite3 "$T/foreign.db" 'SELECT COUNT(*) FROM sqlite_master') objects)"
 
+# ---- prepare cost, said before preparing --------------------------------
+# 1.2 M identical events zstd-compress to a few KB: counted before prepare
+# and refused in one line naming the figures and the override, quickly,
+# with nothing prepared or run; --max-expansion none replays it.
+"$MK" "$T/bomb.hkt" loop:600000:64 || bad "mktrace bomb"
+mkdir -p "$T/bomb-cache"
+start=$(date +%s)
+"$H" replay "$T/bomb.hkt" --db "$T/bomb.db" --backend null --cache-dir "$T/bomb-cache" --quiet >/dev/null 2>"$T/err"
+check "bomb: exit 1" "$?" 1
+check "bomb: one line" "$(wc -l <"$T/err")" 1
+has "bomb: names the figures" "bytes decode to 1200000 events ([0-9]* per byte, over --max-expansion 64" "$T/err"
+has "bomb: names the cost" "about 36.6 MiB of prepared program" "$T/err"
+has "bomb: names the override" "(--max-expansion none replays it)" "$T/err"
+check "bomb: nothing prepared" "$(ls "$T/bomb-cache" | wc -l)" 0
+[ $(( $(date +%s) - start )) -le 5 ] && ok "bomb: refused quickly" || bad "bomb: refusal took over 5 s"
+"$H" replay "$T/bomb.hkt" --db "$T/bomb.db" --backend null --cache-dir "$T/bomb-cache" --per-op none --max-expansion none --quiet >/dev/null 2>"$T/err"
+check "bomb with --max-expansion none: exit 0" "$?" 0
+check "bomb with --max-expansion none: its ops run" \
+  "$(sqlite3 "$T/bomb.db" "SELECT status, ops FROM runs" | tr '|' ' ')" "done 1200000"
+"$H" replay "$T/bomb.hkt" --db "$T/bomb.db" --backend null --max-expansion 0 >/dev/null 2>"$T/err"
+check "--max-expansion 0: usage error" "$?" 2
+"$H" replay "$T/bomb.hkt" --db "$T/bomb.db" --backend null --max-expansion 5x >/dev/null 2>"$T/err"
+check "--max-expansion 5x: usage error" "$?" 2
+has "--max-expansion 5x: says so" "bad --max-expansion '5x'" "$T/err"
+# The cost is said (on stderr) with --progress, before preparing.
+"$H" replay "$T/loop.hkt" --db "$T/bomb.db" --backend null --per-op none --progress >/dev/null 2>"$T/err"
+has "cost said with --progress" "loop.hkt: 200 events: about 6.2 KiB of prepared program" "$T/err"
+
 # ---- crafted headers -----------------------------------------------------
 # Header fields readers use as a unit, a divisor or a bound are refused in
 # one line naming the field, exit 1, by every command; replay creates no
