@@ -114,16 +114,18 @@ static void test_freeze_on_program_time(void **state) {
   uint64_t op = 0;
   for (int i = 0; i < 30000; i++) {
     pol_strategy_t s = pol_choose(p, 0x1, 1 << 20);
+    ++op;
     pol_outcome_t o = {.site = 0x1, .size = 1 << 20, .strategy = s,
-                       .cost_ns = cheapest_4(s.arm, NULL), .op_seq = ++op,
+                       .cost_ns = cheapest_4(s.arm, NULL), .op_seq = op,
                        .vtime_ns = op * 1000000, .time_ns = op * 100};
     pol_observe(p, &o);
   }
   assert_int_equal(snap(p, "mode", -1, NULL), LEARN); /* 3 ms of program time */
   for (int i = 0; i < 200000 && snap(p, "mode", -1, NULL) == LEARN; i++) {
     pol_strategy_t s = pol_choose(p, 0x1, 1 << 20);
+    ++op;
     pol_outcome_t o = {.site = 0x1, .size = 1 << 20, .strategy = s,
-                       .cost_ns = cheapest_4(s.arm, NULL), .op_seq = ++op,
+                       .cost_ns = cheapest_4(s.arm, NULL), .op_seq = op,
                        .vtime_ns = op * 1000000, .time_ns = op * 100};
     pol_observe(p, &o);
   }
