@@ -1,11 +1,22 @@
 #!/bin/sh
 # bench_recorder.sh: slowdown of real programs under the recorder
 # (libhkrec.so) against no recorder and against heaptrack, measured side
-# by side in one run: the sqlite3 workload, the python3 workload
-# (PYTHONMALLOC=malloc) and bench_recorder (4 threads, mixed sizes, 20%
-# cross-thread frees); at depth 1 (the default), 8, 16 and 32. Also bytes per
-# event, the recorder's peak memory (max RSS with it minus without) and its
-# CPU time relative to no recorder.
+# by side in one run. Two tables (BENCH_REC_SET: "issue", the default,
+# "depth", or "all"):
+#  issue: issue 15's table at the default depth: sqlite3, python3
+#    (PYTHONMALLOC=malloc), perl on an allocation-dense script (Debian's
+#    perl uses the system malloc), bench_rec_dense's small-block program
+#    (one thread, tens of millions of events per second), the 4-thread
+#    stress, and bench_rec_dense's fixed-duration server (4 threads): for
+#    that one the ratio is of THROUGHPUT (ops/s without / ops/s with),
+#    since its wall time is fixed. Beside each: CPU ratio, heaptrack,
+#    bytes/event and the recorder's own counters from the trace summary
+#    (`hksim trace info --json`): the program threads' time in the hooks,
+#    their time waiting on backpressure, the writer's busy time and the
+#    share of events in fast-coded chunks.
+#  depth: the recorder at depth 1 (the default), 8, 16 and 32 on sqlite3,
+#    python3 and the stress; bytes per event, the recorder's peak memory
+#    (max RSS with it minus without) and its CPU time relative to none.
 #
 # The machine is shared and noisy, and a program's own run time drifts:
 # every round runs each mode once, in turn, and a mode's ratio is the
@@ -13,19 +24,25 @@
 # same round. Not a test: prints a table, never fails on the machine's
 # speed.
 #   bench/bench_recorder.sh BUILD_DIR [ROUNDS]
-# BENCH_REC_MODES="rec rec8 rec16" measures only those modes (faster).
+# BENCH_REC_MODES="rec rec8 rec16" measures only those modes (faster);
+# BENCH_REC_HT=0 leaves heaptrack out; BENCH_REC_ENV="HKREC_X=1 ..." adds
+# variables to the recorded runs (A/B of a setting).
 set -u
 B=${1:?usage: bench_recorder.sh BUILD_DIR [ROUNDS]}
 R=${2:-5}
+SET=${BENCH_REC_SET:-issue}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 LIB=$B/lib/libhkrec.so
 CHECK=$B/tests/recorder/rec_check
 STRESS=$B/bench/bench_recorder
+DENSE=$B/bench/bench_rec_dense
+HKSIM=$B/bin/hksim
 W=$(mktemp -d /tmp/bench_rec.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 PY=$(command -v python3)
 command -v pyenv > /dev/null 2>&1 && PY=$(pyenv which python3 2>/dev/null || echo "$PY")
 HT=$(command -v heaptrack || true)
+[ "${BENCH_REC_HT:-1}" = 0 ] && HT=
 export PYTHONMALLOC=malloc
 
 # bench NAME CMD...: one table row ("<" FILE in CMD: stdin from FILE). The
@@ -94,6 +111,99 @@ print("%-9s %7.3f %6.2fx %11s %7.2fx %7.2fx %7.2fx %9s %7.2fx %7.2fx %7.2fx %7s 
 PYEOF
 }
 
+
+# issue_row NAME KIND CMD...: one row of the issue table. KIND: wall (ratio
+# of wall times) or tput (the program prints "ops_per_s X"; ratio of
+# throughput without over with).
+issue_row() {
+  name=$1; kind=$2; shift 2
+  "$PY" - "$R" "$LIB" "$W" "$HKSIM" "$name" "$kind" "${HT:-}" "$@" <<'PYEOF'
+import json, os, shutil, statistics, subprocess, sys, time, glob
+reps, lib, w, hksim, name, kind, ht = sys.argv[1:8]
+reps = int(reps)
+cmd = sys.argv[8:]
+stdin = None
+if "<" in cmd:
+    i = cmd.index("<"); stdin = cmd[i + 1]; cmd = cmd[:i]
+modes = ["none", "rec"] + (["heaptrack"] if ht else [])
+extra = dict(kv.split("=", 1) for kv in os.environ.get("BENCH_REC_ENV", "").split())
+val = {m: [] for m in modes}   # wall s, or ops/s
+cpu = {m: [] for m in modes}
+keep = []
+for r in range(reps):
+    for mode in modes:
+        for f in glob.glob(w + "/t.*") + glob.glob(w + "/ht.*"): os.unlink(f)
+        env = dict(os.environ)
+        c = list(cmd)
+        if mode == "rec":
+            env.update(extra)
+            env["LD_PRELOAD"] = lib
+            env["HKREC_OUT"] = w + "/t"
+        elif mode == "heaptrack":
+            c = ["heaptrack", "-o", w + "/ht"] + c
+        fin = open(stdin) if stdin else subprocess.DEVNULL
+        out = open(w + "/out", "w")
+        t0 = time.perf_counter()
+        p = subprocess.Popen(c, env=env, stdin=fin, stdout=out,
+                             stderr=subprocess.DEVNULL)
+        _, st, ru = os.wait4(p.pid, 0)
+        el = time.perf_counter() - t0
+        out.close()
+        if kind == "tput":
+            ops = [l.split()[1] for l in open(w + "/out") if l.startswith("ops_per_s")]
+            val[mode].append(float(ops[-1]) if ops else float("nan"))
+        else:
+            val[mode].append(el)
+        cpu[mode].append(ru.ru_utime + ru.ru_stime)
+        if mode == "rec":
+            big = max(glob.glob(w + "/t.*.hkt"), key=os.path.getsize, default=None)
+            if big:
+                j = subprocess.run([hksim, "trace", "info", "--json", big],
+                                   capture_output=True, text=True).stdout
+                try: keep.append(json.loads(j))
+                except ValueError: pass
+def ratios(m, series):
+    if kind == "tput" and series is val:
+        return sorted(b / a for a, b in zip(series[m], series["none"]))
+    return sorted(a / b for a, b in zip(series[m], series["none"]))
+def med(m, series):
+    return statistics.median(ratios(m, series)) if m in series else float("nan")
+rs = ratios("rec", val)
+def g(k):
+    v = [d.get(k, 0) for d in keep]
+    return statistics.median(v) if v else 0
+ev = g("events")
+fast = 100.0 * g("events_fast") / ev if ev else 0
+base = statistics.median(val["none"])
+print("%-9s %5s %10s %6.2fx %11s %6.2fx %9s %6.2f %9.1fM %7.2f %7.2f %7.2f %5.0f%%" % (
+    name, kind, ("%.1fM/s" % (base / 1e6)) if kind == "tput" else "%.2fs" % base,
+    med("rec", val), "%.2f-%.2f" % (rs[0], rs[-1]), med("rec", cpu),
+    "%.2fx" % med("heaptrack", val) if "heaptrack" in val else "-",
+    g("bytes_per_event"), ev / 1e6, g("hook_ns") / 1e9, g("wait_ns") / 1e9,
+    g("writer_ns") / 1e9, fast))
+PYEOF
+}
+
+if [ "$SET" = issue ] || [ "$SET" = all ]; then
+printf '%-9s %5s %10s %7s %11s %7s %9s %6s %10s %7s %7s %7s %6s\n' workload kind base \
+  rec rec_range rec_cpu heaptrack B/ev events hook_s wait_s writer_s fast
+issue_row sqlite3 wall sqlite3 :memory: -cmd ".parameter set @n 200000" "<" "$SRC/tests/recorder/workloads/sqlite.sql"
+issue_row python3 wall "$PY" "$SRC/tests/recorder/workloads/json_work.py" 60000
+issue_row perl wall perl "$SRC/bench/workloads/perl_dense.pl"
+[ -x "$DENSE" ] && issue_row small wall "$DENSE" small 10000000
+[ -x "$STRESS" ] && issue_row stress4t wall "$STRESS" 1000000
+[ -x "$DENSE" ] && issue_row server4t tput "$DENSE" server 2 4
+echo "base: median without the recorder (wall s; tput: ops/s). rec, heaptrack:"
+echo "median over $R interleaved rounds of with/without of the same round (wall"
+echo "time; tput rows: throughput without/with, the loss factor); rec_range:"
+echo "lowest-highest; rec_cpu: user+system CPU with/without. From the recorded"
+echo "runs' summaries (median): hook_s, program threads' time in the recorder's"
+echo "hooks (sampled 1 in 256 events, plus every handoff); wait_s, their time"
+echo "blocked on backpressure; writer_s, the writer thread's busy time; fast,"
+echo "events in fast-coded chunks (docs/recorder.md)."
+echo "reproduce: BENCH_REC_SET=$SET bench/bench_recorder.sh $B $R"
+fi
+[ "$SET" = depth ] || [ "$SET" = all ] || exit 0
 printf '%-9s %7s %7s %11s %8s %8s %8s %9s %8s %8s %8s %7s %9s %8s\n' workload base_s \
   depth1 d1_range depth8 depth16 depth32 heaptrack d1_cpu d8_cpu d16_cpu B/ev events rss_KiB
 # sqlite3 at 10 times the tests' size (200,000 rows): at the default 20,000

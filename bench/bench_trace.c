@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
     h.clock = TRC_CLOCK_TSC;
     h.tick_hz = 3000000000ull;
     h.exe = "bench";
-    trc_writer_opts_t o = {levels[li], 0, NULL};
+    trc_writer_opts_t o = {levels[li], 0, NULL, 0};
     trc_writer_t *w;
     double t0 = now();
     if (trc_writer_create(&w, path, &h, &o)) return 1;

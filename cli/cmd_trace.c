@@ -1,11 +1,16 @@
 /* cmd_trace.c: `hksim trace info|verify|dump FILE`, the trace's contents
  * and health, over trc_scan (traces/trc_verify.c), trc_prepare and the
- * chunk reader. A damaged trace is described up to the damage, then the
- * command says where the damage starts and exits 1. */
+ * chunk reader, and `hksim trace compact IN OUT`, which recodes a trace in
+ * full (the recorder codes chunks fast while its writer is behind). A
+ * damaged trace is described up to the damage, then the command says
+ * where the damage starts and exits 1. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "hk_text.h"
@@ -15,13 +20,18 @@ static void help(FILE *f) {
   fprintf(f,
           "usage: hksim trace info FILE [--json]\n"
           "       hksim trace verify FILE\n"
-          "       hksim trace dump FILE\n\n"
+          "       hksim trace dump FILE\n"
+          "       hksim trace compact IN OUT\n\n"
           "info    process, threads, event counts by kind, call sites, modules,\n"
           "        bytes per event, unmatched frees, objects live at exit, peak\n"
           "        live bytes (--json: one object, keys in docs/trace-format.md)\n"
           "verify  exit 0 if the trace is whole and consistent, 1 otherwise,\n"
           "        saying where the damage starts and how much is readable\n"
-          "dump    the header, tables and events, one per line, as text\n");
+          "dump    the header, tables and events, one per line, as text\n"
+          "compact recode IN in full into OUT (a new file; IN is kept): the\n"
+          "        chunks the recorder coded fast while its writer was behind\n"
+          "        get the full pointer model and zstd level 3; the events,\n"
+          "        tables and summary are the same. IN must be complete\n");
 }
 
 /* Opens the trace for a subcommand, turning open errors into one line. */
@@ -61,6 +71,21 @@ static int damage_line(const char *path, const trc_scan_t *s) {
   return CLI_FAIL;
 }
 
+/* The recorder's cost (summary version-4 fields): why a recording was
+ * slow, and how its events chunks were coded. */
+static void print_costs(const trc_summary_t *m, uint64_t events) {
+  printf("recorder   %.3f s in the hooks of the program's threads (the allocator's\n"
+         "           own time left out; sampled on %" PRIu64 " events, %.1f ns/event),\n"
+         "           %.3f s blocked on backpressure, writer busy %.3f s\n",
+         (double)m->hook_ns / 1e9, m->hook_samples,
+         events ? (double)m->hook_ns / (double)events : 0.0,
+         (double)m->wait_ns / 1e9, (double)m->writer_ns / 1e9);
+  printf("coding     %" PRIu64 " events chunks coded fast (writer behind), %" PRIu64
+         " events (%.1f%%)%s\n", m->chunks_fast, m->events_fast,
+         events ? 100.0 * (double)m->events_fast / (double)events : 0.0,
+         m->chunks_fast ? "; `hksim trace compact` recodes them in full" : "");
+}
+
 static int cmd_info(const char *path, int json) {
   trc_reader_t *r;
   int rc = trc_reader_open(&r, path);
@@ -98,6 +123,13 @@ static int cmd_info(const char *path, int json) {
     printf(",\"reopened\":%" PRIu64 ",\"end_signal\":%u",
            s.have_summary ? s.summary.reopened : 0,
            s.have_summary ? s.summary.end_signal : 0);
+    trc_summary_t z = {0};
+    const trc_summary_t *sm = s.have_summary ? &s.summary : &z;
+    printf(",\"hook_ns\":%" PRIu64 ",\"hook_samples\":%" PRIu64
+           ",\"wait_ns\":%" PRIu64 ",\"writer_ns\":%" PRIu64
+           ",\"chunks_fast\":%" PRIu64 ",\"events_fast\":%" PRIu64,
+           sm->hook_ns, sm->hook_samples, sm->wait_ns, sm->writer_ns,
+           sm->chunks_fast, sm->events_fast);
     printf(",\"file_bytes\":%" PRIu64 ",\"bytes_per_event\":%.3f,\"chunks\":%" PRIu64
            ",\"complete\":%s,\"damage_offset\":",
            s.file_bytes, bpe, s.chunks, s.status ? "false" : "true");
@@ -140,6 +172,8 @@ static int cmd_info(const char *path, int json) {
       printf("trace fd   closed or replaced by the program %" PRIu64
              " times; the file was reopened, no event lost\n",
              s.summary.reopened);
+    if (s.have_summary && (s.summary.hook_samples || s.summary.writer_ns))
+      print_costs(&s.summary, s.events);
   }
   return s.status ? damage_line(path, &s) : CLI_OK;
 }
@@ -204,6 +238,12 @@ static void dump_chunk(const trc_chunk_t *c) {
       printf("summary-ext reopened=%" PRIu64 " signal=%u\n", s->reopened,
              s->end_signal);
     }
+    if (s->hook_samples || s->wait_ns || s->writer_ns || s->chunks_fast)
+      printf("summary-cost hook_ns=%" PRIu64 " hook_samples=%" PRIu64
+             " wait_ns=%" PRIu64 " writer_ns=%" PRIu64 " chunks_fast=%" PRIu64
+             " events_fast=%" PRIu64 "\n",
+             s->hook_ns, s->hook_samples, s->wait_ns, s->writer_ns,
+             s->chunks_fast, s->events_fast);
     break;
   }
   default: printf("chunk kind=%u (unknown, skipped)\n", c->kind);
@@ -234,13 +274,79 @@ static int cmd_dump(const char *path) {
   return CLI_OK;
 }
 
+/* Recodes in into out (which must not exist), chunk by chunk: tables and
+ * events go through a fresh writer with no pressure, so every events chunk
+ * is coded in full; the summary's recorder fields are carried over. A
+ * trace without its summary is refused (the copy would claim to be
+ * complete); any error removes out. */
+static int cmd_compact(const char *in, const char *out) {
+  struct stat st;
+  if (stat(out, &st) == 0) {
+    cli_error(out, "exists; not overwritten (compact writes a new file)");
+    return CLI_FAIL;
+  }
+  trc_scan_t s;
+  int rc = trc_scan(in, &s);
+  if (rc) return open_error(in, rc);
+  if (s.status) return damage_line(in, &s);
+  trc_reader_t *r;
+  rc = trc_reader_open(&r, in);
+  if (rc) return open_error(in, rc);
+  trc_writer_t *w;
+  rc = trc_writer_create(&w, out, trc_reader_header(r), NULL);
+  if (rc) {
+    trc_reader_free(r);
+    return cli_fail(out, rc, "cannot create");
+  }
+  trc_chunk_t c;
+  int n, done = 0;
+  while (!rc && (n = trc_reader_next(r, &c)) != 0) {
+    if (n < 0) {
+      rc = n;
+      break;
+    }
+    switch (c.kind) {
+    case TRC_CHUNK_EVENTS: rc = trc_writer_events(w, c.thread, c.events, c.n); break;
+    case TRC_CHUNK_SITES:
+      for (size_t i = 0; i < c.n && !rc; i++)
+        rc = trc_writer_add_site(w, c.sites[i].id, c.sites[i].frames, c.sites[i].depth);
+      break;
+    case TRC_CHUNK_MODULES:
+      for (size_t i = 0; i < c.n && !rc; i++) rc = trc_writer_add_module(w, &c.modules[i]);
+      break;
+    case TRC_CHUNK_THREADS:
+      for (size_t i = 0; i < c.n && !rc; i++) rc = trc_writer_add_thread(w, &c.threads[i]);
+      break;
+    case TRC_CHUNK_SUMMARY:
+      rc = trc_writer_finish_ext(w, c.summary);
+      done = 1;
+      break;
+    default: break;
+    }
+  }
+  uint64_t bytes = trc_writer_bytes(w);
+  trc_writer_free(w);
+  trc_reader_free(r);
+  if (rc || !done) {
+    unlink(out);
+    return cli_fail(in, rc ? rc : HK_E_NOTAIL, "cannot compact");
+  }
+  printf("%s: %" PRIu64 " events, %" PRIu64 " -> %" PRIu64
+         " bytes (%.2f -> %.2f bytes/event), %" PRIu64 " fast chunks recoded\n",
+         out, s.events, s.file_bytes, bytes,
+         s.events ? (double)s.file_bytes / (double)s.events : 0.0,
+         s.events ? (double)bytes / (double)s.events : 0.0,
+         s.have_summary ? s.summary.chunks_fast : 0);
+  return CLI_OK;
+}
+
 static int run(int argc, char **argv) {
-  if (argc < 2) return cli_usage("trace", "expected info, verify or dump");
+  if (argc < 2) return cli_usage("trace", "expected info, verify, dump or compact");
   if (cli_is_help(argv[1])) {
     help(stdout);
     return CLI_OK;
   }
-  const char *sub = argv[1], *path = NULL;
+  const char *sub = argv[1], *path = NULL, *path2 = NULL;
   int json = 0;
   for (int i = 2; i < argc; i++) {
     if (cli_is_help(argv[i])) {
@@ -250,15 +356,23 @@ static int run(int argc, char **argv) {
       json = 1;
     } else if (argv[i][0] == '-' && argv[i][1]) {
       return cli_usage("trace", "unknown option '%s'", argv[i]);
+    } else if (path && strcmp(sub, "compact") == 0 && !path2) {
+      path2 = argv[i];
     } else if (path) {
-      return cli_usage("trace", "expected one FILE");
+      return cli_usage("trace", strcmp(sub, "compact") == 0 ? "expected IN OUT"
+                                                            : "expected one FILE");
     } else {
       path = argv[i];
     }
   }
-  if (strcmp(sub, "info") && strcmp(sub, "verify") && strcmp(sub, "dump"))
+  if (strcmp(sub, "info") && strcmp(sub, "verify") && strcmp(sub, "dump") &&
+      strcmp(sub, "compact"))
     return cli_usage("trace", "unknown subcommand '%s'", sub);
   if (!path) return cli_usage("trace", "missing FILE");
+  if (strcmp(sub, "compact") == 0) {
+    if (!path2) return cli_usage("trace", "compact: missing OUT");
+    return cmd_compact(path, path2);
+  }
   if (strcmp(sub, "info") == 0) return cmd_info(path, json);
   if (strcmp(sub, "verify") == 0) return cmd_verify(path);
   return cmd_dump(path);

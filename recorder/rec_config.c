@@ -14,6 +14,7 @@ void rec_config_default(rec_config_t *c) {
   c->chunk = REC_DEFAULT_CHUNK;
   c->buffers = REC_DEFAULT_BUFFERS;
   c->writer_thread = 1;
+  c->fast = 1;
   c->max_sites = REC_DEFAULT_MAX_SITES;
   c->signals = 1;
 }
@@ -25,8 +26,10 @@ static int env_u64(const char *name, uint64_t max, uint64_t *out) {
   uint64_t v = 0;
   for (; *s; s++) {
     if (*s < '0' || *s > '9') return -1;
-    if (v > (max - (uint64_t)(*s - '0')) / 10) return -1;
-    v = v * 10 + (uint64_t)(*s - '0');
+    uint64_t d = (uint64_t)(*s - '0');
+    /* d > max first: max - d would wrap (HKREC_WRITER=5 was taken as 5) */
+    if (d > max || v > (max - d) / 10) return -1;
+    v = v * 10 + d;
   }
   *out = v;
   return 0;
@@ -67,6 +70,18 @@ void rec_config_from_env(rec_config_t *c) {
   if (env_u64("HKREC_SIGNALS", 1, &v) == 0) c->signals = (int)v;
   if (env_u64("HKREC_QUIET", 1, &v) == 0) c->quiet = (int)v;
   if (env_u64("HKREC_ARGV", 1, &v) == 0) c->argv = (int)v;
+  if (env_u64("HKREC_FAST", 2, &v) == 0) c->fast = (int)v;
+  /* HKREC_FAST_LEVEL: "none", or a zstd level -7..19 (a leading '-'). */
+  const char *fl = getenv("HKREC_FAST_LEVEL");
+  if (fl && strcmp(fl, "none") == 0) {
+    c->fast_level = TRC_LEVEL_NONE;
+  } else if (fl) {
+    int neg = fl[0] == '-', lv = 0, digits = 0;
+    const char *q = fl + neg;
+    while (*q >= '0' && *q <= '9' && digits < 3) lv = lv * 10 + (*q++ - '0'), digits++;
+    if (digits && !*q && lv != 0 && (neg ? lv <= 7 : lv <= 19))
+      c->fast_level = neg ? -lv : lv;
+  }
   const char *ck = getenv("HKREC_CLOCK");
   if (ck && strcmp(ck, "mono") == 0) c->clock = TRC_CLOCK_MONOTONIC;
 }

@@ -39,9 +39,13 @@ static int w_finish(void *c, const trc_summary_t *end) {
   return trc_writer_finish_ext(c, end);
 }
 static void w_release(void *c) { trc_writer_free(c); }
+static void w_pressure(void *c, int behind) {
+  trc_writer_set_pressure(c, behind);
+}
 
-static const rec_sink_t writer_sink = {w_site,  w_module, w_thread, w_events,
-                                       w_end_thread, w_finish, w_release};
+static const rec_sink_t writer_sink = {w_site,       w_module, w_thread,
+                                       w_events,     w_end_thread, w_finish,
+                                       w_release,    w_pressure};
 
 /* ---- session --------------------------------------------------------- */
 
@@ -153,6 +157,14 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
     r->clock = TRC_CLOCK_TSC;
     r->tick_hz = cfg->tick_hz ? cfg->tick_hz : hk_tsc_hz(5);
     r->start_ticks = hk_tsc_begin();
+    /* What one bare read costs (the least of back-to-back pairs): taken
+     * off each interval the hook sampling measures. */
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 64; i++) {
+      uint64_t a = hk_tsc_raw(), b = hk_tsc_raw();
+      if (b > a && b - a < best) best = b - a;
+    }
+    r->read_ticks = best == UINT64_MAX ? 0 : best;
   } else {
     r->clock = TRC_CLOCK_MONOTONIC;
     r->tick_hz = 1000000000ull;
@@ -194,7 +206,8 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
     /* The fd lives inside the program, which may close it or reuse its
      * number: the writer guards it (moves it high, checks it before each
      * write, reopens the file by path). */
-    trc_writer_opts_t o = {r->cfg.level, r->cfg.chunk, r->path};
+    trc_writer_opts_t o = {r->cfg.level, r->cfg.chunk, r->path,
+                           r->cfg.fast_level};
     trc_writer_t *w;
     rc = trc_writer_create_fd(&w, fd, &h, &o);
     if (rc) {
@@ -203,6 +216,7 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
     }
     r->sink = writer_sink;
     r->sink_ctx = w;
+    if (r->cfg.fast == 2) trc_writer_set_pressure(w, 1); /* inline writes too */
     append_manifest(r->cfg.manifest, r->path);
   }
   atomic_store(&r->state, REC_RUNNING);
@@ -252,8 +266,18 @@ void rec_free(rec_t *r) {
 /* ---- the writer thread and the handoff queue ------------------------- */
 
 /* Writes one buffer to the sink, or counts it as dropped after an error
- * (wlock held). */
+ * (wlock held). Its time counts as the writer's (summary writer_ns). */
+/* CPU time of the calling thread, ns: the writer's busy time is its CPU
+ * time (on a shared machine its wall time counts the time it waits for a
+ * core). */
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)) return 0;
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void write_buf_locked(rec_t *r, rec_buf_t *b) {
+  uint64_t t0 = thread_cpu_ns();
   if (!atomic_load(&r->err)) {
     if (b->n) set_error(r, r->sink.events(r->sink_ctx, b->index, b->ev, b->n));
     /* A thread's last events form a partial chunk: write it now, so that a
@@ -264,6 +288,8 @@ static void write_buf_locked(rec_t *r, rec_buf_t *b) {
   } else {
     atomic_fetch_add(&r->dropped, b->n);
   }
+  atomic_fetch_add_explicit(&r->writer_ns, thread_cpu_ns() - t0,
+                            memory_order_relaxed);
 }
 
 /* Same, taking wlock. Called by the writer thread with no lock held, or
@@ -322,6 +348,11 @@ static void *writer_main(void *arg) {
     if (r->writer_stop) break;
     rec_buf_t *b = pop(r);
     r->writer_busy = 1;
+    /* Behind (more is queued, or a thread waits for a spare): chunks that
+     * start now are coded fast (docs/recorder.md, "Keeping up"). */
+    if (r->sink.pressure && r->cfg.fast)
+      r->sink.pressure(r->sink_ctx, r->cfg.fast == 2 || r->q_head != NULL ||
+                                        r->waiters);
     pthread_mutex_unlock(&r->qlock);
     write_buf(r, b);
     pthread_mutex_lock(&r->qlock);
@@ -434,8 +465,60 @@ static void write_tail(rec_t *r) {
     end.end_time = rec_now(r);
     end.dropped = atomic_load(&r->dropped);
     end.end_signal = (uint32_t)atomic_load(&r->end_signal);
+    rec_costs(r, &end);
     keep_error(r, r->sink.finish(r->sink_ctx, &end));
   }
+}
+
+/* Ticks to ns at the session's clock rate. */
+static uint64_t ticks_ns(const rec_t *r, uint64_t ticks) {
+  if (r->clock != TRC_CLOCK_TSC || !r->tick_hz) return ticks;
+  return (uint64_t)((long double)ticks * 1e9L / (long double)r->tick_hz);
+}
+
+void rec_costs(const rec_t *r, trc_summary_t *end) {
+  /* A buffer of `block` events has one sample at each position that is
+   * REC_SAMPLE_AT modulo REC_SAMPLE_EVERY: each stands for this many
+   * events (a block of fewer than REC_SAMPLE_AT events is never sampled:
+   * hook_samples 0 says the estimate is missing). */
+  uint32_t blk = r->cfg.block;
+  uint32_t spb = blk / REC_SAMPLE_EVERY +
+                 (blk % REC_SAMPLE_EVERY > REC_SAMPLE_AT ? 1 : 0);
+  long double per = spb ? (long double)blk / (long double)spb : 0;
+  long double hook = 0;
+  uint64_t samples = 0, exact = 0, wait = 0;
+  for (rec_thread_t *t = r->threads; t; t = t->next) {
+    uint64_t s = atomic_load_explicit(&t->hook_samples, memory_order_relaxed);
+    hook += (long double)atomic_load_explicit(&t->hook_ticks,
+                                              memory_order_relaxed) * per;
+    samples += s;
+    exact += atomic_load_explicit(&t->handoff_ticks, memory_order_relaxed);
+    wait += atomic_load_explicit(&t->wait_ticks, memory_order_relaxed);
+  }
+  end->hook_ns = ticks_ns(r, (uint64_t)hook + exact);
+  end->hook_samples = samples;
+  end->wait_ns = ticks_ns(r, wait);
+  end->writer_ns = atomic_load_explicit(&r->writer_ns, memory_order_relaxed);
+}
+
+void rec_sample_add(rec_thread_t *t, uint64_t entry, uint64_t call_start,
+                    uint64_t call_end) {
+  uint64_t now = hk_tsc_raw();
+  uint64_t d = (call_start - entry) + (now - call_end);
+  uint64_t cost = entry == call_start ? t->rec->read_ticks
+                                      : 2 * t->rec->read_ticks;
+  d = d > cost ? d - cost : 0;
+  /* A sample the thread was preempted in (the machine is shared) says
+   * nothing about the hook: beyond ~50 us it is left out. */
+  if (t->rec->clock == TRC_CLOCK_TSC && d > t->rec->tick_hz / 20000) return;
+  atomic_store_explicit(
+      &t->hook_ticks,
+      atomic_load_explicit(&t->hook_ticks, memory_order_relaxed) + d,
+      memory_order_relaxed);
+  atomic_store_explicit(
+      &t->hook_samples,
+      atomic_load_explicit(&t->hook_samples, memory_order_relaxed) + 1,
+      memory_order_relaxed);
 }
 
 /* A lock taken in a signal handler: trylock, retried every 0.5 ms until
@@ -538,6 +621,22 @@ size_t rec_thread_memory(const rec_t *r) {
 
 /* ---- threads --------------------------------------------------------- */
 
+/* Waits for the writer to return a buffer (qlock held): backpressure,
+ * timed for the summary's wait_ns; the writer sees the waiter and codes
+ * fast. */
+static void wait_space(rec_thread_t *t) {
+  rec_t *r = t->rec;
+  uint64_t t0 = hk_tsc_raw();
+  r->waiters++;
+  pthread_cond_wait(&r->space, &r->qlock);
+  r->waiters--;
+  atomic_store_explicit(
+      &t->wait_ticks,
+      atomic_load_explicit(&t->wait_ticks, memory_order_relaxed) +
+          (hk_tsc_raw() - t0),
+      memory_order_relaxed);
+}
+
 /* Takes a spare buffer as t's current one (qlock held), waiting for the
  * writer to return one if need be. */
 static void take_spare(rec_thread_t *t) {
@@ -547,7 +646,7 @@ static void take_spare(rec_thread_t *t) {
     if (!r->writer_on)
       drain_inline(r); /* no writer: what t queued comes back now */
     else
-      pthread_cond_wait(&r->space, &r->qlock);
+      wait_space(t);
   }
   t->cur = t->spares;
   t->spares = t->cur->next;
@@ -621,7 +720,7 @@ static void handoff(rec_thread_t *t, int final) {
       if (!r->writer_on)
         drain_inline(r);
       else
-        pthread_cond_wait(&r->space, &r->qlock);
+        wait_space(t);
       continue; /* the state may have changed meanwhile */
     }
     rec_buf_t *b = t->cur;
@@ -650,9 +749,19 @@ static void handoff(rec_thread_t *t, int final) {
 
 void rec_thread_full(rec_thread_t *t) {
   rec_t *r = t->rec;
+  uint64_t t0 = hk_tsc_raw();
+  uint64_t w0 = atomic_load_explicit(&t->wait_ticks, memory_order_relaxed);
   pthread_mutex_lock(&r->qlock);
   handoff(t, 0);
   pthread_mutex_unlock(&r->qlock);
+  /* The handoff's own time, its wait left out (that is wait_ns). */
+  uint64_t d = hk_tsc_raw() - t0,
+           w = atomic_load_explicit(&t->wait_ticks, memory_order_relaxed) - w0;
+  atomic_store_explicit(
+      &t->handoff_ticks,
+      atomic_load_explicit(&t->handoff_ticks, memory_order_relaxed) +
+          (d > w ? d - w : 0),
+      memory_order_relaxed);
 }
 
 void rec_thread_flush(rec_thread_t *t, int final) {

@@ -46,6 +46,14 @@ struct rec_thread_s {
   rec_buf_t *cur;        /* being filled; NULL while released */
   rec_buf_t *spares;     /* written, free to fill (queue lock) */
   rec_buf_t bufs[REC_MAX_BUFFERS];
+  /* The recorder's cost on this thread (summary hook_ns, wait_ns). The
+   * owner adds with relaxed stores, the finish reads: never reset, so a
+   * reused state carries its earlier threads' time (the sum is the
+   * session's). */
+  _Atomic uint64_t hook_ticks;  /* sampled events' recorder time */
+  _Atomic uint64_t hook_samples;
+  _Atomic uint64_t handoff_ticks; /* handoffs, waits left out */
+  _Atomic uint64_t wait_ticks;  /* blocked for a spare (qlock) */
   rec_site_cache_t cache;
 };
 
@@ -87,6 +95,9 @@ struct rec_s {
   int writer_failed;    /* could not be created: write inline */
   pthread_t writer;
   void (*writer_init)(void);
+  uint32_t waiters;     /* threads blocked for a spare (qlock) */
+  _Atomic uint64_t writer_ns; /* CPU time coding buffers (summary) */
+  uint64_t read_ticks;  /* cost of one bare TSC read, taken off samples */
   char path[1100];
 };
 
@@ -102,6 +113,28 @@ HK_FORCE_INLINE uint64_t rec_stamp_before(const rec_t *r) {
 
 /* Queues a full buffer and takes a spare; out of line (rec_core.c). */
 HK_COLD void rec_thread_full(rec_thread_t *t);
+
+/* Hook-time sampling (summary hook_ns): the hooks time the recorder's part
+ * of one event in REC_SAMPLE_EVERY of a thread (those at buffer positions
+ * REC_SAMPLE_AT modulo it: mid-page, since the event at a page's start
+ * costs a TLB miss the others do not), with bare TSC reads around the
+ * real call and at the end. Two or three extra reads on a sampled event,
+ * one test on the others. */
+#define REC_SAMPLE_EVERY 256
+#define REC_SAMPLE_AT 155
+HK_FORCE_INLINE int rec_sample_due(const rec_thread_t *t) {
+  return HK_UNLIKELY(
+      (atomic_load_explicit(&t->n, memory_order_relaxed) &
+       (REC_SAMPLE_EVERY - 1)) == REC_SAMPLE_AT);
+}
+/* The recorder's costs so far into end's hook_ns, hook_samples, wait_ns
+ * and writer_ns (rec_core.c). */
+void rec_costs(const rec_t *r, trc_summary_t *end);
+
+/* Adds one sampled event: recorder time = (call_start - entry) + (now -
+ * call_end), less the cost of the reads that measured it. */
+HK_COLD void rec_sample_add(rec_thread_t *t, uint64_t entry,
+                            uint64_t call_start, uint64_t call_end);
 
 /* The per-event path: store one event, publish the count, hand the buffer
  * over when full. Budget: ~8 stores and one predictable branch; the

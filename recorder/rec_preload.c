@@ -290,6 +290,16 @@ HK_FORCE_INLINE uint32_t site_here(rec_thread_t *t, void *ret) {
 
 #define RETADDR __builtin_return_address(0)
 
+/* Hook-time sampling around the real call (rec_sample_due): SAMPLE_PRE
+ * before it, SAMPLE_POST after it, SAMPLE_END once the event is stored.
+ * A sampled event's recorder time is the hook less the real call. */
+#define SAMPLE_PRE uint64_t s_pre = rec_sample_due(t) ? hk_tsc_raw() : 0
+#define SAMPLE_POST uint64_t s_post = s_pre ? hk_tsc_raw() : 0
+#define SAMPLE_END                                                             \
+  do {                                                                         \
+    if (HK_UNLIKELY(s_pre)) rec_sample_add(t, s_pre, s_pre, s_post);           \
+  } while (0)
+
 /* ---- allocator entry points ------------------------------------------ */
 
 HK_EXPORT void *malloc(size_t size) {
@@ -299,11 +309,14 @@ HK_EXPORT void *malloc(size_t size) {
   }
   rec_thread_t *t = enter();
   if (!t) return real_malloc(size);
+  SAMPLE_PRE;
   void *p = real_malloc(size);
+  SAMPLE_POST;
   uint64_t ts = rec_stamp_after(t->rec);
   uint32_t site = site_here(t, RETADDR);
   rec_push(t, TRC_OP_MALLOC, p ? 0 : TRC_EV_FAILED, ts, (uintptr_t)p, 0, size,
            0, 0, site);
+  SAMPLE_END;
   leave();
   return p;
 }
@@ -319,11 +332,14 @@ HK_EXPORT void *calloc(size_t nmemb, size_t size) {
   }
   rec_thread_t *t = enter();
   if (!t) return real_calloc(nmemb, size);
+  SAMPLE_PRE;
   void *p = real_calloc(nmemb, size);
+  SAMPLE_POST;
   uint64_t ts = rec_stamp_after(t->rec);
   uint32_t site = site_here(t, RETADDR);
   rec_push(t, TRC_OP_CALLOC, p ? 0 : TRC_EV_FAILED, ts, (uintptr_t)p, 0, size,
            nmemb, 0, site);
+  SAMPLE_END;
   leave();
   return p;
 }
@@ -338,9 +354,13 @@ HK_EXPORT void free(void *p) {
   }
   /* Stamped before the call: once the block is back, another thread may
    * get it and stamp its allocation. Frees carry no site. */
+  uint64_t s_pre = rec_sample_due(t) ? hk_tsc_raw() : 0;
   uint64_t ts = rec_stamp_before(t->rec);
+  uint64_t s_call = s_pre ? hk_tsc_raw() : 0;
   real_free(p);
+  uint64_t s_post = s_pre ? hk_tsc_raw() : 0;
   rec_push(t, TRC_OP_FREE, 0, ts, (uintptr_t)p, 0, 0, 0, 0, 0);
+  if (HK_UNLIKELY(s_pre)) rec_sample_add(t, s_pre, s_call, s_post);
   leave();
 }
 
@@ -361,13 +381,16 @@ HK_EXPORT void *realloc(void *old, size_t size) {
   if (HK_UNLIKELY(old && in_boot(old))) return boot_realloc(old, size);
   rec_thread_t *t = enter();
   if (!t) return real_realloc(old, size);
+  SAMPLE_PRE;
   void *p = real_realloc(old, size);
+  SAMPLE_POST;
   /* One stamp, after: the new block exists only from here, and the old
    * one is released at the very end of the call. */
   uint64_t ts = rec_stamp_after(t->rec);
   uint32_t site = site_here(t, RETADDR);
   rec_push(t, TRC_OP_REALLOC, !p && size ? TRC_EV_FAILED : 0, ts,
            (uintptr_t)p, (uintptr_t)old, size, 0, 0, site);
+  SAMPLE_END;
   leave();
   return p;
 }
@@ -384,11 +407,14 @@ HK_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size) {
   }
   rec_thread_t *t = enter();
   if (!t) return real_reallocarray(old, nmemb, size);
+  SAMPLE_PRE;
   void *p = real_reallocarray(old, nmemb, size);
+  SAMPLE_POST;
   uint64_t ts = rec_stamp_after(t->rec);
   uint32_t site = site_here(t, RETADDR);
   rec_push(t, TRC_OP_REALLOCARRAY, !p && nmemb && size ? TRC_EV_FAILED : 0, ts,
            (uintptr_t)p, (uintptr_t)old, size, nmemb, 0, site);
+  SAMPLE_END;
   leave();
   return p;
 }
@@ -397,11 +423,14 @@ HK_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
   if (HK_UNLIKELY(!ready())) resolve();
   rec_thread_t *t = enter();
   if (!t) return real_posix_memalign(out, align, size);
+  SAMPLE_PRE;
   int rc = real_posix_memalign(out, align, size);
+  SAMPLE_POST;
   uint64_t ts = rec_stamp_after(t->rec);
   uint32_t site = site_here(t, RETADDR);
   rec_push(t, TRC_OP_POSIX_MEMALIGN, rc ? TRC_EV_FAILED : 0, ts,
            rc ? 0 : (uintptr_t)*out, 0, size, 0, align, site);
+  SAMPLE_END;
   leave();
   return rc;
 }
@@ -411,11 +440,14 @@ HK_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
     if (HK_UNLIKELY(!ready())) resolve();                                      \
     rec_thread_t *t = enter();                                                 \
     if (!t) return real_##name args;                                           \
+    SAMPLE_PRE;                                                                \
     void *p = real_##name args;                                                \
+    SAMPLE_POST;                                                               \
     uint64_t ts = rec_stamp_after(t->rec);                                     \
     uint32_t site = site_here(t, RETADDR);                                     \
     rec_push(t, OP, p ? 0 : TRC_EV_FAILED, ts, (uintptr_t)p, 0, size_expr, 0,  \
              align_expr, site);                                                \
+    SAMPLE_END;                                                                \
     leave();                                                                   \
     return p;                                                                  \
   }

@@ -49,6 +49,13 @@ typedef struct rec_config {
                             thread does it inline */
   uint32_t max_sites;    /* HKREC_MAX_SITES; new stacks past it get site 0 */
   int level;             /* HKREC_LEVEL, zstd level (0 = writer default) */
+  int fast;              /* HKREC_FAST (default 1): code chunks fast while
+                            the writer is behind; 0: always in full; 2:
+                            always fast (tests, A/B) */
+  int fast_level;        /* HKREC_FAST_LEVEL: zstd level of the chunks coded
+                            fast while the writer is behind, -7..19 or
+                            "none" (TRC_LEVEL_NONE: stored uncompressed);
+                            0 = writer default */
   uint64_t tick_hz;      /* HKREC_TSC_HZ: skip calibration when set */
   int clock;             /* 0 auto, or force TRC_CLOCK_MONOTONIC (HKREC_CLOCK=mono) */
   int signals;           /* HKREC_SIGNALS (default 1): flush on fatal signals */
@@ -209,6 +216,9 @@ typedef struct rec_sink {
    * version-4 fields); the rest is the sink's to count. */
   int (*finish)(void *ctx, const trc_summary_t *end);
   void (*release)(void *ctx); /* after finish, or to abandon (fork child) */
+  /* Optional (NULL: none): the writer thread says whether it is behind
+   * (trc_writer_set_pressure) before each buffer it takes. */
+  void (*pressure)(void *ctx, int behind);
 } rec_sink_t;
 
 typedef struct rec_s rec_t;

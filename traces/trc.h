@@ -167,11 +167,35 @@ typedef struct trc_summary {
                           or replaced by the program and reopened the file */
   uint32_t end_signal; /* the fatal signal that ended the recording, 0 if it
                           ended normally (exit, exec) */
+  /* The recorder's cost, so that a user sees why a recording was slow
+   * (0 where unknown: older files, generated traces): */
+  uint64_t hook_ns;      /* program threads' time in the recorder's hooks,
+                            the allocator's own time left out: estimated from
+                            sampled events, plus every buffer handoff */
+  uint64_t hook_samples; /* events hook_ns was sampled on */
+  uint64_t wait_ns;      /* program threads' time blocked on backpressure
+                            (every buffer queued, waiting for the writer) */
+  uint64_t writer_ns;    /* the writer's busy time: coding, zstd, write */
+  uint64_t chunks_fast;  /* EVENTS chunks coded fast (writer behind) */
+  uint64_t events_fast;  /* events in those chunks */
 } trc_summary_t;
 
 /* Fields of the version-4 summary extension, in order (a reader skips the
  * ones it does not know). */
-enum { TRC_SUMX_REOPENED, TRC_SUMX_SIGNAL, TRC_SUMX_COUNT };
+enum {
+  TRC_SUMX_REOPENED,
+  TRC_SUMX_SIGNAL,
+  TRC_SUMX_HOOK_NS,
+  TRC_SUMX_HOOK_SAMPLES,
+  TRC_SUMX_WAIT_NS,
+  TRC_SUMX_WRITER_NS,
+  TRC_SUMX_CHUNKS_FAST,
+  TRC_SUMX_EVENTS_FAST,
+  TRC_SUMX_COUNT
+};
+
+/* trc_writer_opts_t.fast_level: store fast chunks uncompressed. */
+#define TRC_LEVEL_NONE (-1000)
 
 /* ---- writer (trc_writer.c) ------------------------------------------- */
 
@@ -188,6 +212,10 @@ typedef struct trc_writer_opts {
    * touching the number, which is the program's now) and counts it in the
    * summary's `reopened`. NULL: the fd is trusted. */
   const char *reopen_path;
+  /* Fast coding, for a caller that falls behind (trc_writer_set_pressure):
+   * zstd level of fast-coded chunks (negative levels allowed;
+   * TRC_LEVEL_NONE: stored uncompressed). 0 means the default (-1). */
+  int fast_level;
 } trc_writer_opts_t;
 
 /* Creates path (truncating it) and writes the header. opts may be NULL.
@@ -214,6 +242,13 @@ int trc_writer_add_thread(trc_writer_t *w, const trc_thread_t *t);
  * the call that filled it returns. */
 int trc_writer_events(trc_writer_t *w, uint32_t thread, const trc_event_t *ev,
                       size_t n);
+/* The caller's hint that it falls behind (a recorder whose queue grows):
+ * while set, a thread's chunk that starts is coded fast: every pointer as
+ * a delta from the previous one (no ring or size-class lookups; a valid
+ * coding of the same format) and compressed at opts.fast_level. A chunk
+ * keeps the coding it started with. The summary counts fast chunks and
+ * their events; `hksim trace compact` recodes a trace in full. */
+void trc_writer_set_pressure(trc_writer_t *w, int behind);
 /* Writes out every partly filled buffer and pending table now. */
 int trc_writer_flush(trc_writer_t *w);
 /* A thread has ended: writes its partly filled chunk and pending tables
@@ -225,8 +260,10 @@ int trc_writer_end_thread(trc_writer_t *w, uint32_t thread);
  * the arguments) and closes the file. Returns the first error the writer
  * met, if any. Frees nothing: call trc_writer_free after. */
 int trc_writer_finish(trc_writer_t *w, uint64_t end_time, uint64_t dropped);
-/* Same, taking end_time, dropped and end_signal from end (the other fields
- * are the writer's own counts and are ignored). */
+/* Same, taking end_time, dropped, end_signal, hook_ns, hook_samples,
+ * wait_ns and writer_ns from end, and adding end->reopened to the
+ * writer's own count (a recoded trace keeps its original's); the other
+ * fields are the writer's own counts and are ignored. */
 int trc_writer_finish_ext(trc_writer_t *w, const trc_summary_t *end);
 /* The lowest fd number the writer moves a guarded fd to (opts.reopen_path):
  * near the top of RLIMIT_NOFILE's soft limit, clear of the low numbers

@@ -44,6 +44,9 @@
 #define TRC_MAX_CHUNK_EVENTS (1u << 20)
 #define TRC_DEFAULT_CHUNK_EVENTS 65536u
 #define TRC_DEFAULT_LEVEL 3
+/* zstd level of fast-coded chunks (trc_writer_set_pressure): measured in
+ * docs/recorder.md, "Keeping up". */
+#define TRC_DEFAULT_FAST_LEVEL (-1)
 /* Thread indexes the writer accepts (dense from 0). */
 #define TRC_MAX_THREADS (1u << 20)
 /* A pending table is written as soon as its raw bytes pass this. */

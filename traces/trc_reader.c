@@ -562,6 +562,12 @@ static int decode_summary(trc_reader_t *r, const uint8_t *p,
     for (uint64_t i = 0; i < next; i++) {
       GET(v);
       if (i == TRC_SUMX_REOPENED) s->reopened = v;
+      if (i == TRC_SUMX_HOOK_NS) s->hook_ns = v;
+      if (i == TRC_SUMX_HOOK_SAMPLES) s->hook_samples = v;
+      if (i == TRC_SUMX_WAIT_NS) s->wait_ns = v;
+      if (i == TRC_SUMX_WRITER_NS) s->writer_ns = v;
+      if (i == TRC_SUMX_CHUNKS_FAST) s->chunks_fast = v;
+      if (i == TRC_SUMX_EVENTS_FAST) s->events_fast = v;
       if (i == TRC_SUMX_SIGNAL) {
         if (v > 255) return HK_E_CORRUPT;
         s->end_signal = (uint32_t)v;

@@ -31,6 +31,7 @@ static const uint8_t tab_kind[NTAB] = {TRC_CHUNK_SITES, TRC_CHUNK_MODULES,
 typedef struct tstate {
   trc_buf_t col[NCOL];
   uint32_t n;
+  int fast;             /* this chunk is coded fast (pm.prev only) */
   uint64_t chunk_time;  /* time of the last event in this chunk (or 0) */
   uint64_t thread_time; /* time of the last event accepted for the thread */
   trc_size_cache_t sizes;
@@ -62,6 +63,9 @@ struct trc_writer_s {
   int err; /* sticky: the first error met */
   int finished;
   int level;
+  int fast_level;       /* zstd level of fast chunks, or TRC_LEVEL_NONE */
+  int pressure;         /* trc_writer_set_pressure: new chunks start fast */
+  uint64_t chunks_fast, events_fast;
   uint32_t chunk_events;
   ZSTD_CCtx *cctx;
   tstate_t **th;
@@ -178,8 +182,10 @@ static size_t piece_end(const size_t *cuts, int ncuts, int i, size_t raw_len) {
  * threaded stress 3.94 -> 3.84 bytes/event, sqlite3 1.09 -> 1.05, python3
  * 0.60 -> 0.59), and zstd sizes its tables to the column. */
 static int write_chunk(trc_writer_t *w, uint8_t kind, const uint8_t *raw,
-                       size_t raw_len, const size_t *cuts, int ncuts) {
+                       size_t raw_len, const size_t *cuts, int ncuts,
+                       int level) {
   if (w->err) return w->err;
+  if (level == TRC_LEVEL_NONE) ncuts = 0; /* stored as is: no frames */
   size_t bound = 0;
   for (int i = 0; i <= ncuts; i++)
     bound += ZSTD_compressBound(piece_end(cuts, ncuts, i, raw_len) -
@@ -190,15 +196,16 @@ static int write_chunk(trc_writer_t *w, uint8_t kind, const uint8_t *raw,
   uint8_t *h = w->out.p, *pay = h + TRC_CHUNK_HDR_SIZE;
   uint8_t codec = TRC_CODEC_ZSTD;
   size_t stored = 0, from = 0;
-  for (int i = 0; i <= ncuts; i++) {
+  for (int i = 0; i <= ncuts && level != TRC_LEVEL_NONE; i++) {
     size_t to = piece_end(cuts, ncuts, i, raw_len);
     size_t k = ZSTD_compressCCtx(w->cctx, pay + stored, bound - stored,
-                                 raw + from, to - from, w->level);
+                                 raw + from, to - from, level);
     if (ZSTD_isError(k)) return fail(w, HK_E_COMPRESS);
     stored += k;
     from = to;
   }
-  if (stored >= raw_len) { /* incompressible: store it as it is */
+  if (level == TRC_LEVEL_NONE || stored >= raw_len) {
+    /* incompressible, or asked not to compress: store it as it is */
     codec = TRC_CODEC_RAW;
     memcpy(pay, raw, raw_len);
     stored = raw_len;
@@ -227,7 +234,7 @@ static int flush_table(trc_writer_t *w, int t) {
   trc_buf_varint(&w->raw, tb->n);
   memcpy(w->raw.p + w->raw.len, tb->b.p, tb->b.len);
   w->raw.len += tb->b.len;
-  int rc = write_chunk(w, tab_kind[t], w->raw.p, w->raw.len, NULL, 0);
+  int rc = write_chunk(w, tab_kind[t], w->raw.p, w->raw.len, NULL, 0, w->level);
   tb->b.len = 0;
   tb->n = 0;
   tb->prev0 = 0;
@@ -245,6 +252,7 @@ static int flush_tables(trc_writer_t *w) {
 static void tstate_reset(tstate_t *t) {
   for (int c = 0; c < NCOL; c++) t->col[c].len = 0;
   t->n = 0;
+  t->fast = 0;
   t->chunk_time = 0;
   memset(&t->sizes, 0, sizeof t->sizes);
   memset(t->last_site, 0, sizeof t->last_site);
@@ -273,7 +281,12 @@ static int flush_thread(trc_writer_t *w, uint32_t idx) {
     memcpy(w->raw.p + w->raw.len, t->col[c].p, t->col[c].len);
     w->raw.len += t->col[c].len;
   }
-  rc = write_chunk(w, TRC_CHUNK_EVENTS, w->raw.p, w->raw.len, cuts, ncuts);
+  rc = write_chunk(w, TRC_CHUNK_EVENTS, w->raw.p, w->raw.len, cuts, ncuts,
+                   t->fast ? w->fast_level : w->level);
+  if (t->fast) {
+    w->chunks_fast++;
+    w->events_fast += t->n;
+  }
   tstate_reset(t);
   return rc;
 }
@@ -361,13 +374,17 @@ static void put_ptr(uint8_t **pp, unsigned mode, uint64_t k, uint64_t v) {
 /* Codes one event into the thread's columns. Budget: a few dozen
  * instructions, a handful of ring probes and one class stack search; no
  * I/O. */
-static void encode_event(tstate_t *t, cursor_t *cu, const trc_event_t *e) {
+HK_FORCE_INLINE void encode_event(tstate_t *t, cursor_t *cu,
+                                  const trc_event_t *e, int fast) {
   trc_pmodel_t *pm = &t->pm;
   unsigned op = e->op;
   uint8_t **x = &cu->c[COL_EXTRAS];
   uint64_t k = 0, v = 0;
   unsigned old_cls = 0;
-  if (trc_op_has_old(op)) {
+  if (fast && trc_op_has_old(op)) { /* a delta from prev, or null */
+    put(x, e->old_ptr ? TRC_PM_DELTA : TRC_PM_NULL);
+    if (e->old_ptr) put(x, hk_zigzag((int64_t)(e->old_ptr - pm->prev)));
+  } else if (trc_op_has_old(op)) {
     unsigned m = ptr_mode(t, e->old_ptr, &k, &v);
     old_cls = ring_class(t, m, v);
     put(x, m);
@@ -389,6 +406,16 @@ static void encode_event(tstate_t *t, cursor_t *cu, const trc_event_t *e) {
    * TRC_CLS_D; ring indexes are then stored + TRC_CLS_D. */
   unsigned cls = 0, freed_cls = 0, m;
   int j = -1;
+  if (fast) {
+    /* Fast: no ring, no class stacks; the reader keeps them, but a chunk
+     * that never names them needs only prev here. */
+    m = e->ptr ? TRC_PM_DELTA : TRC_PM_NULL;
+    if (e->ptr) {
+      put(&cu->c[COL_PTRS], hk_zigzag((int64_t)(e->ptr - pm->prev)));
+      pm->prev = e->ptr;
+    }
+    goto coded;
+  }
   if (trc_op_has_size(op) && e->ptr) {
     cls = trc_size_class(trc_request(op, e->size, e->nmemb));
     j = trc_pm_find(pm, cls, e->ptr);
@@ -408,6 +435,7 @@ static void encode_event(tstate_t *t, cursor_t *cu, const trc_event_t *e) {
     t->exact_pos[bucket(e->ptr >> 4, EXACT_BITS)] = pm->seq;
     t->region_pos[bucket(e->ptr >> 16, NEAR_BITS)] = pm->seq;
   }
+coded:;
   unsigned ob = op | (m << TRC_OB_PM_SHIFT);
   /* An allocation that returned no pointer says in its extras whether it
    * failed (the op byte has no room: its bit 4 serves the sites). */
@@ -505,6 +533,8 @@ int trc_writer_create_fd(trc_writer_t **out, int fd, const trc_header_t *hdr,
     w->fd = move_high(fd);
   }
   w->level = opts && opts->level ? opts->level : TRC_DEFAULT_LEVEL;
+  w->fast_level = opts && opts->fast_level ? opts->fast_level
+                                           : TRC_DEFAULT_FAST_LEVEL;
   w->chunk_events = opts && opts->chunk_events ? opts->chunk_events
                                                : TRC_DEFAULT_CHUNK_EVENTS;
   if (w->chunk_events > TRC_MAX_CHUNK_EVENTS)
@@ -687,6 +717,15 @@ int trc_writer_events(trc_writer_t *w, uint32_t thread, const trc_event_t *ev,
       }
       cu.c[c] = t->col[c].p + t->col[c].len;
     }
+    if (t->n == 0) /* a chunk starts: its coding */
+      t->fast = __atomic_load_n(&w->pressure, __ATOMIC_RELAXED);
+    if (t->fast) {
+      for (size_t j = i; j < i + seg; j++) {
+        encode_event(t, &cu, &ev[j], 1);
+        w->counts[ev[j].op]++;
+        if (ev[j].flags & TRC_EV_FAILED) w->failed++;
+      }
+    } else {
     for (size_t j = i; j < i + seg; j++) {
       /* The exact index and the ring are too large for the cache: fetch
        * ahead (the index for 8 events on, the ring entry it names for 4).
@@ -698,9 +737,10 @@ int trc_writer_events(trc_writer_t *w, uint32_t thread, const trc_event_t *ev,
         uint32_t pos = t->exact_pos[bucket(ev[j + 4].ptr >> 4, EXACT_BITS)];
         __builtin_prefetch(&t->pm.ring[(pos - 1) & (t->pm.n - 1)]);
       }
-      encode_event(t, &cu, &ev[j]);
+      encode_event(t, &cu, &ev[j], 0);
       w->counts[ev[j].op]++;
       if (ev[j].flags & TRC_EV_FAILED) w->failed++;
+    }
     }
     for (int c = 0; c < NCOL; c++)
       t->col[c].len = (size_t)(cu.c[c] - t->col[c].p);
@@ -712,6 +752,10 @@ int trc_writer_events(trc_writer_t *w, uint32_t thread, const trc_event_t *ev,
 out:
   pthread_mutex_unlock(&w->mu);
   return rc;
+}
+
+void trc_writer_set_pressure(trc_writer_t *w, int behind) {
+  __atomic_store_n(&w->pressure, behind ? 1 : 0, __ATOMIC_RELAXED);
 }
 
 static int flush_all(trc_writer_t *w) {
@@ -776,9 +820,15 @@ int trc_writer_finish_ext(trc_writer_t *w, const trc_summary_t *end) {
       fail(w, rc);
     } else {
       trc_buf_varint(&b, TRC_SUMX_COUNT);
-      trc_buf_varint(&b, w->reopened);
+      trc_buf_varint(&b, w->reopened + end->reopened);
       trc_buf_varint(&b, end->end_signal);
-      rc = write_chunk(w, TRC_CHUNK_SUMMARY, b.p, b.len, NULL, 0);
+      trc_buf_varint(&b, end->hook_ns);
+      trc_buf_varint(&b, end->hook_samples);
+      trc_buf_varint(&b, end->wait_ns);
+      trc_buf_varint(&b, end->writer_ns);
+      trc_buf_varint(&b, w->chunks_fast);
+      trc_buf_varint(&b, w->events_fast);
+      rc = write_chunk(w, TRC_CHUNK_SUMMARY, b.p, b.len, NULL, 0, w->level);
     }
   }
   w->finished = 1;

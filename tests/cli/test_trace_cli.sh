@@ -50,6 +50,21 @@ for v in 1 2 3 4; do
   if diff -u "$data/golden-v$v.dump" "$tmp/out" >"$tmp/diff"; then ok; else bad "golden v$v dump differs"; head -20 "$tmp/diff"; fi
 done
 
+# compact: a new file with the same events (golden traces of every
+# version, recoded to the current one); refuses an existing OUT, a
+# damaged or cut IN (removing nothing, creating nothing) and a missing OUT.
+for v in 1 4; do
+  expect 0 "$hksim" trace compact "$data/golden-v$v.hkt" "$tmp/c$v.hkt"
+  "$hksim" trace dump "$data/golden-v$v.hkt" | grep '^t=' | sort -s -k2,2 >"$tmp/a"
+  "$hksim" trace dump "$tmp/c$v.hkt" | grep '^t=' | sort -s -k2,2 >"$tmp/b"
+  [ -s "$tmp/a" ] && cmp -s "$tmp/a" "$tmp/b" && ok || bad "compact v$v: events differ"
+  expect 0 "$hksim" trace verify "$tmp/c$v.hkt"
+done
+"$hksim" trace dump "$tmp/c1.hkt" | head -1 | grep -q 'format version 4' && ok || bad "compact: not version 4"
+expect 1 "$hksim" trace compact "$data/golden-v4.hkt" "$tmp/c4.hkt"
+grep -q "c4.hkt.*exists" "$tmp/err" && ok || bad "compact: names the existing OUT"
+expect 2 "$hksim" trace compact "$data/golden-v4.hkt"
+
 # Damaged input: exit 1, one line naming the file, never a crash.
 size=$(stat -c %s "$tmp/s.hkt")
 head -c $((size / 2)) "$tmp/s.hkt" >"$tmp/cut.hkt"
@@ -57,6 +72,8 @@ expect 1 "$hksim" trace verify "$tmp/cut.hkt"
 grep -q "cut.hkt" "$tmp/err" && grep -q "offset" "$tmp/err" && ok || bad "verify names file and offset"
 expect 1 "$hksim" trace info "$tmp/cut.hkt"
 expect 1 "$hksim" trace dump "$tmp/cut.hkt"
+expect 1 "$hksim" trace compact "$tmp/cut.hkt" "$tmp/cutc.hkt"
+grep -q "cut.hkt" "$tmp/err" && [ ! -e "$tmp/cutc.hkt" ] && ok || bad "compact of a cut trace: names it, writes nothing"
 head -c 100000 /dev/urandom >"$tmp/rand.hkt"
 expect 1 "$hksim" trace verify "$tmp/rand.hkt"
 expect 1 "$hksim" trace info "$tmp/rand.hkt" --json

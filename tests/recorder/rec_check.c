@@ -111,6 +111,12 @@ int main(int argc, char **argv) {
   put("summary", (uint64_t)s.have_summary);
   put("reopened", s.have_summary ? s.summary.reopened : 0);
   put("end_signal", s.have_summary ? s.summary.end_signal : 0);
+  put("hook_ns", s.have_summary ? s.summary.hook_ns : 0);
+  put("hook_samples", s.have_summary ? s.summary.hook_samples : 0);
+  put("wait_ns", s.have_summary ? s.summary.wait_ns : 0);
+  put("writer_ns", s.have_summary ? s.summary.writer_ns : 0);
+  put("chunks_fast", s.have_summary ? s.summary.chunks_fast : 0);
+  put("events_fast", s.have_summary ? s.summary.events_fast : 0);
   printf("bytes_per_event=%.3f\n",
          s.events ? (double)s.file_bytes / (double)s.events : 0.0);
 

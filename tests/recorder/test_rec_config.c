@@ -107,10 +107,43 @@ static void test_env(void **state) {
   unsetenv("HKREC_CHUNK");
 }
 
+/* HKREC_FAST (0, 1 default, 2) and HKREC_FAST_LEVEL ("none" or a zstd
+ * level -7..19 other than 0); invalid values leave the default. */
+static void test_env_fast(void **state) {
+  (void)state;
+  rec_config_t c;
+  rec_config_from_env(&c);
+  assert_int_equal(c.fast, 1);
+  assert_int_equal(c.fast_level, 0);
+  const struct { const char *v; int want; } lv[] = {
+      {"none", TRC_LEVEL_NONE}, {"-1", -1}, {"-7", -7}, {"19", 19},
+      {"5", 5}, {"-8", 0}, {"20", 0}, {"0", 0}, {"-", 0}, {"3x", 0},
+      {"", 0}, {"1000", 0}};
+  for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++) {
+    setenv("HKREC_FAST_LEVEL", lv[i].v, 1);
+    rec_config_from_env(&c);
+    if (c.fast_level != lv[i].want)
+      fail_msg("HKREC_FAST_LEVEL=%s: %d, wanted %d", lv[i].v, c.fast_level,
+               lv[i].want);
+  }
+  unsetenv("HKREC_FAST_LEVEL");
+  setenv("HKREC_FAST", "0", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.fast, 0);
+  setenv("HKREC_FAST", "2", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.fast, 2);
+  setenv("HKREC_FAST", "3", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.fast, 1);
+  unsetenv("HKREC_FAST");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_output_path),
       cmocka_unit_test(test_env),
+      cmocka_unit_test(test_env_fast),
       cmocka_unit_test(test_out_too_long),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

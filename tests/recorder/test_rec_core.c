@@ -27,6 +27,9 @@ typedef struct fake {
   uint64_t last_time[64];
   uint64_t ends, start_of[64], end_of[64]; /* entries with an end time */
   int unordered;
+  uint64_t slow_ns;          /* each events call spins this long */
+  uint64_t behind[2];        /* pressure calls by value */
+  trc_summary_t end;         /* what finish was given */
 } fake_t;
 
 static int f_site(void *c, uint32_t id, const uint64_t *fr, uint32_t d) {
@@ -57,6 +60,11 @@ static int f_thread(void *c, const trc_thread_t *t) {
 }
 static int f_events(void *c, uint32_t th, const trc_event_t *ev, size_t n) {
   fake_t *f = c;
+  if (f->slow_ns) { /* spin: the writer's CPU time, not a sleep */
+    uint64_t t0 = hk_now_ns();
+    while (hk_now_ns() - t0 < f->slow_ns) {
+    }
+  }
   f->events += n;
   f->calls++;
   if (n > f->max_call) f->max_call = n;
@@ -76,12 +84,19 @@ static int f_end_thread(void *c, uint32_t thread) {
 }
 static int f_finish(void *c, const trc_summary_t *end) {
   ((fake_t *)c)->finished++;
-  (void)end;
+  ((fake_t *)c)->end = *end;
   return 0;
 }
 static void f_release(void *c) { (void)c; }
-static const rec_sink_t fake_sink = {f_site,  f_module, f_thread, f_events,
-                                     f_end_thread, f_finish, f_release};
+static void f_pressure(void *c, int behind) {
+  fake_t *f = c;
+  pthread_mutex_lock(&f->mu);
+  f->behind[behind ? 1 : 0]++;
+  pthread_mutex_unlock(&f->mu);
+}
+static const rec_sink_t fake_sink = {f_site,       f_module, f_thread,
+                                     f_events,     f_end_thread, f_finish,
+                                     f_release,    f_pressure};
 
 static rec_t *make(fake_t *f, uint32_t block) {
   memset(f, 0, sizeof *f);
@@ -92,6 +107,43 @@ static rec_t *make(fake_t *f, uint32_t block) {
   rec_t *r;
   assert_int_equal(rec_create(&r, &c, &fake_sink, f), 0);
   return r;
+}
+
+/* A writer slower than the thread: the thread blocks on backpressure
+ * (summary wait_ns), the writer's CPU time is counted (writer_ns), and the
+ * writer tells the sink it is behind (pressure 1), so the trace writer
+ * codes fast. With HKREC_FAST=0 (cfg.fast 0) it never does. */
+static void test_backpressure_counted(void **state) {
+  (void)state;
+  for (int fast = 0; fast <= 1; fast++) {
+    fake_t f;
+    memset(&f, 0, sizeof f);
+    f.slow_ns = 2000000; /* 2 ms per buffer of 16 events */
+    rec_config_t c;
+    rec_config_default(&c);
+    c.block = 16;
+    c.buffers = 2;
+    c.fast = fast;
+    rec_t *r;
+    assert_int_equal(rec_create(&r, &c, &fake_sink, &f), 0);
+    rec_thread_t *t = rec_thread_attach(r, 1);
+    assert_non_null(t);
+    for (int i = 0; i < 16 * 12; i++)
+      rec_record(t, TRC_OP_MALLOC, 0, hk_tsc_end(), 0x1000 + (uint64_t)i, 0, 8,
+                 0, 0, 0);
+    rec_thread_flush(t, 1);
+    assert_int_equal(rec_finish(r, 0), 0);
+    assert_int_equal(f.events, 16 * 12);
+    /* 11 buffers queued while the writer needs 2 ms for each: the thread
+     * waited most of ~20 ms; the writer spun ~2 ms per buffer. */
+    assert_true(f.end.wait_ns > 5000000);
+    assert_true(f.end.writer_ns > 10000000);
+    if (fast)
+      assert_true(f.behind[1] > 0);
+    else
+      assert_true(f.behind[0] == 0 && f.behind[1] == 0);
+    rec_free(r);
+  }
 }
 
 static void test_handoff_blocks(void **state) {
@@ -402,7 +454,8 @@ static void test_unwritable(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_handoff_blocks), cmocka_unit_test(test_sites_and_reuse),
+      cmocka_unit_test(test_handoff_blocks),
+      cmocka_unit_test(test_backpressure_counted), cmocka_unit_test(test_sites_and_reuse),
       cmocka_unit_test(test_threads),        cmocka_unit_test(test_backpressure),
       cmocka_unit_test(test_finish_live),
       cmocka_unit_test(test_file), cmocka_unit_test(test_failed_path),           cmocka_unit_test(test_unwritable),

@@ -84,7 +84,7 @@ static void make_reference(void) {
   h.clock = TRC_CLOCK_MONOTONIC;
   h.tick_hz = TRC_NS_HZ;
   h.exe = "/bin/damaged";
-  trc_writer_opts_t o = {3, 40, NULL};
+  trc_writer_opts_t o = {3, 40, NULL, 0};
   trc_writer_t *w;
   assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
   hk_rng_t r;

@@ -59,7 +59,7 @@ static void make(int finish, int site_limit, int declare_threads) {
   trc_header_t h = {0};
   h.clock = TRC_CLOCK_VIRTUAL;
   h.tick_hz = TRC_NS_HZ;
-  trc_writer_opts_t o = {1, 25, NULL};
+  trc_writer_opts_t o = {1, 25, NULL, 0};
   trc_writer_t *w;
   assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
   uint64_t fr[3] = {1, 2, 3};

@@ -275,6 +275,11 @@ static void check_file(stream_t *st, uint32_t nth, uint32_t nsites,
   trc_reader_free(r);
 }
 
+/* Fast coding in roundtrip: 0 never; 1 the pressure hint flips at random
+ * between batches (chunks of both codings in one file), at zstd level
+ * rt_fast_level for the fast ones. */
+static int rt_fast, rt_fast_level;
+
 /* Random op streams of many threads handed to the writer in interleaved
  * batches, with small chunks so that tables and events alternate. */
 static void roundtrip(uint64_t seed, uint32_t nth, uint32_t per_thread,
@@ -298,7 +303,7 @@ static void roundtrip(uint64_t seed, uint32_t nth, uint32_t per_thread,
       frames[s][k] = k % 3 ? hk_rng_next(&r) : 0x555555554000ull + 8 * s - k;
   }
   trc_header_t h = header();
-  trc_writer_opts_t o = {level, chunk_events, NULL};
+  trc_writer_opts_t o = {level, chunk_events, NULL, rt_fast_level};
   trc_writer_t *w;
   assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
   size_t *pos = calloc(nth, sizeof *pos);
@@ -327,6 +332,7 @@ static void roundtrip(uint64_t seed, uint32_t nth, uint32_t per_thread,
       assert_int_equal(trc_writer_add_module(w, &m), 0);
       next_mod++;
     }
+    if (rt_fast) trc_writer_set_pressure(w, (int)hk_rng_below(&r, 2));
     if (k) {
       assert_int_equal(trc_writer_events(w, t, st[t].ev + pos[t], k), 0);
       pos[t] += k;
@@ -361,6 +367,12 @@ static void roundtrip(uint64_t seed, uint32_t nth, uint32_t per_thread,
   assert_int_equal(trc_scan(path, &sc), 0);
   assert_int_equal(sc.status, 0);
   assert_true(sc.events == n_total && sc.have_summary);
+  if (rt_fast) { /* both codings, counted */
+    assert_true(sc.summary.chunks_fast > 0);
+    assert_true(sc.summary.events_fast > 0 && sc.summary.events_fast < n_total);
+  } else {
+    assert_true(sc.summary.chunks_fast == 0 && sc.summary.events_fast == 0);
+  }
   for (uint32_t t = 0; t < nth; t++) free(st[t].ev);
   free(st);
   free(pos);
@@ -372,6 +384,63 @@ static void test_roundtrip_random(void **state) {
   roundtrip(2, 8, 3000, 500, 1);
   roundtrip(3, 33, 400, 7, 3);
   roundtrip(4, 3, 20000, 4096, 9);
+}
+
+/* Fast coding (trc_writer_set_pressure): chunks coded with pointer deltas
+ * only, at a negative zstd level, stored uncompressed, or at level 1,
+ * mixed with fully coded ones in one file, read back event for event
+ * (check_file), and counted in the summary. */
+static void test_roundtrip_fast(void **state) {
+  (void)state;
+  rt_fast = 1;
+  const int lv[] = {-1, TRC_LEVEL_NONE, 1, -7};
+  for (int i = 0; i < 4; i++) {
+    rt_fast_level = lv[i];
+    roundtrip(10 + (uint64_t)i, 4, 6000, 300, 3);
+  }
+  rt_fast_level = 0; /* the default fast level */
+  roundtrip(20, 1, 20000, 1000, 0);
+  rt_fast = 0;
+}
+
+/* The summary's recorder fields (version 4 extension): what finish_ext is
+ * given comes back, the writer's fast counts are its own, and a reopened
+ * count given is added to the writer's (a recoded trace keeps it). */
+static void test_summary_costs(void **state) {
+  (void)state;
+  trc_header_t h = header();
+  trc_writer_t *w;
+  assert_int_equal(trc_writer_create(&w, path, &h, NULL), 0);
+  trc_thread_t th = {0, 1, 0, 0, ""};
+  assert_int_equal(trc_writer_add_thread(w, &th), 0);
+  trc_event_t ev[40];
+  memset(ev, 0, sizeof ev);
+  for (int i = 0; i < 40; i++) {
+    ev[i].time = (uint64_t)i;
+    ev[i].op = TRC_OP_MALLOC;
+    ev[i].size = 16;
+    ev[i].ptr = 0x1000 + 32 * (uint64_t)i;
+  }
+  trc_writer_set_pressure(w, 1);
+  assert_int_equal(trc_writer_events(w, 0, ev, 40), 0);
+  trc_summary_t end = {0};
+  end.end_time = 50;
+  end.hook_ns = 123456789012ull;
+  end.hook_samples = 77;
+  end.wait_ns = 5;
+  end.writer_ns = 987654321;
+  end.reopened = 2;
+  end.chunks_fast = 999; /* ignored: the writer counts its own */
+  assert_int_equal(trc_writer_finish_ext(w, &end), 0);
+  trc_writer_free(w);
+  trc_scan_t s;
+  assert_int_equal(trc_scan(path, &s), 0);
+  assert_int_equal(s.status, 0);
+  assert_true(s.summary.hook_ns == 123456789012ull);
+  assert_true(s.summary.hook_samples == 77 && s.summary.wait_ns == 5);
+  assert_true(s.summary.writer_ns == 987654321);
+  assert_true(s.summary.chunks_fast == 1 && s.summary.events_fast == 40);
+  assert_true(s.summary.reopened == 2);
 }
 
 /* Hand-picked extremes: sizes 0 and UINT64_MAX, pointers at both ends of
@@ -494,7 +563,7 @@ static void test_writer_errors(void **state) {
   (void)state;
   trc_header_t h = minimal_header();
   trc_writer_t *w;
-  trc_writer_opts_t o = {1, 16, NULL};
+  trc_writer_opts_t o = {1, 16, NULL, 0};
   trc_event_t ev[64];
   fill_events(ev, 64);
 
@@ -543,7 +612,7 @@ static void test_guarded_fd(void **state) {
   (void)state;
   trc_header_t h = minimal_header();
   trc_writer_t *w;
-  trc_writer_opts_t o = {0, 16, path};
+  trc_writer_opts_t o = {0, 16, path, 0};
   trc_event_t ev[64];
   fill_events(ev, 64);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
@@ -593,7 +662,7 @@ static void test_free_unfinished(void **state) {
   (void)state;
   trc_header_t h = minimal_header();
   trc_writer_t *w;
-  trc_writer_opts_t o = {0, 16, NULL};
+  trc_writer_opts_t o = {0, 16, NULL, 0};
   trc_event_t ev[40];
   fill_events(ev, 40);
   assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
@@ -614,7 +683,7 @@ static void test_end_thread(void **state) {
   (void)state;
   trc_header_t h = minimal_header();
   trc_writer_t *w;
-  trc_writer_opts_t o = {0, 100, NULL};
+  trc_writer_opts_t o = {0, 100, NULL, 0};
   trc_event_t ev[60];
   fill_events(ev, 60);
   assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
@@ -652,7 +721,7 @@ static void test_read_at(void **state) {
   (void)state;
   trc_header_t h = minimal_header();
   trc_writer_t *w;
-  trc_writer_opts_t o = {0, 100, NULL};
+  trc_writer_opts_t o = {0, 100, NULL, 0};
   enum { N = 1000 };
   trc_event_t *ev = calloc(N, sizeof *ev);
   fill_events(ev, N);
@@ -721,7 +790,7 @@ static void test_threads(void **state) {
   enum { NT = 6 };
   trc_header_t h = minimal_header();
   trc_writer_t *w;
-  trc_writer_opts_t o = {1, 64, NULL};
+  trc_writer_opts_t o = {1, 64, NULL, 0};
   assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
   pthread_t tid[NT];
   targ_t a[NT];
@@ -940,6 +1009,8 @@ int main(void) {
       cmocka_unit_test(test_sites_depth0),
       cmocka_unit_test(test_header_check),
       cmocka_unit_test(test_roundtrip_random),
+      cmocka_unit_test(test_roundtrip_fast),
+      cmocka_unit_test(test_summary_costs),
       cmocka_unit_test(test_extremes),
       cmocka_unit_test(test_writer_refuses),
       cmocka_unit_test(test_writer_errors),
