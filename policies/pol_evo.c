@@ -205,11 +205,13 @@ static void close_window(evo_pol_t *v) {
 static void evo_observe(pol_t *p, const pol_outcome_t *o) {
   evo_pol_t *v = (evo_pol_t *)p;
   const pol_config_t *c = &p->cfg;
-  v->now_ns = o->time_ns;
+  /* the program's time never runs back (an outcome without it, 0, keeps
+   * the clock where it is) */
+  if (o->time_ns > v->now_ns) v->now_ns = o->time_ns;
   if (c->evo_mode == POL_EVO_OFF || v->mode == M_LEARN)
     v->elo->ops->observe(v->elo, o);
   if (c->evo_mode == POL_EVO_OFF) return;
-  if (v->w_ops == 0 && v->windows == 0) v->w_start_ns = o->time_ns;
+  if (v->w_ops == 0 && v->windows == 0) v->w_start_ns = v->now_ns;
   v->w_ops++;
   v->w_cost += o->cost_ns;
   pol_psquare_add(&v->w_p99, o->cost_ns);
@@ -222,7 +224,7 @@ static void evo_observe(pol_t *p, const pol_outcome_t *o) {
     v->w_main_cost += o->cost_ns;
   }
   if (v->w_ops >= c->evo_window_ops ||
-      o->time_ns - v->w_start_ns >= c->evo_window_ns)
+      v->now_ns - v->w_start_ns >= c->evo_window_ns)
     close_window(v);
 }
 

@@ -123,15 +123,18 @@ static void evaluate(ucb_pol_t *u, ucb_site_t *s, const pol_outcome_t *o) {
   }
   s->streak++;
   if (s->streak < c->ucb1_streak) return;
+  /* the program's time never runs back: an outcome that carries none (0)
+   * is taken as the last adoption's time and waits */
+  uint64_t now = o->time_ns > s->last_adopt_ns ? o->time_ns : s->last_adopt_ns;
   int cooled = !s->has_adopted_once ||
-               (o->time_ns - s->last_adopt_ns >= c->ucb1_cooldown_ns &&
+               (now - s->last_adopt_ns >= c->ucb1_cooldown_ns &&
                 o->op_seq - s->last_adopt_op >= c->ucb1_cooldown_ops);
   if (!cooled) return; /* the streak stands; adopt once the cooldown ends */
   s->adopted = ch;
   s->challenger = -1;
   s->streak = 0;
   s->has_adopted_once = 1;
-  s->last_adopt_ns = o->time_ns;
+  s->last_adopt_ns = now;
   s->last_adopt_op = o->op_seq;
   s->adoptions++;
   u->adoptions++;

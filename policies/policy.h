@@ -141,8 +141,9 @@ void pol_snapshot(const pol_t *p, pol_emit_fn emit, void *ctx);
  * replayer's model replays over cfg.oracle_arms, rpl_oracle.c); a site not
  * in the table gets the default arm (0 until set). While probing arm k
  * (pol_oracle_probe) it serves k everywhere and sums each site's outcome
- * costs. pol_oracle_each() visits every site seen with its cost under the
- * arm probed. All three return HK_E_* codes (HK_E_RANGE: arm out of the
+ * costs (every outcome: delayed credit included); each probe, and -1
+ * (serve the table again), clears the sums. pol_oracle_each() visits
+ * every site seen with its cost under the arm probed. All three return HK_E_* codes (HK_E_RANGE: arm out of the
  * set; HK_E_NOMEM; HK_E_STATE: not an oracle). */
 int pol_oracle_probe(pol_t *p, int arm);
 int pol_oracle_set(pol_t *p, uint64_t site, int arm); /* site 0: default */

@@ -142,6 +142,15 @@ static void test_cooldown_on_program_time(void **state) {
     pol_observe(p, &o);
   }
   assert_int_equal(adopted(p, S), 4); /* the first adoption is free */
+  /* outcomes without the program's time (0) never run the clock back past
+   * the cooldown (0 - 10 would wrap to "long ago") */
+  for (int i = 0; i < 6; i++) {
+    pol_outcome_t o = {.site = S, .size = 1 << 20,
+                       .strategy = {pol_ucb1_thresholds[0], 0}, .cost_ns = 10,
+                       .op_seq = ++op, .vtime_ns = 1000000, .time_ns = 0};
+    pol_observe(p, &o);
+  }
+  assert_int_equal(adopted(p, S), 4);
   for (int i = 0; i < 6; i++) {
     pol_outcome_t o = {.site = S, .size = 1 << 20,
                        .strategy = {pol_ucb1_thresholds[0], 0}, .cost_ns = 10,
