@@ -22,8 +22,10 @@ CREATE TABLE IF NOT EXISTS symbol_inlines (
 ) WITHOUT ROWID;
 
 -- Power-of-two size classes: class k holds sizes in (2^(k-1), 2^k];
--- class 4 also holds 1 to 16 bytes; class 0 is size 0 (frees carry no
--- size in trace_op). label names the upper bound.
+-- class 4 also holds 1 to 16 bytes; class 0 is size 0 (a zero-byte
+-- request, realloc(p, 0)). A free is classed by the size of the block it
+-- frees (trace_op.size), so alloc and free latency split by size class
+-- alike. label names the upper bound.
 CREATE TABLE IF NOT EXISTS size_classes (
   class  INTEGER PRIMARY KEY,
   lo     INTEGER NOT NULL UNIQUE,

@@ -412,7 +412,9 @@ int trc_estimate(const char *path, trc_estimate_t *e);
  * releases the slot. */
 typedef struct trc_pop {
   uint64_t size;       /* bytes requested (calloc, reallocarray: nmemb*size,
-                          saturated); 0 for free */
+                          saturated); free: the size of the block it frees
+                          (what its allocation asked for), so frees split
+                          by size class too */
   uint32_t slot;
   uint32_t site;       /* stack id */
   uint32_t caller;     /* dense id of the immediate caller address, from 1 */

@@ -314,7 +314,7 @@ static int new_object(prep_t *p, const trc_event_t *e, uint64_t size,
   live_ent_t *old = live_find(&p->live, e->ptr);
   if (old) {
     p->st->double_allocs++;
-    int rc = emit(p, e, TRC_OP_FREE, old->slot, 0, TRC_PF_IMPLICIT);
+    int rc = emit(p, e, TRC_OP_FREE, old->slot, old->size, TRC_PF_IMPLICIT);
     if (!rc) rc = release(p, old);
     if (rc) return rc;
   }
@@ -337,7 +337,7 @@ static int step(prep_t *p, const trc_event_t *e) {
       st->unmatched_frees++;
       return 0;
     }
-    rc = emit(p, e, TRC_OP_FREE, le->slot, 0, 0);
+    rc = emit(p, e, TRC_OP_FREE, le->slot, le->size, 0);
     return rc ? rc : release(p, le);
   }
   if (trc_op_is_realloc(e->op)) {
@@ -368,7 +368,8 @@ static int step(prep_t *p, const trc_event_t *e) {
       live_ent_t *other = live_find(&p->live, e->ptr);
       if (other) {
         st->double_allocs++;
-        rc = emit(p, e, TRC_OP_FREE, other->slot, 0, TRC_PF_IMPLICIT);
+        rc = emit(p, e, TRC_OP_FREE, other->slot, other->size,
+                  TRC_PF_IMPLICIT);
         if (!rc) rc = release(p, other);
         if (rc) return rc;
       }
@@ -467,7 +468,8 @@ int trc_prepare(const char *path, const trc_prepare_opts_t *opts,
 /* ---- prepared programs on disk (.hkp) -------------------------------- */
 
 #define PROG_MAGIC "HKPROG1\n"
-#define PROG_VERSION 3 /* 2: the checksum; 3: trc_pop_t.time_ns */
+#define PROG_VERSION 4 /* 2: the checksum; 3: trc_pop_t.time_ns; 4: a
+                          free's size is the freed block's */
 #define PROG_ALIGN 64
 
 /* The .hkp header; ops start at ops_off, callers (u64 addr[0..n]) at

@@ -24,11 +24,11 @@ static const char ana_fixture_sql[] =
     " (1, 2, 5000, NULL, 2, '1388 1400', 5, 5242880);"
     "INSERT INTO symbols VALUES (1, 4660, 'make_vm', '/src/vm.c', 42,"
     " '/nonexistent/libfoo.so');"
-    /* even seq: malloc 2 MiB at site 1; odd: free (size 0) */
+    /* even seq: malloc 2 MiB at site 1; odd: its free (which carries
+     * the freed block's size, as prepare writes it) */
     "INSERT INTO trace_op WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL"
     " SELECT n + 1 FROM s WHERE n < 9) SELECT 1, n, CASE n % 2 WHEN 0 THEN 1"
-    " ELSE 5 END, CASE n % 2 WHEN 0 THEN 2097152 ELSE 0 END, 1 + n % 2, 0,"
-    " n / 2, 0, 0 FROM s;"
+    " ELSE 5 END, 2097152, 1 + n % 2, 0, n / 2, 0, 0 FROM s;"
     "INSERT INTO runs(run_id, trace_id, backend, policy, seed, repeat, touch,"
     " per_op, status, error, started_at, ops, total_ns, median_ns, p95_ns,"
     " p99_ns, mmap_calls, munmap_calls, madvise_calls, mremap_calls,"

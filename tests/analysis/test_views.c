@@ -146,11 +146,13 @@ static void test_size_class_latency(void **state) {
   NEAR(qd(db, q), 90);
   snprintf(q, sizeof q, "SELECT mean_ns%s", w);
   NEAR(qd(db, q), 50);
-  /* frees: size 0, 20..100 ns -> p50 60 */
+  /* frees carry the freed block's size: 2 MiB, 20..100 ns -> p50 60 */
   NEAR(qd(db, "SELECT p50_ns FROM size_class_latency WHERE run_id = 1"
               " AND kind = 'free'"), 60);
   assert_string_equal(qs(db, "SELECT size_class FROM size_class_latency WHERE"
-                             " run_id = 1 AND kind = 'free'"), "size 0");
+                             " run_id = 1 AND kind = 'free'"), "2 MiB");
+  NEAR(qd(db, "SELECT COUNT(*) FROM size_class_latency WHERE"
+              " size_class = 'size 0'"), 0);
   NEAR(qd(db, "SELECT COUNT(*) FROM size_class_latency"), 4);
   /* size classes: 2 MiB is the top of its class, 2 MiB + 1 the next */
   NEAR(qd(db, "SELECT class FROM size_classes WHERE lo <= 2097152 ORDER BY lo"

@@ -62,6 +62,7 @@ static void test_pair(void **state) {
   assert_int_equal(c.op[0].size, 100);
   assert_int_equal(c.op[1].op, TRC_OP_FREE);
   assert_int_equal(c.op[1].slot, 0);
+  assert_int_equal(c.op[1].size, 100); /* a free carries the freed size */
   assert_int_equal(st.unmatched_frees, 0);
   assert_int_equal(st.live_at_exit, 0);
   assert_int_equal(st.peak_live_bytes, 100);
@@ -92,6 +93,7 @@ static void test_double_alloc(void **state) {
   assert_int_equal(c.op[2].op, TRC_OP_FREE);
   assert_true(c.op[2].flags & TRC_PF_IMPLICIT);
   assert_int_equal(c.op[2].slot, 0);
+  assert_int_equal(c.op[2].size, 10); /* the retired block's size */
   assert_int_equal(c.op[3].slot, 0); /* the released slot is reused */
   assert_int_equal(c.op[3].size, 30);
   assert_int_equal(c.op[4].slot, 0);
@@ -110,6 +112,8 @@ static void test_realloc_chain(void **state) {
   assert_int_equal(c.n, 5);
   for (size_t i = 0; i < 5; i++) assert_int_equal(c.op[i].slot, 0);
   assert_int_equal(c.op[3].size, 40);
+  assert_int_equal(c.op[4].op, TRC_OP_FREE);
+  assert_int_equal(c.op[4].size, 40); /* the block as the last realloc left it */
   assert_int_equal(st.unmatched_frees, 1); /* 0x2000 moved away already */
   assert_int_equal(st.peak_live_bytes, 40);
   assert_int_equal(st.live_at_exit, 0);
