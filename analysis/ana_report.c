@@ -36,10 +36,32 @@ typedef enum ckind {
   C_RATE,  /* fraction as 90.0% */
 } ckind_t;
 
+/* A column: its heading in md and tex; in CSV the heading made an
+ * identifier ("median ns" -> median_ns) so that pandas, R and SQL imports
+ * get names they can use. */
 typedef struct col {
   const char *head;
   ckind_t kind;
 } col_t;
+
+/* The heading as an identifier: lower case letters, digits and single
+ * underscores ("peak RSS" -> peak_rss, "ns/op" -> ns_op). */
+static void ident(const char *head, char *buf, size_t len) {
+  size_t o = 0;
+  int gap = 0;
+  for (const char *c = head; *c && o + 2 < len; c++) {
+    char ch = *c;
+    if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
+    if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) {
+      if (gap && o) buf[o++] = '_';
+      buf[o++] = ch;
+      gap = 0;
+    } else {
+      gap = 1;
+    }
+  }
+  buf[o] = 0;
+}
 
 static void grouped(char *buf, size_t len, long long v) {
   char raw[32];
@@ -133,8 +155,14 @@ static void row_end(FILE *out, ana_format_t fmt) {
         out);
 }
 
-static void header(FILE *out, ana_format_t fmt, const col_t *cols, int n,
-                   const char *caption) {
+/* Whether column i is printed in the table of group g: g < 0 or no
+ * groups, every column; else the columns of group 0 (keys) and of g. */
+static int in_group(const int *groups, int i, int g) {
+  return g < 0 || !groups || groups[i] == 0 || groups[i] == g;
+}
+
+static void header_g(FILE *out, ana_format_t fmt, const col_t *cols, int n,
+                     const char *caption, const int *groups, int g) {
   if (fmt == ANA_FMT_TEX) {
     fputs("\\begin{table}[htbp]\n\\centering\n\\small\n", out);
     if (caption) {
@@ -143,23 +171,39 @@ static void header(FILE *out, ana_format_t fmt, const col_t *cols, int n,
       fputs("}\n", out);
     }
     fputs("\\begin{tabular}{", out);
-    for (int i = 0; i < n; i++) fputc(cols[i].kind == C_TEXT ? 'l' : 'r', out);
+    for (int i = 0; i < n; i++)
+      if (in_group(groups, i, g)) fputc(cols[i].kind == C_TEXT ? 'l' : 'r', out);
     fputs("}\n\\toprule\n", out);
   }
   row_start(out, fmt);
+  int first = 1;
   for (int i = 0; i < n; i++) {
-    if (i) row_sep(out, fmt);
-    put_escaped(out, cols[i].head, fmt);
+    if (!in_group(groups, i, g)) continue;
+    if (!first) row_sep(out, fmt);
+    first = 0;
+    if (fmt == ANA_FMT_CSV) {
+      char id[96];
+      ident(cols[i].head, id, sizeof id);
+      fputs(id, out);
+    } else {
+      put_escaped(out, cols[i].head, fmt);
+    }
   }
   row_end(out, fmt);
   if (fmt == ANA_FMT_MD) {
     fputs("|", out);
     for (int i = 0; i < n; i++)
-      fputs(cols[i].kind == C_TEXT ? "---|" : "---:|", out);
+      if (in_group(groups, i, g))
+        fputs(cols[i].kind == C_TEXT ? "---|" : "---:|", out);
     fputs("\n", out);
   } else if (fmt == ANA_FMT_TEX) {
     fputs("\\midrule\n", out);
   }
+}
+
+static void header(FILE *out, ana_format_t fmt, const col_t *cols, int n,
+                   const char *caption) {
+  header_g(out, fmt, cols, n, caption, NULL, -1);
 }
 
 static void footer(FILE *out, ana_format_t fmt) {
@@ -169,15 +213,19 @@ static void footer(FILE *out, ana_format_t fmt) {
 
 /* Prints the rows of st (already bound) with cols; the first skip result
  * columns are not printed (grouping keys). Returns rows or < 0. */
-static long rows(sqlite3_stmt *st, FILE *out, ana_format_t fmt,
-                 const col_t *cols, int n, int skip) {
+static long rows_g(sqlite3_stmt *st, FILE *out, ana_format_t fmt,
+                   const col_t *cols, int n, int skip, const int *groups,
+                   int g) {
   long count = 0;
   int s;
   char buf[256];
   while ((s = sqlite3_step(st)) == SQLITE_ROW) {
     row_start(out, fmt);
+    int first = 1;
     for (int i = 0; i < n; i++) {
-      if (i) row_sep(out, fmt);
+      if (!in_group(groups, i, g)) continue;
+      if (!first) row_sep(out, fmt);
+      first = 0;
       cell(st, i + skip, cols[i].kind, fmt, buf, sizeof buf);
       put_escaped(out, buf, fmt);
     }
@@ -187,6 +235,11 @@ static long rows(sqlite3_stmt *st, FILE *out, ana_format_t fmt,
   return s == SQLITE_DONE ? count : -1;
 }
 
+static long rows(sqlite3_stmt *st, FILE *out, ana_format_t fmt,
+                 const col_t *cols, int n, int skip) {
+  return rows_g(st, out, fmt, cols, n, skip, NULL, -1);
+}
+
 static int sql_fail(sqlite3 *db, char *why, size_t len) {
   snprintf(why, len, "%s", sqlite3_errmsg(db));
   return HK_E_SQLITE;
@@ -194,6 +247,8 @@ static int sql_fail(sqlite3 *db, char *why, size_t len) {
 
 /* ---- the standard comparison table ----------------------------------- */
 
+/* The standard table. Groups (tex prints one table per group, so each
+ * fits a page): 1 time, 2 memory and system calls. */
 static const col_t std_cols[] = {
     {"trace", C_TEXT},       {"backend", C_TEXT},    {"policy", C_TEXT},
     {"runs", C_INT},         {"failed", C_INT},
@@ -202,6 +257,28 @@ static const col_t std_cols[] = {
     {"page faults", C_INT},  {"mmap", C_INT},        {"munmap", C_INT},
     {"madvise", C_INT},      {"mremap", C_INT},      {"brk", C_INT},
     {"peak RSS", C_MIB},     {"hit rate", C_RATE},
+};
+static const int std_groups[] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                 2, 2, 2, 2, 2, 2, 2, 2};
+static const char *const std_group_caption[] = {
+    NULL, "time", "memory and system calls"};
+
+/* CSV: raw numbers under identifiers, the CI as two columns, and the
+ * bound below which the per-op percentiles are not resolved (3 x the
+ * timer's resolution, per op: divided by K for --per-op batch:K). */
+static const col_t std_csv_cols[] = {
+    {"trace", C_TEXT},          {"backend", C_TEXT},
+    {"policy", C_TEXT},         {"runs", C_INT},
+    {"failed", C_INT},          {"ns_per_op", C_NS},
+    {"ns_per_op_ci_lo", C_NS},  {"ns_per_op_ci_hi", C_NS},
+    {"vs_best", C_TEXT},        {"median_ns", C_NS},
+    {"p95_ns", C_NS},           {"p99_ns", C_NS},
+    {"resolution_bound_ns", C_NS},
+    {"vs_mimalloc_pct", C_PCT}, {"page_faults", C_INT},
+    {"mmap_calls", C_INT},      {"munmap_calls", C_INT},
+    {"madvise_calls", C_INT},   {"mremap_calls", C_INT},
+    {"brk_calls", C_INT},       {"peak_rss_bytes", C_INT},
+    {"hit_rate", C_RATE},
 };
 
 /* A per-op percentile below 3 times the timer's resolution is not a number
@@ -238,6 +315,28 @@ static const char std_sql[] =
     " ORDER BY v.trace, v.trace_id, v.ns_per_op IS NULL, v.ns_per_op,"
     " v.backend, v.policy";
 #undef BOUNDED
+
+#define VS_BEST                                                              \
+  " CASE WHEN k.place IS NULL THEN NULL"                                     \
+  "  WHEN k.ns_per_op = k.best_ns_per_op THEN 'best'"                        \
+  "  WHEN k.tied THEN 'tied'"                                                \
+  "  WHEN k.ns_per_op_ci_lo IS NULL OR k.best_ci_hi IS NULL THEN 'no CI'"    \
+  "  ELSE 'slower' END,"
+static const char std_csv_sql[] =
+    "SELECT v.trace, v.backend, v.policy, v.runs,"
+    " (SELECT COUNT(*) FROM runs f WHERE f.trace_id = v.trace_id"
+    "   AND f.backend = v.backend AND f.policy IS v.policy"
+    "   AND f.status = 'failed'),"
+    " v.ns_per_op, v.ns_per_op_ci_lo, v.ns_per_op_ci_hi," VS_BEST
+    " v.median_ns, v.p95_ns, v.p99_ns, 3 * v.timer_resolution_ns,"
+    " v.vs_mimalloc_pct, v.page_faults,"
+    " v.mmap_calls, v.munmap_calls, v.madvise_calls, v.mremap_calls,"
+    " v.brk_calls, v.peak_rss_bytes, v.hit_rate"
+    " FROM vs_mimalloc v LEFT JOIN config_rank k ON k.trace_id = v.trace_id"
+    "  AND k.backend = v.backend AND k.policy IS v.policy"
+    " ORDER BY v.trace, v.trace_id, v.ns_per_op IS NULL, v.ns_per_op,"
+    " v.backend, v.policy";
+#undef VS_BEST
 
 static const col_t fail_cols[] = {
     {"run", C_INT},     {"trace", C_TEXT},  {"backend", C_TEXT},
@@ -313,9 +412,12 @@ int ana_report_tables(ana_db_t *adb, ana_format_t fmt, FILE *out, char *why,
   if (sqlite3_prepare_v2(db, std_sql, -1, &st, NULL) != SQLITE_OK)
     return sql_fail(db, why, len);
   if (fmt == ANA_FMT_CSV) {
-    header(out, fmt, std_cols, n, NULL);
-    sqlite3_bind_null(st, 1);
-    if (rows(st, out, fmt, std_cols, n, 0) < 0) rc = sql_fail(db, why, len);
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(db, std_csv_sql, -1, &st, NULL) != SQLITE_OK)
+      return sql_fail(db, why, len);
+    int nc = (int)HK_ARRAY_LEN(std_csv_cols);
+    header(out, fmt, std_csv_cols, nc, NULL);
+    if (rows(st, out, fmt, std_csv_cols, nc, 0) < 0) rc = sql_fail(db, why, len);
     sqlite3_finalize(st);
     return rc;
   }
@@ -347,13 +449,23 @@ int ana_report_tables(ana_db_t *adb, ana_format_t fmt, FILE *out, char *why,
     } else if (traces) {
       fputs("\n", out);
     }
-    header(out, fmt, std_cols + 1, n - 1, cap);
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, sqlite3_column_int64(tr, 0));
-    /* rows() prints columns 1.. of the query: the trace is the heading. */
-    long k = rows(st, out, fmt, std_cols + 1, n - 1, 1);
-    if (k < 0) rc = sql_fail(db, why, len);
-    footer(out, fmt);
+    /* LaTeX: one table per metric group, each narrow enough for a page;
+     * Markdown: one wide table. */
+    int g0 = fmt == ANA_FMT_TEX ? 1 : -1, g1 = fmt == ANA_FMT_TEX ? 2 : -1;
+    for (int g = g0; g <= g1 && !rc; g++) {
+      char gcap[600];
+      if (g > 0)
+        snprintf(gcap, sizeof gcap, "%s: %s", cap, std_group_caption[g]);
+      if (g > g0) fputs("\n", out);
+      header_g(out, fmt, std_cols + 1, n - 1, g > 0 ? gcap : cap,
+               std_groups + 1, g);
+      sqlite3_reset(st);
+      sqlite3_bind_int64(st, 1, sqlite3_column_int64(tr, 0));
+      /* rows() prints columns 1.. of the query: the trace is the heading. */
+      long k = rows_g(st, out, fmt, std_cols + 1, n - 1, 1, std_groups + 1, g);
+      if (k < 0) rc = sql_fail(db, why, len);
+      footer(out, fmt);
+    }
     traces++;
   }
   if (!rc && s != SQLITE_DONE) rc = sql_fail(db, why, len);
