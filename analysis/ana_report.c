@@ -282,10 +282,12 @@ static const col_t std_csv_cols[] = {
 };
 
 /* A per-op percentile below 3 times the timer's resolution is not a number
- * to compare: it is printed as the bound "< X" (X in ns). */
+ * to compare: it is printed as the bound "< X" (X in ns). For --per-op
+ * batch:K runs the resolution per op is the timer's over K
+ * (config_summary.latency_resolution_ns). */
 #define BOUNDED(col)                                                         \
-  " CASE WHEN v." col " < 3 * v.timer_resolution_ns THEN '< ' ||"           \
-  " CAST(3 * v.timer_resolution_ns + 0.999 AS INTEGER) ELSE v." col " END,"
+  " CASE WHEN v." col " < 3 * v.latency_resolution_ns THEN '< ' ||"         \
+  " CAST(3 * v.latency_resolution_ns + 0.999 AS INTEGER) ELSE v." col " END,"
 
 /* Configurations are compared by total loop time per op (median over
  * repeats, with the 95% CI of the mean over repeats); "vs best" says
@@ -328,7 +330,7 @@ static const char std_csv_sql[] =
     "   AND f.backend = v.backend AND f.policy IS v.policy"
     "   AND f.status = 'failed'),"
     " v.ns_per_op, v.ns_per_op_ci_lo, v.ns_per_op_ci_hi," VS_BEST
-    " v.median_ns, v.p95_ns, v.p99_ns, 3 * v.timer_resolution_ns,"
+    " v.median_ns, v.p95_ns, v.p99_ns, 3 * v.latency_resolution_ns,"
     " v.vs_mimalloc_pct, v.page_faults,"
     " v.mmap_calls, v.munmap_calls, v.madvise_calls, v.mremap_calls,"
     " v.brk_calls, v.peak_rss_bytes, v.hit_rate"
@@ -425,7 +427,11 @@ int ana_report_tables(ana_db_t *adb, ana_format_t fmt, FILE *out, char *why,
   if (sqlite3_prepare_v2(db,
                          "SELECT t.trace_id, t.name, t.ops, t.exe,"
                          " (SELECT COUNT(*) FROM runs r"
-                         "   WHERE r.trace_id = t.trace_id)"
+                         "   WHERE r.trace_id = t.trace_id),"
+                         " (SELECT group_concat(DISTINCT r.per_op) FROM runs r"
+                         "   WHERE r.trace_id = t.trace_id AND r.status ="
+                         "   'done' AND (r.per_op LIKE 'batch:%'"
+                         "   OR r.per_op = 'iteration'))"
                          " FROM traces t ORDER BY t.name, t.trace_id",
                          -1, &tr, NULL) != SQLITE_OK) {
     sqlite3_finalize(st);
@@ -437,11 +443,19 @@ int ana_report_tables(ana_db_t *adb, ana_format_t fmt, FILE *out, char *why,
     const char *name = (const char *)sqlite3_column_text(tr, 1);
     const char *exe = (const char *)sqlite3_column_text(tr, 3);
     char cap[512];
+    /* Runs timed in spans (run_span): their percentiles are not per op. */
+    const char *spans = (const char *)sqlite3_column_text(tr, 5);
+    char sp[200] = "";
+    if (spans)
+      snprintf(sp, sizeof sp,
+               "; runs with --per-op %.80s: percentiles over spans (batch:K: "
+               "ns per op of a batch; iteration: ns per alloc + touch + free)",
+               spans);
     snprintf(cap, sizeof cap,
              "%s (%s, %lld ops): total ns per op and per-op percentiles, "
-             "medians over repeats",
+             "medians over repeats%s",
              name ? name : "?", exe ? exe : "?",
-             (long long)sqlite3_column_int64(tr, 2));
+             (long long)sqlite3_column_int64(tr, 2), sp);
     if (fmt == ANA_FMT_MD) {
       fputs(traces ? "\n### " : "### ", out);
       put_escaped(out, cap, fmt);

@@ -127,7 +127,7 @@ CREATE TABLE IF NOT EXISTS runs (
   seed          INTEGER NOT NULL,
   repeat        INTEGER NOT NULL,        -- 0 .. --repeat-1
   touch         TEXT NOT NULL,           -- none|first|pages|full|check
-  per_op        TEXT NOT NULL,           -- all|sample:N|none
+  per_op        TEXT NOT NULL,           -- all|sample:N|batch:K|iteration|none
   options       TEXT,                    -- the command line
   hakmem_config TEXT,                    -- effective hakmem configuration
   cost_model    TEXT,                    -- how a policy was rewarded
@@ -179,7 +179,8 @@ CREATE TABLE IF NOT EXISTS runs (
   timer_resolution_ns REAL,   -- least positive step between TSC reads
   load_avg      REAL,         -- 1-minute load average when the run began
   cpus          INTEGER,      -- online CPUs when the run began
-  peak_rss_gross_bytes INTEGER  -- VmHWM of the child, harness included
+  peak_rss_gross_bytes INTEGER, -- VmHWM of the child, harness included
+  spans         INTEGER       -- --per-op batch:K|iteration: run_span rows
 );
 CREATE INDEX IF NOT EXISTS runs_trace ON runs(trace_id, backend, policy);
 CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(run_uuid);
@@ -197,6 +198,24 @@ CREATE TABLE IF NOT EXISTS run_op_chunk (
   every       INTEGER NOT NULL DEFAULT 1,
   latencies   TEXT NOT NULL,             -- JSON array, e.g. [41,39,null,40]
   PRIMARY KEY (run_id, k0)
+) WITHOUT ROWID;
+
+-- Spans of ops timed as one measurement, for runs made with --per-op
+-- batch:K (up to K consecutive ops of one kind between two TSC reads: for
+-- timers too coarse for one op) or --per-op iteration (an allocation, the
+-- touch of its block and its free, when the free is the next op: the
+-- metric of hakmem's harness). runs.per_op says which. One row per span:
+-- its first op (trace_op.seq), how many ops it holds, and its wall time in
+-- ns with the timer's overhead subtracted once. Such runs have no
+-- run_op_chunk rows (a span is not an op's latency); their median_ns,
+-- p95_ns, p99_ns and mean_ns are over spans: ns per op within a batch
+-- (ns / ops), ns per iteration. Read through span_latency.
+CREATE TABLE IF NOT EXISTS run_span (
+  run_id      INTEGER NOT NULL,
+  seq         INTEGER NOT NULL,          -- first op of the span
+  ops         INTEGER NOT NULL,          -- ops in it (>= 1)
+  ns          INTEGER NOT NULL,          -- its wall time
+  PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 
 -- One row per timed op: (run_id, seq, latency_ns).
@@ -514,6 +533,18 @@ CROSS JOIN trace_op p
 CROSS JOIN op_kinds k
 WHERE j.type = 'integer' AND r.run_id = c.run_id
   AND p.trace_id = r.trace_id AND p.seq = (c.k0 + j.key) * c.every
+  AND k.kind = p.kind;
+
+-- One row per span (run_span) with the kind and size of its first op and
+-- its time per op.
+CREATE VIEW IF NOT EXISTS span_latency AS
+SELECT s.run_id, s.seq, k.name AS kind, p.size, s.ops, s.ns,
+       CAST(s.ns AS REAL) / s.ops AS ns_per_op
+FROM run_span s
+CROSS JOIN runs r
+CROSS JOIN trace_op p
+CROSS JOIN op_kinds k
+WHERE r.run_id = s.run_id AND p.trace_id = r.trace_id AND p.seq = s.seq
   AND k.kind = p.kind;
 
 -- function/file/line/module name the attributed frame (site_attr: the

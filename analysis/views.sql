@@ -142,6 +142,13 @@ grp AS (
          MIN(total_ns) AS total_min, MAX(total_ns) AS total_max,
          COUNT(total_ns) AS total_n,
          MAX(timer_resolution_ns) AS timer_resolution_ns,
+         -- what a per-op figure resolves: the timer's step; for a batch:K
+         -- run, over the mean ops per batch (a batch's time is shared by
+         -- its ops; batches end early where the op kind changes)
+         MAX(CASE WHEN per_op LIKE 'batch:%' AND spans > 0
+               THEN timer_resolution_ns * spans / ops_timed
+               ELSE timer_resolution_ns END) AS latency_resolution_ns,
+         group_concat(DISTINCT per_op) AS per_op,
          MAX(load_avg) AS load_avg_max
   FROM done GROUP BY trace_id, backend, policy),
 -- Spread of total_ns over the repeats, in two passes (a one-pass sum of
@@ -198,7 +205,8 @@ SELECT t.name AS trace, g.trace_id,
          AS ns_per_op,
        (g.total_mean - ci.half) / NULLIF(g.ops, 0) AS ns_per_op_ci_lo,
        (g.total_mean + ci.half) / NULLIF(g.ops, 0) AS ns_per_op_ci_hi,
-       g.timer_resolution_ns, g.load_avg_max
+       g.timer_resolution_ns, g.load_avg_max, g.latency_resolution_ns,
+       g.per_op
 FROM grp g
 JOIN traces t ON t.trace_id = g.trace_id
 LEFT JOIN med m ON m.trace_id = g.trace_id AND m.backend = g.backend

@@ -20,7 +20,7 @@ static void help(FILE *f) {
   fprintf(f,
           "usage: hksim replay TRACE... --db DB [--backend LIST] [--policy LIST]\n"
           "         [--seed N] [--touch none|first|pages|full|check]\n"
-          "         [--per-op all|sample:N|none] [--repeat N]\n"
+          "         [--per-op all|sample:N|batch:K|iteration|none] [--repeat N]\n"
           "         [--hakmem KEY=VALUE]... [--rss-every N] [--progress|--quiet]\n"
           "         [--cache-dir DIR|--no-cache] [--shard I/N]\n"
           "         [--mem-limit SIZE|none] [--max-expansion N|none]\n"
@@ -62,7 +62,12 @@ static void help(FILE *f) {
           "  --touch MODE    memory written after each allocation, outside the\n"
           "                  timed region (default pages; check: test mode that\n"
           "                  verifies realloc kept the contents)\n"
-          "  --per-op MODE   per-op latency rows: all, every Nth op, or none\n"
+          "  --per-op MODE   per-op latency rows: all, sample:N (every Nth op),\n"
+          "                  none; or spans timed as one (table run_span):\n"
+          "                  batch:K, up to K consecutive ops of one kind (for a\n"
+          "                  coarse timer; percentiles are ns/op per batch);\n"
+          "                  iteration, an allocation + its touch + its free\n"
+          "                  when the free comes next (hakmem's harness metric)\n"
           "  --repeat N      runs per (trace, back end, policy) (default 1);\n"
           "                  interleaved: every configuration once, in an order\n"
           "                  shuffled from the seed, before the next repeat;\n"
@@ -187,8 +192,15 @@ static int run_replay(int argc, char **argv) {
       else if (strncmp(v, "sample:", 7) == 0 && cli_parse_u64(v + 7, &n) == 0 &&
                n >= 1 && n <= UINT32_MAX)
         o.sample_every = (uint32_t)n;
+      else if (strncmp(v, "batch:", 6) == 0 && cli_parse_u64(v + 6, &n) == 0 &&
+               n >= 2 && n <= 65536) {
+        o.span = RPL_SPAN_BATCH;
+        o.batch_k = (uint32_t)n;
+      } else if (strcmp(v, "iteration") == 0)
+        o.span = RPL_SPAN_ITERATION;
       else
-        return cli_usage("replay", "bad --per-op '%s'", v);
+        return cli_usage("replay", "bad --per-op '%s' (all, sample:N, "
+                         "batch:K with K 2..65536, iteration, none)", v);
     } else if (strcmp(a, "--repeat") == 0) {
       NEED_ARG();
       uint64_t n;
@@ -259,6 +271,10 @@ static int run_replay(int argc, char **argv) {
   }
   if (nt == 0) return cli_usage("replay", "no trace given");
   if (!o.db_path) return cli_usage("replay", "--db DB is required");
+  if (o.span && o.threads)
+    return cli_usage("replay", "--per-op %s times consecutive ops of the "
+                     "program as one: not with --threads recorded",
+                     o.span == RPL_SPAN_BATCH ? "batch:K" : "iteration");
   if (nb == 0) {
     backends[nb++] = "hakmem";
     backends[nb++] = "mimalloc";

@@ -153,12 +153,28 @@ typedef enum rpl_sys_method {
 
 const char *rpl_sys_method_name(int m);
 
+/* Per-op timing modes that time several ops as one measurement, a span
+ * (--per-op batch:K, --per-op iteration; docs/analysis.md):
+ *  BATCH      up to K consecutive ops of one kind between two TSC reads
+ *             (the touches of their blocks after the second), for timers
+ *             too coarse for one op;
+ *  ITERATION  an allocation, the touch of its block and its free when the
+ *             free is the next op (hakmem's harness loop: the metric of
+ *             its published tables); other ops are not timed. */
+typedef enum rpl_span {
+  RPL_SPAN_NONE = 0,
+  RPL_SPAN_BATCH = 1,
+  RPL_SPAN_ITERATION = 2
+} rpl_span_t;
+
 /* One run's settings. */
 typedef struct rpl_exec_cfg {
   const rpl_backend_t *backend;
   rpl_be_config_t be;
   rpl_touch_t touch;
   uint32_t sample_every; /* 0: no per-op timing; 1: every op; N: every Nth */
+  rpl_span_t span;       /* not NONE: spans instead (sample_every ignored) */
+  uint32_t batch_k;      /* ops in a batch (RPL_SPAN_BATCH), 2..65536 */
   uint64_t rss_every;    /* ops between RSS samples; 0: none */
   uint64_t tsc_hz;       /* 0: calibrate here */
   uint64_t crash_after;  /* test hook: raise SIGSEGV after this many ops
@@ -178,6 +194,8 @@ typedef struct rpl_rss_row {
 
 /* Latency of an op that was not timed (failed when recorded, or skipped). */
 #define RPL_LAT_NONE UINT32_MAX
+/* Span modes: an op timed within the span that began at an earlier op. */
+#define RPL_LAT_SPAN (UINT32_MAX - 1)
 
 /* What one run produced. Arrays are mmap'd (never the allocator under
  * test) and released by rpl_result_release. */
@@ -237,10 +255,16 @@ typedef struct rpl_result {
   char digest[33];
   rpl_be_stats_t be;
   /* lat[k] is the latency in ns of op k*sample_every, RPL_LAT_NONE if it
-   * was not timed. */
+   * was not timed. Span modes (span != NONE, one entry per op): at a
+   * span's first op its time in ns (the timer's overhead subtracted
+   * once), RPL_LAT_SPAN at its other ops; the percentiles are then over
+   * spans: ns per op within a batch, ns per iteration. */
   uint32_t *lat;
   uint64_t n_lat;
   uint32_t sample_every;
+  uint32_t span;    /* rpl_span_t */
+  uint32_t batch_k;
+  uint64_t spans;   /* spans timed */
   rpl_rss_row_t *rss;
   uint64_t n_rss;
   rpl_pol_row_t *pol;
@@ -439,6 +463,8 @@ typedef struct rpl_opts {
   uint64_t seed;
   rpl_touch_t touch;
   uint32_t sample_every; /* as rpl_exec_cfg_t */
+  rpl_span_t span;       /* as rpl_exec_cfg_t */
+  uint32_t batch_k;
   uint32_t repeat;
   uint64_t rss_every;
   const char *const *overrides; /* hakmem key=value */

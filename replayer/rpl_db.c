@@ -705,13 +705,35 @@ static int store_latencies(rpl_db_t *db, int64_t run_id, const rpl_result_t *res
   return rc;
 }
 
+/* Span modes (--per-op batch:K, iteration): one run_span row a span, its
+ * first op, how many ops, its ns (rpl_result_t.lat's span encoding). */
+static int store_spans(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
+  batch_t b;
+  memset(&b, 0, sizeof b);
+  int rc = batch_init(&b, db->db,
+                      "INSERT INTO run_span(run_id, seq, ops, ns) VALUES", 4);
+  for (uint64_t k = 0; k < res->n_lat && !rc; k++) {
+    uint32_t v = res->lat[k];
+    if (v == RPL_LAT_NONE || v == RPL_LAT_SPAN) continue;
+    uint64_t m = 1;
+    while (k + m < res->n_lat && res->lat[k + m] == RPL_LAT_SPAN) m++;
+    int64_t row[4] = {run_id, (int64_t)k, (int64_t)m, (int64_t)v};
+    rc = batch_row(&b, row);
+  }
+  if (!rc) rc = batch_flush(&b);
+  batch_release(&b);
+  return rc;
+}
+
 int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
   db->err[0] = 0;
   if (exec(db, "BEGIN IMMEDIATE")) return HK_E_SQLITE;
   int rc = 0;
   batch_t b;
   memset(&b, 0, sizeof b);
-  if (res->status == 0 && res->n_lat) rc = store_latencies(db, run_id, res);
+  if (res->status == 0 && res->n_lat)
+    rc = res->span ? store_spans(db, run_id, res)
+                   : store_latencies(db, run_id, res);
   if (!rc && res->status == 0 && res->n_rss) {
     rc = batch_init(&b, db->db,
                     "INSERT OR REPLACE INTO rss_timeline(run_id, op_seq, "
@@ -808,7 +830,8 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
           "peak_live_objects=?, fragmentation=?, cache_hits=?, "
           "cache_misses=?, digest=?, replay_threads=?, model_ns=?, "
           "model_page_faults=?, model_syscalls=?, calibration=?, "
-          "timer_resolution_ns=?, peak_rss_gross_bytes=? WHERE run_id=?",
+          "timer_resolution_ns=?, peak_rss_gross_bytes=?, spans=? "
+          "WHERE run_id=?",
           -1, &st, NULL) != SQLITE_OK)
     rc = HK_E_SQLITE;
   if (!rc) {
@@ -870,6 +893,7 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
       sqlite3_bind_null(st, k++);
     bind_u64_or_null(st, k++, ok && res->peak_rss_gross_bytes,
                      res->peak_rss_gross_bytes);
+    bind_u64_or_null(st, k++, ok && res->span, res->spans);
     sqlite3_bind_int64(st, k++, run_id);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : HK_E_SQLITE;
     sqlite3_finalize(st);

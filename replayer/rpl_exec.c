@@ -250,6 +250,12 @@ typedef struct loop {
   uint8_t *dec;     /* decisions, NULL when the back end has none */
   rpl_touch_t touch;
   uint32_t every;   /* time op i when i % every == 0 (every >= 1) */
+  rpl_span_t span;  /* span modes (block_spans) */
+  uint32_t batch_k;
+  struct pend {     /* a batch's touches, done after its second TSC read */
+    uint64_t i, from, to;
+  } *pend;
+  uint32_t n_pend;
   uint64_t page;
   uint64_t live, peak_live, objs, peak_objs;
   uint64_t alloc_failures;
@@ -291,11 +297,24 @@ static HK_COLD HK_NOINLINE void alloc_fail(loop_t *L, uint64_t i,
   L->status = HK_E_NOMEM;
 }
 
-/* One op. timed and renamed are compile-time constants in each
+/* Touches the new part of op i's block now, or (defer: a batch being
+ * timed) after the batch's second TSC read. */
+HK_FORCE_INLINE void touch_op(loop_t *L, int defer, uint8_t *p, uint64_t from,
+                              uint64_t to, uint64_t i) {
+  if (!defer) {
+    touch(L->touch, p, from, to, L->ops[i].slot, L->page);
+    return;
+  }
+  if (from < to && L->touch != RPL_TOUCH_NONE)
+    L->pend[L->n_pend++] = (struct pend){i, from, to};
+}
+
+/* One op. timed, renamed and defer are compile-time constants in each
  * instantiation, so the untimed loop carries no TSC code and the serial
  * loop no renaming. Cost budget of the harness around the
  * call: a switch, a slot load/store, two adds and a compare (~3 ns). */
-HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed, int renamed) {
+HK_FORCE_INLINE void step_ex(loop_t *L, uint64_t i, int timed, int renamed,
+                             int defer) {
   const trc_pop_t *o = &L->ops[i];
   if (HK_UNLIKELY(o->flags & TRC_PF_FAILED)) return;
   slot_t *s = &L->slots[renamed ? L->rs[i] : o->slot];
@@ -342,7 +361,7 @@ HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed, int renamed) {
     s->p = p;
     s->size = size;
     L->live += size - qs;
-    touch(L->touch, p, q ? qs : 0, size, o->slot, L->page);
+    touch_op(L, defer, p, q ? qs : 0, size, i);
     break;
   }
   default: {
@@ -381,7 +400,7 @@ HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed, int renamed) {
     s->size = size;
     L->live += size;
     L->objs++;
-    touch(L->touch, p, 0, size, o->slot, L->page);
+    touch_op(L, defer, p, 0, size, i);
     break;
   }
   }
@@ -392,6 +411,10 @@ HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed, int renamed) {
     L->lat[i / L->every] = d >= RPL_LAT_NONE ? RPL_LAT_NONE - 1 : (uint32_t)d;
   }
   if (L->dec) L->dec[i] = be->last_decision(ctx);
+}
+
+HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed, int renamed) {
+  step_ex(L, i, timed, renamed, 0);
 }
 
 static HK_NOINLINE void block_untimed(loop_t *L, uint64_t from, uint64_t to) {
@@ -408,6 +431,75 @@ static HK_NOINLINE void block_timed(loop_t *L, uint64_t from, uint64_t to) {
     uint64_t next = (i + L->every - 1) / L->every * L->every; /* next timed */
     for (; i < to && i < next; i++) step(L, i, 0, 0);
     if (i < to) step(L, i++, 1, 0);
+  }
+}
+
+/* ---- span modes (--per-op batch:K, --per-op iteration) ----------------- */
+
+static inline void put_span(loop_t *L, uint64_t i, uint64_t ticks) {
+  L->lat[i] = ticks >= RPL_LAT_SPAN ? RPL_LAT_SPAN - 1 : (uint32_t)ticks;
+}
+
+/* Ops [from, to) in spans. A batch is up to batch_k consecutive ops of one
+ * kind (a recorded failure or another kind ends it) between two TSC
+ * reads, the harness's per-op bookkeeping inside (what the null back end
+ * measures), the touches of the blocks after the second read (in order,
+ * each cut to its block's size now: a later realloc of the batch may have
+ * shrunk it), except under --touch check, whose checks need them at once.
+ * An iteration is an allocation (not a realloc) whose free is the next op:
+ * allocation, touch and free between two reads, as hakmem's harness timed
+ * its loop; other ops run untimed. Spans never cross a block (an RSS
+ * sample between two ops of a span would be timed). */
+static HK_NOINLINE void block_spans(loop_t *L, uint64_t from, uint64_t to) {
+  const trc_pop_t *ops = L->ops;
+  uint64_t i = from;
+  while (i < to) {
+    const trc_pop_t *o = &ops[i];
+    if (o->flags & TRC_PF_FAILED) {
+      i++;
+      continue;
+    }
+    if (L->span == RPL_SPAN_ITERATION) {
+      const trc_pop_t *f = i + 1 < to ? &ops[i + 1] : NULL;
+      if (f && o->op != TRC_OP_FREE && !trc_op_is_realloc(o->op) &&
+          f->op == TRC_OP_FREE && f->slot == o->slot &&
+          !(f->flags & TRC_PF_FAILED)) {
+        uint64_t t0 = hk_tsc_begin();
+        step(L, i, 0, 0);
+        step(L, i + 1, 0, 0);
+        uint64_t t1 = hk_tsc_end();
+        put_span(L, i, t1 - t0);
+        L->lat[i + 1] = RPL_LAT_SPAN;
+        i += 2;
+      } else {
+        step(L, i++, 0, 0);
+      }
+      continue;
+    }
+    uint64_t lim = to - i > L->batch_k ? i + L->batch_k : to, j = i;
+    uint8_t kind = o->op;
+    L->n_pend = 0;
+    if (L->touch == RPL_TOUCH_CHECK) {
+      uint64_t t0 = hk_tsc_begin();
+      for (; j < lim && ops[j].op == kind && !(ops[j].flags & TRC_PF_FAILED);
+           j++)
+        step(L, j, 0, 0);
+      put_span(L, i, hk_tsc_end() - t0);
+    } else {
+      uint64_t t0 = hk_tsc_begin();
+      for (; j < lim && ops[j].op == kind && !(ops[j].flags & TRC_PF_FAILED);
+           j++)
+        step_ex(L, j, 0, 0, 1);
+      put_span(L, i, hk_tsc_end() - t0);
+      for (uint32_t k = 0; k < L->n_pend; k++) {
+        const struct pend *pd = &L->pend[k];
+        const slot_t *s = &L->slots[ops[pd->i].slot];
+        uint64_t end = pd->to < s->size ? pd->to : s->size;
+        touch(L->touch, s->p, pd->from, end, ops[pd->i].slot, L->page);
+      }
+    }
+    for (uint64_t k = i + 1; k < j; k++) L->lat[k] = RPL_LAT_SPAN;
+    i = j;
   }
 }
 
@@ -764,6 +856,59 @@ static int finish_latencies(rpl_result_t *res) {
   return 0;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Nearest rank of sorted v, as rank() for the per-op latencies. */
+static double rank_d(const double *v, uint64_t n, double p) {
+  uint64_t k = (uint64_t)(p * (double)n + 0.999999);
+  if (k == 0) k = 1;
+  if (k > n) k = n;
+  return v[k - 1];
+}
+
+/* Span modes: each span's ticks to ns (the timer's overhead subtracted
+ * once a span), and the percentiles over spans of ns per op within a
+ * batch, or ns per iteration. timed counts the ops the spans cover. */
+static int finish_spans(rpl_result_t *res) {
+  double scale = 1e9 / (double)res->tsc_hz, ovh = res->timer_overhead_ticks;
+  uint64_t n = 0;
+  for (uint64_t k = 0; k < res->n_lat; k++)
+    n += res->lat[k] != RPL_LAT_NONE && res->lat[k] != RPL_LAT_SPAN;
+  res->spans = n;
+  res->timed = 0;
+  if (n == 0) return 0;
+  double *v = rpl_map(n * sizeof *v, 0);
+  if (!v) return HK_E_NOMEM;
+  uint64_t j = 0, covered = 0;
+  double sum = 0, mx = 0;
+  for (uint64_t k = 0; k < res->n_lat; k++) {
+    uint32_t t = res->lat[k];
+    if (t == RPL_LAT_NONE || t == RPL_LAT_SPAN) continue;
+    uint64_t m = 1;
+    while (k + m < res->n_lat && res->lat[k + m] == RPL_LAT_SPAN) m++;
+    double ns = ((double)t - ovh) * scale;
+    if (ns < 0) ns = 0;
+    res->lat[k] = ns > 4e9 ? 4000000000u : (uint32_t)(ns + 0.5);
+    double x = res->span == RPL_SPAN_BATCH ? ns / (double)m : ns;
+    v[j++] = x;
+    sum += x;
+    if (x > mx) mx = x;
+    covered += m;
+  }
+  qsort(v, n, sizeof *v, cmp_double);
+  res->timed = covered;
+  res->median_ns = rank_d(v, n, 0.50);
+  res->p95_ns = rank_d(v, n, 0.95);
+  res->p99_ns = rank_d(v, n, 0.99);
+  res->mean_ns = sum / (double)n;
+  res->max_ns = mx;
+  rpl_unmap(v, n * sizeof *v);
+  return 0;
+}
+
 /* The run digest: the decision sequence. Every op's kind, slot, size,
  * alignment, flags and thread in order (what was asked), the back end's
  * per-op decision where it has one (hakmem: the path taken), refused
@@ -932,6 +1077,10 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   L.mem_limit = cfg->mem_limit;
   L.page = (uint64_t)sysconf(_SC_PAGESIZE);
   res->sample_every = cfg->sample_every;
+  res->span = cfg->span;
+  res->batch_k = cfg->span == RPL_SPAN_BATCH ? cfg->batch_k : 0;
+  L.span = cfg->span;
+  L.batch_k = cfg->batch_k > 1 ? cfg->batch_k : 2;
   snprintf(res->timer_method, sizeof res->timer_method, "%s",
            HK_HAVE_TSC ? "rdtsc+lfence/rdtscp+lfence" : "clock_gettime");
 
@@ -975,7 +1124,10 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
 
   size_t slots_len = (size_t)(n_slots ? n_slots : 1) * sizeof(slot_t);
   L.slots = rpl_map(slots_len, 1);
-  uint32_t every = cfg->sample_every;
+  uint32_t every = cfg->span ? 1 : cfg->sample_every;
+  size_t pend_len = cfg->span == RPL_SPAN_BATCH
+                        ? (size_t)L.batch_k * sizeof *L.pend : 0;
+  if (pend_len) L.pend = rpl_map(pend_len, 0);
   if (every) {
     L.every = every;
     res->n_lat = (n_ops + every - 1) / every;
@@ -995,8 +1147,10 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
     L.tfail = rpl_map(tfail_len, 1);
   }
   if (!L.slots || (every && !res->lat) || (be->last_decision && !L.dec) ||
-      !res->rss || (n_rows > 1 && (!res->threads || !L.tfail))) {
+      !res->rss || (n_rows > 1 && (!res->threads || !L.tfail)) ||
+      (pend_len && !L.pend)) {
     be->release(L.ctx);
+    rpl_unmap(L.pend, pend_len);
     rpl_unmap(L.slots, slots_len);
     rpl_unmap(L.dec, n_ops);
     rpl_unmap(L.tfail, tfail_len);
@@ -1038,7 +1192,7 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   unsigned nthr = cfg->be.threads;
   int threaded = cfg->threaded && be->thread_safe && !be->last_decision &&
                  !be->before_op &&
-                 nthr > 1 && !cfg->crash_after;
+                 nthr > 1 && !cfg->crash_after && !cfg->span;
   res->replay_threads = threaded ? nthr : 1;
   rpl_counters_start(&C);
   uint64_t w0 = hk_now_ns(), tns = 0;
@@ -1072,7 +1226,9 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
       break;
     }
     uint64_t to = i + block < end ? i + block : end;
-    if (every)
+    if (cfg->span)
+      block_spans(&L, i, to);
+    else if (every)
       block_timed(&L, i, to);
     else
       block_untimed(&L, i, to);
@@ -1129,12 +1285,13 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
     res->status = L.status;
     snprintf(res->error, sizeof res->error, "%s", L.error);
   }
-  rc = finish_latencies(res);
+  rc = cfg->span ? finish_spans(res) : finish_latencies(res);
 
   /* Free what is live so the back end's release sees a clean heap. */
   for (uint32_t s = 0; s < n_slots; s++)
     if (L.slots[s].p) be->free(L.ctx, L.slots[s].p, L.slots[s].size, 0, 0);
   be->release(L.ctx);
+  rpl_unmap(L.pend, pend_len);
   rpl_unmap(L.slots, slots_len);
   rpl_unmap(L.dec, n_ops);
   rpl_unmap(L.tfail, tfail_len);

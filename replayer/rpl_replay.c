@@ -174,8 +174,11 @@ static void print_run(const char *trace, const char *label, int64_t run_id,
                       const rpl_result_t *r) {
   char lat[64] = "per-op timing off";
   if (r->timed)
-    snprintf(lat, sizeof lat, "median %6.1f ns  p99 %7.1f ns", r->median_ns,
-             r->p99_ns);
+    snprintf(lat, sizeof lat, "median %6.1f ns  p99 %7.1f ns%s", r->median_ns,
+             r->p99_ns,
+             r->span == RPL_SPAN_ITERATION ? " /iter"
+             : r->span == RPL_SPAN_BATCH   ? " /op (batch)"
+                                           : "");
   printf("run %-4lld %-20.20s %-16s done  ops %-10llu %s  total %9.3f ms  "
          "digest %.12s\n",
          (long long)run_id, trace, label, (unsigned long long)r->ops, lat,
@@ -234,6 +237,8 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
                                .arg = be_name},
                         .touch = o->touch,
                         .sample_every = o->sample_every,
+                        .span = o->span,
+                        .batch_k = o->batch_k,
                         .rss_every = o->rss_every,
                         .tsc_hz = session_tsc_hz(S),
                         .threaded = o->threads > 0,
@@ -517,7 +522,7 @@ static int prepare_trace(session_t *S, const char *path, size_t index,
     S->rep->traces_bad++;
     return rc;
   }
-  uint64_t need = rpl_mem_need(&t->prog, o->sample_every);
+  uint64_t need = rpl_mem_need(&t->prog, o->span ? 1 : o->sample_every);
   if (S->mem_limit && need > S->mem_limit) {
     char nb[32], lb[32], pl[32];
     rpl_size_text(need, nb, sizeof nb);
@@ -801,7 +806,11 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
     report(&S, NULL, "nothing to replay");
     return HK_E_USAGE;
   }
-  if (o->sample_every == 0)
+  if (o->span == RPL_SPAN_BATCH)
+    snprintf(S.per_op, sizeof S.per_op, "batch:%u", o->batch_k);
+  else if (o->span == RPL_SPAN_ITERATION)
+    strcpy(S.per_op, "iteration");
+  else if (o->sample_every == 0)
     strcpy(S.per_op, "none");
   else if (o->sample_every == 1)
     strcpy(S.per_op, "all");
