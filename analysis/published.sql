@@ -43,12 +43,22 @@ INSERT OR IGNORE INTO published VALUES
 -- every trace generated from the same scenario (vs_mimalloc, so repeats
 -- are medians of medians). vs mimalloc is computed from the medians where
 -- the source did not print it. Measured columns are NULL where nothing
--- was replayed.
+-- was replayed. The published figures are ns per iteration of hakmem's
+-- harness loop (allocate, touch, free): the measured median is the same
+-- metric only for runs made with --per-op iteration (measured_per_op
+-- says; scripts/phase67.sh makes such runs), and there the measured vs
+-- mimalloc is taken from those medians too, as published; otherwise it is
+-- per-op medians beside per-iteration figures, and vs mimalloc on the
+-- total loop time per op.
 CREATE VIEW IF NOT EXISTS published_comparison AS
 WITH pm AS (SELECT source, scenario, median_ns FROM published
             WHERE allocator = 'mimalloc')
 SELECT p.scenario, p.source, p.ord, p.allocator, v.trace,
-       v.median_ns, v.vs_mimalloc_pct, v.page_faults,
+       v.median_ns,
+       CASE WHEN v.per_op = 'iteration' THEN
+         (v.median_ns / v.mimalloc_median_ns - 1.0) * 100.0
+       ELSE v.vs_mimalloc_pct END AS vs_mimalloc_pct,
+       v.page_faults,
        v.mmap_calls, v.munmap_calls, v.madvise_calls,
        CAST(v.mmap_calls AS INTEGER) || ' mmap + '
          || CAST(v.madvise_calls AS INTEGER) || ' madvise + '
@@ -62,8 +72,38 @@ SELECT p.scenario, p.source, p.ord, p.allocator, v.trace,
        COALESCE(p.page_faults_text, CAST(p.page_faults AS TEXT))
          AS pub_page_faults,
        p.syscalls AS pub_syscalls,
-       v.median_ns / p.median_ns AS measured_over_published
+       v.median_ns / p.median_ns AS measured_over_published,
+       v.per_op AS measured_per_op
 FROM published p
 LEFT JOIN pm ON pm.source = p.source AND pm.scenario = p.scenario
 LEFT JOIN vs_mimalloc v ON v.scenario = p.scenario AND v.label = p.allocator
 ORDER BY p.scenario, v.trace, p.ord;
+
+-- Do the measured and the published orders of the allocators agree? Per
+-- scenario and trace, over the allocators with both figures: Kendall's
+-- tau-a, (concordant - discordant) / pairs (1: the same order, -1: the
+-- reverse; a pair tied on either side counts as neither), and the timing
+-- mode of the measured runs (only 'iteration' is the published metric).
+CREATE VIEW IF NOT EXISTS published_rank_agreement AS
+WITH c AS (
+  SELECT * FROM published_comparison
+  WHERE median_ns IS NOT NULL AND pub_median_ns IS NOT NULL),
+pairs AS (
+  SELECT a.scenario, a.trace,
+         SUM((a.median_ns - b.median_ns) * (a.pub_median_ns - b.pub_median_ns)
+             > 0) AS concordant,
+         SUM((a.median_ns - b.median_ns) * (a.pub_median_ns - b.pub_median_ns)
+             < 0) AS discordant,
+         COUNT(*) AS pairs
+  FROM c a JOIN c b ON a.scenario = b.scenario AND a.trace = b.trace
+   AND a.allocator < b.allocator
+  GROUP BY a.scenario, a.trace),
+n AS (
+  SELECT scenario, trace, COUNT(*) AS allocators,
+         group_concat(DISTINCT measured_per_op) AS measured_per_op
+  FROM c GROUP BY scenario, trace)
+SELECT n.scenario, n.trace, n.allocators, p.concordant, p.discordant,
+       CAST(p.concordant - p.discordant AS REAL) / p.pairs AS kendall_tau,
+       n.measured_per_op
+FROM n JOIN pairs p ON p.scenario = n.scenario AND p.trace = n.trace
+ORDER BY n.scenario = 'json', n.scenario = 'mir', n.scenario, n.trace;

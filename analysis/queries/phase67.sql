@@ -16,9 +16,16 @@ SELECT scenario, allocator, trace, printf('%.0f', median_ns) AS median_ns,
 FROM published_comparison
 ORDER BY scenario = 'json', scenario = 'mir', scenario, trace, ord;
 
--- Do the rankings agree? Rank of each allocator, measured and published.
-SELECT scenario, trace, allocator,
+-- Do the rankings agree? Rank of each allocator, measured and published,
+-- then Kendall's tau per scenario (published_rank_agreement). The
+-- published figures are ns per alloc + touch + free iteration: only runs
+-- made with --per-op iteration (measured_per_op) measure the same thing.
+SELECT scenario, trace, allocator, measured_per_op,
        RANK() OVER (PARTITION BY scenario, trace ORDER BY median_ns) AS measured_rank,
        RANK() OVER (PARTITION BY scenario, trace ORDER BY pub_median_ns) AS published_rank
 FROM published_comparison WHERE median_ns IS NOT NULL
 ORDER BY scenario, trace, measured_rank;
+
+SELECT scenario, trace, allocators, concordant, discordant,
+       printf('%.2f', kendall_tau) AS kendall_tau, measured_per_op
+FROM published_rank_agreement;

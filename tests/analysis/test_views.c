@@ -244,6 +244,37 @@ static void test_published(void **state) {
       "10 mmap + 2 madvise + 5 munmap");
 }
 
+/* published_rank_agreement: Kendall's tau of the measured and published
+ * orders; vs mimalloc from the medians for --per-op iteration runs. */
+static void test_published_rank(void **state) {
+  ana_db_t *db = *state;
+  char why[256];
+  const char *tau = "SELECT kendall_tau FROM published_rank_agreement"
+                    " WHERE scenario = 'vm'";
+  /* mimalloc 110 < evolving 160 < baseline 300, as published */
+  NEAR(qd(db, tau), 1.0);
+  NEAR(qd(db, "SELECT allocators FROM published_rank_agreement"), 3);
+  assert_string_equal(qs(db, "SELECT measured_per_op FROM"
+                             " published_rank_agreement"), "all");
+  /* baseline first: 2 of its 3 pairs reversed */
+  assert_int_equal(ana_db_exec(db, "UPDATE runs SET median_ns = 100 WHERE"
+                                   " run_id = 6", why, sizeof why), 0);
+  NEAR(qd(db, tau), -1.0 / 3.0);
+  NEAR(qd(db, "SELECT discordant FROM published_rank_agreement"), 2);
+  const char *vs = "SELECT vs_mimalloc_pct FROM published_comparison WHERE"
+                   " allocator = 'hakmem-baseline' AND scenario = 'vm'";
+  NEAR(qd(db, vs), (300.0 / 110.0 - 1) * 100); /* total ns per op */
+  assert_int_equal(ana_db_exec(db, "UPDATE runs SET per_op = 'iteration'",
+                               why, sizeof why), 0);
+  assert_string_equal(qs(db, "SELECT measured_per_op FROM"
+                             " published_rank_agreement"), "iteration");
+  NEAR(qd(db, vs), (100.0 / 110.0 - 1) * 100); /* medians, as published */
+  assert_int_equal(ana_db_exec(db, "UPDATE runs SET per_op = 'all';"
+                                   " UPDATE runs SET median_ns = 300 WHERE"
+                                   " run_id = 6", why, sizeof why), 0);
+  NEAR(qd(db, tau), 1.0);
+}
+
 static void test_views_idempotent(void **state) {
   ana_db_t *db = *state;
   char why[256];
@@ -266,6 +297,7 @@ int main(void) {
       cmocka_unit_test(test_lifecycle),
       cmocka_unit_test(test_timelines),
       cmocka_unit_test(test_published),
+      cmocka_unit_test(test_published_rank),
       cmocka_unit_test(test_views_idempotent),
   };
   return cmocka_run_group_tests(tests, ana_fixture_setup, ana_fixture_teardown);
