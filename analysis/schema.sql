@@ -180,7 +180,11 @@ CREATE TABLE IF NOT EXISTS runs (
   load_avg      REAL,         -- 1-minute load average when the run began
   cpus          INTEGER,      -- online CPUs when the run began
   peak_rss_gross_bytes INTEGER, -- VmHWM of the child, harness included
-  spans         INTEGER       -- --per-op batch:K|iteration: run_span rows
+  spans         INTEGER,      -- --per-op batch:K|iteration: run_span rows
+  warning       TEXT          -- a run to read with care, NULL if none: its
+                              -- trace was damaged (only the ops before the
+                              -- damage replayed) or had no end-of-trace
+                              -- summary (the recording was cut short)
 );
 CREATE INDEX IF NOT EXISTS runs_trace ON runs(trace_id, backend, policy);
 CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(run_uuid);
@@ -517,7 +521,8 @@ SELECT r.run_id, t.name AS trace, r.backend, r.policy, r.seed, r.status,
        r.shard, r.host, r.replay_threads,
        r.model_ns, r.model_page_faults, r.model_syscalls, r.calibration,
        r.timer_resolution_ns, r.load_avg, r.cpus,
-       CAST(r.total_ns AS REAL) / NULLIF(r.ops, 0) AS total_ns_per_op
+       CAST(r.total_ns AS REAL) / NULLIF(r.ops, 0) AS total_ns_per_op,
+       r.warning
 FROM runs r JOIN traces t USING (trace_id);
 
 -- CROSS JOIN fixes the order SQLite joins in: chunks, their latencies, then

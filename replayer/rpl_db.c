@@ -584,12 +584,12 @@ int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id) {
            * same number. */
           "INSERT INTO runs(trace_id, backend, policy, seed, repeat, touch, "
           "per_op, options, hakmem_config, status, started_at, host, shard, "
-          "run_uuid, load_avg, cpus) "
+          "run_uuid, load_avg, cpus, warning) "
           "SELECT ?1, ?2, ?3, ?4, CASE WHEN EXISTS (SELECT 1 FROM runs "
           "WHERE " RUN_CONFIG " AND repeat = ?5) THEN (SELECT MAX(repeat) + 1 "
           "FROM runs WHERE " RUN_CONFIG ") ELSE ?5 END, ?6, ?7, ?8, ?9, "
           "'running', " NOW_SQL ", ?10, ?11, lower(hex(randomblob(16))), "
-          "?12, ?13",
+          "?12, ?13, ?14",
           -1, &st, NULL) != SQLITE_OK)
     return HK_E_SQLITE;
   sqlite3_bind_int64(st, 1, ri->trace_id);
@@ -611,6 +611,7 @@ int rpl_db_run_begin(rpl_db_t *db, const rpl_run_info_t *ri, int64_t *run_id) {
     sqlite3_bind_int64(st, 13, ri->cpus);
   else
     sqlite3_bind_null(st, 13);
+  bind_text(st, 14, ri->warning);
   int rc = sqlite3_step(st);
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) return HK_E_SQLITE;

@@ -108,6 +108,7 @@ typedef struct rpl_run_info {
   const char *shard; /* "I/N" or NULL */
   double load_avg; /* 1-minute load average; < 0 unknown */
   long cpus;       /* online CPUs; <= 0 unknown */
+  const char *warning; /* runs.warning (a damaged trace), NULL none */
 } rpl_run_info_t;
 
 /* The repeat number the next run of a configuration gets: one past the

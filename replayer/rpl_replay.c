@@ -187,7 +187,7 @@ static void print_run(const char *trace, const char *label, int64_t run_id,
 }
 
 static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
-                   int64_t trace_id, const rpl_backend_t *be,
+                   int64_t trace_id, const char *warning, const rpl_backend_t *be,
                    const char *be_name, const char *policy, uint32_t repeat) {
   const rpl_opts_t *o = S->o;
   char label[64];
@@ -206,7 +206,8 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
                        .shard = S->shard[0] ? S->shard : NULL,
                        .repeat = repeat,
                        .load_avg = load,
-                       .cpus = sysconf(_SC_NPROCESSORS_ONLN)};
+                       .cpus = sysconf(_SC_NPROCESSORS_ONLN),
+                       .warning = warning};
   int64_t run_id;
   if (rpl_db_run_begin(S->db, &ri, &run_id)) {
     report(S, o->db_path, "%s", rpl_db_errmsg(S->db));
@@ -353,6 +354,9 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
     } else {
       S->rep->runs_done++;
       print_run(trace, label, run_id, &res);
+      if (warning)
+        report(S, trace, "run %lld (%s): warning: %s", (long long)run_id,
+               label, warning);
     }
   }
   rpl_result_release(&res);
@@ -453,13 +457,15 @@ typedef struct ready {
   int owned, ok;
   const char *name;
   int64_t trace_id;
+  char warning[200]; /* stored with each run (runs.warning); "" none */
 } ready_t;
 
 /* Counts the trace's events before preparing it (rpl_cost.c): a trace
  * that decodes to far more than its size suggests, or whose program would
  * not fit on disk, is refused in one line; a long one has its cost said
  * first. */
-static int weigh_trace(session_t *S, const char *path, uint64_t hash) {
+static int weigh_trace(session_t *S, const char *path, uint64_t hash,
+                       int *have_summary) {
   rpl_cost_t cost;
   char why[400];
   int rc = rpl_cost_estimate(path, &cost);
@@ -476,6 +482,7 @@ static int weigh_trace(session_t *S, const char *path, uint64_t hash) {
   if (S->cache[0] && access(cached, R_OK) == 0) dir = NULL;
   uint64_t mx = S->o->max_expansion;
   mx = mx == UINT64_MAX ? 0 : mx ? mx : RPL_COST_MAX_EXPANSION;
+  *have_summary = cost.est.have_summary;
   if (rpl_cost_judge(&cost, mx, dir, why, sizeof why)) {
     report(S, path, "%s", why);
     return HK_E_RANGE;
@@ -506,7 +513,8 @@ static int prepare_trace(session_t *S, const char *path, size_t index,
     return rc;
   }
   phase_line(S, path, "hashed", 0, t_phase);
-  rc = weigh_trace(S, path, hash);
+  int have_summary = 0;
+  rc = weigh_trace(S, path, hash, &have_summary);
   if (rc) {
     S->rep->traces_bad++;
     return rc;
@@ -545,10 +553,20 @@ static int prepare_trace(session_t *S, const char *path, size_t index,
     S->rep->traces_bad++;
     return HK_E_TRUNCATED;
   }
+  /* A damaged or cut-short trace replays what is readable; every run of
+   * it carries the warning (runs.warning, and a line after the run), so a
+   * partial run is never read as a whole one. */
   if (t->prog.stats.damaged)
-    report(S, path, "damaged from offset %llu: replaying the %llu ops before it",
-           (unsigned long long)t->prog.stats.damage_offset,
-           (unsigned long long)t->prog.n_ops);
+    snprintf(t->warning, sizeof t->warning,
+             "trace damaged from offset %llu: only the %llu ops before it "
+             "replayed", (unsigned long long)t->prog.stats.damage_offset,
+             (unsigned long long)t->prog.n_ops);
+  else if (!have_summary)
+    snprintf(t->warning, sizeof t->warning,
+             "trace has no end-of-trace summary (the recording was cut "
+             "short): its %llu ops replayed, the rest never recorded",
+             (unsigned long long)t->prog.n_ops);
+  if (t->warning[0]) report(S, path, "%s", t->warning);
   char why[300];
   phase_line(S, path, "prepared", t->prog.n_ops, t_phase);
   t_phase = hk_now_ns();
@@ -646,7 +664,8 @@ static int run_matrix(session_t *S, ready_t *tr, size_t n_traces) {
       if (!owns(S, c->trace, c->backend, c->policy, r)) continue;
       const rpl_backend_t *be = rpl_backend_find(o->backends[c->backend]);
       ready_t *t = &tr[c->trace];
-      rc = one_run(S, &t->prog, t->name, t->trace_id, be,
+      rc = one_run(S, &t->prog, t->name, t->trace_id,
+                   t->warning[0] ? t->warning : NULL, be,
                    o->backends[c->backend],
                    be->takes_policy ? o->policies[c->policy] : NULL,
                    c->base + r);

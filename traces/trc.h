@@ -386,6 +386,7 @@ typedef struct trc_estimate {
   uint64_t chunks, event_chunks; /* readable chunks */
   uint64_t events;               /* in the readable events chunks */
   uint32_t threads;              /* distinct thread indexes with events */
+  int have_summary;              /* the end-of-trace summary was read */
   int damaged;                   /* the pass stopped at damage */
   uint64_t damage_offset;
 } trc_estimate_t;

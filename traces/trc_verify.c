@@ -231,6 +231,7 @@ int trc_estimate(const char *path, trc_estimate_t *e) {
       break;
     }
     e->chunks++;
+    if (c.kind == TRC_CHUNK_SUMMARY) e->have_summary = 1;
     if (c.kind != TRC_CHUNK_EVENTS) continue;
     e->event_chunks++;
     e->events += c.n;

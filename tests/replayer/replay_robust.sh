@@ -271,9 +271,34 @@ size=$(stat -c %s "$T/big-mixed.hkt")
 head -c $((size * 2 / 3)) "$T/big-mixed.hkt" >"$T/part.hkt"
 "$H" replay "$T/part.hkt" --db "$T/s.db" --backend null --per-op none --quiet >/dev/null 2>"$T/err"
 check "part of a trace: exit 0" "$?" 0
-has "part of a trace: damage noted" "replaying the [0-9]* ops before it" "$T/err"
+has "part of a trace: damage noted" "trace damaged from offset [0-9]*: only the [0-9]* ops before it replayed" "$T/err"
 check "part of a trace: run done with some ops" \
   "$(sqlite3 "$T/s.db" "SELECT r.status, r.ops > 0, t.damaged FROM runs r JOIN traces t USING (trace_id)" | tr '|' ' ')" "done 1 1"
+# Each run of it carries the warning: stored (runs.warning, run_summary)
+# and printed after the run, once per run.
+"$H" replay "$T/part.hkt" --db "$T/part.db" --backend null,glibc --per-op none --quiet >/dev/null 2>"$T/err"
+check "part of a trace: a warning line per run" "$(grep -c "^hksim: part.hkt: run [0-9]* (.*): warning: trace damaged from offset" "$T/err")" 2
+check "part of a trace: warning stored with each run" \
+  "$(sqlite3 "$T/part.db" "SELECT COUNT(*) FROM run_summary WHERE status = 'done' AND warning LIKE 'trace damaged from offset %: only the ' || ops || ' ops before it replayed'")" 2
+check "a whole trace: no warning" "$(sqlite3 "$T/bomb.db" "SELECT COUNT(*) FROM runs WHERE warning IS NOT NULL")" 0
+# Cut exactly before its end-of-trace summary (a recording killed between
+# chunks): every chunk is whole, yet the runs say the end is missing.
+python3 - "$T/big-mixed.hkt" "$T/nosum.hkt" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+off = 16 + struct.unpack_from("<I", b, 12)[0] + 8
+last = off
+while off < len(b):
+    last = off
+    off += 24 + struct.unpack_from("<I", b, off + 8)[0]
+assert b[last + 4] == 5, "last chunk is not the summary"
+open(sys.argv[2], "wb").write(b[:last])
+PY
+"$H" replay "$T/nosum.hkt" --db "$T/part.db" --backend null --per-op none --quiet >/dev/null 2>"$T/err"
+check "no summary: exit 0" "$?" 0
+has "no summary: warning printed" "run [0-9]* (null): warning: trace has no end-of-trace summary (the recording was cut short)" "$T/err"
+check "no summary: warning stored" \
+  "$(sqlite3 "$T/part.db" "SELECT COUNT(*) FROM runs r JOIN traces t USING (trace_id) WHERE t.name = 'nosum.hkt' AND r.warning LIKE 'trace has no end-of-trace summary%'")" 1
 # gen never replaces a file silently.
 cp "$T/small.hkt" "$T/keep.hkt"
 "$H" gen json -o "$T/keep.hkt" >/dev/null 2>"$T/err"
