@@ -45,7 +45,11 @@ CREATE TABLE IF NOT EXISTS traces (
   order_fixups      INTEGER,
   damaged           INTEGER NOT NULL DEFAULT 0,
   damage_offset     INTEGER,
-  added_at          TEXT NOT NULL
+  added_at          TEXT NOT NULL,
+  env               TEXT                  -- recorded environment variables,
+                                          -- NAME=VALUE one a line; NULL
+                                          -- unless recorded with --argv or
+                                          -- --env (an allow-list)
 );
 
 CREATE TABLE IF NOT EXISTS op_kinds (

@@ -5,6 +5,7 @@
  * of processes that recorded nothing, and prints every path it wrote with
  * events, threads, call sites and bytes per event. What it learns about
  * CMD before running it (static, setuid, CPython...) is record_runtime.c. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@
 
 #include "cli.h"
 #include "record_internal.h"
+#include "recorder.h"
 #include "trc.h"
 
 /* The longest output path accepted: the recorder's template buffer is
@@ -44,8 +46,12 @@ static const opt_doc_t opt_docs[] = {
     {"block", required_argument, 'b', "N",
      "events per thread buffer, 16..65536 (default 4096)"},
     {"argv", no_argument, 'a', NULL,
-     "record the command line (argv); without it only the executable "
-     "path (the environment is never recorded)"},
+     "record the command line (argv) and the allocation-related "
+     "environment variables (see PRIVACY); without it only the executable "
+     "path"},
+    {"env", required_argument, 'e', "LIST",
+     "also record these environment variables: NAME or PREFIX*, "
+     "comma-separated ('*': all); repeatable"},
     {"keep-launchers", no_argument, 'k', NULL,
      "keep the traces of launchers (see LAUNCHERS)"},
     {"no-runtime-env", no_argument, 'n', NULL,
@@ -235,6 +241,7 @@ static const int fwd_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 typedef struct run_opts {
   const char *lib, *manifest, *tmpl, *depth, *block;
   int argv;
+  const char *env; /* HKREC_ENV allow-list, "" none */
   unsigned runtimes; /* cli_runtimes bits to set */
 } run_opts_t;
 
@@ -278,6 +285,7 @@ static int run_program(const run_opts_t *o, const char *prog, char **cmd,
     setenv("HKREC_OUT", o->tmpl, 1);
     setenv("HKREC_MANIFEST", o->manifest, 1);
     setenv("HKREC_ARGV", o->argv ? "1" : "0", 1);
+    setenv("HKREC_ENV", o->env, 1);
     if (HK_HAVE_TSC && hk_tsc_invariant()) setenv("HKREC_TSC_HZ", hz, 1);
     if (o->depth) setenv("HKREC_DEPTH", o->depth, 1);
     if (o->block) setenv("HKREC_BLOCK", o->block, 1);
@@ -516,6 +524,7 @@ static int run(int argc, char **argv) {
   opts[NOPTS] = (struct option){0, 0, 0, 0};
   const char *out = NULL, *depth = NULL, *block = NULL;
   int force = 0, want_argv = 0, keep_launchers = 0, no_rt = 0, c;
+  char env_extra[REC_ENV_PATTERNS - sizeof REC_ENV_DEFAULT - 1] = "";
   optind = 1;
   opterr = 0;
   /* '+': the first non-option is CMD; its own options are not ours. */
@@ -525,6 +534,22 @@ static int run(int argc, char **argv) {
     case 'o': out = optarg; break;
     case 'f': force = 1; break;
     case 'a': want_argv = 1; break;
+    case 'e': {
+      /* Names as the shell and the kernel spell them: letters, digits,
+       * '_', and '*' only at the end of a pattern. */
+      for (const char *q = optarg; *q; q++)
+        if (!(isalnum((unsigned char)*q) || *q == '_' || *q == ',' ||
+              (*q == '*' && (q[1] == ',' || !q[1]))))
+          return cli_usage("record", "bad --env '%s' (comma-separated NAME "
+                           "or PREFIX*)", optarg);
+      size_t have = strlen(env_extra);
+      if (have + 1 + strlen(optarg) >= sizeof env_extra)
+        return cli_usage("record", "--env lists are too long (at most %zu "
+                         "bytes)", sizeof env_extra - 1);
+      snprintf(env_extra + have, sizeof env_extra - have, "%s%s",
+               have ? "," : "", optarg);
+      break;
+    }
     case 'k': keep_launchers = 1; break;
     case 'n': no_rt = 1; break;
     case 'd':
@@ -599,7 +624,14 @@ static int run(int argc, char **argv) {
   if (mfd < 0) return cli_fail(manifest, -errno, "creating a temporary file");
   close(mfd);
 
-  run_opts_t ro = {lib, manifest, plan.tmpl, depth, block, want_argv,
+  /* The environment: only with --argv or --env, and only the variables
+   * allow-listed: those that change how the program allocates, plus the
+   * user's. */
+  char env[REC_ENV_PATTERNS] = "";
+  if (want_argv || env_extra[0])
+    snprintf(env, sizeof env, "%s%s%s", REC_ENV_DEFAULT,
+             env_extra[0] ? "," : "", env_extra);
+  run_opts_t ro = {lib, manifest, plan.tmpl, depth, block, want_argv, env,
                    runtimes};
   int st = 0, exec_err = 0;
   pid_t child = 0;

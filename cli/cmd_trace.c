@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -86,6 +87,61 @@ static void print_costs(const trc_summary_t *m, uint64_t events) {
          m->chunks_fast ? "; `hksim trace compact` recodes them in full" : "");
 }
 
+/* A copy of n bytes of NUL-separated strings (argv, env), NULL for none;
+ * the reader's copy goes with the reader. */
+static char *copy_list(const char *s, uint32_t n) {
+  if (!s || !n) return NULL;
+  char *c = malloc(n + 1);
+  if (c) {
+    memcpy(c, s, n);
+    c[n] = 0;
+  }
+  return c;
+}
+
+/* The recorded command line and environment (hksim record --argv, --env):
+ * JSON fields "argv" (array) and "env" (object), null when not recorded;
+ * as text, lines "argv" and "env", only when recorded. Escaped like exe:
+ * they are the trace's bytes. */
+static void print_lists(int json, const char *argv, uint32_t alen,
+                        const char *env, uint32_t elen) {
+  if (json) {
+    printf(",\"argv\":");
+    if (!argv) printf("null");
+    for (uint32_t i = 0; argv && i < alen; i += (uint32_t)strlen(argv + i) + 1) {
+      printf("%s", i ? "," : "[");
+      json_str(stdout, argv + i);
+    }
+    if (argv) printf("]");
+    printf(",\"env\":");
+    if (!env) printf("null");
+    for (uint32_t i = 0; env && i < elen; i += (uint32_t)strlen(env + i) + 1) {
+      const char *eq = strchr(env + i, '=');
+      char name[256];
+      snprintf(name, sizeof name, "%.*s", (int)(eq - (env + i)), env + i);
+      printf("%s", i ? "," : "{");
+      json_str(stdout, name);
+      putchar(':');
+      json_str(stdout, eq + 1);
+    }
+    if (env) printf("}");
+    return;
+  }
+  if (argv) {
+    printf("argv      ");
+    for (uint32_t i = 0; i < alen; i += (uint32_t)strlen(argv + i) + 1) {
+      putchar(' ');
+      hk_fput_escaped(stdout, argv + i);
+    }
+    putchar('\n');
+  }
+  for (uint32_t i = 0; env && i < elen; i += (uint32_t)strlen(env + i) + 1) {
+    printf("%s", i ? "           " : "env        ");
+    hk_fput_escaped(stdout, env + i);
+    putchar('\n');
+  }
+}
+
 static int cmd_info(const char *path, int json) {
   trc_reader_t *r;
   int rc = trc_reader_open(&r, path);
@@ -94,12 +150,20 @@ static int cmd_info(const char *path, int json) {
   char exe[512];
   snprintf(exe, sizeof exe, "%s", h.exe ? h.exe : "");
   h.exe = exe;
+  /* Checked by the reader: each list ends with a NUL, env entries have
+   * a '='. */
+  char *argv = (h.flags & TRC_HF_ARGV) ? copy_list(h.argv, h.argv_len) : NULL;
+  char *env = (h.flags & TRC_HF_ENV) ? copy_list(h.env, h.env_len) : NULL;
   trc_scan_t s;
   rc = trc_scan(path, &s);
   trc_prep_stats_t p;
   if (!rc) rc = trc_prepare(path, NULL, &p);
   trc_reader_free(r);
-  if (rc) return cli_fail(path, rc, "cannot read trace");
+  if (rc) {
+    free(argv);
+    free(env);
+    return cli_fail(path, rc, "cannot read trace");
+  }
   double bpe = s.events ? (double)s.file_bytes / (double)s.events : 0.0;
   if (json) {
     printf("{\"file\":");
@@ -107,6 +171,7 @@ static int cmd_info(const char *path, int json) {
     printf(",\"version\":%u,\"pid\":%" PRId64 ",\"ppid\":%" PRId64 ",\"exe\":",
            h.version, h.pid, h.ppid);
     json_str(stdout, h.exe);
+    print_lists(1, argv, h.argv_len, env, h.env_len);
     printf(",\"clock\":\"%s\",\"tick_hz\":%" PRIu64 ",\"synthetic\":%s",
            clock_name(h.clock), h.tick_hz, (h.flags & TRC_HF_SYNTHETIC) ? "true" : "false");
     printf(",\"events\":%" PRIu64 ",\"counts\":{", s.events);
@@ -149,6 +214,7 @@ static int cmd_info(const char *path, int json) {
     printf("process    pid %" PRId64 ", ppid %" PRId64 ", ", h.pid, h.ppid);
     hk_fput_escaped(stdout, h.exe); /* the trace's bytes: escaped */
     printf("%s\n", when);
+    print_lists(0, argv, h.argv_len, env, h.env_len);
     printf("clock      %s, %.3f MHz\n", clock_name(h.clock), (double)h.tick_hz / 1e6);
     printf("events     %" PRIu64 " (%.2f bytes/event, %" PRIu64 " bytes in %" PRIu64
            " chunks)\n", s.events, bpe, s.file_bytes, s.chunks);
@@ -175,6 +241,8 @@ static int cmd_info(const char *path, int json) {
     if (s.have_summary && (s.summary.hook_samples || s.summary.writer_ns))
       print_costs(&s.summary, s.events);
   }
+  free(argv);
+  free(env);
   return s.status ? damage_line(path, &s) : CLI_OK;
 }
 

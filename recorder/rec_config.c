@@ -82,6 +82,7 @@ void rec_config_from_env(rec_config_t *c) {
     if (digits && !*q && lv != 0 && (neg ? lv <= 7 : lv <= 19))
       c->fast_level = neg ? -lv : lv;
   }
+  if (env_str("HKREC_ENV", c->env, sizeof c->env)) c->env[0] = 0;
   const char *ck = getenv("HKREC_CLOCK");
   if (ck && strcmp(ck, "mono") == 0) c->clock = TRC_CLOCK_MONOTONIC;
 }
@@ -134,4 +135,40 @@ int rec_output_path(char *dst, size_t n, const char *tmpl, int64_t pid,
 #undef PUT
   dst[o] = 0;
   return 0;
+}
+
+/* Does the name [n, n + nlen) match one pattern of the comma list? */
+static int env_name_allowed(const char *patterns, const char *n, size_t nlen) {
+  if (nlen >= 6 && memcmp(n, "HKREC_", 6) == 0) return 0;
+  for (const char *p = patterns; *p;) {
+    const char *e = strchr(p, ',');
+    size_t plen = e ? (size_t)(e - p) : strlen(p);
+    if (plen && p[plen - 1] == '*') {
+      if (nlen >= plen - 1 && memcmp(n, p, plen - 1) == 0) return 1;
+    } else if (plen && plen == nlen && memcmp(n, p, nlen) == 0) {
+      return 1;
+    }
+    p += plen + (e != NULL);
+  }
+  return 0;
+}
+
+size_t rec_env_select(const char *patterns, const char *env, size_t len,
+                      char *out, size_t cap) {
+  size_t o = 0;
+  if (!patterns || !*patterns) return 0;
+  for (size_t i = 0; i < len;) {
+    const char *s = env + i;
+    const char *nul = memchr(s, '\0', len - i);
+    if (!nul) break; /* cut by the read: left out */
+    size_t n = (size_t)(nul - s) + 1;
+    const char *eq = memchr(s, '=', n - 1);
+    if (eq && eq != s && env_name_allowed(patterns, s, (size_t)(eq - s)) &&
+        n <= cap - o) {
+      memcpy(out + o, s, n);
+      o += n;
+    }
+    i += n;
+  }
+  return o;
 }

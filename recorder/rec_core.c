@@ -191,8 +191,20 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
     size_t alen = r->cfg.argv
                       ? read_small("/proc/self/cmdline", args, sizeof args)
                       : 0;
+    /* The environment likewise, and only the allow-listed variables
+     * (HKREC_ENV): the environment at exec, as the kernel kept it. Static:
+     * too large for the stack of a thread that may be small, and this
+     * runs once per process, under the session's start. */
+    static char env_all[65536], env_sel[REC_ENV_MAX];
+    size_t elen = 0;
+    if (r->cfg.env[0]) {
+      size_t n = read_small("/proc/self/environ", env_all, sizeof env_all);
+      elen = rec_env_select(r->cfg.env, env_all, n, env_sel, sizeof env_sel);
+    }
     trc_header_t h = {0};
-    h.flags = alen ? TRC_HF_ARGV : 0;
+    h.flags = (alen ? TRC_HF_ARGV : 0) | (elen ? TRC_HF_ENV : 0);
+    h.env = elen ? env_sel : NULL;
+    h.env_len = (uint32_t)elen;
     h.clock = (uint32_t)r->clock;
     h.tick_hz = r->tick_hz;
     h.start_wall_ns = hk_wall_ns();

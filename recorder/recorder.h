@@ -30,6 +30,19 @@
 #define REC_MAX_BUFFERS 16
 #define REC_DEFAULT_MAX_SITES (1u << 20)
 
+/* Room for HKREC_ENV's pattern list; a longer list is ignored (no
+ * environment recorded) rather than cut. */
+#define REC_ENV_PATTERNS 512
+/* The variables `hksim record --argv` embeds (HKREC_ENV): those that
+ * change how a program allocates (glibc's malloc and tunables, preloaded
+ * allocators and their settings, the runtime switches of the RUNTIMES
+ * table), nothing else: no paths, no credentials. docs/recorder.md. */
+#define REC_ENV_DEFAULT                                                        \
+  "MALLOC_*,GLIBC_TUNABLES,LD_PRELOAD,PYTHONMALLOC,GLIBCXX_FORCE_NEW,"         \
+  "G_SLICE,MIMALLOC_*,JE_MALLOC_CONF,TCMALLOC_*,HAKMEM_*"
+/* Bytes of environment a trace header holds at most (rec_core.c). */
+#define REC_ENV_MAX 16384
+
 typedef struct rec_config {
   char out[1024];        /* output template (HKREC_OUT), "" = "hkrec" */
   int out_error;         /* HK_E_RANGE: HKREC_OUT does not fit in out[]; the
@@ -63,8 +76,22 @@ typedef struct rec_config {
   int argv;              /* HKREC_ARGV=1: embed the command line in the
                             trace header; else (default) only the
                             executable's path (privacy: arguments may hold
-                            secrets). The environment is never embedded. */
+                            secrets). */
+  char env[REC_ENV_PATTERNS]; /* HKREC_ENV: the environment variables to
+                            embed, a comma-separated allow-list of NAME or
+                            PREFIX* ("*": all); "" (default): none. HKREC_*
+                            variables are never embedded. */
 } rec_config_t;
+
+/* Copies the entries of env (len bytes of "NAME=VALUE" entries each
+ * followed by a NUL, as /proc/self/environ gives them) whose NAME matches
+ * one of patterns (as rec_config_t.env) into out, in the same form, in
+ * their order. HKREC_* never matches; an entry without '=' or not
+ * NUL-terminated within len (a truncated read) is skipped, as is one that
+ * no longer fits in cap (never cut). Returns the bytes written. Never
+ * allocates. */
+size_t rec_env_select(const char *patterns, const char *env, size_t len,
+                      char *out, size_t cap);
 
 /* Fills c with the defaults, then applies the HKREC_* variables of the
  * environment. Invalid values are ignored (the default stays). Never

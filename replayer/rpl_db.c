@@ -468,6 +468,16 @@ int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
       if (h.argv_len && argv[h.argv_len - 1] == ' ') argv[h.argv_len - 1] = 0;
     }
   }
+  /* The environment, one NAME=VALUE a line (values with a newline keep
+   * it: the NULs are the separators, not the newlines). */
+  char *env = NULL;
+  if (r && (h.flags & TRC_HF_ENV) && h.env && h.env_len &&
+      (env = malloc(h.env_len + 1))) {
+    memcpy(env, h.env, h.env_len);
+    for (uint32_t i = 0; i < h.env_len; i++)
+      if (!env[i]) env[i] = '\n';
+    env[h.env_len - 1] = 0;
+  }
   const char *base = strrchr(path, '/');
   base = base ? base + 1 : path;
   sqlite3_stmt *st;
@@ -478,12 +488,13 @@ int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
       "argv, depth, events, ops, threads, sites, callers, unmatched_frees, "
       "double_allocs, failed_allocs, live_at_exit, live_bytes_at_exit, "
       "peak_live_bytes, peak_live_objects, order_fixups, damaged, "
-      "damage_offset, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-      "?,?,?,?,?,?,?,?,?,?,?," NOW_SQL ")",
+      "damage_offset, added_at, env) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+      "?,?,?,?,?,?,?,?,?,?,?,?,?," NOW_SQL ", ?)",
       -1, &st, NULL);
   if (rc != SQLITE_OK) {
     trc_reader_free(r);
     free(argv);
+    free(env);
     goto fail_rollback;
   }
   const trc_prep_stats_t *s = &prog->stats;
@@ -517,10 +528,12 @@ int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
   sqlite3_bind_int64(st, k++, (int64_t)s->order_fixups);
   sqlite3_bind_int64(st, k++, s->damaged);
   sqlite3_bind_int64(st, k++, (int64_t)s->damage_offset);
+  bind_text(st, k++, env);
   rc = sqlite3_step(st);
   sqlite3_finalize(st);
   trc_reader_free(r);
   free(argv);
+  free(env);
   if (rc != SQLITE_DONE) goto fail_rollback;
   *trace_id = sqlite3_last_insert_rowid(db->db);
 

@@ -105,6 +105,7 @@ typedef enum trc_clock {
 /* Header flags. */
 #define TRC_HF_ARGV 0x01      /* argv is present */
 #define TRC_HF_SYNTHETIC 0x02 /* made by the generator, not recorded */
+#define TRC_HF_ENV 0x04       /* environment variables are present */
 
 /* The file header. Strings are owned by whoever filled the struct; the
  * reader's copy lives as long as the reader. */
@@ -121,6 +122,11 @@ typedef struct trc_header {
   const char *argv;  /* NUL-separated, argv_len bytes; only with TRC_HF_ARGV */
   uint32_t argv_len;
   uint32_t depth;    /* stack depth the recorder captured */
+  /* Only with TRC_HF_ENV: the recorded environment variables, each
+   * "NAME=VALUE" followed by a NUL, env_len bytes (hksim record --argv or
+   * --env: an allow-list, docs/recorder.md). */
+  const char *env;
+  uint32_t env_len;
 } trc_header_t;
 
 /* A loaded module: where an executable or library was mapped. */

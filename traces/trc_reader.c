@@ -23,7 +23,7 @@ struct trc_reader_s {
   uint64_t size; /* file size at open */
   uint64_t off;  /* next chunk (the damaged one after an error) */
   trc_header_t hdr;
-  char *exe, *argv;
+  char *exe, *argv, *env;
   ZSTD_DCtx *dctx;
   trc_buf_t stored, raw;
   trc_event_t *ev;
@@ -60,6 +60,17 @@ static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off) {
 
 /* ---- header ------------------------------------------------------------ */
 
+/* Every entry "NAME=VALUE" with a non-empty NAME, NUL-terminated. */
+static int env_well_formed(const char *e, uint32_t n) {
+  if (n && (!e || e[n - 1] != '\0')) return 0;
+  for (uint32_t i = 0; i < n;) {
+    const char *s = e + i, *eq = strchr(s, '=');
+    if (!eq || eq == s) return 0;
+    i += (uint32_t)strlen(s) + 1;
+  }
+  return 1;
+}
+
 int trc_header_check(const trc_header_t *h, char *why, size_t len) {
   char tmp[8];
   if (!why || !len) {
@@ -91,6 +102,9 @@ int trc_header_check(const trc_header_t *h, char *why, size_t len) {
   else if ((h->flags & TRC_HF_ARGV) && h->argv_len &&
            h->argv[h->argv_len - 1] != '\0')
     snprintf(why, len, "header: argv does not end with a NUL byte");
+  else if ((h->flags & TRC_HF_ENV) && !env_well_formed(h->env, h->env_len))
+    snprintf(why, len, "header: environment is not a list of NAME=VALUE "
+             "entries each ending with a NUL byte");
   else
     return 0;
   return HK_E_CORRUPT;
@@ -158,9 +172,21 @@ static int read_header(trc_reader_t *r, int check) {
     h->argv_len = alen;
     p += alen;
   }
+  if (h->flags & TRC_HF_ENV) {
+    if (end - p < 4) goto out;
+    uint32_t elen = trc_get32(p);
+    p += 4;
+    if (elen > (size_t)(end - p)) goto out;
+    if (!(r->env = malloc((size_t)elen + 1))) goto nomem;
+    memcpy(r->env, p, elen);
+    r->env[elen] = '\0';
+    h->env_len = elen;
+    p += elen;
+  }
   if (p != end) goto out;
   h->exe = r->exe;
   h->argv = r->argv;
+  h->env = r->env;
   if (check && (r->exe_nul || trc_header_check(h, NULL, 0))) goto out;
   r->off = total;
   rc = 0;
@@ -228,6 +254,7 @@ void trc_reader_free(trc_reader_t *r) {
   ZSTD_freeDCtx(r->dctx);
   free(r->exe);
   free(r->argv);
+  free(r->env);
   trc_buf_release(&r->stored);
   trc_buf_release(&r->raw);
   free(r->ev);

@@ -467,11 +467,16 @@ static int write_header(trc_writer_t *w, const trc_header_t *hdr) {
   const char *exe = hdr->exe ? hdr->exe : "";
   size_t exe_len = strlen(exe);
   int argv = (hdr->flags & TRC_HF_ARGV) != 0;
+  int env = (hdr->flags & TRC_HF_ENV) != 0;
   if (exe_len > TRC_MAX_STRING) return HK_E_RANGE;
   if (argv && ((hdr->argv_len && !hdr->argv) ||
                hdr->argv_len > TRC_MAX_HEADER_BODY / 2))
     return HK_E_RANGE;
-  size_t body = TRC_FILE_BODY_FIXED + exe_len + (argv ? 4 + hdr->argv_len : 0);
+  if (env && ((hdr->env_len && !hdr->env) ||
+              hdr->env_len > TRC_MAX_HEADER_BODY / 4))
+    return HK_E_RANGE;
+  size_t body = TRC_FILE_BODY_FIXED + exe_len + (argv ? 4 + hdr->argv_len : 0) +
+                (env ? 4 + hdr->env_len : 0);
   size_t total = TRC_FILE_PREFIX + body + 8;
   uint8_t *b = malloc(total);
   if (!b) return HK_E_NOMEM;
@@ -495,6 +500,11 @@ static int write_header(trc_writer_t *w, const trc_header_t *hdr) {
     trc_put32(p, hdr->argv_len);
     if (hdr->argv_len) memcpy(p + 4, hdr->argv, hdr->argv_len);
     p += 4 + hdr->argv_len;
+  }
+  if (env) {
+    trc_put32(p, hdr->env_len);
+    if (hdr->env_len) memcpy(p + 4, hdr->env, hdr->env_len);
+    p += 4 + hdr->env_len;
   }
   trc_put64(p, XXH64(b, TRC_FILE_PREFIX + body, 0));
   int rc = guarded_write(w, b, total);

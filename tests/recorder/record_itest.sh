@@ -151,6 +151,44 @@ argv)
   HKREC_ARGV=1 "$HKSIM" record -o b.hkt -- sh -c 'echo "$HKREC_ARGV" > v' 2> err || fail "no --argv"
   [ "$(cat v)" = 0 ] || fail "without --argv: HKREC_ARGV=$(cat v)"
   "$HKSIM" record --help | grep -q -- '--argv' || fail "--argv not in --help" ;;
+env)
+  # The environment is recorded only with --argv (the allocation-related
+  # allow-list) or --env (names the user adds); never HKREC_*, never a
+  # variable outside the list; shown by trace info, stored by replay.
+  MALLOC_ARENA_MAX=2 SECRET_TOKEN=hunter2 MY_SETTING=x \
+    "$HKSIM" record -o a.hkt --argv -- "$VD/v_procs" "$W/r" child 2> err || fail "--argv"
+  [ "$(stat -c %a a.hkt)" = 600 ] || fail "a.hkt mode $(stat -c %a a.hkt)"
+  "$HKSIM" trace info a.hkt > info 2> err || fail "info a.hkt"
+  grep -q "^argv       $VD/v_procs $W/r child\$" info || fail "no argv line: $(cat info)"
+  grep -q "^env        .*MALLOC_ARENA_MAX=2\$\|^           MALLOC_ARENA_MAX=2\$" info || fail "MALLOC_ARENA_MAX not shown: $(cat info)"
+  grep -aq "hunter2\|SECRET_TOKEN\|MY_SETTING\|HKREC_" a.hkt && fail "a variable outside the allow-list is in the trace"
+  "$HKSIM" trace info a.hkt --json > j || fail "info --json"
+  python3 - j "$VD/v_procs" <<'PY' || fail "info --json argv/env"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["argv"][0] == sys.argv[2] and d["argv"][-1] == "child", d["argv"]
+assert d["env"]["MALLOC_ARENA_MAX"] == "2", d["env"]
+assert not [k for k in d["env"] if k.startswith(("SECRET", "MY_", "HKREC_"))], d["env"]
+PY
+  # --env adds names (a prefix here); the command line stays out.
+  SECRET_TOKEN=hunter2 MY_SETTING=x MY_OTHER='a b' \
+    "$HKSIM" record -o b.hkt --env 'MY_*' -- "$VD/v_procs" "$W/r" child 2> err || fail "--env"
+  "$HKSIM" trace info b.hkt > info || fail "info b.hkt"
+  grep -q "^argv" info && fail "argv recorded without --argv"
+  grep -q "MY_SETTING=x\$" info && grep -q "MY_OTHER=a b\$" info || fail "--env MY_* not shown: $(cat info)"
+  grep -aq "hunter2" b.hkt && fail "SECRET_TOKEN recorded with --env MY_*"
+  "$HKSIM" replay b.hkt --db e.db --backend null --per-op none --quiet > /dev/null 2> err || fail "replay b.hkt"
+  [ "$(sqlite3 e.db "SELECT env LIKE '%MY_OTHER=a b%' AND env LIKE '%MY_SETTING=x%' AND env NOT LIKE '%hunter2%' FROM traces")" = 1 ] \
+    || fail "traces.env: $(sqlite3 e.db 'SELECT env FROM traces')"
+  # Neither: no environment at all.
+  MALLOC_ARENA_MAX=2 "$HKSIM" record -o c.hkt -- "$VD/v_procs" "$W/r" child 2> err || fail "plain"
+  "$HKSIM" trace info c.hkt > info || fail "info c.hkt"
+  grep -q "^env\|^argv" info && fail "env or argv recorded without --argv/--env: $(cat info)"
+  grep -aq "MALLOC_ARENA_MAX" c.hkt && fail "environment in c.hkt"
+  # A bad pattern: a usage error, the program not run.
+  "$HKSIM" record -o d.hkt --env 'A=B' -- "$VD/v_procs" "$W/r" child 2> err; one_line $? 2 "bad --env 'A=B'"
+  [ -e d.hkt ] && fail "program ran after a bad --env"
+  "$HKSIM" record --help | grep -q -- '--env LIST' || fail "--env not in --help" ;;
 python)
   # CPython behind launchers (env, a shell wrapper that execs python3) is
   # recognised: PYTHONMALLOC=malloc is set and said; one file, the

@@ -35,6 +35,50 @@ static void test_output_path(void **state) {
 
 /* An HKREC_OUT that does not fit is an error the session reports, not a
  * silent fallback to ./hkrec.PID.hkt. */
+/* The environment allow-list (HKREC_ENV, rec_env_select): exact names and
+ * prefixes, never HKREC_*, malformed or cut entries skipped, nothing cut. */
+static void test_env_select(void **state) {
+  (void)state;
+  static const char env[] = "HOME=/root\0MALLOC_ARENA_MAX=2\0SECRET=x\0"
+                            "HKREC_OUT=/t\0PYTHONMALLOC=malloc\0noequals\0"
+                            "=novar\0MALLOC_TOP_PAD_=1\0MALLOC_CUT=abc";
+  char out[256];
+  size_t n = rec_env_select("MALLOC_*,PYTHONMALLOC,HKREC_*", env,
+                            sizeof env - 1, out, sizeof out);
+  static const char want[] =
+      "MALLOC_ARENA_MAX=2\0PYTHONMALLOC=malloc\0MALLOC_TOP_PAD_=1";
+  assert_int_equal(n, sizeof want); /* the last NUL included */
+  assert_memory_equal(out, want, sizeof want);
+  /* No list: nothing; "*": all well-formed entries but HKREC_*. */
+  assert_int_equal(rec_env_select("", env, sizeof env - 1, out, sizeof out), 0);
+  n = rec_env_select("*", env, sizeof env - 1, out, sizeof out);
+  static const char all[] = "HOME=/root\0MALLOC_ARENA_MAX=2\0SECRET=x\0"
+                            "PYTHONMALLOC=malloc\0MALLOC_TOP_PAD_=1";
+  assert_int_equal(n, sizeof all);
+  assert_memory_equal(out, all, sizeof all);
+  /* A name is matched whole: PYTHON does not match PYTHONMALLOC. */
+  assert_int_equal(rec_env_select("PYTHON,HOM", env, sizeof env - 1, out,
+                                  sizeof out), 0);
+  /* An entry that does not fit is left out whole, later ones still go. */
+  n = rec_env_select("HOME,SECRET", env, sizeof env - 1, out, 10);
+  assert_int_equal(n, 9);
+  assert_memory_equal(out, "SECRET=x", 9);
+  /* HKREC_ENV is read; too long a list records nothing. */
+  rec_config_t c;
+  setenv("HKREC_ENV", "MALLOC_*,FOO", 1);
+  rec_config_from_env(&c);
+  assert_string_equal(c.env, "MALLOC_*,FOO");
+  char big[REC_ENV_PATTERNS + 8];
+  memset(big, 'A', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  setenv("HKREC_ENV", big, 1);
+  rec_config_from_env(&c);
+  assert_string_equal(c.env, "");
+  unsetenv("HKREC_ENV");
+  rec_config_from_env(&c);
+  assert_string_equal(c.env, ""); /* privacy by default */
+}
+
 static void test_out_too_long(void **state) {
   (void)state;
   rec_config_t c;
@@ -144,6 +188,7 @@ int main(void) {
       cmocka_unit_test(test_output_path),
       cmocka_unit_test(test_env),
       cmocka_unit_test(test_env_fast),
+      cmocka_unit_test(test_env_select),
       cmocka_unit_test(test_out_too_long),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -940,6 +940,33 @@ static void test_header_check(void **state) {
     if (!strstr(why, cases[i].want)) fail_msg("case %zu: '%s'", i, why);
     assert_int_equal(trc_header_check(&h, NULL, 0), HK_E_CORRUPT);
   }
+  /* The environment: read back as written; malformed lists refused. */
+  {
+    static const char envs[] = "MALLOC_ARENA_MAX=2\0PYTHONMALLOC=malloc";
+    trc_header_t he = header();
+    he.flags |= TRC_HF_ENV;
+    he.env = envs;
+    he.env_len = sizeof envs;
+    assert_int_equal(open_with(&he, why, sizeof why), 0);
+    trc_reader_t *re;
+    assert_int_equal(trc_reader_open(&re, path), 0);
+    const trc_header_t *got = trc_reader_header(re);
+    assert_true(got->flags & TRC_HF_ENV);
+    assert_int_equal(got->env_len, sizeof envs);
+    assert_memory_equal(got->env, envs, sizeof envs);
+    assert_int_equal(got->argv_len, header().argv_len); /* argv intact */
+    trc_reader_free(re);
+    static const char *const bad[] = {"A=1", "A=1\0NOEQ", "=1", "A=1\0=2"};
+    for (size_t i = 0; i < HK_ARRAY_LEN(bad); i++) {
+      he.env = bad[i];
+      he.env_len = (uint32_t)(strlen(bad[i]) + (i == 0 ? 0 : 1));
+      if (i == 1) he.env_len = 10;  /* "A=1\0NOEQ\0" */
+      if (i == 3) he.env_len = 8;   /* "A=1\0=2\0" */
+      assert_int_equal(open_with(&he, why, sizeof why), HK_E_CORRUPT);
+      if (!strstr(why, "environment is not a list of NAME=VALUE"))
+        fail_msg("bad env %zu: '%s'", i, why);
+    }
+  }
   /* argv whose last argument has no NUL. */
   trc_header_t h = header();
   h.argv = args;
