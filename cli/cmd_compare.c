@@ -21,8 +21,8 @@ static const struct option opts[] = {
 static const char *const opt_arg[] = {"DB", "T", ""};
 static const char *const opt_help[] = {
     "results database (hksim replay --repeat N, N >= 3)",
-    "only trace T (its name, content hash or id; default: every trace both\n"
-    "                 configurations were replayed on)",
+    ("only trace T (its name, content hash or id; default: every trace\n"
+     "                 both configurations were replayed on)"),
     "this text",
 };
 
