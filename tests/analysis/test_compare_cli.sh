@@ -38,14 +38,21 @@ one_line "none.db: No such file"
 "$hksim" replay "$tmp/j.hkt" --db "$tmp/r3.db" --backend glibc,null,hakmem \
   --policy elo,static --repeat 3 --per-op none --touch none --quiet >/dev/null 2>&1 || {
   echo "FAIL: replay"; fail=1; }
-# null (an empty loop) against glibc: separated, ratio below 1
+# null (an empty loop) against glibc. Which way the verdict goes is the
+# machine's (a loaded machine can blur even this pair): the figures
+# themselves are checked by test_analysis_compare; here the shape.
 check 0 "compare" "$hksim" compare --db "$tmp/r3.db" null glibc
 grep -q '^j.hkt (4000 ops, touch/per-op none/none): null against glibc, 3 and 3 repeats' \
   "$tmp/out" || { echo "FAIL: heading"; cat "$tmp/out"; fail=1; }
-grep -q 'null / glibc = 0\.[0-9]* \[' "$tmp/out" || { echo "FAIL: ratio"; cat "$tmp/out"; fail=1; }
-grep -q 'Welch t = .*permutation p = 0.1 (exact, 20 splits; smallest possible 0.1)' \
+grep -q '^  null   ns/op [0-9.]* \[[-0-9.]*, [0-9.]*\]  sd [0-9.]*$' "$tmp/out" ||
+  { echo "FAIL: side line"; cat "$tmp/out"; fail=1; }
+grep -q 'null / glibc = [0-9.]* \[[0-9.]*, [0-9.]*\] (ratio of geometric means, 95% CI)' \
+  "$tmp/out" || { echo "FAIL: ratio"; cat "$tmp/out"; fail=1; }
+grep -q 'Welch t = .*permutation p = [0-9.e-]* (exact, 20 splits; smallest possible 0.1)' \
   "$tmp/out" || { echo "FAIL: tests"; cat "$tmp/out"; fail=1; }
-grep -q '=> null is faster than glibc' "$tmp/out" || { echo "FAIL: verdict"; cat "$tmp/out"; fail=1; }
+grep -q -e '=> null is faster than glibc' -e '=> null is slower than glibc' \
+  -e '=> the data do not separate null and glibc' "$tmp/out" ||
+  { echo "FAIL: verdict"; cat "$tmp/out"; fail=1; }
 grep -q 'no permutation test can reach 0.05' "$tmp/out" || { echo "FAIL: perm note"; fail=1; }
 # operands after the options, policies named
 check 0 "policies" "$hksim" compare hakmem/elo --db "$tmp/r3.db" hakmem/static --trace j.hkt
