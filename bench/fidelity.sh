@@ -1,7 +1,10 @@
 #!/bin/sh
 # bench/fidelity.sh [OUTDIR]: does replay predict live runs? For each of a
 # set of allocation-heavy public programs from Debian (python3, sqlite3,
-# perl, gcc's cc1 on 1500 generated functions, and xz -T2 and zstd -T2, multi-threaded), runs
+# perl, gcc's cc1 on 1500 generated functions, xz -T2 and zstd -T2, and a
+# threaded key-value server on 127.0.0.1 (bench/fidelity_server.c, 4
+# workers, 100,000 requests from its own client, which runs unrecorded
+# beside every live and recorded run), runs
 # `hksim validate` (records once, replays, runs live REPEAT rounds
 # interleaved across BACKENDS) and prints the fidelity table and Kendall's
 # tau per program, then the average tau and delta_error per replay
@@ -17,8 +20,11 @@ H=${HKSIM:-$HERE/build/bin/hksim}
 OUT=${1:-$(mktemp -d /tmp/hksim-fidelity.XXXXXX)}
 REPEAT=${REPEAT:-3}
 BACKENDS=${BACKENDS:-glibc,mimalloc,jemalloc,tcmalloc}
-PROGRAMS=${PROGRAMS:-python3 sqlite3 perl cc1 xz-T2 zstd-T2}
-CONFIGS=${CONFIGS:-"--touch pages --per-op none;--touch none --per-op none;--threads recorded --touch none --per-op none"}
+PROGRAMS=${PROGRAMS:-python3 sqlite3 perl cc1 xz-T2 zstd-T2 server-4w}
+CONFIGS=${CONFIGS:-"--touch pages --per-op none;--touch none --per-op none;--threads recorded --touch pages --per-op none;--gaps 256K --touch pages --per-op none;--threads recorded --gaps 256K --touch pages --per-op none"}
+SRV=${SRV:-$(dirname "$H")/../bench/fidelity_server}
+# Below the ephemeral range (32768-60999), which the client's own sockets use.
+PORT=${PORT:-$((20000 + $$ % 10000))}
 mkdir -p "$OUT"
 export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
 
@@ -62,6 +68,7 @@ perl||/usr/bin/perl $D/work.pl
 cc1||$CC1 -quiet -O2 $D/cc1.i -o /dev/null
 xz-T2||/usr/bin/xz -T2 -3 --block-size=1MiB -c $D/text
 zstd-T2||/usr/bin/zstd -T2 -B1MiB -12 -c $D/text
+server-4w||$SRV serve $PORT 4 100000
 EOP
 }
 
@@ -71,6 +78,11 @@ run_one() { # name stdin command...
   db="$OUT/$name.db"
   [ -s "$db" ] && return 0
   set -- "$@"
+  cpid=
+  case $name in server*) # its client, unrecorded, for every run in turn
+    "$SRV" client "$PORT" 4 3600 >/dev/null 2>&1 &
+    cpid=$! ;;
+  esac
   if [ -n "$in" ]; then
     "$H" validate --db "$db" --repeat "$REPEAT" --backend "$BACKENDS" \
       --trace "$OUT/$name.hkt" --stdin "$in" -- "$@" >"$OUT/$name.log" 2>&1
@@ -78,7 +90,9 @@ run_one() { # name stdin command...
     "$H" validate --db "$db" --repeat "$REPEAT" --backend "$BACKENDS" \
       --trace "$OUT/$name.hkt" -- "$@" >"$OUT/$name.log" 2>&1
   fi
-  echo "$name: validate exit $? ($(grep -c '^live' "$OUT/$name.log") live runs)" >&2
+  rc=$?
+  [ -n "$cpid" ] && kill "$cpid" 2>/dev/null
+  echo "$name: validate exit $rc ($(grep -c '^live' "$OUT/$name.log") live runs)" >&2
 }
 
 progs | while IFS='|' read -r name in cmd; do

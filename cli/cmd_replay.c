@@ -24,7 +24,8 @@ static void help(FILE *f) {
           "         [--hakmem KEY=VALUE]... [--rss-every N] [--progress|--quiet]\n"
           "         [--cache-dir DIR|--no-cache] [--shard I/N]\n"
           "         [--mem-limit SIZE|none] [--max-expansion N|none]\n"
-          "         [--calibration NAME]\n\n"
+          "         [--calibration NAME] [--threads serial|recorded]\n"
+          "         [--gaps WS[:SCALE]|none]\n\n"
           "Replays each trace against each back end (and each policy, for\n"
           "hakmem), --repeat times, one fresh child process per run, and\n"
           "stores every run in the SQLite database DB (analysis/schema.sql).\n\n"
@@ -95,6 +96,12 @@ static void help(FILE *f) {
           "                  recorded thread of a multi-thread trace on its own\n"
           "                  replay thread, waiting only where causality needs\n"
           "                  it (glibc, mimalloc, jemalloc, tcmalloc, so:)\n"
+          "  --gaps WS[:SCALE]  before each op spend the recorded time since the\n"
+          "                  previous op (serial: of the program; threaded: of\n"
+          "                  its thread) times SCALE (default 1), at most 1 ms,\n"
+          "                  walking a WS-byte buffer (K, M, G; 0: spin only);\n"
+          "                  'none' (default): no gaps. Needs a recording's\n"
+          "                  times (docs/backends.md, --gaps)\n"
           "  --progress      progress bar on stderr even if it is not a terminal\n"
           "  --quiet         no progress bar, no warning when the load average\n"
           "                  is above the CPU count (it is stored per run)\n\n"
@@ -256,6 +263,11 @@ static int run_replay(int argc, char **argv) {
         o.threads = 0;
       else
         return cli_usage("replay", "bad --threads '%s' (recorded or serial)", v);
+    } else if (strcmp(a, "--gaps") == 0) {
+      NEED_ARG();
+      if (rpl_gaps_parse(argv[++i], &o.gap_ws, &o.gap_scale))
+        return cli_usage("replay", "bad --gaps '%s' (want WS[:SCALE] such as "
+                         "256K or 1M:0.5, 0 to spin only, or none)", argv[i]);
     } else if (strcmp(a, "--no-cache") == 0) {
       o.cache_dir = "";
     } else if (strcmp(a, "--progress") == 0) {

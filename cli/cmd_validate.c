@@ -28,7 +28,7 @@ typedef struct opt_doc {
 
 enum { O_DB = 'd', O_BACKEND = 'b', O_POLICY = 'p', O_REPEAT = 'r',
        O_HELP = 'h', O_TOUCH = 256, O_PER_OP, O_STDIN, O_TRACE, O_HAKMEM,
-       O_SEED, O_THREADS };
+       O_SEED, O_THREADS, O_GAPS };
 
 static const opt_doc_t opts[] = {
     {{"db", required_argument, 0, O_DB}, "DB", "results database (required)"},
@@ -46,6 +46,8 @@ static const opt_doc_t opts[] = {
     {{"seed", required_argument, 0, O_SEED}, "N", "replay --seed (default 1)"},
     {{"threads", required_argument, 0, O_THREADS}, "MODE",
      "replay --threads serial (default) or recorded"},
+    {{"gaps", required_argument, 0, O_GAPS}, "WS[:SCALE]",
+     "replay --gaps: spend the recorded time between ops (default none)"},
     {{"hakmem", required_argument, 0, O_HAKMEM}, "K=V",
      "hakmem setting, repeatable (live: HAKMEM_CONFIG)"},
     {{"stdin", required_argument, 0, O_STDIN}, "FILE",
@@ -290,6 +292,11 @@ static int validate(int argc, char **argv) {
       else
         return cli_usage("validate", "bad --threads '%s' (recorded or serial)",
                          optarg);
+      break;
+    case O_GAPS:
+      if (rpl_gaps_parse(optarg, &o.gap_ws, &o.gap_scale))
+        return cli_usage("validate", "bad --gaps '%s' (want WS[:SCALE] such "
+                         "as 256K or 1M:0.5, 0 to spin only, or none)", optarg);
       break;
     case O_STDIN: v.stdin_path = optarg; break;
     case O_TRACE: v.trace_out = optarg; break;

@@ -183,6 +183,13 @@ typedef struct rpl_exec_cfg {
   int threaded;          /* replay each recorded thread on its own thread
                             (--threads recorded); only for thread_safe back
                             ends without decisions and traces of >1 thread */
+  /* --gaps: before each op, spend the recorded time since the previous op
+   * (serial: the previous op of the program; threaded: of the same
+   * thread), times gap_scale, capped at RPL_GAP_CAP_NS, in a busy loop that
+   * walks a gap_ws-byte buffer a cache line at a time (0: spins without
+   * touching memory). gap_scale 0: no gaps. */
+  double gap_scale;
+  uint64_t gap_ws;
   uint64_t mem_limit;    /* --mem-limit in bytes: an allocation the back end
                             refuses fails the run, naming the cap (0: such
                             refusals are only counted) */
@@ -191,6 +198,15 @@ typedef struct rpl_exec_cfg {
 typedef struct rpl_rss_row {
   uint64_t op_seq, rss_bytes, live_bytes;
 } rpl_rss_row_t;
+
+/* The longest gap --gaps spends before one op: a longer recorded gap is a
+ * thread that slept or waited (I/O, a lock, a condition), not work. */
+#define RPL_GAP_CAP_NS 1000000ull
+
+/* Parses --gaps "WS[:SCALE]" (WS a size with K/M/G suffix, 0 for spin
+ * only; SCALE a positive factor, default 1) or "none" (scale 0). 0 or
+ * HK_E_USAGE. */
+int rpl_gaps_parse(const char *s, uint64_t *ws, double *scale);
 
 /* Latency of an op that was not timed (failed when recorded, or skipped). */
 #define RPL_LAT_NONE UINT32_MAX
@@ -491,6 +507,8 @@ typedef struct rpl_opts {
    * on its own replay thread, for back ends that are thread_safe
    * (rpl_exec_cfg_t.threaded); 0 (default) serial. */
   int threads;
+  double gap_scale; /* --gaps (rpl_exec_cfg_t); 0: off */
+  uint64_t gap_ws;
   /* One-line errors ("what: message"); NULL prints to stderr. */
   void (*on_error)(void *ctx, const char *what, const char *msg);
   void *err_ctx;

@@ -263,6 +263,13 @@ typedef struct loop {
   const uint32_t *rs; /* threaded: op i's block is slots[rs[i]] (the slots
                          renamed per thread), else slots[ops[i].slot] */
   uint64_t *tfail;    /* refused allocations per recorded thread; NULL: none */
+  /* --gaps: debt in ticks still to spend, ticks per recorded ns (scale
+   * applied), the buffer walked and where the walk is, the recorded time
+   * of the previous op (serial: of the program; threaded: of the thread). */
+  int64_t gap_debt, gap_min; /* gap_min: ~100 ns of ticks */
+  double gap_tpn;
+  uint8_t *gap_buf;
+  uint64_t gap_ws, gap_pos, gap_prev;
   char error[256];
   int failed, status;
 } loop_t;
@@ -415,6 +422,82 @@ HK_FORCE_INLINE void step_ex(loop_t *L, uint64_t i, int timed, int renamed,
 
 HK_FORCE_INLINE void step(loop_t *L, uint64_t i, int timed, int renamed) {
   step_ex(L, i, timed, renamed, 0);
+}
+
+/* ---- --gaps: the program's work between ops --------------------------- */
+
+int rpl_gaps_parse(const char *s, uint64_t *ws, double *scale) {
+  if (strcmp(s, "none") == 0) {
+    *ws = 0;
+    *scale = 0;
+    return 0;
+  }
+  char buf[64], *colon, *end;
+  if (strlen(s) >= sizeof buf) return HK_E_USAGE;
+  strcpy(buf, s);
+  double f = 1;
+  if ((colon = strchr(buf, ':'))) {
+    *colon = 0;
+    errno = 0;
+    f = strtod(colon + 1, &end);
+    if (errno || end == colon + 1 || *end || !(f > 0) || f > 1000)
+      return HK_E_USAGE;
+  }
+  /* WS: digits with an optional K, M or G (binary). */
+  errno = 0;
+  unsigned long long v = strtoull(buf, &end, 10);
+  if (errno || end == buf || buf[0] == '-') return HK_E_USAGE;
+  uint64_t mult = 1;
+  if (*end == 'K' || *end == 'k') mult = 1ull << 10;
+  else if (*end == 'M' || *end == 'm') mult = 1ull << 20;
+  else if (*end == 'G' || *end == 'g') mult = 1ull << 30;
+  else if (*end) return HK_E_USAGE;
+  if (*end && end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B"))
+    return HK_E_USAGE;
+  if (v > (64ull << 30) / mult) return HK_E_USAGE; /* 64 GiB at most */
+  *ws = v * mult;
+  *scale = f;
+  return 0;
+}
+
+/* Spends the gap before op i: the recorded time since L->gap_prev, as a
+ * debt in ticks paid once it exceeds about 100 ns (a loop cannot resolve
+ * less, and short gaps add up), by walking the buffer a cache line at a
+ * time and reading the TSC every 8 lines. What the loop overshoots is
+ * carried as a credit. */
+static HK_NOINLINE void gap_spend(loop_t *L, uint64_t i) {
+  uint64_t t = L->ops[i].time_ns, g = t > L->gap_prev ? t - L->gap_prev : 0;
+  L->gap_prev = t;
+  if (g > RPL_GAP_CAP_NS) g = RPL_GAP_CAP_NS;
+  L->gap_debt += (int64_t)((double)g * L->gap_tpn);
+  if (L->gap_debt < L->gap_min) return;
+  uint64_t t0 = hk_tsc_raw(), end = t0 + (uint64_t)L->gap_debt, now;
+  uint8_t *b = L->gap_buf;
+  uint64_t pos = L->gap_pos, ws = L->gap_ws;
+  do {
+    if (b) {
+      for (int k = 0; k < 8; k++) {
+        b[pos]++;
+        pos += 64;
+        if (pos >= ws) pos = 0;
+      }
+    } else {
+      for (int k = 0; k < 8; k++) __asm__ volatile("" ::: "memory");
+    }
+    now = hk_tsc_raw();
+  } while (now < end);
+  L->gap_pos = pos;
+  L->gap_debt -= (int64_t)(now - t0);
+}
+
+static HK_NOINLINE void block_gaps(loop_t *L, uint64_t from, uint64_t to) {
+  for (uint64_t i = from; i < to; i++) {
+    gap_spend(L, i);
+    if (L->lat && i % L->every == 0)
+      step(L, i, 1, 0);
+    else
+      step(L, i, 0, 0);
+  }
 }
 
 static HK_NOINLINE void block_untimed(loop_t *L, uint64_t from, uint64_t to) {
@@ -610,6 +693,7 @@ static void *tworker_run(void *arg) {
   for (uint64_t k = 0; k < w->n; k++) {
     uint64_t e = w->idx[k], i = e & ~PUBLISH, d = w->dep[i];
     if (d) w->blocked += wait_done(&w->prog[d >> 32], d & 0xffffffffu);
+    if (L->gap_tpn > 0) gap_spend(L, i);
     if (L->lat && i % L->every == 0)
       step(L, i, 1, 1);
     else
@@ -716,6 +800,11 @@ static int threaded_loop(loop_t *L, uint64_t end, uint32_t n_slots,
   unsigned made = 0;
   for (unsigned t = 0; t < n_threads; t++) {
     w[t].L = *L;
+    if (L->gap_buf) { /* each thread walks a buffer of its own */
+      w[t].L.gap_buf = rpl_map(L->gap_ws, 1);
+      if (!w[t].L.gap_buf) break;
+    }
+    if (off[t + 1] > off[t]) w[t].L.gap_prev = ops[idx[off[t]]].time_ns;
     w[t].L.slots = rslots;
     w[t].L.rs = rs;
     w[t].idx = idx + off[t];
@@ -743,6 +832,8 @@ static int threaded_loop(loop_t *L, uint64_t end, uint32_t n_slots,
       memcpy(L->error, w[t].L.error, sizeof L->error);
     }
   }
+  for (unsigned t = 0; t < n_threads && L->gap_buf; t++)
+    rpl_unmap(w[t].L.gap_buf, L->gap_ws);
   for (uint32_t r = 0; r < nrs; r++) /* what the program left live */
     if (rslots[r].p) L->be->free(L->ctx, rslots[r].p, rslots[r].size, 0, 0);
 out:
@@ -1160,6 +1251,23 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   L.lat = res->lat;
 
   res->tsc_hz = cfg->tsc_hz ? cfg->tsc_hz : hk_tsc_hz(50);
+  if (cfg->gap_scale > 0) {
+    L.gap_tpn = cfg->gap_scale * (double)res->tsc_hz / 1e9;
+    L.gap_min = (int64_t)(res->tsc_hz / 10000000u) + 1;
+    L.gap_ws = cfg->gap_ws;
+    if (L.gap_ws) {
+      L.gap_ws = (L.gap_ws + 63) & ~63ull; /* whole lines */
+      L.gap_buf = rpl_map(L.gap_ws, 1);
+      if (!L.gap_buf) {
+        be->release(L.ctx);
+        rpl_unmap(L.slots, slots_len);
+        rpl_unmap(L.dec, n_ops);
+        rpl_unmap(L.tfail, tfail_len);
+        return HK_E_NOMEM;
+      }
+    }
+    if (n_ops) L.gap_prev = ops[0].time_ns;
+  }
   res->timer_overhead_ticks = rpl_timer_overhead(4001);
   uint64_t gran = rpl_timer_resolution();
   res->timer_resolution_ns = (double)gran * 1e9 / (double)res->tsc_hz;
@@ -1228,6 +1336,8 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
     uint64_t to = i + block < end ? i + block : end;
     if (cfg->span)
       block_spans(&L, i, to);
+    else if (L.gap_tpn > 0)
+      block_gaps(&L, i, to);
     else if (every)
       block_timed(&L, i, to);
     else
@@ -1295,5 +1405,6 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   rpl_unmap(L.slots, slots_len);
   rpl_unmap(L.dec, n_ops);
   rpl_unmap(L.tfail, tfail_len);
+  rpl_unmap(L.gap_buf, L.gap_ws);
   return rc;
 }

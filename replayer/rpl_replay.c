@@ -243,6 +243,8 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
                         .rss_every = o->rss_every,
                         .tsc_hz = session_tsc_hz(S),
                         .threaded = o->threads > 0,
+                        .gap_scale = o->gap_scale,
+                        .gap_ws = o->gap_ws,
                         .progress = S->progress,
                         .mem_limit = S->mem_limit};
   if (cfg.rss_every == 0) { /* auto: about 256 samples a run */

@@ -220,5 +220,15 @@ check "run_thread: edges only threaded" \
   "$(tq "SELECT r.replay_threads, SUM(t.edges > 0), COUNT(t.wall_ns) FROM run_thread t JOIN runs r USING (run_id) GROUP BY r.run_id ORDER BY 1" | tr '\n' ' ')" \
   "1||0 4|4|4 "
 
+# --gaps: a bad argument is a usage error naming it, nothing written.
+"$H" replay "$T/threads.hkt" --db "$T/gaps.db" --gaps 12X >/dev/null 2>"$T/gerr"
+check "--gaps 12X exit" "$?" 2
+check "--gaps 12X message" "$(grep -c "bad --gaps '12X'" "$T/gerr")" 1
+check "--gaps 12X wrote nothing" "$(test -e "$T/gaps.db" && echo yes || echo no)" no
+"$H" replay "$T/threads.hkt" --db "$T/gaps.db" --backend glibc --gaps 64K:0.5 \
+  --per-op none --quiet >/dev/null 2>&1
+check "--gaps 64K:0.5 run done" \
+  "$(sqlite3 "$T/gaps.db" "SELECT status, options LIKE '%--gaps 64K:0.5%' FROM runs")" "done|1"
+
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]
