@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <time.h>
 
+#include "hk_progress.h"
 #include "rpl_internal.h"
 
 struct rpl_db_s {
@@ -21,7 +22,10 @@ struct rpl_db_s {
    * own message, "cannot rollback - no transaction is active" after a
    * full disk, would hide it); "" when the last call succeeded. */
   char err[256];
+  hk_progress_t *progress; /* storing a trace's ops (rpl_db_set_progress) */
 };
+
+void rpl_db_set_progress(rpl_db_t *db, hk_progress_t *p) { db->progress = p; }
 
 /* Rolls back after a failure, keeping the failure's message. */
 static void rollback_keep(rpl_db_t *db) {
@@ -549,6 +553,7 @@ int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
   for (uint64_t i = 0; i < prog->n_ops && !rc; i++) {
     const trc_pop_t *o = &prog->ops[i];
     if ((i + 1) % STREAM_OPS == 0) ops_done(prog, i + 1 - STREAM_OPS, i + 1);
+    if ((i & 0xffff) == 0) hk_progress_update(db->progress, i);
     int64_t row[9] = {*trace_id,
                       (int64_t)i,
                       o->op,

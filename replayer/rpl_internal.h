@@ -87,6 +87,9 @@ uint64_t rpl_rss_peak(void);
 
 /* Stores the trace (header, threads, modules, sites, ops) unless a trace
  * with the same content hash is there; *trace_id either way. */
+/* Progress of the next rpl_db_trace calls (ops stored), NULL for none. */
+struct hk_progress;
+void rpl_db_set_progress(rpl_db_t *db, struct hk_progress *p);
 int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
                  const trc_program_t *prog, int64_t *trace_id, char *why,
                  size_t len);

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "hk_progress.h"
 #include "hk_rng.h"
 #include "rpl_internal.h"
 
@@ -44,6 +45,8 @@ typedef struct session {
   size_t np_max;
   char shard[24];
   uint64_t mem_limit;        /* bytes a run may hold; 0: no cap */
+  hk_progress_t bar;         /* the phase before a trace's runs */
+  uint64_t est_events;       /* the trace being prepared (weigh_trace) */
   char mem_how[96];          /* where the cap comes from, for messages */
 } session_t;
 
@@ -438,7 +441,7 @@ static int program_for(session_t *S, const char *path, uint64_t hash,
     gethostname(host, sizeof host - 1);
     snprintf(part, sizeof part, "%s.%s.%d.part", prog_path, host, (int)getpid());
     trc_prep_stats_t ps;
-    int rc = trc_program_build(path, part, &ps);
+    int rc = trc_program_build_progress(path, part, &ps, &S->bar);
     if (rc == 0 && rename(part, prog_path) == 0) return trc_program_map(prog, prog_path);
     unlink(part);
     if (rc) return rc; /* the trace is bad: no point trying again in tmp */
@@ -446,7 +449,7 @@ static int program_for(session_t *S, const char *path, uint64_t hash,
   snprintf(prog_path, len, "%s/trace-%zu.hkp", S->tmp, index);
   *owned = 1;
   trc_prep_stats_t ps;
-  int rc = trc_program_build(path, prog_path, &ps);
+  int rc = trc_program_build_progress(path, prog_path, &ps, &S->bar);
   return rc ? rc : trc_program_map(prog, prog_path);
 }
 
@@ -485,6 +488,7 @@ static int weigh_trace(session_t *S, const char *path, uint64_t hash,
   uint64_t mx = S->o->max_expansion;
   mx = mx == UINT64_MAX ? 0 : mx ? mx : RPL_COST_MAX_EXPANSION;
   *have_summary = cost.est.have_summary;
+  S->est_events = cost.est.events;
   if (rpl_cost_judge(&cost, mx, dir, why, sizeof why)) {
     report(S, path, "%s", why);
     return HK_E_RANGE;
@@ -522,7 +526,10 @@ static int prepare_trace(session_t *S, const char *path, size_t index,
     return rc;
   }
   t_phase = hk_now_ns();
-  phase_line(S, path, "preparing", 0, 0);
+  /* Prepare and store: a count of ops and an ETA (hk_progress), not a
+   * silent minute. */
+  hk_progress_begin(&S->bar, S->show, path, "preparing", "ops",
+                    S->est_events);
   rc = program_for(S, path, hash, index, &t->prog, t->prog_path,
                    sizeof t->prog_path, &t->owned);
   if (rc) {
@@ -570,11 +577,13 @@ static int prepare_trace(session_t *S, const char *path, size_t index,
              (unsigned long long)t->prog.n_ops);
   if (t->warning[0]) report(S, path, "%s", t->warning);
   char why[300];
-  phase_line(S, path, "prepared", t->prog.n_ops, t_phase);
+  hk_progress_end(&S->bar, t->prog.n_ops);
   t_phase = hk_now_ns();
-  phase_line(S, path, "storing", t->prog.n_ops, 0);
+  hk_progress_begin(&S->bar, S->show, path, "storing", "ops", t->prog.n_ops);
+  rpl_db_set_progress(S->db, &S->bar);
   rc = rpl_db_trace(S->db, path, hash, &t->prog, &t->trace_id, why, sizeof why);
-  if (!rc) phase_line(S, path, "stored", t->prog.n_ops, t_phase);
+  rpl_db_set_progress(S->db, NULL);
+  if (!rc) hk_progress_end(&S->bar, t->prog.n_ops);
   if (rc) {
     report(S, o->db_path, "%s", why);
     trc_program_release(&t->prog);

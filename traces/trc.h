@@ -497,6 +497,12 @@ typedef struct trc_program {
 /* Prepares trace_path into prog_path. */
 int trc_program_build(const char *trace_path, const char *prog_path,
                       trc_prep_stats_t *stats);
+/* Same, updating progress (common/hk_progress.h; may be NULL) with the ops
+ * written so far. */
+struct hk_progress;
+int trc_program_build_progress(const char *trace_path, const char *prog_path,
+                               trc_prep_stats_t *stats,
+                               struct hk_progress *progress);
 /* Maps a prepared program; trc_program_release unmaps it. The file's
  * checksum (XXH3 of its contents, in its header) is verified first: a
  * damaged, truncated or older-version file gives HK_E_CORRUPT,

@@ -17,6 +17,7 @@
 
 #include <xxhash.h>
 
+#include "hk_progress.h"
 #include "trc.h"
 #include "trc_internal.h"
 
@@ -494,6 +495,7 @@ typedef struct prog_sink {
   size_t n;
   uint64_t written;
   XXH3_state_t *body; /* hash of the bytes after the header, as written */
+  hk_progress_t *progress;
 } prog_sink_t;
 
 static uint64_t header_checksum(const prog_hdr_t *h, uint64_t body) {
@@ -529,11 +531,19 @@ static int sink_flush(prog_sink_t *s) {
 static int sink_op(void *ctx, const trc_pop_t *op) {
   prog_sink_t *s = ctx;
   s->buf[s->n++] = *op;
-  return s->n == HK_ARRAY_LEN(s->buf) ? sink_flush(s) : 0;
+  if (s->n < HK_ARRAY_LEN(s->buf)) return 0;
+  hk_progress_update(s->progress, s->written + s->n);
+  return sink_flush(s);
 }
 
 int trc_program_build(const char *trace_path, const char *prog_path,
                       trc_prep_stats_t *stats) {
+  return trc_program_build_progress(trace_path, prog_path, stats, NULL);
+}
+
+int trc_program_build_progress(const char *trace_path, const char *prog_path,
+                               trc_prep_stats_t *stats,
+                               hk_progress_t *progress) {
   _Static_assert(sizeof(trc_pop_t) == 32, "trc_pop_t layout");
   _Static_assert(sizeof(prog_hdr_t) <= PROG_ALIGN * 8, "prog header room");
   trc_prep_stats_t local;
@@ -549,6 +559,7 @@ int trc_program_build(const char *trace_path, const char *prog_path,
     return HK_E_NOMEM;
   }
   XXH3_64bits_reset(s->body);
+  s->progress = progress;
   { /* the zero padding between the header and the ops */
     static const uint8_t zero[PROG_ALIGN * 8];
     XXH3_64bits_update(s->body, zero, PROG_ALIGN * 8 - sizeof(prog_hdr_t));

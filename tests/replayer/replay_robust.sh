@@ -214,6 +214,15 @@ has "--max-expansion 5x: says so" "bad --max-expansion '5x'" "$T/err"
 "$H" replay "$T/loop.hkt" --db "$T/bomb.db" --backend null --per-op none --progress >/dev/null 2>"$T/err"
 has "cost said with --progress" "loop.hkt: 200 events: about 6.2 KiB of prepared program" "$T/err"
 
+# ---- progress of the long steps (common/hk_progress) -----------------------
+# With --progress: prepare and store name their phase and end with their
+# count; without a terminal and without --progress: not a byte of it.
+"$H" replay "$T/loop.hkt" --db "$T/prog.db" --backend null --per-op none --progress --no-cache >/dev/null 2>"$T/err"
+has "--progress: prepare's end line" "loop.hkt: preparing 200 ops in [0-9.]* s" "$T/err"
+has "--progress: store's end line" "loop.hkt: storing 200 ops in [0-9.]* s" "$T/err"
+"$H" replay "$T/loop.hkt" --db "$T/prog2.db" --backend null --per-op none --no-cache >/dev/null 2>"$T/err"
+check "no terminal, no --progress: no progress output" "$(grep -c 'preparing\|storing\|ETA' "$T/err")" 0
+
 # ---- crafted headers -----------------------------------------------------
 # Header fields readers use as a unit, a divisor or a bound are refused in
 # one line naming the field, exit 1, by every command; replay creates no
