@@ -95,6 +95,7 @@ static void test_threaded_equals_serial(void **state) {
   assert_int_equal(ops, t.ops);
   assert_true(want_edges > 0);
   assert_int_equal(edges, want_edges);
+  assert_true(blocked <= edges); /* a thread waits only on an edge */
   /* Ordering by prepared slot would have added these waits too. */
   assert_true(slot_reuse > 0);
   rpl_result_release(&s);
