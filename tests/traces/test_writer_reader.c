@@ -960,8 +960,8 @@ static void test_header_check(void **state) {
     for (size_t i = 0; i < HK_ARRAY_LEN(bad); i++) {
       he.env = bad[i];
       he.env_len = (uint32_t)(strlen(bad[i]) + (i == 0 ? 0 : 1));
-      if (i == 1) he.env_len = 10;  /* "A=1\0NOEQ\0" */
-      if (i == 3) he.env_len = 8;   /* "A=1\0=2\0" */
+      if (i == 1) he.env_len = 9; /* "A=1\0NOEQ\0": the literal's 9 bytes */
+      if (i == 3) he.env_len = 7; /* "A=1\0=2\0": 7 bytes */
       assert_int_equal(open_with(&he, why, sizeof why), HK_E_CORRUPT);
       if (!strstr(why, "environment is not a list of NAME=VALUE"))
         fail_msg("bad env %zu: '%s'", i, why);
