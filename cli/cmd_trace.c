@@ -81,7 +81,7 @@ static void print_costs(const trc_summary_t *m, uint64_t events) {
          (double)m->hook_ns / 1e9, m->hook_samples,
          events ? (double)m->hook_ns / (double)events : 0.0,
          (double)m->wait_ns / 1e9, (double)m->writer_ns / 1e9);
-  printf("coding     %" PRIu64 " events chunks coded fast (writer behind), %" PRIu64
+  printf("coding     %" PRIu64 " events chunks coded fast (writer behind, or HKREC_FAST=2), %" PRIu64
          " events (%.1f%%)%s\n", m->chunks_fast, m->events_fast,
          events ? 100.0 * (double)m->events_fast / (double)events : 0.0,
          m->chunks_fast ? "; `hksim trace compact` recodes them in full" : "");
