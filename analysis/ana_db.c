@@ -104,6 +104,12 @@ int ana_db_open(const char *path, unsigned flags, ana_db_t **out, char *why,
   /* As the replayer's: replay sessions may hold the write lock a while. */
   sqlite3_busy_timeout(db->db, 10 * 60 * 1000);
   sqlite3_extended_result_codes(db->db, 0);
+  /* The view trace_op reads the op chunks through it. */
+  if (ana_sqlite_register(db->db)) {
+    snprintf(why, len, "%s", sqlite3_errmsg(db->db));
+    ana_db_free(db);
+    return HK_E_SQLITE;
+  }
   int tables = 0;
   rc = int_query(db->db, "PRAGMA user_version", &db->version);
   if (rc == SQLITE_OK)

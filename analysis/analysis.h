@@ -54,6 +54,24 @@ int ana_db_version(const ana_db_t *db);
  * in why. */
 int ana_db_exec(ana_db_t *db, const char *sql, char *why, size_t why_len);
 
+/* ---- ana_opvtab.c: a trace's ops in SQL -------------------------------- */
+
+/* Registers the module hksim_trace_op on db: the view trace_op reads the
+ * compressed op chunks (trace_op_chunk) through it, one row per op
+ * (docs/schema.md, "Trace ops"). ana_db_open does it on its connection.
+ * 0 or HK_E_SQLITE. */
+int ana_sqlite_register(sqlite3 *db);
+/* Registers the module on every connection the process opens from now on
+ * (sqlite3_auto_extension): hksim calls it first thing. */
+int ana_sqlite_auto(void);
+/* `hksim expand`: makes trace_op a plain table holding every trace's ops
+ * (the view is dropped; a table already there gets the traces it lacks),
+ * for readers that cannot load the module; about 20 B/op more on disk.
+ * The replayer writes the rows of traces stored later into it too. One
+ * transaction: on failure (a damaged chunk: HK_E_SQLITE, why names it)
+ * the database is as it was. *rows: rows added. */
+int ana_expand(ana_db_t *db, uint64_t *rows, char *why, size_t why_len);
+
 /* ---- ana_symbolize.c: offline symbolization with libdw ----------------- */
 
 /* A module as the recorder saw it (the modules table). */

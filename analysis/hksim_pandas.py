@@ -2,10 +2,99 @@
 # analysis/README.md). run_latencies loads one run's timed ops without the
 # op_latency view, which unpacks the 4096-op JSON chunks of run_op_chunk
 # row by row in SQL: here numpy parses the chunks' arrays as one text, and
-# trace_op's columns come back as one comma-separated text each.
-# bench/bench_pandas.py measures it beside the view.
+# the trace's ops are decoded from their chunks (trace_op_chunk, zstd via
+# ctypes, columns via numpy) without the SQLite module the view trace_op
+# needs. bench/bench_pandas.py measures it beside the view.
+import ctypes
+import ctypes.util
+
 import numpy as np
 import pandas as pd
+
+# The columns of a trace_op_chunk blob, in order (docs/schema.md, "Trace
+# ops"; common/hk_opchunk.c writes them).
+_COLS = ("kind", "size", "site", "thread", "slot", "align_log2", "flags",
+         "time_ns")
+_zstd = None
+
+
+def _libzstd():
+    global _zstd
+    if _zstd is None:
+        lib = ctypes.CDLL(ctypes.util.find_library("zstd") or "libzstd.so.1")
+        lib.ZSTD_decompress.restype = ctypes.c_size_t
+        lib.ZSTD_decompress.argtypes = [ctypes.c_void_p, ctypes.c_size_t,
+                                        ctypes.c_char_p, ctypes.c_size_t]
+        lib.ZSTD_isError.restype = ctypes.c_uint
+        lib.ZSTD_isError.argtypes = [ctypes.c_size_t]
+        _zstd = lib
+    return _zstd
+
+
+def _unzigzag(u):
+    u = u.astype(np.uint64)
+    return (u >> np.uint64(1)).astype(np.int64) ^ -(u & np.uint64(1)).astype(np.int64)
+
+
+def decode_chunk(blob):
+    """One trace_op_chunk blob as a dict of numpy columns (kind, size, site,
+    thread, slot (4294967295: no object), align_log2, flags, time_ns). Raises
+    ValueError naming the damage for a blob that is cut or altered."""
+    b = bytes(blob)
+    if len(b) < 32 or b[:4] != b"HKOC":
+        raise ValueError("not an op chunk (no HKOC header)")
+    if b[4] != 1:
+        raise ValueError(f"op chunk version {b[4]}, this reader reads 1")
+    n = int.from_bytes(b[8:12], "little")
+    widths = list(b[12:20])
+    t0 = int.from_bytes(b[20:28], "little")
+    raw = int.from_bytes(b[28:32], "little")
+    if (n == 0 or n > 65536 or any(w not in (0, 1, 2, 4, 8) for w in widths)
+            or sum(widths) * n != raw):
+        raise ValueError("op chunk header damaged")
+    z = _libzstd()
+    dst = ctypes.create_string_buffer(max(raw, 1))
+    got = z.ZSTD_decompress(dst, raw, b[32:], len(b) - 32)
+    if z.ZSTD_isError(got) or got != raw:
+        raise ValueError("op chunk payload damaged (zstd)")
+    buf, off, cols = dst.raw, 0, {}
+    for name, w in zip(_COLS, widths):
+        if w == 0:
+            cols[name] = np.zeros(n, dtype=np.uint64)
+        else:
+            cols[name] = np.frombuffer(buf, dtype=f"<u{w}", count=n,
+                                       offset=off).astype(np.uint64)
+        off += w * n
+    # slot + 1 as zigzag 32-bit deltas; time as zigzag deltas from t0
+    cols["slot"] = (np.cumsum(_unzigzag(cols["slot"])) - 1) & 0xffffffff
+    cols["time_ns"] = t0 + np.cumsum(_unzigzag(cols["time_ns"]))
+    for name in ("kind", "size", "site", "thread", "align_log2", "flags"):
+        cols[name] = cols[name].astype(np.int64)
+    return cols
+
+
+def trace_ops(con, trace_id):
+    """A trace's ops, decoded from trace_op_chunk: a DataFrame with the
+    columns of the view trace_op (seq, kind, size, site, thread, slot,
+    align, flags, time_ns), in seq order."""
+    parts, k0s = [], []
+    for k0, blob in con.execute(
+            "SELECT k0, ops FROM trace_op_chunk WHERE trace_id = ?"
+            " ORDER BY k0", (trace_id,)):
+        parts.append(decode_chunk(blob))
+        k0s.append(k0)
+    if not parts:
+        return pd.DataFrame(columns=["seq", "kind", "size", "site", "thread",
+                                     "slot", "align", "flags", "time_ns"])
+    cat = {c: np.concatenate([p[c] for p in parts]) for c in _COLS}
+    seq = np.concatenate([k0 + np.arange(p["kind"].size)
+                          for k0, p in zip(k0s, parts)])
+    align = np.where(cat["align_log2"] > 0,
+                     np.left_shift(1, cat["align_log2"]), 0)
+    return pd.DataFrame({"seq": seq, "kind": cat["kind"], "size": cat["size"],
+                         "site": cat["site"], "thread": cat["thread"],
+                         "slot": cat["slot"], "align": align,
+                         "flags": cat["flags"], "time_ns": cat["time_ns"]})
 
 
 def run_latencies(con, run_id):
@@ -33,13 +122,12 @@ def run_latencies(con, run_id):
         raise ValueError(f"run {run_id}: run_op_chunk holds malformed arrays")
     first = np.repeat(np.array(k0s) - np.cumsum(counts) + counts, counts)
     seq = (first + np.arange(ns.size)) * np.repeat(np.array(everys), counts)
-    # The ops: one comma-separated text per column of trace_op.
-    kind, size, site = (np.fromstring(c or "", dtype=np.int64, sep=",")
-                        for c in con.execute(
-        "SELECT group_concat(kind), group_concat(size), group_concat(site)"
-        " FROM (SELECT kind, size, site FROM trace_op WHERE trace_id ="
-        " (SELECT trace_id FROM runs WHERE run_id = ?) ORDER BY seq)",
-        (run_id,)).fetchone())
+    # The ops, decoded from the trace's chunks.
+    (trace_id,) = con.execute("SELECT trace_id FROM runs WHERE run_id = ?",
+                              (run_id,)).fetchone()
+    ops = trace_ops(con, trace_id)
+    kind, size, site = (ops[c].values.astype(np.int64)
+                        for c in ("kind", "size", "site"))
     names = dict(con.execute("SELECT kind, name FROM op_kinds"))
     timed = ~np.isnan(ns) & (seq < kind.size)
     seq, ns = seq[timed], ns[timed]

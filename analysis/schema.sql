@@ -107,20 +107,30 @@ CREATE TABLE IF NOT EXISTS symbols (
   PRIMARY KEY (trace_id, address)
 ) WITHOUT ROWID;
 
--- The prepared program of a trace, once per trace: one row per op in causal
--- order. What runs share is here, not repeated per run.
-CREATE TABLE IF NOT EXISTS trace_op (
+-- The prepared program of a trace, once per trace, compressed: chunks of
+-- up to 65536 ops in causal order (k0 = seq of the first, a multiple of
+-- 65536), each a blob of columns coded by common/hk_opchunk.c (zstd with
+-- its checksum; docs/schema.md "Trace ops"). Read them one row per op
+-- through the view trace_op. What runs share is here, not repeated per run.
+CREATE TABLE IF NOT EXISTS trace_op_chunk (
   trace_id    INTEGER NOT NULL,
-  seq         INTEGER NOT NULL,          -- index in the prepared program
-  kind        INTEGER NOT NULL,          -- op_kinds.kind
-  size        INTEGER NOT NULL,
-  site        INTEGER NOT NULL,
-  thread      INTEGER NOT NULL,
-  slot        INTEGER NOT NULL,          -- dense object id
-  align       INTEGER NOT NULL,          -- requested alignment, 0 default
-  flags       INTEGER NOT NULL,          -- TRC_PF_*: 1 failed, 2 implicit
-  PRIMARY KEY (trace_id, seq)
-) WITHOUT ROWID;
+  k0          INTEGER NOT NULL,          -- seq of its first op
+  n           INTEGER NOT NULL,          -- ops in it
+  ops         BLOB NOT NULL,
+  PRIMARY KEY (trace_id, k0)
+);
+
+-- One row per op: trace_id, seq (index in the prepared program), kind
+-- (op_kinds.kind), size, site, thread, slot (dense object id), align
+-- (requested alignment, 0 default), flags (TRC_PF_*: 1 failed, 2 implicit,
+-- 4 realloc(NULL)), time_ns (since the trace's start). The module
+-- hksim_trace_op decodes the chunks: hksim registers it on its
+-- connections; the sqlite3 shell loads it with
+-- `.load build/analysis/hksim_sqlite`. `hksim expand` replaces this view
+-- by a plain table of the same columns, for readers that cannot load it.
+CREATE VIEW IF NOT EXISTS trace_op AS
+SELECT trace_id, seq, kind, size, site, thread, slot, align, flags, time_ns
+FROM hksim_trace_op;
 
 -- One row per replay run: (trace, back end, policy, repeat).
 CREATE TABLE IF NOT EXISTS runs (

@@ -9,7 +9,7 @@ extern const cli_cmd_t cli_cmd_replay;
 extern const cli_cmd_t cli_cmd_merge, cli_cmd_sweep;
 extern const cli_cmd_t cli_cmd_validate;
 extern const cli_cmd_t cli_cmd_calibrate;
-extern const cli_cmd_t cli_cmd_report, cli_cmd_symbolize;
+extern const cli_cmd_t cli_cmd_report, cli_cmd_symbolize, cli_cmd_expand;
 extern const cli_cmd_t cli_cmd_compare;
 
 const cli_cmd_t *const cli_commands[] = {
@@ -21,7 +21,7 @@ const cli_cmd_t *const cli_commands[] = {
     &cli_cmd_validate,
     &cli_cmd_sweep,
     &cli_cmd_calibrate,
-    &cli_cmd_report, &cli_cmd_symbolize,
+    &cli_cmd_report, &cli_cmd_symbolize, &cli_cmd_expand,
     &cli_cmd_compare,
     NULL,
 };

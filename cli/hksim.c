@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "cli.h"
 #include "trc.h"
 
@@ -26,6 +27,12 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "--version") == 0) {
     printf("hksim 0.1.0 (trace format %d)\n", TRC_VERSION);
     return CLI_OK;
+  }
+  /* Every database connection of the process reads trace ops (the view
+   * trace_op) through analysis/'s module, the replayer's and merge's too. */
+  if (ana_sqlite_auto()) {
+    fprintf(stderr, "hksim: cannot register the SQLite module hksim_trace_op\n");
+    return CLI_FAIL;
   }
   for (const cli_cmd_t *const *c = cli_commands; *c; c++)
     if (strcmp((*c)->name, argv[1]) == 0) return (*c)->run(argc - 1, argv + 1);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "hk_progress.h"
+#include "hk_opchunk.h"
 #include "rpl_internal.h"
 
 struct rpl_db_s {
@@ -265,10 +266,9 @@ static int find_trace(rpl_db_t *db, const char *hex, int64_t *id) {
 }
 
 /* Storing a trace reads its mapped program once, front to back: pages
- * already read are given back every 1 M ops (they come again from the
+ * already read are given back chunk by chunk (they come again from the
  * file if a run needs them), so storing holds a window of the program,
  * not all of it (32 B/op: 5.7 GiB for 183 M ops). */
-#define STREAM_OPS (1u << 20)
 
 static void ops_done(const trc_program_t *prog, uint64_t from, uint64_t to) {
   long pg = sysconf(_SC_PAGESIZE);
@@ -282,34 +282,50 @@ typedef struct site_acc {
   uint64_t allocs, bytes;
 } site_acc_t;
 
+/* What ops did at each site, gathered while the ops are stored. */
+typedef struct sites_acc {
+  site_acc_t *acc;
+  uint32_t cap;      /* entries in acc */
+  uint32_t max_site; /* largest site an op named */
+  int any;
+} sites_acc_t;
+
+static int sites_add(sites_acc_t *sa, const trc_pop_t *o) {
+  if (o->site >= sa->cap) {
+    uint64_t nc = sa->cap ? (uint64_t)sa->cap * 2 : 1024;
+    while (nc <= o->site) nc *= 2;
+    if (nc > (uint64_t)UINT32_MAX + 1) return HK_E_NOMEM;
+    site_acc_t *n = realloc(sa->acc, nc * sizeof *n);
+    if (!n) return HK_E_NOMEM;
+    memset(n + sa->cap, 0, (nc - sa->cap) * sizeof *n);
+    sa->acc = n;
+    sa->cap = (uint32_t)(nc > UINT32_MAX ? UINT32_MAX : nc);
+  }
+  if (o->site > sa->max_site) sa->max_site = o->site;
+  sa->any = 1;
+  if (o->op == TRC_OP_FREE || (o->flags & TRC_PF_FAILED)) return 0;
+  sa->acc[o->site].allocs++;
+  sa->acc[o->site].bytes += o->size;
+  return 0;
+}
+
 /* The side tables of the trace file: threads, modules, sites. Read up to
  * any damage (prepare already said how far the trace is readable). */
 static int store_side_tables(rpl_db_t *db, const char *path, int64_t tid,
-                             const trc_program_t *prog) {
+                             const sites_acc_t *sa) {
   trc_reader_t *r;
   int rc = trc_reader_open(&r, path);
   if (rc) return rc;
-  /* What ops did at each site. */
-  uint32_t max_site = 0;
-  for (uint64_t i = 0; i < prog->n_ops; i++) {
-    if (prog->ops[i].site > max_site) max_site = prog->ops[i].site;
-    if ((i + 1) % STREAM_OPS == 0) ops_done(prog, i + 1 - STREAM_OPS, i + 1);
-  }
-  site_acc_t *acc = calloc((size_t)max_site + 1, sizeof *acc);
+  uint32_t max_site = sa->any ? sa->max_site : 0;
+  static const site_acc_t none = {0, 0};
+  const site_acc_t *acc = sa->acc ? sa->acc : &none;
   uint8_t *defined = calloc((size_t)max_site + 1, 1);
   trc_module_t *mods = NULL;
   size_t n_mods = 0;
   sqlite3_stmt *th = NULL, *mo = NULL, *si = NULL;
-  if (!acc || !defined) {
+  if (!defined) {
     rc = HK_E_NOMEM;
     goto out;
-  }
-  for (uint64_t i = 0; i < prog->n_ops; i++) {
-    const trc_pop_t *o = &prog->ops[i];
-    if ((i + 1) % STREAM_OPS == 0) ops_done(prog, i + 1 - STREAM_OPS, i + 1);
-    if (o->op == TRC_OP_FREE || (o->flags & TRC_PF_FAILED)) continue;
-    acc[o->site].allocs++;
-    acc[o->site].bytes += o->size;
   }
   if (sqlite3_prepare_v2(db->db,
                          "INSERT OR REPLACE INTO threads(trace_id, thread, tid,"
@@ -331,7 +347,8 @@ static int store_side_tables(rpl_db_t *db, const char *path, int64_t tid,
   char *frames = NULL;
   size_t frames_cap = 0;
   rc = 0;
-  while (rc == 0 && trc_reader_next(r, &c) == 1) {
+  /* Events are not needed here: their columns are left undecoded. */
+  while (rc == 0 && trc_reader_next_index(r, &c) == 1) {
     if (c.kind == TRC_CHUNK_THREADS) {
       for (size_t i = 0; i < c.n && !rc; i++) {
         const trc_thread_t *t = &c.threads[i];
@@ -391,7 +408,7 @@ static int store_side_tables(rpl_db_t *db, const char *path, int64_t tid,
         for (size_t k = 0; k < n_mods; k++)
           if (caller >= mods[k].lo && caller < mods[k].hi) mod = mods[k].id;
         site_acc_t a = {0, 0};
-        if (s->id <= max_site) {
+        if (s->id <= max_site && sa->any) {
           a = acc[s->id];
           defined[s->id] = 1;
         }
@@ -413,7 +430,7 @@ static int store_side_tables(rpl_db_t *db, const char *path, int64_t tid,
   }
   free(frames);
   /* Sites ops name that the file never defined (0: unknown). */
-  for (uint32_t s = 0; s <= max_site && !rc; s++) {
+  for (uint32_t s = 0; s <= max_site && sa->any && !rc; s++) {
     if (defined[s] || acc[s].allocs == 0) continue;
     sqlite3_bind_int64(si, 1, tid);
     sqlite3_bind_int64(si, 2, s);
@@ -430,10 +447,97 @@ out:
   sqlite3_finalize(th);
   sqlite3_finalize(mo);
   sqlite3_finalize(si);
-  free(acc);
   free(defined);
   free(mods);
   trc_reader_free(r);
+  return rc;
+}
+
+/* The op's time since the trace's start (trc_pop_t.time_ns). */
+#define POP_TIME(o) ((uint64_t)0)
+
+/* Whether trace_op is a plain table (`hksim expand` made it, or the
+ * database predates trace_op_chunk), whose new traces get their rows there
+ * too: 0 no (the view), 2 yes, 1 yes but without the time_ns column. */
+static int expanded(rpl_db_t *db) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db->db,
+                         "SELECT 1 + EXISTS (SELECT 1 FROM "
+                         "pragma_table_info('trace_op') WHERE name = "
+                         "'time_ns') FROM sqlite_master WHERE type = 'table' "
+                         "AND name = 'trace_op'",
+                         -1, &st, NULL) != SQLITE_OK)
+    return HK_E_SQLITE;
+  int rc = sqlite3_step(st), v = 0;
+  if (rc == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? v : rc == SQLITE_DONE ? 0 : HK_E_SQLITE;
+}
+
+/* The program's ops, HK_OPCHUNK_OPS a row of trace_op_chunk (and a row per
+ * op into an expanded trace_op), in one pass that also gathers what each
+ * site did. Holds one chunk: the pages of the mapped program are given
+ * back as it goes (ops_done). */
+static int store_ops(rpl_db_t *db, int64_t tid, const trc_program_t *prog,
+                     sites_acc_t *sa) {
+  int rows = expanded(db);
+  if (rows < 0) return rows;
+  hk_opcodec_t *codec = hk_opcodec_create();
+  hk_oprow_t *chunk = malloc((size_t)HK_OPCHUNK_OPS * sizeof *chunk);
+  sqlite3_stmt *st = NULL;
+  batch_t b;
+  memset(&b, 0, sizeof b);
+  int rc = codec && chunk ? 0 : HK_E_NOMEM;
+  if (!rc && sqlite3_prepare_v2(db->db,
+                                "INSERT INTO trace_op_chunk(trace_id, k0, n, "
+                                "ops) VALUES (?,?,?,?)",
+                                -1, &st, NULL) != SQLITE_OK)
+    rc = HK_E_SQLITE;
+  if (!rc && rows &&
+      batch_init(&b, db->db,
+                 rows == 2 ? "INSERT INTO trace_op(trace_id, seq, kind, size, "
+                             "site, thread, slot, align, flags, time_ns) VALUES"
+                           : "INSERT INTO trace_op(trace_id, seq, kind, size, "
+                             "site, thread, slot, align, flags) VALUES",
+                 rows == 2 ? 10 : 9))
+    rc = HK_E_SQLITE;
+  for (uint64_t k0 = 0; k0 < prog->n_ops && !rc; k0 += HK_OPCHUNK_OPS) {
+    uint32_t n = prog->n_ops - k0 < HK_OPCHUNK_OPS
+                     ? (uint32_t)(prog->n_ops - k0)
+                     : HK_OPCHUNK_OPS;
+    const trc_pop_t *ops = prog->ops + k0;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+      const trc_pop_t *o = &ops[i];
+      chunk[i] = (hk_oprow_t){o->size, POP_TIME(o), o->slot, o->site,
+                              o->thread, o->op, o->align_log2, o->flags};
+      rc = sites_add(sa, o);
+      if (((k0 + i) & 0xffff) == 0) hk_progress_update(db->progress, k0 + i);
+      if (rows && !rc) {
+        int64_t row[10] = {tid, (int64_t)(k0 + i), o->op, (int64_t)o->size,
+                           o->site, o->thread, o->slot,
+                           o->align_log2 ? (int64_t)1 << o->align_log2 : 0,
+                           o->flags, (int64_t)POP_TIME(o)};
+        rc = batch_row(&b, row);
+      }
+    }
+    const void *blob;
+    size_t len;
+    if (!rc) rc = hk_opchunk_encode(codec, chunk, n, &blob, &len);
+    if (!rc) {
+      sqlite3_bind_int64(st, 1, tid);
+      sqlite3_bind_int64(st, 2, (int64_t)k0);
+      sqlite3_bind_int64(st, 3, n);
+      sqlite3_bind_blob(st, 4, blob, (int)len, SQLITE_STATIC);
+      rc = sqlite3_step(st) == SQLITE_DONE ? 0 : HK_E_SQLITE;
+      sqlite3_reset(st);
+    }
+    ops_done(prog, k0, k0 + n);
+  }
+  if (!rc && rows) rc = batch_flush(&b);
+  batch_release(&b);
+  sqlite3_finalize(st);
+  free(chunk);
+  hk_opcodec_free(codec);
   return rc;
 }
 
@@ -541,34 +645,14 @@ int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
   if (rc != SQLITE_DONE) goto fail_rollback;
   *trace_id = sqlite3_last_insert_rowid(db->db);
 
-  batch_t b;
-  if (batch_init(&b, db->db,
-                 "INSERT INTO trace_op(trace_id, seq, kind, size, site, "
-                 "thread, slot, align, flags) VALUES",
-                 9)) {
-    batch_release(&b);
+  sites_acc_t sa = {NULL, 0, 0, 0};
+  rc = store_ops(db, *trace_id, prog, &sa);
+  if (rc) {
+    free(sa.acc);
     goto fail_rollback;
   }
-  rc = 0;
-  for (uint64_t i = 0; i < prog->n_ops && !rc; i++) {
-    const trc_pop_t *o = &prog->ops[i];
-    if ((i + 1) % STREAM_OPS == 0) ops_done(prog, i + 1 - STREAM_OPS, i + 1);
-    if ((i & 0xffff) == 0) hk_progress_update(db->progress, i);
-    int64_t row[9] = {*trace_id,
-                      (int64_t)i,
-                      o->op,
-                      (int64_t)o->size,
-                      o->site,
-                      o->thread,
-                      o->slot,
-                      o->align_log2 ? (int64_t)1 << o->align_log2 : 0,
-                      o->flags};
-    rc = batch_row(&b, row);
-  }
-  if (!rc) rc = batch_flush(&b);
-  batch_release(&b);
-  if (rc) goto fail_rollback;
-  rc = store_side_tables(db, path, *trace_id, prog);
+  rc = store_side_tables(db, path, *trace_id, &sa);
+  free(sa.acc);
   if (rc == HK_E_SQLITE) goto fail_rollback;
   /* A side table that could not be read (damage) is not fatal: prepare
    * already recorded how far the trace is readable. */

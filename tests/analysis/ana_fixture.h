@@ -26,9 +26,10 @@ static const char ana_fixture_sql[] =
     " '/nonexistent/libfoo.so');"
     /* even seq: malloc 2 MiB at site 1; odd: its free (which carries
      * the freed block's size, as prepare writes it) */
-    "INSERT INTO trace_op WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL"
-    " SELECT n + 1 FROM s WHERE n < 9) SELECT 1, n, CASE n % 2 WHEN 0 THEN 1"
-    " ELSE 5 END, 2097152, 1 + n % 2, 0, n / 2, 0, 0 FROM s;"
+    "INSERT INTO trace_op_chunk WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL"
+    " SELECT n + 1 FROM s WHERE n < 9) SELECT 1, 0, COUNT(*),"
+    " hksim_pack_ops(n, CASE n % 2 WHEN 0 THEN 1 ELSE 5 END, 2097152,"
+    " 1 + n % 2, 0, n / 2, 0, 0, 1000 * n) FROM s;"
     "INSERT INTO runs(run_id, trace_id, backend, policy, seed, repeat, touch,"
     " per_op, status, error, started_at, ops, total_ns, median_ns, p95_ns,"
     " p99_ns, mmap_calls, munmap_calls, madvise_calls, mremap_calls,"

@@ -36,13 +36,18 @@ static const char rows_sql[] =
     /* seq: 0 malloc 100 @1 slot0; 1 malloc 50 @2 slot1; 2 free slot1
      * (temporary: nothing allocated since); 3 free slot0; then site 3:
      * 4 x 24 bytes, site 4: 4 x 1024 bytes, never freed (leaks) */
-    "INSERT INTO trace_op VALUES (1, 0, 1, 100, 1, 0, 0, 0, 0),"
+    "CREATE TEMP TABLE op_rows(trace_id, seq, kind, size, site, thread,"
+    " slot, align, flags);"
+    "INSERT INTO op_rows VALUES (1, 0, 1, 100, 1, 0, 0, 0, 0),"
     " (1, 1, 1, 50, 2, 0, 1, 0, 0), (1, 2, 5, 0, 2, 0, 1, 0, 0),"
     " (1, 3, 5, 0, 1, 0, 0, 0, 0),"
     " (1, 4, 1, 24, 3, 0, 0, 0, 0), (1, 5, 1, 24, 3, 0, 1, 0, 0),"
     " (1, 6, 1, 24, 3, 0, 2, 0, 0), (1, 7, 1, 24, 3, 0, 3, 0, 0),"
     " (1, 8, 1, 1024, 4, 0, 4, 0, 0), (1, 9, 1, 1024, 4, 0, 5, 0, 0),"
-    " (1, 10, 1, 1024, 4, 0, 6, 0, 0), (1, 11, 1, 1024, 4, 0, 7, 0, 0);";
+    " (1, 10, 1, 1024, 4, 0, 6, 0, 0), (1, 11, 1, 1024, 4, 0, 7, 0, 0);"
+    "INSERT INTO trace_op_chunk SELECT trace_id, 0, COUNT(*),"
+    " hksim_pack_ops(seq, kind, size, site, thread, slot, align, flags, 0)"
+    " FROM op_rows GROUP BY trace_id;";
 
 static char path[256];
 

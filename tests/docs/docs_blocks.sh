@@ -89,11 +89,14 @@ echo "docs blocks: $ran run, $skipped skipped"
 # The fast path of analysis/README.md gives exactly op_latency's rows.
 if [ -n "$PY" ]; then
   (cd "$W/run" && "$PY" - <<'EOF'
-import sqlite3, sys
+import os, sqlite3, sys
 import pandas as pd
 sys.path.insert(0, "analysis")
 from hksim_pandas import run_latencies
 con = sqlite3.connect("results.db")
+# op_latency reads the ops through hksim's SQLite module.
+con.enable_load_extension(True)
+con.load_extension(os.environ["HKSIM_BUILD"] + "/analysis/hksim_sqlite")
 n = 0
 for (run,) in con.execute("SELECT run_id FROM runs WHERE status = 'done'"):
     a = run_latencies(con, run)

@@ -14,7 +14,8 @@ fails=0
 ok() { echo "ok - $1"; }
 bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
 check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
-q() { sqlite3 "$1" "$2"; }
+# The view trace_op (and op_latency over it) needs hksim's SQLite module.
+q() { sqlite3 -cmd ".load $HKSIM_BUILD/analysis/hksim_sqlite" "$1" "$2"; }
 RUNS="SELECT t.content_hash, r.backend, COALESCE(r.policy, '-'), r.seed, r.repeat, r.digest
       FROM runs r JOIN traces t USING (trace_id) WHERE r.status = 'done' ORDER BY 1, 2, 3, 4, 5"
 
@@ -40,7 +41,7 @@ check "merge exit" "$?" 0
 check "merged runs = serial runs" "$(q "$T/m.db" "$RUNS" | md5sum)" "$(q "$T/serial.db" "$RUNS" | md5sum)"
 check "merged: run ids renumbered 1..16" "$(q "$T/m.db" "SELECT MIN(run_id) || '-' || MAX(run_id) || '-' || COUNT(DISTINCT run_uuid) FROM runs")" "1-16-16"
 check "traces once by content hash" "$(q "$T/m.db" "SELECT COUNT(*) FROM traces")" 2
-for t in trace_op sites threads modules run_op_chunk rss_timeline policy_events run_site; do
+for t in trace_op trace_op_chunk sites threads modules run_op_chunk rss_timeline policy_events run_site; do
   check "table $t complete" "$(q "$T/m.db" "SELECT COUNT(*) FROM $t")" "$(q "$T/serial.db" "SELECT COUNT(*) FROM $t")"
 done
 check "op_latency over the merge" "$(q "$T/m.db" "SELECT COUNT(*), SUM(latency_ns IS NOT NULL) FROM op_latency")" \

@@ -14,7 +14,8 @@ fails=0
 ok() { echo "ok - $1"; }
 bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
 check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
-q() { sqlite3 "$T/r.db" "$1"; }
+# The view trace_op (and op_latency over it) needs hksim's SQLite module.
+q() { sqlite3 -cmd ".load $HKSIM_BUILD/analysis/hksim_sqlite" "$T/r.db" "$1"; }
 intact() {
   check "$1: integrity_check" "$(q 'PRAGMA integrity_check')" ok
   check "$1: earlier runs still there" "$(q "SELECT COUNT(*) FROM runs WHERE status='done'")" "$DONE"

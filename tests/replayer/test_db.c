@@ -13,7 +13,9 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "replayer.h"
+#include "analysis.h"
+#include "hk_opchunk.h"
+#include "rpl_internal.h"
 
 static char dir[64];
 static char path[128];
@@ -60,6 +62,7 @@ static void test_schema_contract(void **state) {
   rpl_db_free(db);
   sqlite3 *s;
   assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+  assert_int_equal(ana_sqlite_register(s), 0); /* trace_op's module */
   has_columns(s, "run_summary",
               "run_id, trace, backend, policy, seed, status, ops, median_ns, "
               "p95_ns, p99_ns, total_ns, mmap_calls, munmap_calls, "
@@ -165,8 +168,170 @@ static void test_bad_paths(void **state) {
   fclose(f);
 }
 
+/* A generated trace of 200,000 ops (4 chunks), prepared and stored. */
+static void store_gen(const char *scenario, double scale, trc_program_t *prog,
+                      int64_t *tid) {
+  char trace[300], pp[300], why[256] = "";
+  snprintf(trace, sizeof trace, "%s/%s.hkt", dir, scenario);
+  snprintf(pp, sizeof pp, "%s/%s.hkp", dir, scenario);
+  trc_gen_opts_t o = {5, scale};
+  assert_int_equal(trc_gen(scenario, trace, &o), 0);
+  trc_prep_stats_t ps;
+  assert_int_equal(trc_program_build(trace, pp, &ps), 0);
+  assert_int_equal(trc_program_map(prog, pp), 0);
+  rpl_db_t *db;
+  assert_int_equal(rpl_db_open(&db, path, why, sizeof why), 0);
+  uint64_t h;
+  assert_int_equal(trc_file_hash(trace, &h), 0);
+  assert_int_equal(rpl_db_trace(db, trace, h, prog, tid, why, sizeof why), 0);
+  rpl_db_free(db);
+}
+
+static sqlite3_int64 q1(sqlite3 *s, const char *sql) {
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  sqlite3_int64 v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* Every op of the program comes back through the view trace_op, whole
+ * scans, point lookups and ranges alike; the chunks take <= 8 B/op. */
+static void test_trace_ops_round_trip(void **state) {
+  unlink(path);
+  trc_program_t prog;
+  int64_t tid;
+  store_gen("json", 100, &prog, &tid);
+  assert_true(prog.n_ops > 3 * HK_OPCHUNK_OPS);
+  sqlite3 *s;
+  assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+  assert_int_equal(ana_sqlite_register(s), 0);
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT SUM(length(ops)) FROM trace_op_chunk "
+                            "WHERE trace_id = %lld", (long long)tid);
+  assert_true(q1(s, sql) <= 8 * (sqlite3_int64)prog.n_ops);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(s,
+                                      "SELECT seq, kind, size, site, thread, "
+                                      "slot, align, flags, time_ns FROM "
+                                      "trace_op WHERE trace_id = ? ORDER BY seq",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_int64(st, 1, tid);
+  uint64_t i = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const trc_pop_t *o = &prog.ops[i];
+    assert_int_equal(sqlite3_column_int64(st, 0), (sqlite3_int64)i);
+    assert_int_equal(sqlite3_column_int(st, 1), o->op);
+    assert_int_equal(sqlite3_column_int64(st, 2), (sqlite3_int64)o->size);
+    assert_int_equal(sqlite3_column_int64(st, 3), o->site);
+    assert_int_equal(sqlite3_column_int64(st, 4), o->thread);
+    assert_int_equal(sqlite3_column_int64(st, 5), o->slot);
+    assert_int_equal(sqlite3_column_int64(st, 6),
+                     o->align_log2 ? 1ll << o->align_log2 : 0);
+    assert_int_equal(sqlite3_column_int(st, 7), o->flags);
+    i++;
+  }
+  sqlite3_finalize(st);
+  assert_int_equal(i, prog.n_ops);
+  /* point lookups on both sides of a chunk boundary, a range across it */
+  uint64_t probe[] = {0, HK_OPCHUNK_OPS - 1, HK_OPCHUNK_OPS, prog.n_ops - 1};
+  for (size_t k = 0; k < 4; k++) {
+    snprintf(sql, sizeof sql, "SELECT size FROM trace_op WHERE trace_id = %lld"
+             " AND seq = %llu", (long long)tid, (unsigned long long)probe[k]);
+    assert_int_equal(q1(s, sql), (sqlite3_int64)prog.ops[probe[k]].size);
+  }
+  snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM trace_op WHERE trace_id = "
+           "%lld AND seq > %u AND seq <= %u", (long long)tid,
+           HK_OPCHUNK_OPS - 10, HK_OPCHUNK_OPS + 10);
+  assert_int_equal(q1(s, sql), 20);
+  snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM trace_op WHERE seq = %llu",
+           (unsigned long long)prog.n_ops);
+  assert_int_equal(q1(s, sql), 0);
+  sqlite3_close(s);
+  trc_program_release(&prog);
+}
+
+/* A damaged chunk: reading it fails with the chunk named, the other
+ * chunks and every other table still read, nothing is lost. */
+static void test_trace_ops_damaged(void **state) {
+  unlink(path);
+  trc_program_t prog;
+  int64_t tid;
+  store_gen("json", 100, &prog, &tid);
+  sqlite3 *s;
+  assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+  assert_int_equal(ana_sqlite_register(s), 0);
+  char sql[300];
+  snprintf(sql, sizeof sql,
+           "UPDATE trace_op_chunk SET ops = substr(ops, 1, 40) || "
+           "zeroblob(8) || substr(ops, 49) WHERE trace_id = %lld AND k0 = %u",
+           (long long)tid, HK_OPCHUNK_OPS);
+  assert_int_equal(sqlite3_exec(s, sql, NULL, NULL, NULL), SQLITE_OK);
+  char *err = NULL;
+  assert_int_not_equal(sqlite3_exec(s, "SELECT COUNT(*) FROM trace_op", NULL,
+                                    NULL, &err),
+                       SQLITE_OK);
+  assert_non_null(err);
+  char want[80];
+  snprintf(want, sizeof want, "trace_op_chunk of trace %lld at op %u: ",
+           (long long)tid, HK_OPCHUNK_OPS);
+  if (!strstr(err, want) || !strstr(err, "damaged"))
+    fail_msg("error '%s' does not name the chunk", err);
+  sqlite3_free(err);
+  snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM trace_op WHERE trace_id = "
+           "%lld AND seq < %u", (long long)tid, HK_OPCHUNK_OPS);
+  assert_int_equal(q1(s, sql), HK_OPCHUNK_OPS);
+  snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM trace_op WHERE trace_id = "
+           "%lld AND seq >= %u", (long long)tid, 2 * HK_OPCHUNK_OPS);
+  assert_int_equal(q1(s, sql), (sqlite3_int64)prog.n_ops - 2 * HK_OPCHUNK_OPS);
+  assert_int_equal(q1(s, "SELECT COUNT(*) FROM trace_op_chunk"), 4);
+  assert_int_equal(q1(s, "SELECT ops FROM traces"), (sqlite3_int64)prog.n_ops);
+  sqlite3_close(s);
+  trc_program_release(&prog);
+}
+
+/* hksim expand: trace_op a table with the same rows, views read it, and a
+ * trace stored afterwards gets its rows there too. */
+static void test_trace_ops_expand(void **state) {
+  unlink(path);
+  trc_program_t a, b;
+  int64_t ta, tb;
+  store_gen("json", 20, &a, &ta);
+  ana_db_t *adb;
+  char why[256] = "";
+  assert_int_equal(ana_db_open(path, 0, &adb, why, sizeof why), 0);
+  uint64_t rows = 0;
+  assert_int_equal(ana_expand(adb, &rows, why, sizeof why), 0);
+  assert_int_equal(rows, a.n_ops);
+  assert_int_equal(ana_expand(adb, &rows, why, sizeof why), 0);
+  assert_int_equal(rows, 0);
+  ana_db_free(adb);
+  store_gen("vm", 1, &b, &tb);
+  sqlite3 *s; /* no module: the table alone must serve */
+  assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+  assert_int_equal(q1(s, "SELECT COUNT(*) FROM sqlite_master WHERE name = "
+                         "'trace_op' AND type = 'table'"), 1);
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM trace_op WHERE trace_id = "
+           "%lld", (long long)tb);
+  assert_int_equal(q1(s, sql), (sqlite3_int64)b.n_ops);
+  snprintf(sql, sizeof sql, "SELECT SUM(size) FROM trace_op WHERE trace_id = "
+           "%lld", (long long)ta);
+  sqlite3_int64 sum = 0;
+  for (uint64_t i = 0; i < a.n_ops; i++) sum += (sqlite3_int64)a.ops[i].size;
+  assert_int_equal(q1(s, sql), sum);
+  sqlite3_close(s);
+  trc_program_release(&a);
+  trc_program_release(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_trace_ops_round_trip),
+      cmocka_unit_test(test_trace_ops_damaged),
+      cmocka_unit_test(test_trace_ops_expand),
       cmocka_unit_test(test_schema_contract),
       cmocka_unit_test(test_reopen_is_idempotent),
       cmocka_unit_test(test_newer_version_refused),
