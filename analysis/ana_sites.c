@@ -623,10 +623,11 @@ typedef struct sacc {
   uint8_t touched;
   uint64_t size_n[49], size_b[49];   /* by size class */
   uint64_t life_n[21], life_b[21];   /* by decimal digits of the life */
+  uint64_t tlife_n[21], tlife_b[21]; /* ... of the life in ns */
 } sacc_t;
 
 typedef struct slotv {
-  uint64_t size, seq;
+  uint64_t size, seq, time_ns;
   uint32_t site;
   uint8_t live;
 } slotv_t;
@@ -654,6 +655,7 @@ static int life_class(uint64_t ops) {
 }
 
 typedef struct walk {
+  int timed; /* some op has a time (traces stored before time_ns: none) */
   slotv_t *slot;
   size_t n_slots;
   sacc_t *site;
@@ -745,11 +747,17 @@ static void new_peak(walk_t *w) {
   w->n_touched = 0;
 }
 
-static void end_life(walk_t *w, slotv_t *sl, uint64_t seq) {
+/* An object's life ends at op seq, at time t: its class in ops and in
+ * the trace's time (the same decimal orders of magnitude, of ns: LLAMA's
+ * bounds 10 ms, 100 ms, 1 s, ... end classes 7, 8, 9, ...). */
+static void end_life(walk_t *w, slotv_t *sl, uint64_t seq, uint64_t t) {
   sacc_t *a = &w->site[sl->site];
   int c = life_class(seq - sl->seq);
   a->life_n[c]++;
   a->life_b[c] += sl->size;
+  c = life_class(t > sl->time_ns ? t - sl->time_ns : 0);
+  a->tlife_n[c]++;
+  a->tlife_b[c] += sl->size;
   sl->live = 0;
 }
 
@@ -758,8 +766,8 @@ static int walk_ops(sqlite3 *db, int64_t trace, walk_t *w, char *why,
                     size_t len) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db,
-                         "SELECT seq, kind, size, site, slot, flags FROM "
-                         "trace_op WHERE trace_id = ? ORDER BY seq",
+                         "SELECT seq, kind, size, site, slot, flags, time_ns "
+                         "FROM trace_op WHERE trace_id = ? ORDER BY seq",
                          -1, &st, NULL) != SQLITE_OK)
     return sql_fail(db, why, len);
   sqlite3_bind_int64(st, 1, trace);
@@ -772,6 +780,8 @@ static int walk_ops(sqlite3 *db, int64_t trace, walk_t *w, char *why,
     uint64_t site = (uint64_t)sqlite3_column_int64(st, 3);
     uint64_t slot = (uint64_t)sqlite3_column_int64(st, 4);
     int flags = sqlite3_column_int(st, 5);
+    uint64_t t = (uint64_t)sqlite3_column_int64(st, 6);
+    if (t) w->timed = 1;
     if (flags & 1) continue; /* failed: no object */
     if (site > UINT32_MAX ||
         (rc = grow((void **)&w->slot, &w->n_slots, slot + 1,
@@ -786,14 +796,14 @@ static int walk_ops(sqlite3 *db, int64_t trace, walk_t *w, char *why,
       if (last_alloc == sl->seq && seq - sl->seq <= TEMP_WITHIN)
         w->site[sl->site].temporary++;
       rc = site_change(w, sl->site, -(int64_t)sl->size, -1);
-      end_life(w, sl, seq);
+      end_life(w, sl, seq, t);
       continue;
     }
     int is_realloc = kind == 3 || kind == 4;
     if (is_realloc && sl->live && !(flags & 4)) {
       live -= sl->size;
       rc = site_change(w, sl->site, -(int64_t)sl->size, -1);
-      end_life(w, sl, seq);
+      end_life(w, sl, seq, t);
     }
     sacc_t *a = &w->site[site];
     int c = size_class(size);
@@ -803,9 +813,10 @@ static int walk_ops(sqlite3 *db, int64_t trace, walk_t *w, char *why,
     last_alloc = seq;
     if (is_realloc && size == 0) { /* realloc(p, 0) freed the block */
       a->life_n[1]++;
+      a->tlife_n[1]++;
       continue;
     }
-    *sl = (slotv_t){size, seq, (uint32_t)site, 1};
+    *sl = (slotv_t){size, seq, t, (uint32_t)site, 1};
     live += size;
     if (!rc) rc = site_change(w, (uint32_t)site, (int64_t)size, 1);
     if (live > peak) {
@@ -825,6 +836,8 @@ static int walk_ops(sqlite3 *db, int64_t trace, walk_t *w, char *why,
     a->leaked_bytes += sl->size;
     a->life_n[0]++;
     a->life_b[0] += sl->size;
+    a->tlife_n[0]++;
+    a->tlife_b[0] += sl->size;
   }
   return 0;
 }
@@ -876,16 +889,17 @@ static int store_life(sqlite3 *db, int64_t trace, const walk_t *w, char *why,
     for (int k = 0; k < 7; k++) sqlite3_bind_int64(l, k + 1, v[k]);
     if (sqlite3_step(l) != SQLITE_DONE) rc = sql_fail(db, why, len);
     sqlite3_reset(l);
-    for (int axis = 0; axis < 2 && !rc; axis++) {
+    /* Axis 2, life in time, only where the trace has times. */
+    static const char *const axes[] = {"size", "life_ops", "life_ns"};
+    for (int axis = 0; axis < (w->timed ? 3 : 2) && !rc; axis++) {
       int nc = axis ? 21 : 49;
       for (int c = 0; c < nc && !rc; c++) {
-        uint64_t cn = axis ? a->life_n[c] : a->size_n[c];
-        uint64_t cb = axis ? a->life_b[c] : a->size_b[c];
+        uint64_t cn = axis == 2 ? a->tlife_n[c] : axis ? a->life_n[c] : a->size_n[c];
+        uint64_t cb = axis == 2 ? a->tlife_b[c] : axis ? a->life_b[c] : a->size_b[c];
         if (!cn) continue;
         sqlite3_bind_int64(h, 1, trace);
         sqlite3_bind_int64(h, 2, (int64_t)i);
-        sqlite3_bind_text(h, 3, axis ? "life_ops" : "size", -1,
-                          SQLITE_STATIC);
+        sqlite3_bind_text(h, 3, axes[axis], -1, SQLITE_STATIC);
         sqlite3_bind_int(h, 4, c);
         sqlite3_bind_int64(h, 5, (int64_t)cn);
         sqlite3_bind_int64(h, 6, (int64_t)cb);

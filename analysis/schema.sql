@@ -464,7 +464,9 @@ CREATE TABLE IF NOT EXISTS site_life (
 ) WITHOUT ROWID;
 
 -- Per site, histograms of its allocations (allocs and bytes per class):
--- axis 'size' by power-of-two size class (size_classes), axis 'life_ops'
+-- axis 'size' by power-of-two size class (size_classes), axis 'life_ns'
+-- the same in ns of the trace's time (lifetime_time_classes; only for a
+-- trace whose ops have times), axis 'life_ops'
 -- by decimal order of magnitude of the object's life in ops (class k:
 -- 10^(k-1) <= ops < 10^k; class 0: never freed). The input of
 -- site_predictability.

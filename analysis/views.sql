@@ -343,6 +343,29 @@ SELECT n, lo, lo * 10, '<' || (lo * 10) || ' ops' FROM k;
 INSERT OR IGNORE INTO lifetime_classes(class, lo_ops, hi_ops, label)
   VALUES (0, NULL, NULL, 'never freed');
 
+-- Lifetime classes of site_hist axis 'life_ns': the same decimal orders of
+-- magnitude, of the object's life in the trace's time (trace_op.time_ns,
+-- the allocation to the op that frees or moves it): class k holds lives in
+-- [10^(k-1), 10^k) ns, so LLAMA's classes 10 ms, 100 ms, 1 s, ... end
+-- with classes 7, 8, 9, ...; class 0: still live at exit.
+CREATE TABLE IF NOT EXISTS lifetime_time_classes (
+  class  INTEGER PRIMARY KEY,
+  lo_ns  INTEGER,                         -- life >= lo_ns
+  hi_ns  INTEGER,                         -- life < hi_ns; NULL: infinite
+  label  TEXT NOT NULL
+);
+INSERT OR IGNORE INTO lifetime_time_classes(class, lo_ns, hi_ns, label)
+WITH RECURSIVE k(n, lo) AS (SELECT 1, 1 UNION ALL
+  SELECT n + 1, lo * 10 FROM k WHERE n < 18)
+SELECT n, CASE n WHEN 1 THEN 0 ELSE lo END, lo * 10,
+       '<' || CASE WHEN lo * 10 < 1000 THEN (lo * 10) || ' ns'
+                   WHEN lo * 10 < 1000000 THEN (lo * 10 / 1000) || ' us'
+                   WHEN lo * 10 < 1000000000 THEN (lo * 10 / 1000000) || ' ms'
+                   ELSE (lo * 10 / 1000000000) || ' s' END
+FROM k;
+INSERT OR IGNORE INTO lifetime_time_classes(class, lo_ns, hi_ns, label)
+  VALUES (0, NULL, NULL, 'never freed');
+
 -- One row per frame of each site's stack, symbolized, innermost first
 -- (depth 0), with inlined frames where DWARF has them (inlined = 1: this
 -- function was inlined into the next row's). attributed marks the frame
@@ -358,7 +381,9 @@ LEFT JOIN site_attr a ON a.trace_id = f.trace_id AND a.site = f.site;
 -- Is the call site a purpose label? Per site: how many size classes
 -- (power of two) and lifetime classes (lifetime_classes) its allocations
 -- fall in, the entropy of each in bits (0: the site names the class), the
--- dominant lifetime class and its share of the site's allocations.
+-- dominant lifetime class and its share of the site's allocations. The
+-- lifetime columns are in ops; the time_* columns the same in the trace's
+-- time (lifetime_time_classes; NULL for a trace stored without op times).
 CREATE VIEW IF NOT EXISTS site_predictability AS
 WITH a AS (
   SELECT trace_id, site, axis, COUNT(*) AS classes, SUM(allocs) AS n,
@@ -379,17 +404,26 @@ SELECT t.name AS trace, sz.site, sz.n AS allocs, sz.b AS bytes,
        CAST(lf.top AS REAL) / lf.n AS dominant_share,
        sc.label AS dominant_size_class,
        CAST(sz.top AS REAL) / sz.n AS dominant_size_share,
-       sz.trace_id
+       sz.trace_id,
+       lt.classes AS time_lifetime_classes,
+       lt.h AS time_lifetime_class_entropy_bits,
+       tc.label AS dominant_time_lifetime_class,
+       CAST(lt.top AS REAL) / lt.n AS dominant_time_share
 FROM a sz
 JOIN a lf ON lf.trace_id = sz.trace_id AND lf.site = sz.site
          AND lf.axis = 'life_ops'
+LEFT JOIN a lt ON lt.trace_id = sz.trace_id AND lt.site = sz.site
+              AND lt.axis = 'life_ns'
 JOIN traces t ON t.trace_id = sz.trace_id
 LEFT JOIN dom ds ON ds.trace_id = sz.trace_id AND ds.site = sz.site
                 AND ds.axis = 'size' AND ds.rn = 1
 LEFT JOIN dom dl ON dl.trace_id = sz.trace_id AND dl.site = sz.site
                 AND dl.axis = 'life_ops' AND dl.rn = 1
+LEFT JOIN dom dt ON dt.trace_id = sz.trace_id AND dt.site = sz.site
+                AND dt.axis = 'life_ns' AND dt.rn = 1
 LEFT JOIN size_classes sc ON sc.class = ds.class
 LEFT JOIN lifetime_classes lc ON lc.class = dl.class
+LEFT JOIN lifetime_time_classes tc ON tc.class = dt.class
 WHERE sz.axis = 'size';
 
 -- The trace-level answer: the byte-weighted share of allocations made
@@ -426,7 +460,9 @@ q AS (
          MAX(CASE WHEN axis = 'size' THEN CAST(top AS REAL) / n END)
            >= 0.9 AS size_ok,
          MAX(CASE WHEN axis = 'life_ops' THEN CAST(top AS REAL) / n END)
-           >= 0.9 AS life_ok
+           >= 0.9 AS life_ok,
+         MAX(CASE WHEN axis = 'life_ns' THEN CAST(top AS REAL) / n END)
+           >= 0.9 AS time_ok
   FROM p GROUP BY trace_id, grouping, key)
 SELECT t.name AS trace, q.trace_id, q.grouping, COUNT(*) AS labels,
        SUM(q.allocs) AS allocs, SUM(q.bytes) AS bytes,
@@ -435,7 +471,14 @@ SELECT t.name AS trace, q.trace_id, q.grouping, COUNT(*) AS labels,
        CAST(SUM(CASE WHEN q.life_ok THEN q.bytes ELSE 0 END) AS REAL)
          / NULLIF(SUM(q.bytes), 0) AS lifetime_predicted,
        CAST(SUM(CASE WHEN q.size_ok AND q.life_ok THEN q.bytes ELSE 0 END)
-            AS REAL) / NULLIF(SUM(q.bytes), 0) AS both_predicted
+            AS REAL) / NULLIF(SUM(q.bytes), 0) AS both_predicted,
+       -- the same for lifetime classes in the trace's time (NULL: no times)
+       CASE WHEN MAX(q.time_ok) IS NOT NULL THEN
+         CAST(SUM(CASE WHEN q.time_ok THEN q.bytes ELSE 0 END) AS REAL)
+           / NULLIF(SUM(q.bytes), 0) END AS time_lifetime_predicted,
+       CASE WHEN MAX(q.time_ok) IS NOT NULL THEN
+         CAST(SUM(CASE WHEN q.size_ok AND q.time_ok THEN q.bytes ELSE 0 END)
+              AS REAL) / NULLIF(SUM(q.bytes), 0) END AS both_time_predicted
 FROM q JOIN traces t ON t.trace_id = q.trace_id
 GROUP BY q.trace_id, q.grouping;
 

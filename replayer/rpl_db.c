@@ -453,8 +453,8 @@ out:
   return rc;
 }
 
-/* The op's time since the trace's start (trc_pop_t.time_ns). */
-#define POP_TIME(o) ((uint64_t)0)
+/* The op's time since the trace's start. */
+#define POP_TIME(o) ((uint64_t)(o)->time_ns)
 
 /* Whether trace_op is a plain table (`hksim expand` made it, or the
  * database predates trace_op_chunk), whose new traces get their rows there

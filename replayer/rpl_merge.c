@@ -320,6 +320,59 @@ static int merge_runs(sqlite3 *s, rpl_merge_stats_t *ms) {
   return rc;
 }
 
+/* The programs of the traces this merge added, where the input holds them
+ * as rows (a database written before trace_op_chunk): coded into chunks
+ * (hksim_pack_ops, analysis/ana_opvtab.c). Then, where OUT's trace_op is a
+ * table (hksim expand), the rows of the traces it lacks. Both need the
+ * module hksim registers on its connections. */
+static int merge_ops(sqlite3 *s) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s, "SELECT (SELECT type FROM src.sqlite_master WHERE"
+                            " name = 'trace_op'), (SELECT type FROM "
+                            "main.sqlite_master WHERE name = 'trace_op')",
+                         -1, &st, NULL) != SQLITE_OK)
+    return HK_E_SQLITE;
+  int in_rows = 0, out_rows = 0, out_time = 0;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char *a = sqlite3_column_text(st, 0);
+    const unsigned char *b = sqlite3_column_text(st, 1);
+    in_rows = a && !strcmp((const char *)a, "table");
+    out_rows = b && !strcmp((const char *)b, "table");
+  }
+  sqlite3_finalize(st);
+  /* A row table of the old layout has no time_ns column. */
+  table_shape_t sh;
+  if (out_rows) {
+    if (shape_of(s, "main", "trace_op", &sh)) return HK_E_SQLITE;
+    out_time = in_shape(&sh, "time_ns");
+  }
+  if (in_rows &&
+      exec(s, "INSERT INTO main.trace_op_chunk(trace_id, k0, n, ops) SELECT "
+              "mt.dst, o.seq / 65536 * 65536, COUNT(*), hksim_pack_ops(o.seq, "
+              "o.kind, o.size, o.site, o.thread, o.slot, o.align, o.flags, "
+              "0) FROM src.trace_op o JOIN temp.merge_trace mt ON mt.src = "
+              "o.trace_id WHERE mt.fresh = 1 AND NOT EXISTS (SELECT 1 FROM "
+              "main.trace_op_chunk c WHERE c.trace_id = mt.dst) GROUP BY "
+              "mt.dst, o.seq / 65536"))
+    return HK_E_SQLITE;
+  if (out_rows &&
+      exec(s, out_time
+                  ? "INSERT INTO main.trace_op(trace_id, seq, kind, size, "
+                    "site, thread, slot, align, flags, time_ns) SELECT "
+                    "o.trace_id, o.seq, o.kind, o.size, o.site, o.thread, "
+                    "o.slot, o.align, o.flags, o.time_ns FROM "
+                    "temp.merge_trace mt CROSS JOIN hksim_trace_op o WHERE "
+                    "mt.fresh = 1 AND o.trace_id = mt.dst"
+                  : "INSERT INTO main.trace_op(trace_id, seq, kind, size, "
+                    "site, thread, slot, align, flags) SELECT o.trace_id, "
+                    "o.seq, o.kind, o.size, o.site, o.thread, o.slot, "
+                    "o.align, o.flags FROM temp.merge_trace mt CROSS JOIN "
+                    "hksim_trace_op o WHERE mt.fresh = 1 AND o.trace_id = "
+                    "mt.dst"))
+    return HK_E_SQLITE;
+  return 0;
+}
+
 static int merge_one(sqlite3 *s, const char *path, rpl_merge_stats_t *ms,
                      char *why, size_t len) {
   sqlite3_stmt *st = NULL;
@@ -337,10 +390,12 @@ static int merge_one(sqlite3 *s, const char *path, rpl_merge_stats_t *ms,
               "dst INTEGER NOT NULL)"))
     goto fail_rollback;
   if ((rc = merge_traces(s, ms)) || (rc = merge_runs(s, ms))) goto fail_rollback;
-  /* Every other table of the input, as its columns say. */
+  /* Every other table of the input, as its columns say; trace_op, where
+   * it is a table (hksim expand, or the row-per-op layout), is derived
+   * from the chunks and made after them. */
   if (sqlite3_prepare_v2(s, "SELECT name FROM src.sqlite_master WHERE type = "
                             "'table' AND name NOT LIKE 'sqlite_%' AND name NOT "
-                            "IN ('traces', 'runs') ORDER BY name",
+                            "IN ('traces', 'runs', 'trace_op') ORDER BY name",
                          -1, &st, NULL) != SQLITE_OK)
     goto fail_rollback;
   while (sqlite3_step(st) == SQLITE_ROW) {
@@ -356,6 +411,7 @@ static int merge_one(sqlite3 *s, const char *path, rpl_merge_stats_t *ms,
   }
   sqlite3_finalize(st);
   st = NULL;
+  if (merge_ops(s)) goto fail_rollback;
   if (exec(s, "DROP TABLE temp.merge_trace; DROP TABLE temp.merge_run") ||
       exec(s, "COMMIT"))
     goto fail_rollback;

@@ -37,16 +37,21 @@ static const char rows_sql[] =
      * (temporary: nothing allocated since); 3 free slot0; then site 3:
      * 4 x 24 bytes, site 4: 4 x 1024 bytes, never freed (leaks) */
     "CREATE TEMP TABLE op_rows(trace_id, seq, kind, size, site, thread,"
-    " slot, align, flags);"
-    "INSERT INTO op_rows VALUES (1, 0, 1, 100, 1, 0, 0, 0, 0),"
+    " slot, align, flags, time_ns DEFAULT 0);"
+    "INSERT INTO op_rows(trace_id, seq, kind, size, site, thread, slot,"
+    " align, flags) VALUES (1, 0, 1, 100, 1, 0, 0, 0, 0),"
     " (1, 1, 1, 50, 2, 0, 1, 0, 0), (1, 2, 5, 0, 2, 0, 1, 0, 0),"
     " (1, 3, 5, 0, 1, 0, 0, 0, 0),"
     " (1, 4, 1, 24, 3, 0, 0, 0, 0), (1, 5, 1, 24, 3, 0, 1, 0, 0),"
     " (1, 6, 1, 24, 3, 0, 2, 0, 0), (1, 7, 1, 24, 3, 0, 3, 0, 0),"
     " (1, 8, 1, 1024, 4, 0, 4, 0, 0), (1, 9, 1, 1024, 4, 0, 5, 0, 0),"
     " (1, 10, 1, 1024, 4, 0, 6, 0, 0), (1, 11, 1, 1024, 4, 0, 7, 0, 0);"
+    /* times: site 2's object lives 500 ns, site 1's 50 ms (3 ops) */
+    "UPDATE op_rows SET time_ns = CASE seq WHEN 0 THEN 0 WHEN 1 THEN 1000"
+    " WHEN 2 THEN 1500 ELSE 50000000 + seq END;"
     "INSERT INTO trace_op_chunk SELECT trace_id, 0, COUNT(*),"
-    " hksim_pack_ops(seq, kind, size, site, thread, slot, align, flags, 0)"
+    " hksim_pack_ops(seq, kind, size, site, thread, slot, align, flags,"
+    " time_ns)"
     " FROM op_rows GROUP BY trace_id;";
 
 static char path[256];
@@ -147,6 +152,17 @@ static void test_life(void **state) {
       qs(db, "SELECT dominant_lifetime_class FROM site_predictability"
              " WHERE site = 1"),
       "<10 ops");
+  /* In the trace's time: site 1's object lived 50 ms, site 2's 500 ns;
+   * site 3 never freed. */
+  assert_string_equal(
+      qs(db, "SELECT group_concat(site || ':' || dominant_time_lifetime_class"
+             " || ':' || time_lifetime_classes, ' ') FROM (SELECT * FROM"
+             " site_predictability ORDER BY site)"),
+      "1:<100 ms:1 2:<1 us:1 3:never freed:1 4:never freed:1");
+  assert_string_equal(
+      qs(db, "SELECT printf('%.4f', time_lifetime_predicted) FROM"
+             " trace_predictability WHERE grouping = 'stack'"),
+      "1.0000");
   /* frame 0 lumps sites 3 and 4 (grab): sizes 24 and 1024 are half and
    * half, so only sites 1 and 2 (150 of 4342 bytes) are predicted. */
   assert_string_equal(

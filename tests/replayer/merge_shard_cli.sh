@@ -79,6 +79,29 @@ check "live runs of a trace already merged are kept" "$(q "$T/ml.db" "SELECT COU
 "$H" merge "$T/ml.db" "$T/l1.db" "$T/l0.db" --quiet >/dev/null 2>&1
 check "live runs merged twice: nothing added" "$(q "$T/ml.db" "SELECT COUNT(*) FROM live_runs")" 3
 
+# Trace ops: an input expanded (trace_op a table), an output expanded, and
+# an input of the row-per-op layout (no chunks) merge like the others.
+OPS="SELECT trace_id, COUNT(*), SUM(size), SUM(slot), SUM(time_ns) FROM trace_op GROUP BY 1 ORDER BY 1"
+cp "$T/s0.db" "$T/x0.db"
+"$H" expand --db "$T/x0.db" >/dev/null 2>"$T/err" || bad "expand: $(cat "$T/err")"
+"$H" merge "$T/xm.db" "$T/x0.db" "$T/s1.db" "$T/s2.db" --quiet >/dev/null 2>"$T/err"
+check "merge of an expanded input" "$?" 0
+check "  its ops" "$(q "$T/xm.db" "$OPS" | md5sum)" "$(q "$T/m.db" "$OPS" | md5sum)"
+"$H" merge "$T/xo.db" "$T/s0.db" --quiet >/dev/null 2>&1
+"$H" expand --db "$T/xo.db" >/dev/null 2>&1
+"$H" merge "$T/xo.db" "$T/s1.db" "$T/s2.db" --quiet >/dev/null 2>"$T/err"
+check "merge into an expanded output" "$?" 0
+check "  its trace_op is a table with every op" "$(sqlite3 "$T/xo.db" "$OPS" | md5sum)" "$(q "$T/m.db" "$OPS" | md5sum)"
+cp "$T/s1.db" "$T/old.db"
+q "$T/old.db" "DROP VIEW trace_op; CREATE TABLE trace_op AS SELECT trace_id, seq, kind, size, site, thread, slot, align, flags
+  FROM hksim_trace_op; DELETE FROM trace_op_chunk"
+check "  (a row-layout database made)" "$(sqlite3 "$T/old.db" "SELECT COUNT(*) FROM trace_op_chunk; SELECT COUNT(*) > 0 FROM trace_op")" "0
+1"
+"$H" merge "$T/om.db" "$T/old.db" --quiet >/dev/null 2>"$T/err"
+check "merge of a row-layout input" "$?" 0
+check "  its ops coded into chunks" "$(q "$T/om.db" "SELECT COUNT(*), SUM(size), SUM(slot) FROM trace_op")" \
+  "$(q "$T/s1.db" "SELECT COUNT(*), SUM(size), SUM(slot) FROM trace_op")"
+
 # Refusals: the output is left as it was.
 cp "$T/s0.db" "$T/old.db"
 q "$T/old.db" "PRAGMA user_version = 2" >/dev/null

@@ -231,6 +231,7 @@ static void test_trace_ops_round_trip(void **state) {
     assert_int_equal(sqlite3_column_int64(st, 6),
                      o->align_log2 ? 1ll << o->align_log2 : 0);
     assert_int_equal(sqlite3_column_int(st, 7), o->flags);
+    assert_int_equal(sqlite3_column_int64(st, 8), (sqlite3_int64)o->time_ns);
     i++;
   }
   sqlite3_finalize(st);
