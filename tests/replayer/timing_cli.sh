@@ -12,7 +12,8 @@ fails=0
 ok() { echo "ok - $1"; }
 bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
 check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
-q() { sqlite3 "$1" "$2"; }
+# trace_op and the views over it need hksim's SQLite module.
+q() { sqlite3 -cmd ".load $HKSIM_BUILD/analysis/hksim_sqlite" "$1" "$2"; }
 
 "$H" gen mixed -o "$T/mixed.hkt" --seed 3 >/dev/null || bad "gen mixed"
 
