@@ -24,7 +24,7 @@ static hk_oprow_t *rows_make(uint32_t n, uint64_t seed) {
   for (uint32_t i = 0; i < n; i++) {
     uint64_t x = hk_rng_next(&g);
     r[i].kind = (uint8_t)(1 + x % 10);
-    r[i].size = i % 97 == 0 ? UINT64_MAX - i : (x >> 8) % (1u << (i % 40));
+    r[i].size = i % 97 == 0 ? UINT64_MAX - i : (x >> 8) % (1ull << (i % 40));
     r[i].site = (uint32_t)((x >> 20) % 5000);
     r[i].thread = (uint16_t)(i % 300 == 0 ? 65535 : (x >> 33) % 4);
     r[i].slot = i % 31 == 0 ? UINT32_MAX : (uint32_t)((x >> 40) % 100000);
