@@ -230,22 +230,44 @@ int ana_report_published(ana_db_t *db, ana_format_t fmt, FILE *out,
 /* ---- ana_plot.c: plots through gnuplot --------------------------------- */
 
 typedef struct ana_plot_stats {
-  unsigned plots;   /* plots drawn (each as .svg and .png) */
-  unsigned skipped; /* plots with no data in the database */
+  unsigned plots;   /* plots drawn (each as .svg, .png and, with pdfcairo,
+                       .pdf) */
+  unsigned skipped; /* plots not drawn: no data, or too little */
+  unsigned sparse;  /* curves or plots left out for fewer than 3 points */
+  unsigned pdf;     /* plots of which gnuplot also wrote a .pdf */
 } ana_plot_stats_t;
+
+/* What ana_plot_all draws. All zero: every back end but null. */
+typedef struct ana_plot_opts {
+  /* Back ends to draw (runs.backend, exactly): n_backends == 0 means every
+   * back end in the database except null, which measures the harness and
+   * is drawn only when named here. */
+  const char *const *backends;
+  size_t n_backends;
+  /* One line per curve or plot left out for fewer than 3 points, and per
+   * named back end without runs; NULL: silent (the counts stay in st). */
+  FILE *notes;
+} ana_plot_opts_t;
 
 /* The gnuplot to run: $HKSIM_GNUPLOT if set, else "gnuplot" from PATH.
  * Returns NULL when it cannot be found or run; path_out then names what
  * was tried. */
 const char *ana_gnuplot_find(char *path_out, size_t len);
 
-/* Writes into dir (created if needed) the data files, gnuplot scripts and
- * SVG + PNG of: latency CDF per back end and policy (one per trace), ELO
- * ratings over the run, BigCache hit rate over the run, RSS over the run.
+/* Writes into dir (created if needed) the data files (.dat), gnuplot
+ * scripts (.gp) and SVG + PNG (+ PDF where gnuplot has pdfcairo) of, per
+ * trace: the latency CDF and the log-log CCDF by op kind, total ns/op per
+ * configuration with its 95% CI, latency by size class, RSS net of the
+ * harness beside live bytes, BigCache hit rate, and per learning run the
+ * arm shares and ELO ratings over the run (docs/analysis.md). One run is
+ * drawn per configuration (its first done repeat) except in the bar chart,
+ * which uses every repeat. A curve of fewer than 3 points is left out,
+ * and a plot left without one is skipped. opts may be NULL (defaults).
  * gnuplot is the program to run (from ana_gnuplot_find). HK_E_CHILD when
  * gnuplot fails (its stderr is kept in dir/gnuplot.log). */
 int ana_plot_all(ana_db_t *db, const char *dir, const char *gnuplot,
-                 ana_plot_stats_t *st, char *why, size_t why_len);
+                 const ana_plot_opts_t *opts, ana_plot_stats_t *st, char *why,
+                 size_t why_len);
 
 
 /* ---- ana_stats.c: statistics over repeat-level samples ------------------ */

@@ -565,6 +565,42 @@ JOIN run_config c ON c.run_id = a.run_id
 LEFT JOIN elo_arms ea ON ea.arm = a.arm
 WHERE a.rating IS NOT NULL;
 
+-- Arm shares over the run, for the learning policies that report
+-- cumulative per-arm 'pulls' at each snapshot (ucb1, elo): per snapshot
+-- and arm, the share of the decisions taken since the previous snapshot
+-- (window_share; NULL when none were), of all decisions so far
+-- (cum_share), and, for ucb1, of the call sites whose adopted arm it is
+-- (site_share, from 'sites_adopted'). threshold_bytes: the arm's mmap
+-- threshold (ucb1's 'threshold' metric, else elo_arms). The "arm shares"
+-- plot of hksim report draws window_share and site_share.
+CREATE VIEW IF NOT EXISTS policy_arm_shares AS
+WITH p AS (
+  SELECT run_id, op_seq, arm, value AS pulls,
+         value - COALESCE(LAG(value) OVER (PARTITION BY run_id, arm
+                                           ORDER BY op_seq), 0) AS dp
+  FROM policy_events WHERE metric = 'pulls' AND arm IS NOT NULL),
+s AS (
+  SELECT p.*, SUM(dp) OVER (PARTITION BY run_id, op_seq) AS window_total,
+         SUM(pulls) OVER (PARTITION BY run_id, op_seq) AS total
+  FROM p)
+SELECT s.run_id, c.trace, c.backend, c.policy, c.label, c.repeat,
+       s.op_seq, s.arm,
+       COALESCE(th.value, ea.threshold_bytes) AS threshold_bytes,
+       CAST(s.pulls AS INTEGER) AS pulls,
+       CAST(s.dp AS INTEGER) AS window_pulls,
+       s.dp / NULLIF(s.window_total, 0) AS window_share,
+       s.pulls / NULLIF(s.total, 0) AS cum_share,
+       CAST(sa.value AS INTEGER) AS sites_adopted,
+       sa.value / NULLIF(SUM(sa.value) OVER (PARTITION BY s.run_id, s.op_seq),
+                         0) AS site_share
+FROM s
+JOIN run_config c ON c.run_id = s.run_id
+LEFT JOIN policy_events th ON th.run_id = s.run_id AND th.op_seq = s.op_seq
+                          AND th.arm = s.arm AND th.metric = 'threshold'
+LEFT JOIN policy_events sa ON sa.run_id = s.run_id AND sa.op_seq = s.op_seq
+                          AND sa.arm = s.arm AND sa.metric = 'sites_adopted'
+LEFT JOIN elo_arms ea ON ea.arm = s.arm AND c.policy = 'elo';
+
 -- How quickly ELO settles: the final leader (metric 'best') and the first
 -- snapshot from which the leader never changed again, as an op index and
 -- as a fraction of the run; leader_changes counts changes of leader

@@ -17,7 +17,8 @@
 static void help(FILE *f) {
   fprintf(f,
           "usage: hksim report --db DB [--format md|csv|tex] [--out DIR]\n"
-          "                    [--published] [--no-symbolize] [--top N]\n"
+          "                    [--plot-backend LIST] [--published]\n"
+          "                    [--no-symbolize] [--top N]\n"
           "                    [--wrappers FILE] [--no-sites]\n"
           "       hksim report --db DB --folded FILE [--weight bytes|allocs|peak]\n"
           "                    [--trace ID]\n\n"
@@ -27,11 +28,20 @@ static void help(FILE *f) {
           "RSS and BigCache hit rate; repeats are aggregated as medians (of\n"
           "medians). --published prints instead hakmem's published tables\n"
           "(Phase 6.7 vm, json, mir) beside the measured figures.\n\n"
-          "--out DIR  also draws with gnuplot (SVG and PNG, scripts and data\n"
-          "           kept in DIR): latency CDF per back end and policy, ELO\n"
-          "           ratings, BigCache hit rate and RSS over the run. Without\n"
-          "           gnuplot ($HKSIM_GNUPLOT, else PATH) the tables still print,\n"
-          "           one line says the plots were skipped, and the exit is 0.\n"
+          "--out DIR  also draws with gnuplot (SVG, PNG and, with pdfcairo,\n"
+          "           PDF; scripts and data kept in DIR), per trace: latency\n"
+          "           CDF by op kind and its log-log CCDF, total ns/op per\n"
+          "           configuration with 95%% CI bars, latency by size class,\n"
+          "           RSS net of the harness with live bytes, BigCache hit\n"
+          "           rate, and per learning run arm shares and ELO ratings.\n"
+          "           A curve of fewer than 3 points is left out and a plot\n"
+          "           left without curves is skipped, each said on stderr.\n"
+          "           Without gnuplot ($HKSIM_GNUPLOT, else PATH) the tables\n"
+          "           still print, one line says the plots were skipped, and\n"
+          "           the exit is 0.\n"
+          "--plot-backend LIST  the back ends to draw, comma-separated\n"
+          "           (default: all but null, which measures the harness and\n"
+          "           is drawn only when named here).\n"
           "--no-symbolize  do not symbolize call sites first (the report\n"
           "           otherwise symbolizes traces not yet done, and stores it).\n"
           "Who allocates (md and tex, after the tables; --no-sites: not):\n"
@@ -100,7 +110,7 @@ static int write_folded(ana_db_t *db, const char *dbp, const char *path,
   return CLI_OK;
 }
 
-static int run(int argc, char **argv) {
+static int report(int argc, char **argv) {
   static const struct option opts[] = {
       {"db", required_argument, 0, 'd'},   {"format", required_argument, 0, 'f'},
       {"out", required_argument, 0, 'o'},  {"published", no_argument, 0, 'p'},
@@ -108,8 +118,11 @@ static int run(int argc, char **argv) {
       {"folded", required_argument, 0, 'F'}, {"weight", required_argument, 0, 'w'},
       {"trace", required_argument, 0, 't'}, {"top", required_argument, 0, 'T'},
       {"wrappers", required_argument, 0, 'W'}, {"no-sites", no_argument, 0, 'S'},
+      {"plot-backend", required_argument, 0, 'B'},
       {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
   const char *dbp = NULL, *out = NULL, *folded = NULL, *wrappers = NULL;
+  const char *plot_be[64];
+  ana_plot_opts_t popts = {plot_be, 0, stderr};
   ana_format_t fmt = ANA_FMT_MD;
   ana_weight_t weight = ANA_W_BYTES;
   int64_t trace = -1;
@@ -147,6 +160,19 @@ static int run(int argc, char **argv) {
       break;
     case 'W': wrappers = optarg; break;
     case 'S': sites = 0; break;
+    case 'B':
+      if (cli_split(optarg, ",", plot_be, &popts.n_backends,
+                    HK_ARRAY_LEN(plot_be)) ||
+          !popts.n_backends) {
+        return cli_usage("report", "bad --plot-backend '%s' (a comma-"
+                                   "separated list of back ends)", optarg);
+      }
+      for (size_t i = 0; i < popts.n_backends; i++)
+        if (!plot_be[i][0]) {
+          return cli_usage("report", "bad --plot-backend '%s' (an empty "
+                                     "name)", optarg);
+        }
+      break;
     case 'h': help(stdout); return CLI_OK;
     case ':': /* a known option at the end of the line, its value missing */
       return cli_usage("report", "%s needs a value", argv[optind - 1]);
@@ -156,6 +182,8 @@ static int run(int argc, char **argv) {
   if (optind != argc)
     return cli_usage("report", "unexpected argument '%s'", argv[optind]);
   if (!dbp) return cli_usage("report", "missing --db DB");
+  if (popts.n_backends && !out)
+    return cli_usage("report", "--plot-backend goes with --out DIR");
   if ((have_weight || trace >= 0) && !folded)
     return cli_usage("report", "--weight and --trace go with --folded FILE");
   if (folded && (out || published))
@@ -200,18 +228,26 @@ static int run(int argc, char **argv) {
                      "plots skipped", gp);
     } else {
       ana_plot_stats_t ps;
-      rc = ana_plot_all(db, out, g, &ps, why, sizeof why);
+      rc = ana_plot_all(db, out, g, &popts, &ps, why, sizeof why);
       if (rc) {
         cli_error(out, "plots: %s", why[0] ? why : hk_strerror(rc));
         ana_db_free(db);
         return CLI_FAIL;
       }
-      fprintf(stderr, "hksim: %s: %u plots (SVG and PNG)%s\n", out, ps.plots,
+      fprintf(stderr, "hksim: %s: %u plots (SVG, PNG%s)%s\n", out, ps.plots,
+              ps.pdf ? ", PDF" : "",
               ps.skipped ? ", some skipped for lack of data" : "");
     }
   }
   ana_db_free(db);
   return CLI_OK;
+}
+
+/* The copies cli_split made for --plot-backend live until the end. */
+static int run(int argc, char **argv) {
+  int rc = report(argc, argv);
+  cli_split_release();
+  return rc;
 }
 
 const cli_cmd_t cli_cmd_report = {

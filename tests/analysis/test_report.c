@@ -1,13 +1,10 @@
 /* test_report.c: the tables of `hksim report` in each format on the
  * fixture database, diffed against golden files (tests/analysis/golden/;
- * HKSIM_UPDATE_GOLDEN=1 rewrites them), and the plots: files exist and
- * are non-empty when gnuplot is installed; a missing gnuplot is found
- * missing. */
+ * HKSIM_UPDATE_GOLDEN=1 rewrites them). The plots are test_plot.c's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -114,82 +111,12 @@ static void test_empty_database(void **state) {
   unlink(path);
 }
 
-static off_t file_size(const char *dir, const char *name) {
-  char p[1024];
-  struct stat sb;
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  return stat(p, &sb) == 0 ? sb.st_size : -1;
-}
-
-static void test_plots(void **state) {
-  char gp[4096];
-  unsetenv("HKSIM_GNUPLOT");
-  const char *g = ana_gnuplot_find(gp, sizeof gp);
-  if (!g) skip(); /* gnuplot not installed: test_gnuplot_missing covers it */
-  char dir[] = "/tmp/hksim-ana-plots-XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char sub[256];
-  snprintf(sub, sizeof sub, "%s/plots", dir); /* created by ana_plot_all */
-  ana_plot_stats_t st;
-  char why[512] = "";
-  int rc = ana_plot_all(*state, sub, g, &st, why, sizeof why);
-  if (rc) fprintf(stderr, "plots: %s\n", why);
-  assert_int_equal(rc, 0);
-  /* cdf, rss, hit rate of vm.hkt and the ELO ratings of run 3 */
-  assert_int_equal(st.plots, 4);
-  const char *names[] = {"cdf-vm.hkt", "rss-vm.hkt", "hitrate-vm.hkt",
-                         "elo-vm.hkt-hakmem-evolving-run3"};
-  char f[512];
-  for (size_t i = 0; i < HK_ARRAY_LEN(names); i++) {
-    const char *ext[] = {"svg", "png", "gp", "dat"};
-    for (size_t k = 0; k < 4; k++) {
-      snprintf(f, sizeof f, "%s.%s", names[i], ext[k]);
-      off_t sz = file_size(sub, f);
-      if (sz <= 0) fprintf(stderr, "%s/%s: size %lld\n", sub, f, (long long)sz);
-      assert_true(sz > 0);
-      char p[1024];
-      snprintf(p, sizeof p, "%s/%s", sub, f);
-      unlink(p);
-    }
-  }
-  snprintf(f, sizeof f, "%s/gnuplot.log", sub);
-  unlink(f);
-  assert_int_equal(rmdir(sub), 0);
-  assert_int_equal(rmdir(dir), 0);
-}
-
-static void test_gnuplot_missing(void **state) {
-  char gp[4096];
-  setenv("HKSIM_GNUPLOT", "/nonexistent/gnuplot", 1);
-  assert_null(ana_gnuplot_find(gp, sizeof gp));
-  setenv("HKSIM_GNUPLOT", "gnuplot-that-is-not-there", 1);
-  assert_null(ana_gnuplot_find(gp, sizeof gp));
-  assert_non_null(strstr(gp, "not in PATH"));
-  unsetenv("HKSIM_GNUPLOT");
-}
-
-static void test_gnuplot_fails(void **state) {
-  /* A "gnuplot" that fails: one error naming the script, no crash. */
-  char dir[] = "/tmp/hksim-ana-fail-XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  ana_plot_stats_t st;
-  char why[512] = "";
-  assert_int_equal(ana_plot_all(*state, dir, "/bin/false", &st, why, sizeof why),
-                   HK_E_CHILD);
-  assert_non_null(strstr(why, "gnuplot failed on"));
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tables_md),     cmocka_unit_test(test_tables_csv),
       cmocka_unit_test(test_tables_tex),    cmocka_unit_test(test_published_md),
       cmocka_unit_test(test_published_csv), cmocka_unit_test(test_published_tex),
       cmocka_unit_test(test_format_parse),  cmocka_unit_test(test_empty_database),
-      cmocka_unit_test(test_plots),         cmocka_unit_test(test_gnuplot_missing),
-      cmocka_unit_test(test_gnuplot_fails),
   };
   return cmocka_run_group_tests(tests, ana_fixture_setup, ana_fixture_teardown);
 }

@@ -27,6 +27,10 @@ check 2 "no --db" "$hksim" report
 check 2 "bad format" "$hksim" report --db x.db --format html
 one_line "bad --format"
 check 2 "stray argument" "$hksim" report --db x.db extra
+check 2 "--plot-backend without --out" "$hksim" report --db x.db --plot-backend glibc
+one_line "plot-backend goes with --out"
+check 2 "empty --plot-backend" "$hksim" report --db x.db --out d --plot-backend ,
+one_line "bad --plot-backend ','"
 check 1 "missing db" "$hksim" report --db "$tmp/none.db"
 one_line "none.db: No such file"
 echo "not a database, only text, long enough to be looked at by SQLite ........" > "$tmp/junk.db"
@@ -55,9 +59,23 @@ if "$hksim" replay "$tmp/vm.hkt" --db "$tmp/r.db" --backend mimalloc,hakmem,glib
   grep -q '^| mimalloc |' "$tmp/out" || { echo "FAIL: tables without gnuplot"; fail=1; }
   if command -v gnuplot >/dev/null 2>&1; then
     check 0 "plots" "$hksim" report --db "$tmp/r.db" --out "$tmp/plots"
-    for f in cdf-vm.hkt.svg cdf-vm.hkt.png rss-vm.hkt.svg rss-vm.hkt.png; do
+    for f in cdf-vm.hkt.svg cdf-vm.hkt.png ccdf-vm.hkt.svg ccdf-vm.hkt.png \
+             bars-vm.hkt.png bars-vm.hkt.gp sizes-vm.hkt.dat; do
       [ -s "$tmp/plots/$f" ] || { echo "FAIL: plot $f"; ls "$tmp/plots"; fail=1; }
     done
+    if echo 'print GPVAL_TERMINALS' | gnuplot 2>&1 | grep -q pdfcairo; then
+      [ -s "$tmp/plots/cdf-vm.hkt.pdf" ] || { echo "FAIL: no PDF"; fail=1; }
+      grep -q "plots (SVG, PNG, PDF)" "$tmp/err" || { echo "FAIL: PDF not said"; cat "$tmp/err"; fail=1; }
+    fi
+    # vm: one 2 MiB size class and 2 RSS samples a run (20 ops): no curve
+    # of 3 points, so both plots are skipped, and said
+    for f in sizes-vm.hkt.png rss-vm.hkt.png; do
+      [ ! -e "$tmp/plots/$f" ] || { echo "FAIL: $f drawn"; fail=1; }
+    done
+    grep -q "sizes-vm.hkt skipped: no curve has 3 points or more (at most 1)" "$tmp/err" ||
+      { echo "FAIL: sizes skip not said"; cat "$tmp/err"; fail=1; }
+    grep -q "rss-vm.hkt skipped: no curve has 3 points or more (at most 2)" "$tmp/err" ||
+      { echo "FAIL: rss skip not said"; cat "$tmp/err"; fail=1; }
   fi
   # the paper queries, through the sqlite3 shell with hksim's module (the
   # ops of op_latency come through it)
