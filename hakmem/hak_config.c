@@ -63,6 +63,7 @@ void hak_config_init(hak_config_t *c, enum hak_mode mode) {
       .libc_mmap_threshold = 128u << 10,
       .libc_trim_threshold = 128u << 10,
       .libc_top_pad = 128u << 10, /* glibc's DEFAULT_TOP_PAD */
+      .libc_sync = 1,
   };
   strcpy(c->cost.calibration, "builtin");
   pol_config_defaults(&c->pol);
@@ -169,6 +170,7 @@ static const field_t fields[] = {
     {"cost.libc_mmap_threshold", T_SIZE, K(libc_mmap_threshold), NULL, 0, BIG},
     {"cost.libc_trim_threshold", T_SIZE, K(libc_trim_threshold), NULL, 0, BIG},
     {"cost.libc_top_pad", T_SIZE, K(libc_top_pad), NULL, 0, BIG},
+    {"cost.libc_sync", T_BOOL, K(libc_sync), NULL, 0, 1},
     {"cost.calibration", T_NAME, K(calibration), NULL, 0, 0},
     {"static.threshold", T_SIZE, P(static_threshold), NULL, 0, BIG},
     {"ucb1.c", T_DBL, P(ucb1_c), NULL, 0, 1e6},

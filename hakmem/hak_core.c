@@ -238,7 +238,12 @@ static void *malloc_block(hak_t *h, size_t size, size_t align, unsigned slot,
   if (align > 16)
     user = (char *)(((uintptr_t)raw + hs + align - 1) & ~(uintptr_t)(align - 1));
   hak_lm_effect_t fx;
-  uint64_t handle = hak_lm_malloc(&h->lm, n, &fx);
+  /* Ask glibc what it did only when the MALLOC method is glibc itself (a
+   * test's or the preload's table may be anything). */
+  int real = h->cfg.cost.libc_sync && h->os.malloc == hak_os_default()->malloc
+                 ? hak_lm_real_method(raw)
+                 : HAK_LM_UNKNOWN;
+  uint64_t handle = hak_lm_malloc(&h->lm, n, real, &fx);
   libc_effect(h, &fx);
   hak_map_put(&h->blocks, (uint64_t)(uintptr_t)user, handle);
   h->st.malloc_path++;

@@ -108,8 +108,17 @@ typedef struct hak_lm_effect {
 } hak_lm_effect_t;
 void hak_lm_init(hak_lm_t *m, const hak_cost_t *c);
 void hak_lm_release(hak_lm_t *m);
-/* A handle for the chunk (0: the model is out of memory). */
-uint64_t hak_lm_malloc(hak_lm_t *m, size_t n, hak_lm_effect_t *fx);
+/* A handle for the chunk (0: the model is out of memory). real: what the
+ * real libc did with this request when known (HAK_LM_HEAP or HAK_LM_MMAP:
+ * the model then takes that path and moves its mmap threshold to agree),
+ * HAK_LM_UNKNOWN to let the model decide alone. */
+enum { HAK_LM_UNKNOWN = -1, HAK_LM_HEAP = 0, HAK_LM_MMAP = 1 };
+uint64_t hak_lm_malloc(hak_lm_t *m, size_t n, int real, hak_lm_effect_t *fx);
+/* Whether glibc served the chunk at p (asked for n bytes) with its own
+ * mmap: its usable size is then a page multiple less 16 bytes, which a
+ * heap chunk's (a multiple of 16 less 8) never is. HAK_LM_UNKNOWN when
+ * the libc is not glibc on 64 bits. */
+int hak_lm_real_method(const void *p);
 void hak_lm_free(hak_lm_t *m, uint64_t handle, hak_lm_effect_t *fx);
 /* Faults of writing `touched` bytes of a fresh mapping of len bytes
  * (huge: MADV_HUGEPAGE was given). */

@@ -8,6 +8,8 @@
  * real addresses, so it is deterministic and costs no system call. The
  * model assumes the program writes every page it asks for (replay's
  * --touch pages or full). Validated by bench/bench_costmodel.sh. */
+#include <malloc.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -241,11 +243,26 @@ void hak_lm_release(hak_lm_t *m) {
 /* malloc(n): the chunk chosen and what it costs in faults and syscalls.
  * Returns the model chunk's handle (0: out of model memory, counted as a
  * fresh, untracked allocation). */
-uint64_t hak_lm_malloc(hak_lm_t *m, size_t n, hak_lm_effect_t *fx) {
+uint64_t hak_lm_malloc(hak_lm_t *m, size_t n, int real, hak_lm_effect_t *fx) {
   memset(fx, 0, sizeof *fx);
   uint64_t c = (n + 8 + 15) & ~15ull;
   if (c < LM_MIN) c = LM_MIN;
-  uint32_t i = best_fit(m, c);
+  uint32_t i = real == HAK_LM_MMAP ? 0 : best_fit(m, c);
+  uint64_t top_size = m->brk_end - m->top;
+  int model_mmap = !i && top_size < c + LM_MIN && c >= m->mmap_threshold;
+  if (real == HAK_LM_HEAP && model_mmap) {
+    /* glibc's threshold is above c: raised by frees the model never saw
+     * (the process before hakmem started). Its trim threshold is then at
+     * least twice that. */
+    m->mmap_threshold = c + 16;
+    if (m->trim_threshold < 2 * m->mmap_threshold)
+      m->trim_threshold = 2 * m->mmap_threshold;
+  }
+  if (real == HAK_LM_MMAP && !(c >= m->mmap_threshold && top_size < c + LM_MIN)) {
+    /* glibc mapped it: its threshold is at or below c, or its top chunk
+     * was smaller than the model's */
+    if (m->mmap_threshold > c) m->mmap_threshold = c;
+  }
   if (i) {
     bin_remove(m, i);
     hak_lm_chunk_t *k = &m->chunks[i];
@@ -261,8 +278,8 @@ uint64_t hak_lm_malloc(hak_lm_t *m, size_t n, hak_lm_effect_t *fx) {
     fx->faults = touch_heap(m, k->off, k->off + 16 + n);
     return (uint64_t)i << 1;
   }
-  uint64_t top_size = m->brk_end - m->top;
-  if (top_size < c + LM_MIN && c >= m->mmap_threshold) {
+  if (real == HAK_LM_MMAP ||
+      (real != HAK_LM_HEAP && top_size < c + LM_MIN && c >= m->mmap_threshold)) {
     /* sysmalloc maps the chunk on its own: every page is fresh */
     uint64_t len = page_round(c + 8);
     fx->mmaps = 1;
@@ -282,6 +299,24 @@ uint64_t hak_lm_malloc(hak_lm_t *m, size_t n, hak_lm_effect_t *fx) {
   /* the top chunk's size field just past the block is written too */
   fx->faults = touch_heap(m, m->chunks[i].off, m->top + 16);
   return (uint64_t)i << 1;
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define LM_SANITIZED 1 /* a sanitizer's malloc replaces glibc's */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define LM_SANITIZED 1
+#endif
+#endif
+
+int hak_lm_real_method(const void *p) {
+#if defined(__GLIBC__) && UINTPTR_MAX == 0xffffffffffffffffu && !defined(LM_SANITIZED)
+  size_t u = malloc_usable_size((void *)(uintptr_t)p);
+  return (u + 16) % HAK_PAGE == 0 ? HAK_LM_MMAP : HAK_LM_HEAP;
+#else
+  (void)p;
+  return HAK_LM_UNKNOWN;
+#endif
 }
 
 /* free(): coalescing, the dynamic threshold of mmapped chunks, trimming. */

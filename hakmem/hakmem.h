@@ -50,6 +50,12 @@ typedef struct hak_cost {
    * rises to the size of each mmapped chunk freed, up to 32 MiB), trim
    * threshold (then twice the mmap threshold) and top pad. */
   uint64_t libc_mmap_threshold, libc_trim_threshold, libc_top_pad;
+  /* 1 (default): when the MALLOC method calls the real glibc, the model
+   * follows glibc's own choice between mmap and heap for each chunk (read
+   * back with malloc_usable_size) and moves its threshold to agree, so a
+   * threshold the process raised before hakmem started is seen; 0: the
+   * model alone decides (independent of the process's libc state). */
+  uint32_t libc_sync;
   char calibration[32];   /* "builtin", or the hksim calibrate name */
 } hak_cost_t;
 

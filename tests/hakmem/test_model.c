@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "hak_test_os.h"
@@ -60,26 +61,74 @@ static void test_libc_dynamic_threshold(void **state) {
   hak_lm_init(&m, &c.cost);
   hak_lm_effect_t fx;
   const size_t n = (256u << 10) + 32;
-  uint64_t a = hak_lm_malloc(&m, n, &fx);
+  uint64_t a = hak_lm_malloc(&m, n, HAK_LM_UNKNOWN, &fx);
   assert_int_equal(fx.mmaps, 1);
   assert_int_equal(fx.faults, (n + 16 + 4095) / 4096);
   hak_lm_free(&m, a, &fx);
   assert_int_equal(fx.munmaps, 1);
   assert_true(m.mmap_threshold > n);
   assert_int_equal(m.trim_threshold, 2 * m.mmap_threshold);
-  a = hak_lm_malloc(&m, n, &fx);
+  a = hak_lm_malloc(&m, n, HAK_LM_UNKNOWN, &fx);
   assert_int_equal(fx.mmaps, 0);
   assert_int_equal(fx.brks, 1);
   assert_true(fx.faults >= n / 4096);
   hak_lm_free(&m, a, &fx);
   assert_int_equal(fx.brks, 0); /* top below the trim threshold: kept */
   for (int i = 0; i < 10; i++) {
-    a = hak_lm_malloc(&m, n, &fx);
+    a = hak_lm_malloc(&m, n, HAK_LM_UNKNOWN, &fx);
     assert_int_equal(fx.faults, 0);
     assert_int_equal(fx.mmaps + fx.brks, 0);
     hak_lm_free(&m, a, &fx);
   }
   hak_lm_release(&m);
+}
+
+/* libc sync: glibc served the chunk from its heap although the model's
+ * threshold (128 KiB) says mmap (the process raised glibc's threshold
+ * before): the model follows, raises its threshold and faults the heap
+ * pages once; reuse is then free. The other way round: glibc mapped a
+ * chunk the model would have put on the heap. */
+static void test_libc_sync(void **state) {
+  (void)state;
+  hak_config_t c;
+  hak_config_init(&c, HAK_MODE_BALANCED);
+  hak_lm_t m;
+  hak_lm_init(&m, &c.cost);
+  hak_lm_effect_t fx;
+  const size_t n = (256u << 10) + 32;
+  uint64_t a = hak_lm_malloc(&m, n, HAK_LM_HEAP, &fx);
+  assert_int_equal(fx.mmaps, 0);
+  assert_int_equal(fx.brks, 1);
+  assert_int_equal(fx.faults, (n + 16 + 16 + 4095) / 4096);
+  assert_true(m.mmap_threshold > n);
+  hak_lm_free(&m, a, &fx);
+  assert_int_equal(fx.brks, 0);
+  a = hak_lm_malloc(&m, n, HAK_LM_HEAP, &fx);
+  assert_int_equal(fx.faults, 0);
+  hak_lm_free(&m, a, &fx);
+  uint64_t thr = m.mmap_threshold;
+  a = hak_lm_malloc(&m, 200u << 10, HAK_LM_MMAP, &fx); /* fits the top */
+  assert_int_equal(fx.mmaps, 1);
+  assert_true(m.mmap_threshold < thr);
+  hak_lm_free(&m, a, &fx);
+  assert_int_equal(fx.munmaps, 1);
+  hak_lm_release(&m);
+  /* glibc's answer as read back: a 1 MiB request is mapped, 100 bytes not */
+  char *big = malloc(1u << 20), *small = malloc(100);
+  assert_non_null(big);
+  assert_non_null(small);
+  int mb = hak_lm_real_method(big), ms = hak_lm_real_method(small);
+  free(big);
+  free(small);
+#if defined(__GLIBC__)
+  if (mb != HAK_LM_UNKNOWN) { /* not under a sanitizer's allocator */
+    assert_int_equal(mb, HAK_LM_MMAP);
+    assert_int_equal(ms, HAK_LM_HEAP);
+  }
+#else
+  assert_int_equal(mb, HAK_LM_UNKNOWN);
+  (void)ms;
+#endif
 }
 
 /* Small blocks: freed chunks are reused (split, coalesced), so a steady
@@ -95,14 +144,14 @@ static void test_libc_reuse_and_trim(void **state) {
   uint64_t h[64];
   uint64_t faults = 0;
   for (int i = 0; i < 64; i++) {
-    h[i] = hak_lm_malloc(&m, 100 + (size_t)i * 8, &fx);
+    h[i] = hak_lm_malloc(&m, 100 + (size_t)i * 8, HAK_LM_UNKNOWN, &fx);
     faults += fx.faults;
   }
   assert_true(faults >= 5 && faults <= 8); /* ~23 KiB of chunks */
   for (int r = 0; r < 20; r++)
     for (int i = 0; i < 64; i += 2) { /* free and re-take the same sizes */
       hak_lm_free(&m, h[i], &fx);
-      h[i] = hak_lm_malloc(&m, 100 + (size_t)i * 8, &fx);
+      h[i] = hak_lm_malloc(&m, 100 + (size_t)i * 8, HAK_LM_UNKNOWN, &fx);
       assert_int_equal(fx.faults, 0);
     }
   /* three 100 KiB blocks on top (below the mmap threshold); freed, the top
@@ -110,7 +159,7 @@ static void test_libc_reuse_and_trim(void **state) {
    * goes back: ~172 KiB of pages, which fault again when taken again */
   uint64_t b[3], got = 0, again = 0;
   for (int i = 0; i < 3; i++) {
-    b[i] = hak_lm_malloc(&m, 100u << 10, &fx);
+    b[i] = hak_lm_malloc(&m, 100u << 10, HAK_LM_UNKNOWN, &fx);
     got += fx.faults;
   }
   assert_true(got >= 75);
@@ -123,7 +172,7 @@ static void test_libc_reuse_and_trim(void **state) {
   assert_true(brks >= 1);
   assert_true(released >= 40 && released <= 46);
   for (int i = 0; i < 3; i++) {
-    b[i] = hak_lm_malloc(&m, 100u << 10, &fx);
+    b[i] = hak_lm_malloc(&m, 100u << 10, HAK_LM_UNKNOWN, &fx);
     again += fx.faults;
   }
   assert_int_equal(again, released);
@@ -196,6 +245,7 @@ int main(void) {
       cmocka_unit_test(test_fresh_faults),
       cmocka_unit_test(test_libc_dynamic_threshold),
       cmocka_unit_test(test_libc_reuse_and_trim),
+      cmocka_unit_test(test_libc_sync),
       cmocka_unit_test(test_core_residency),
       cmocka_unit_test(test_core_costs),
   };
