@@ -189,6 +189,9 @@ CREATE TABLE IF NOT EXISTS runs (
   model_page_faults INTEGER,             -- first-touch faults it predicts
   model_syscalls INTEGER,                -- mmap, munmap, madvise, brk
   calibration   TEXT,                    -- calibrations.name, or 'builtin'
+  arms_distinguishable INTEGER,          -- 1: some path depended on the arm;
+                                         -- 0: every arm decides alike here;
+                                         -- NULL: one arm / not hakmem
   -- Honest measurement (issue 12):
   timer_resolution_ns REAL,   -- least positive step between TSC reads
   load_avg      REAL,         -- 1-minute load average when the run began
@@ -536,6 +539,7 @@ SELECT r.run_id, t.name AS trace, r.backend, r.policy, r.seed, r.status,
        r.backend_version, r.hakmem_config, r.cost_model,
        r.shard, r.host, r.replay_threads,
        r.model_ns, r.model_page_faults, r.model_syscalls, r.calibration,
+       r.arms_distinguishable,
        r.timer_resolution_ns, r.load_avg, r.cpus,
        CAST(r.total_ns AS REAL) / NULLIF(r.ops, 0) AS total_ns_per_op,
        r.warning

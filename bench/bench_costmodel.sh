@@ -10,6 +10,8 @@
 #      time differs by >= 30%, ordered the same way by model_ns.
 # Usage: bench/bench_costmodel.sh [BUILD_DIR] [REPEATS] [OUTDIR]
 # REUSE=1 only reprints the figures of an existing OUTDIR/costmodel.db.
+# SYNC=1 replays with --hakmem cost.libc_sync=1 (the libc model follows
+# the real glibc's mmap-or-heap choices; not deterministic, docs/hakmem.md).
 # Not a test: it prints, it never fails on the figures.
 set -eu
 B=${1:-build}
@@ -31,7 +33,8 @@ while [ "$r" -lt "$R" ]; do
   for t in 64K 256K 1M 4M; do
     "$H" replay "$O/mixed.hkt" "$O/sites.hkt" "$O/mir.hkt" "$O/vm.hkt" \
       --db "$DB" --backend hakmem --policy static --calibration bench \
-      --hakmem static.threshold=$t --per-op none --quiet >/dev/null
+      --hakmem static.threshold=$t ${SYNC:+--hakmem cost.libc_sync=$SYNC} \
+      --per-op none --quiet >/dev/null
   done
   r=$((r + 1))
 done
@@ -89,4 +92,4 @@ sqlite3 "$DB" ".read $O/cfg.sql" "SELECT '    ' || a.trace || ' ' || a.thr_kib |
   WHERE MAX(a.med_ns, b.med_ns) >= 1.3 * MIN(a.med_ns, b.med_ns)
     AND (a.med_ns < b.med_ns) != (a.model_ns < b.model_ns)"
 echo
-echo "results: $DB (reproduce: bench/bench_costmodel.sh $B $R0 $O)"
+echo "results: $DB (reproduce: ${SYNC:+SYNC=$SYNC }bench/bench_costmodel.sh $B $R0 $O)"

@@ -51,7 +51,7 @@ void *hak_bc_get(hak_t *h, unsigned slot, int cls, int *warm,
 }
 
 int hak_bc_put(hak_t *h, unsigned slot, int cls, void *base, size_t len,
-               int warm, uint64_t pages) {
+               int warm, uint64_t pages, hak_owner_t owner) {
   bc_row_t *r = row_of(h, slot);
   bc_slot_t *s = &r->slot[cls];
   if (s->base) { /* one block per (site, class): keep the one we have */
@@ -72,7 +72,8 @@ int hak_bc_put(hak_t *h, unsigned slot, int cls, void *base, size_t len,
     h->st.cached_bytes -= v->len;
     h->st.cache_evictions++;
     h->st.sites[slot].evictions[victim]++;
-    hak_batch_add(h, v->base, v->len, v->pages);
+    hak_batch_add(h, v->base, v->len, v->pages,
+                  (hak_owner_t){v->site, v->arm});
     v->base = NULL;
     v->freq = 0;
     r->used--;
@@ -81,6 +82,8 @@ int hak_bc_put(hak_t *h, unsigned slot, int cls, void *base, size_t len,
   s->len = len;
   s->warm = (uint8_t)warm;
   s->pages = pages;
+  s->site = owner.site;
+  s->arm = (int8_t)owner.arm;
   r->used++;
   h->st.cached_bytes += len;
   h->st.cache_puts++;

@@ -63,7 +63,7 @@ void hak_config_init(hak_config_t *c, enum hak_mode mode) {
       .libc_mmap_threshold = 128u << 10,
       .libc_trim_threshold = 128u << 10,
       .libc_top_pad = 128u << 10, /* glibc's DEFAULT_TOP_PAD */
-      .libc_sync = 1,
+      .libc_sync = 0,
   };
   strcpy(c->cost.calibration, "builtin");
   pol_config_defaults(&c->pol);
@@ -183,8 +183,10 @@ static const field_t fields[] = {
     {"elo.k", T_DBL, P(elo_k), NULL, 0, 1e6},
     {"elo.initial", T_DBL, P(elo_initial), NULL, 0, 1e9},
     {"elo.epsilon", T_DBL, P(elo_epsilon), NULL, 0, 1},
+    {"elo.temperature", T_DBL, P(elo_temperature), NULL, 1e-6, 1e9},
     {"elo.min_samples", T_U32, P(elo_min_samples), NULL, 1, 1e9},
     {"elo.survivors", T_U32, P(elo_survivors), NULL, 1, POL_ELO_ARMS},
+    {"elo.cull_after", T_U32, P(elo_cull_after), NULL, 1, 1000000},
     {"elo.period", T_U32, P(elo_period), NULL, 1, 1e9},
     {"elo.w_cpu", T_DBL, P(elo_w_cpu), NULL, 0, 1},
     {"elo.w_faults", T_DBL, P(elo_w_faults), NULL, 0, 1},

@@ -57,6 +57,34 @@ static void libc_effect(hak_t *h, const hak_lm_effect_t *fx) {
                   fx->brks * c->brk_ns + (double)fx->released * c->munmap_page_ns;
 }
 
+/* ---- delayed credit --------------------------------------------------- */
+
+void hak_credit(hak_t *h, int kind, hak_owner_t owner, uint64_t size,
+                double cpu_ns, double mem_ns) {
+  h->op_credit_ns += cpu_ns;
+  if (owner.arm < 0) return;
+  pol_outcome_t o = {.site = owner.site, .size = size, .kind = (uint32_t)kind};
+  o.strategy.arm = owner.arm;
+  o.cpu_ns = cpu_ns;
+  o.mem_ns = mem_ns;
+  o.cost_ns = cpu_ns + mem_ns;
+  o.op_seq = h->st.ops;
+  o.vtime_ns = (uint64_t)h->st.vtime_ns;
+  o.time_ns = h->have_clock ? h->now_ns : o.vtime_ns;
+  h->st.credits++;
+  h->pops->observe(h->pol, &o);
+}
+
+/* The decision recorded in a block's header (arm -1 when none). */
+static hak_owner_t owner_of(const hak_t *h, const hak_header_t *hd) {
+  hak_owner_t w = {0, -1};
+  if (h->hs >= 32 && hd->flags >> HAK_ARM_SHIFT) {
+    w.site = hd->site;
+    w.arm = (hd->flags >> HAK_ARM_SHIFT) - 1;
+  }
+  return w;
+}
+
 /* ---- lifecycle ------------------------------------------------------ */
 
 int hak_create(hak_t **out, const hak_config_t *cfg, const hak_os_t *os,
@@ -100,6 +128,7 @@ int hak_create(hak_t **out, const hak_config_t *cfg, const hak_os_t *os,
     h->own_pol = 1;
   }
   h->pops = pol_ops(h->pol);
+  h->st.policy_arms = pol_arm_range(h->pol, &h->arm_lo, &h->arm_hi);
   *out = h;
   return 0;
 }
@@ -119,6 +148,7 @@ const hak_config_t *hak_config(const hak_t *h) { return &h->cfg; }
 pol_t *hak_policy(const hak_t *h) { return h->pol; }
 void hak_flush(hak_t *h) {
   h->op_sys_ns = 0;
+  h->op_credit_ns = 0;
   hak_batch_flush(h);
   h->st.vtime_ns += h->op_sys_ns;
 }
@@ -300,21 +330,31 @@ static void *alloc_impl(hak_t *h, size_t size, size_t align, uint64_t site,
                         0, site);
   } else if (size >= s.threshold || align > HAK_PAGE) {
     /* (3) mmap at or above the threshold */
+    h->st.arm_split_allocs += align <= HAK_PAGE && size >= h->arm_lo &&
+                              size < h->arm_hi;
     path_ns = c->cost.mmap_path_ns;
     user = mmap_block(h, size, align, cls, slot, site);
     *fresh = 1;
   } else {
+    h->st.arm_split_allocs += size >= h->arm_lo && size < h->arm_hi;
     path_ns = c->cost.malloc_path_ns;
     user = malloc_block(h, size, align, slot, site);
   }
   note_held(h);
+  if (user && s.arm >= 0 && s.arm <= HAK_ARM_MAX)
+    header_of(h, user)->flags |= (uint8_t)((s.arm + 1) << HAK_ARM_SHIFT);
 
-  pol_outcome_t o = {.site = site, .size = size, .strategy = s};
+  pol_outcome_t o = {.site = site, .size = size, .strategy = s,
+                     .kind = POL_OUT_ALLOC};
   o.cpu_ns = path_ns + h->op_sys_ns;
   o.fault_ns = (double)h->op_pages * c->cost.fault_ns;
-  o.mem_ns = held_cost(h);
+  /* The bytes the block holds reach its decision at free and flush (its
+   * own bytes x its own lifetime): charging every allocation the bytes
+   * the whole allocator holds at that moment rewarded arms for when they
+   * were tried, not for what they do. The clock still counts them. */
+  o.mem_ns = 0;
   h->st.first_touch_pages += h->op_pages;
-  double modelled = o.cpu_ns + o.fault_ns + o.mem_ns;
+  double modelled = o.cpu_ns + o.fault_ns + held_cost(h);
   h->st.vtime_ns += modelled;
   if (c->reward == HAK_REWARD_MEASURED) /* not deterministic */
     o.cpu_ns = (double)(hk_now_ns() - t0);
@@ -382,8 +422,14 @@ void hak_dealloc(hak_t *h, void *p, uint64_t site) {
   }
   const hak_config_t *c = &h->cfg;
   h->op_sys_ns = 0;
+  h->op_credit_ns = 0;
   h->st.ops++;
   h->st.frees++;
+  hak_owner_t owner = owner_of(h, hd);
+  double live_mem = h->hs >= 32 ? (double)hdr_size(hd) *
+                                      (double)(h->st.ops - hd->birth) *
+                                      c->cost.byte_op_ns
+                                : 0;
   unsigned slot = hd->slot;
   hak_site_stats_t *ss = &h->st.sites[slot];
   ss->frees++;
@@ -417,22 +463,27 @@ void hak_dealloc(hak_t *h, void *p, uint64_t site) {
       int t = temperature(h, slot);
       if (t == HOT) {
         h->st.hot_frees++;
-        kept = hak_bc_put(h, slot, hd->cls, base, len, 0, pages);
+        kept = hak_bc_put(h, slot, hd->cls, base, len, 0, pages, owner);
       } else if (t == WARM) {
         h->st.warm_frees++;
         hak_sys_madvise(h, base, len, HAK_MADV_FREE, pages);
-        kept = hak_bc_put(h, slot, hd->cls, base, len, 1, pages);
+        kept = hak_bc_put(h, slot, hd->cls, base, len, 1, pages, owner);
       } else {
         h->st.cold_frees++;
       }
     }
     if (!kept) {
       if (c->batch && len >= c->batch_min)
-        hak_batch_add(h, base, len, pages); /* the munmap waits for the flush */
+        hak_batch_add(h, base, len, pages, owner); /* munmap at the flush */
       else
         hak_sys_munmap(h, base, len, pages);
     }
   }
+  /* whole-life credit: the free's own cost (not a flush it triggered:
+   * each flushed block's decision got its share) and the bytes x ops the
+   * block was live */
+  hak_credit(h, POL_OUT_FREE, owner, usable,
+             c->cost.free_ns + h->op_sys_ns - h->op_credit_ns, live_mem);
   h->st.vtime_ns += c->cost.free_ns + h->op_sys_ns + held_cost(h);
 }
 

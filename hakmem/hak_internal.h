@@ -12,6 +12,10 @@
 
 enum hak_method { HAK_METHOD_MALLOC = 1, HAK_METHOD_MMAP = 2 };
 enum { HAK_FLAG_WARM = 1 }; /* pages handed back with MADV_FREE */
+/* The flags' high nibble: the arm that chose the block's path, plus one
+ * (0: none known), so its later costs reach that decision (hak_credit). */
+#define HAK_ARM_SHIFT 4
+#define HAK_ARM_MAX 14
 
 /* The block header, just below the user pointer. With header_size 16 only
  * the first 16 bytes exist: no site and no birth (lifetimes not tracked;
@@ -47,6 +51,8 @@ typedef struct bc_slot {
   uint64_t pages; /* resident pages (the residency model) */
   uint64_t freq; /* hits on this (site, class): the LFU key */
   uint8_t warm;
+  int8_t arm;    /* the decision of the block's last life (-1: none) */
+  uint64_t site;
 } bc_slot_t;
 
 typedef struct bc_row {
@@ -64,7 +70,17 @@ typedef struct batch_ent {
   void *base;
   size_t len;
   uint64_t pages; /* resident pages */
+  uint64_t site;  /* the decision whose block this was (arm -1: none) */
+  int arm;
+  uint64_t added; /* op number when it entered the batch */
+  double cost;    /* modelled flush cost, summed while flushing */
 } batch_ent_t;
+
+/* A block's later cost, for the decision that chose its path. */
+typedef struct hak_owner {
+  uint64_t site;
+  int arm; /* -1: not known (16-byte header, a block of no decision) */
+} hak_owner_t;
 
 /* hak_model.c: a u64 -> u64 map in its own mappings (never the heap
  * under study); keys are any value but the map reserves nothing. */
@@ -132,8 +148,10 @@ struct hak_s {
   const pol_ops_t *pops;
   int own_pol;
   size_t hs;
+  uint64_t arm_lo, arm_hi; /* pol_arm_range */
   /* costs of the op in progress */
   double op_sys_ns;
+  double op_credit_ns; /* part of op_sys_ns already credited elsewhere */
   uint64_t op_pages;
   uint64_t now_ns; /* the program's time (hak_set_time), if have_clock */
   int have_clock;
@@ -147,6 +165,12 @@ struct hak_s {
   size_t batch_bytes;
 };
 
+/* hak_core.c: delayed credit (policy.h's pol_outcome_kind): hands a cost
+ * the block caused after its allocation to the decision that chose its
+ * path; nothing when the owner is unknown. Adds cpu_ns to op_credit_ns
+ * (so the op in progress does not claim it again). */
+void hak_credit(hak_t *h, int kind, hak_owner_t owner, uint64_t size,
+                double cpu_ns, double mem_ns);
 /* hak_core.c: counted syscalls (add to the op's cost and the stats). */
 void *hak_sys_mmap(hak_t *h, size_t len);
 /* pages: resident pages the call gives back (the model charges them). */
@@ -161,14 +185,15 @@ void *hak_bc_get(hak_t *h, unsigned slot, int cls, int *warm,
 /* Offers a block; 1 if kept. A full row evicts its least-frequently-used
  * block into the batch (never free/munmap directly). */
 int hak_bc_put(hak_t *h, unsigned slot, int cls, void *base, size_t len,
-               int warm, uint64_t pages);
+               int warm, uint64_t pages, hak_owner_t owner);
 /* Unmaps everything cached (instance teardown). */
 void hak_bc_drain(hak_t *h);
 
 /* hak_batch.c */
 /* Adds a block; flushes when full or past the byte threshold. Never
  * unmaps the block it was just given on its own. */
-void hak_batch_add(hak_t *h, void *base, size_t len, uint64_t pages);
+void hak_batch_add(hak_t *h, void *base, size_t len, uint64_t pages,
+                   hak_owner_t owner);
 void hak_batch_flush(hak_t *h);
 
 /* hak_global.c: creates the global instance with a given OS table (the

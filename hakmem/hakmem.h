@@ -50,11 +50,14 @@ typedef struct hak_cost {
    * rises to the size of each mmapped chunk freed, up to 32 MiB), trim
    * threshold (then twice the mmap threshold) and top pad. */
   uint64_t libc_mmap_threshold, libc_trim_threshold, libc_top_pad;
-  /* 1 (default): when the MALLOC method calls the real glibc, the model
-   * follows glibc's own choice between mmap and heap for each chunk (read
-   * back with malloc_usable_size) and moves its threshold to agree, so a
-   * threshold the process raised before hakmem started is seen; 0: the
-   * model alone decides (independent of the process's libc state). */
+  /* 0 (default): the libc model alone decides, from a fresh glibc: the
+   * same trace gives the same costs, hence the same decisions. 1: when the
+   * MALLOC method calls the real glibc, the model follows glibc's own
+   * choice between mmap and heap for each chunk (read back with
+   * malloc_usable_size) and moves its threshold to agree, so the state
+   * the process's glibc was in before hakmem started (a raised threshold,
+   * free chunks) is seen; rewards then depend on that state: NOT
+   * deterministic across processes (docs/hakmem.md). */
   uint32_t libc_sync;
   char calibration[32];   /* "builtin", or the hksim calibrate name */
 } hak_cost_t;
@@ -170,6 +173,13 @@ typedef struct hak_stats {
       sys_madv_free, sys_madv_hugepage, sys_malloc, sys_free, sys_failed;
   uint64_t hot_frees, warm_frees, cold_frees;
   uint64_t first_touch_pages; /* modelled page faults */
+  uint64_t credits;           /* delayed credits handed to the policy */
+  /* Allocations whose path depended on which of the policy's arms chose
+   * it: not served by BigCache, alignment <= 4 KiB, and a size some arm
+   * maps and another gives to libc (pol_arm_range). 0 after a run: every
+   * arm would have made the same decisions. */
+  uint64_t arm_split_allocs;
+  int policy_arms;            /* pol_arm_range's count (0: not known) */
   uint64_t model_syscalls;    /* modelled: hakmem's own + libc's mmap,
                                  munmap, brk */
   uint64_t libc_mmaps, libc_munmaps, libc_brks;

@@ -26,8 +26,10 @@ void pol_config_defaults(pol_config_t *c) {
       .elo_k = 32.0,
       .elo_initial = 1500.0,
       .elo_epsilon = 0.1,
+      .elo_temperature = 100.0,
       .elo_min_samples = 50,
       .elo_survivors = 6,
+      .elo_cull_after = 3,
       .elo_period = 100,
       .elo_w_cpu = 0.4,
       .elo_w_faults = 0.3,
@@ -95,6 +97,32 @@ uint64_t pol_decisions(const pol_t *p) { return p->decisions; }
 
 void pol_digest_hex(const pol_t *p, char out[33]) {
   hk_digest_hex(p->digest, out);
+}
+
+int pol_arm_range(const pol_t *p, uint64_t *lo, uint64_t *hi) {
+  const uint64_t *t = NULL;
+  int n = 0;
+  if (p->ops == &pol_static_ops) {
+    *lo = *hi = p->cfg.static_threshold;
+    return 1;
+  }
+  if (p->ops == &pol_ucb1_ops) {
+    t = pol_ucb1_thresholds;
+    n = POL_UCB1_ARMS;
+  } else if (p->ops == &pol_elo_ops || p->ops == &pol_evo_ops) {
+    t = pol_elo_thresholds;
+    n = POL_ELO_ARMS;
+  } else if (p->ops == &pol_oracle_ops) {
+    t = p->cfg.oracle_arms;
+    n = (int)p->cfg.oracle_n_arms;
+  }
+  if (!t || n < 1) return 0;
+  *lo = *hi = t[0];
+  for (int i = 1; i < n; i++) {
+    if (t[i] < *lo) *lo = t[i];
+    if (t[i] > *hi) *hi = t[i];
+  }
+  return n;
 }
 
 pol_strategy_t pol_choose(pol_t *p, uint64_t site, uint64_t size) {

@@ -4,9 +4,16 @@
  * memory) is compared pairwise with every other rated arm on the 40/30/30
  * composite (each component normalised by the larger of the pair, lower
  * wins) and both ratings move by K (S - E). Once every arm has been rated,
- * only the top elo_survivors stay in play. Selection: every elo_period-th
- * allocation, epsilon-greedy (seeded RNG) over the live arms, after a
- * warm-up that plays each arm until it has one batch of samples. */
+ * only the top elo_survivors stay in play. Selection, every elo_period-th
+ * allocation (HAKMEM.md's "epsilon-greedy + softmax"): until the cull, a
+ * softmax draw (P ~ exp(rating / T), T = elo_temperature, seeded RNG) over
+ * the arms still short of elo_cull_after rated batches, so which arms are
+ * tried, how often and in what order (hence the matches they play, their
+ * ratings and the cull) follow the seed; the cull comes when every arm
+ * has elo_cull_after rated batches. After it: the best-rated live arm,
+ * and with probability elo_epsilon a softmax draw over the live arms. Delayed credit (a block's free and flush, policy.h) adds to its
+ * arm's current batch sums without counting a sample, so a batch mean is
+ * the whole-life cost of its decisions. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -24,6 +31,7 @@ typedef struct {
   int has_mean[N];
   double m_cpu[N], m_flt[N], m_mem[N];
   uint64_t matches[N];
+  uint32_t rated[N]; /* batches rated */
   int culled;
   int current;
   uint64_t allocs;
@@ -41,6 +49,7 @@ static pol_t *elo_create(const pol_config_t *cfg, uint64_t seed) {
   pol_config_t *c = &e->base.cfg;
   if (c->elo_period == 0) c->elo_period = 1;
   if (c->elo_min_samples == 0) c->elo_min_samples = 1;
+  if (c->elo_cull_after == 0) c->elo_cull_after = 1;
   if (c->elo_survivors == 0 || c->elo_survivors > N) c->elo_survivors = N;
   for (int a = 0; a < N; a++) {
     e->rating[a] = c->elo_initial;
@@ -64,16 +73,41 @@ int pol_elo_alive(const pol_t *p, int arm) {
   return arm >= 0 && arm < N && ((const elo_pol_t *)p)->alive[arm];
 }
 
+/* An arm of `in` drawn with probability ~ exp(rating / T) (seeded). */
+static int softmax(elo_pol_t *e, const int in[N]) {
+  double t = e->base.cfg.elo_temperature > 0 ? e->base.cfg.elo_temperature : 1;
+  double top = -INFINITY, w[N], sum = 0;
+  for (int a = 0; a < N; a++)
+    if (in[a] && e->rating[a] > top) top = e->rating[a];
+  for (int a = 0; a < N; a++) {
+    w[a] = in[a] ? exp((e->rating[a] - top) / t) : 0;
+    sum += w[a];
+  }
+  double x = hk_rng_double(&e->base.rng) * sum;
+  int last = 0;
+  for (int a = 0; a < N; a++) {
+    if (!in[a]) continue;
+    last = a;
+    if (x < w[a]) return a;
+    x -= w[a];
+  }
+  return last; /* rounding */
+}
+
 static int reselect(elo_pol_t *e) {
   const pol_config_t *c = &e->base.cfg;
-  for (int a = 0; a < N; a++)
-    if (e->alive[a] && !e->has_mean[a]) return a; /* warm-up */
+  if (!e->culled) { /* the seeded exploration the cull is decided on */
+    int in[N], any = 0;
+    for (int a = 0; a < N; a++) {
+      in[a] = e->alive[a] && e->rated[a] < c->elo_cull_after;
+      any |= in[a];
+    }
+    e->explorations++;
+    return softmax(e, any ? in : e->alive);
+  }
   if (hk_rng_double(&e->base.rng) < c->elo_epsilon) {
     e->explorations++;
-    int live[N], n = 0;
-    for (int a = 0; a < N; a++)
-      if (e->alive[a]) live[n++] = a;
-    return live[hk_rng_below(&e->base.rng, (uint64_t)n)];
+    return softmax(e, e->alive);
   }
   return pol_elo_best(&e->base, 0);
 }
@@ -136,11 +170,12 @@ static void elo_observe(pol_t *p, const pol_outcome_t *o) {
   elo_pol_t *e = (elo_pol_t *)p;
   int a = o->strategy.arm;
   if (a < 0 || a >= N || !e->alive[a]) return;
-  e->total[a]++;
-  e->batch_n[a]++;
   e->batch_cpu[a] += o->cpu_ns;
   e->batch_flt[a] += o->fault_ns;
   e->batch_mem[a] += o->mem_ns;
+  if (o->kind != POL_OUT_ALLOC) return; /* credit: no new sample */
+  e->total[a]++;
+  e->batch_n[a]++;
   if (e->batch_n[a] < p->cfg.elo_min_samples) return;
   double n = (double)e->batch_n[a];
   e->m_cpu[a] = e->batch_cpu[a] / n;
@@ -150,9 +185,10 @@ static void elo_observe(pol_t *p, const pol_outcome_t *o) {
   e->batch_n[a] = 0;
   e->batch_cpu[a] = e->batch_flt[a] = e->batch_mem[a] = 0;
   rate(e, a);
+  e->rated[a]++;
   if (!e->culled) {
     int all = 1;
-    for (int b = 0; b < N; b++) all &= e->has_mean[b];
+    for (int b = 0; b < N; b++) all &= e->rated[b] >= p->cfg.elo_cull_after;
     if (all) cull(e);
   }
 }

@@ -211,6 +211,10 @@ static void evo_observe(pol_t *p, const pol_outcome_t *o) {
   if (c->evo_mode == POL_EVO_OFF || v->mode == M_LEARN)
     v->elo->ops->observe(v->elo, o);
   if (c->evo_mode == POL_EVO_OFF) return;
+  if (o->kind != POL_OUT_ALLOC) { /* delayed credit: cost, not an op */
+    v->w_cost += o->cost_ns;
+    return;
+  }
   if (v->w_ops == 0 && v->windows == 0) v->w_start_ns = v->now_ns;
   v->w_ops++;
   v->w_cost += o->cost_ns;

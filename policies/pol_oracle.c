@@ -106,8 +106,8 @@ static void or_observe(pol_t *p, const pol_outcome_t *out) {
   if (o->probe < 0 || !out->site) return;
   ent_t *e = get(o, out->site);
   if (!e) return; /* out of memory: the site is missing from the search */
-  e->cost += out->cost_ns;
-  e->allocs++;
+  e->cost += out->cost_ns; /* delayed credit too: whole-life cost */
+  e->allocs += out->kind == POL_OUT_ALLOC;
 }
 
 static void or_snapshot(const pol_t *p, pol_emit_fn emit, void *ctx) {

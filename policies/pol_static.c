@@ -27,8 +27,7 @@ static pol_strategy_t st_choose(pol_t *p, uint64_t site, uint64_t size) {
 }
 
 static void st_observe(pol_t *p, const pol_outcome_t *o) {
-  (void)o;
-  ((static_pol_t *)p)->observed++;
+  if (o->kind == POL_OUT_ALLOC) ((static_pol_t *)p)->observed++;
 }
 
 static void st_snapshot(const pol_t *p, pol_emit_fn emit, void *ctx) {

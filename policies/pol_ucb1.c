@@ -1,8 +1,12 @@
 /* pol_ucb1.c: UCB1 per call site over 6 mmap thresholds (64 KiB..2 MiB),
  * hakmem's "evolving" learner. A site serves its adopted arm; one decision
  * in ucb1_probe_every is a UCB1 probe (mean reward + sqrt(c ln N / n)).
+ * An arm's mean cost is its decisions' whole-life cost (the allocation,
+ * then the delayed credit of the block's free and flush) over its pulls.
  * A challenger is adopted only after ucb1_streak consecutive evaluations in
- * which its mean cost beats the adopted arm's by >= ucb1_improve, and not
+ * which its mean cost beats the adopted arm's by >= ucb1_improve, each on
+ * a new sample of the challenger (a decision of it since the last step
+ * counted; the first step counts its latest), and not
  * within the cooldown (the program's time and ops) of the previous
  * adoption. */
 #include <math.h>
@@ -20,6 +24,7 @@ typedef struct {
   int adopted;
   int challenger;
   uint32_t streak;
+  uint64_t streak_mark; /* pulls[challenger] at the streak's last step */
   int has_adopted_once;
   uint64_t last_adopt_ns, last_adopt_op;
   uint64_t adoptions;
@@ -94,9 +99,14 @@ static pol_strategy_t ucb_choose(pol_t *p, uint64_t site, uint64_t size) {
   return r;
 }
 
-/* One evaluation after each outcome: the best-mean arm other than the
- * adopted one is the challenger; its streak grows while it stays the same
- * arm and beats the adopted arm by the margin, and resets otherwise. */
+/* One evaluation after each outcome and credit: the best-mean arm other
+ * than the adopted one is the challenger; its streak grows while it stays
+ * the same arm and beats the adopted arm by the margin, and resets
+ * otherwise. A challenger that still beats the adopted arm by the margin
+ * stays the challenger unless another arm beats it by the margin too:
+ * arms that make the same decisions (say 512 KiB and 1 MiB for 400 KiB
+ * blocks) have means that cross back and forth, and swapping on every
+ * crossing would reset the streak forever. */
 static void evaluate(ucb_pol_t *u, ucb_site_t *s, const pol_outcome_t *o) {
   const pol_config_t *c = &u->base.cfg;
   int ch = -1;
@@ -107,6 +117,14 @@ static void evaluate(ucb_pol_t *u, ucb_site_t *s, const pol_outcome_t *o) {
     if (m < ch_cost) {
       ch_cost = m;
       ch = a;
+    }
+  }
+  int cur = s->challenger;
+  if (cur >= 0 && cur != ch && cur != s->adopted && s->pulls[cur] > 0) {
+    double m = mean_cost(s, cur);
+    if (m > 0 && (m - ch_cost) / m < c->ucb1_improve) {
+      ch = cur;
+      ch_cost = m;
     }
   }
   double base_cost = mean_cost(s, s->adopted);
@@ -120,7 +138,13 @@ static void evaluate(ucb_pol_t *u, ucb_site_t *s, const pol_outcome_t *o) {
   if (ch != s->challenger) {
     s->challenger = ch;
     s->streak = 0;
+    s->streak_mark = s->pulls[ch] - 1; /* its latest sample is new */
   }
+  /* Each step of the streak needs a new sample of the challenger:
+   * evaluations repeated on the same samples (outcomes of the adopted arm
+   * in between, credits) add nothing. */
+  if (s->pulls[ch] <= s->streak_mark) return;
+  s->streak_mark = s->pulls[ch];
   s->streak++;
   if (s->streak < c->ucb1_streak) return;
   /* the program's time never runs back: an outcome that carries none (0)
@@ -147,7 +171,10 @@ static void ucb_observe(pol_t *p, const pol_outcome_t *o) {
   if (a < 0 || a >= POL_UCB1_ARMS) return;
   ucb_site_t *s = &u->sites[slot_of(o->site)];
   s->site = o->site;
-  s->pulls[a]++;
+  /* A delayed credit adds to its decision's arm without a new sample; the
+   * means are then re-evaluated (a free completes most of a block's life,
+   * so its evaluation sees the whole-life mean) */
+  if (o->kind == POL_OUT_ALLOC) s->pulls[a]++;
   s->cost_sum[a] += o->cost_ns;
   evaluate(u, s, o);
 }

@@ -30,10 +30,16 @@ typedef struct pol_outcome {
   uint64_t site;
   uint64_t size;
   pol_strategy_t strategy; /* as returned by choose() for this allocation */
+  /* enum pol_outcome_kind. POL_OUT_ALLOC: the allocation's own outcome, a
+   * new sample of the arm. The others are delayed credit: costs the block
+   * caused later, handed to the decision (site, strategy.arm) that chose
+   * its path; no new sample, the costs add to that decision's total. */
+  uint32_t kind;
   double cost_ns;
   double cpu_ns;   /* base path cost + syscalls */
   double fault_ns; /* first-touch page faults */
-  double mem_ns;   /* bytes held by the allocator, charged per op */
+  double mem_ns;   /* bytes the decision's block held x ops, x byte_op_ns
+                      (credited at free and flush; 0 at the allocation) */
   uint64_t op_seq; /* the caller's op counter (allocations and frees) */
   uint64_t vtime_ns; /* the caller's virtual clock after this op */
   /* The program's own time at this op, in ns: the trace's recorded clock
@@ -43,6 +49,15 @@ typedef struct pol_outcome {
    * clock pass vtime_ns. */
   uint64_t time_ns;
 } pol_outcome_t;
+
+/* What an outcome reports (pol_outcome_t.kind). */
+enum pol_outcome_kind {
+  POL_OUT_ALLOC = 0, /* the allocation: path, syscalls, first-touch faults */
+  POL_OUT_FREE = 1,  /* its free: free path, syscalls at free, and the
+                        block's bytes x ops it was live (mem_ns) */
+  POL_OUT_FLUSH = 2  /* its batch flush: MADV_DONTNEED + munmap, and its
+                        bytes x ops it waited in the batch (mem_ns) */
+};
 
 /* Lifecycle modes of evo (HAKMEM_EVO). */
 enum pol_evo_mode {
@@ -68,8 +83,10 @@ typedef struct pol_config {
   double elo_k;                /* 32 */
   double elo_initial;          /* 1500 */
   double elo_epsilon;          /* 0.1 */
+  double elo_temperature;      /* 100 rating points: softmax exp(r / T) */
   uint32_t elo_min_samples;    /* 50 outcomes before a rating update */
   uint32_t elo_survivors;      /* 6 */
+  uint32_t elo_cull_after;     /* 3 rated batches of every arm, then cull */
   uint32_t elo_period;         /* re-select every 100th allocation */
   double elo_w_cpu, elo_w_faults, elo_w_mem; /* 0.4, 0.3, 0.3 */
   uint32_t elo_initial_arm;    /* 0 (512 KiB): used before any rating */
@@ -150,6 +167,12 @@ int pol_oracle_set(pol_t *p, uint64_t site, int arm); /* site 0: default */
 typedef void (*pol_site_cost_fn)(void *ctx, uint64_t site, double cost_ns,
                                  uint64_t allocs);
 int pol_oracle_each(const pol_t *p, pol_site_cost_fn fn, void *ctx);
+
+/* pol_base.c: the range of thresholds a policy's arms span: its number of
+ * arms (0 when not known), *lo the smallest and *hi the largest. An
+ * allocation of size s is decided alike by every arm unless lo <= s < hi
+ * (then some arm maps it, another gives it to libc). */
+int pol_arm_range(const pol_t *p, uint64_t *lo, uint64_t *hi);
 
 /* The strategy lists (thresholds in bytes). */
 extern const uint64_t pol_ucb1_thresholds[POL_UCB1_ARMS];

@@ -51,6 +51,10 @@ typedef struct rpl_be_stats {
   double model_ns;
   uint64_t model_page_faults, model_syscalls;
   char calibration[32];  /* the event costs it used ("builtin" or a name) */
+  /* 1: some allocation's path depended on which arm the policy chose; 0:
+   * every arm would have made the same decisions on this trace; -1: not
+   * known (one arm, or a policy of unknown arms) */
+  int arms_distinguishable;
 } rpl_be_stats_t;
 
 /* One policy-timeline row (hakmem): the state of a learning policy. */

@@ -232,6 +232,8 @@ static void hkb_stats(void *ctx, rpl_be_stats_t *st) {
   st->model_ns = s->vtime_ns;
   st->model_page_faults = s->first_touch_pages;
   st->model_syscalls = s->model_syscalls;
+  st->arms_distinguishable =
+      s->policy_arms >= 2 ? s->arm_split_allocs > 0 : -1;
   snprintf(st->calibration, sizeof st->calibration, "%s", c->cost.calibration);
 }
 

@@ -57,6 +57,26 @@ check "another threshold, other decisions, another digest" \
 check "mir at 64 KiB: 100 blocks of 65 fresh pages" \
   "$(q "SELECT model_page_faults FROM run_summary WHERE trace='mir.hkt' ORDER BY run_id DESC LIMIT 1")" 6500
 
+# arms_distinguishable: ELO's arms are all >= 512 KiB, so on mir (256 KiB
+# blocks) every arm makes the same decisions: 0; UCB1's 64 KiB..2 MiB
+# split them: 1; static (one arm): NULL
+"$H" replay "$T/mir.hkt" --db "$T/r.db" --backend hakmem --policy elo,ucb1 \
+  --quiet >/dev/null 2>&1
+check "mir: elo arms indistinguishable, ucb1 not" \
+  "$(q "SELECT group_concat(policy || '=' || arms_distinguishable, ' ') FROM (SELECT policy, arms_distinguishable FROM run_summary WHERE trace='mir.hkt' AND policy IN ('elo','ucb1') ORDER BY policy)")" "elo=0 ucb1=1"
+check "static: arms_distinguishable NULL" \
+  "$(q "SELECT COUNT(*) FROM run_summary WHERE policy='static' AND arms_distinguishable IS NULL") > 0" "$(q "SELECT COUNT(*) FROM run_summary WHERE policy='static'") > 0"
+# cost.libc_sync=0 (the default) keeps the digest whatever state the
+# process's glibc is in; =1 follows it (mir: 65 faults, not 130)
+"$H" replay "$T/mir.hkt" --db "$T/r.db" --backend hakmem --policy static \
+  --hakmem static.threshold=1M --hakmem cost.libc_sync=1 --quiet >/dev/null 2>&1
+"$H" replay "$T/mir.hkt" --db "$T/r.db" --backend hakmem --policy static \
+  --hakmem static.threshold=1M --quiet >/dev/null 2>&1
+check "mir at 1 MiB: model 130 from a fresh glibc" \
+  "$(q "SELECT model_page_faults FROM run_summary WHERE trace='mir.hkt' ORDER BY run_id DESC LIMIT 1")" 130
+check "mir at 1 MiB, libc_sync=1: 65 (the replay child's glibc threshold is already raised)" \
+  "$(q "SELECT model_page_faults FROM run_summary WHERE trace='mir.hkt' ORDER BY run_id DESC LIMIT 1 OFFSET 1")" 65
+
 DONE=$(q "SELECT COUNT(*) FROM runs")
 "$H" replay "$T/vm.hkt" --db "$T/r.db" --backend hakmem --calibration nope \
   --quiet >/dev/null 2>"$T/err"

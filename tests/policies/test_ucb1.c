@@ -53,6 +53,64 @@ static void test_hysteresis(void **state) {
   pol_free(p);
 }
 
+/* One sample cannot adopt: a challenger probed once, then outcomes of
+ * the adopted arm only (each re-evaluates the same means), is never
+ * adopted; every step of the streak needs a new sample of it (the issue's
+ * mir: probed at decision 29, adopted from 32). A delayed credit is no
+ * sample either. */
+static void test_one_sample(void **state) {
+  (void)state;
+  pol_config_t c;
+  pol_config_defaults(&c);
+  c.ucb1_probe_every = 1000000000u;
+  c.ucb1_cooldown_ns = 0;
+  pol_t *p = pol_create(&pol_ucb1_ops, &c, 1);
+  const uint64_t A = 0xa;
+  for (int i = 0; i < 10; i++) obs(p, A, 2, 100, 0);
+  obs(p, A, 0, 10, 0); /* one sample of arm 0, 90% cheaper */
+  for (int i = 0; i < 50; i++) obs(p, A, 2, 100, 0);
+  pol_outcome_t cr = {.site = A, .size = 1 << 20, .kind = POL_OUT_FREE,
+                      .strategy = {pol_ucb1_thresholds[0], 0},
+                      .cost_ns = 1, .cpu_ns = 1};
+  pol_observe(p, &cr);
+  pol_observe(p, &cr);
+  assert_int_equal(adopted(p, A), 2);
+  assert_int_equal(snap(p, "adoptions", -1, NULL), 0);
+  obs(p, A, 0, 10, 0); /* second sample: step 2 */
+  for (int i = 0; i < 5; i++) obs(p, A, 2, 100, 0);
+  assert_int_equal(adopted(p, A), 2);
+  obs(p, A, 0, 10, 0); /* third: adopted */
+  assert_int_equal(adopted(p, A), 0);
+  assert_int_equal(snap(p, "adoptions", -1, NULL), 1);
+  pol_free(p);
+}
+
+/* Delayed credit counts in the arm's mean: per allocation arm 5 is only
+ * 5% cheaper (no improvement), but its frees cost far less than arm 2's,
+ * so on whole-life means it is 20% cheaper and is adopted. */
+static void test_credit(void **state) {
+  (void)state;
+  pol_config_t c;
+  pol_config_defaults(&c);
+  c.ucb1_probe_every = 1000000000u;
+  c.ucb1_cooldown_ns = 0;
+  for (int credit = 0; credit < 2; credit++) {
+    pol_t *p = pol_create(&pol_ucb1_ops, &c, 1);
+    const uint64_t A = 0xa;
+    for (int i = 0; i < 6; i++) {
+      int arm = i % 2 ? 5 : 2;
+      obs(p, A, arm, arm == 5 ? 95 : 100, 0);
+      pol_outcome_t cr = {.site = A, .size = 1 << 20, .kind = POL_OUT_FREE,
+                          .strategy = {pol_ucb1_thresholds[arm], arm},
+                          .cost_ns = arm == 5 ? 25 : 50};
+      cr.cpu_ns = cr.cost_ns;
+      if (credit) pol_observe(p, &cr);
+    }
+    assert_int_equal(adopted(p, A), credit ? 5 : 2);
+    pol_free(p);
+  }
+}
+
 static void test_cooldown(void **state) {
   (void)state;
   pol_config_t c;
@@ -169,6 +227,8 @@ static void test_cooldown_on_program_time(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hysteresis),
+      cmocka_unit_test(test_one_sample),
+      cmocka_unit_test(test_credit),
       cmocka_unit_test(test_cooldown),
       cmocka_unit_test(test_cooldown_on_program_time),
       cmocka_unit_test(test_converges),
