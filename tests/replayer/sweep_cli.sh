@@ -92,7 +92,7 @@ grep -q "plan version 9, this program reads version 1" "$T/err" && ok "plan vers
 # A progress line for each phase before the runs (hash, prepare, store).
 "$H" replay "$T/g.hkt" --db "$T/pr.db" --backend null --no-cache --progress >/dev/null 2>"$T/err"
 n=$(sqlite3 "$T/pr.db" "SELECT ops FROM traces")
-for ph in "hashed in" "prepared $n ops in" "stored $n ops in"; do
+for ph in "hashed in" "preparing $n ops in" "storing $n ops in"; do
   tr '\r' '\n' <"$T/err" | grep -q "g.hkt: $ph" && ok "progress line: $ph" || bad "no progress line '$ph': $(cat "$T/err")"
 done
 "$H" replay "$T/g.hkt" --db "$T/pr2.db" --backend null --no-cache --quiet >/dev/null 2>"$T/err"
