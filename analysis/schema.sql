@@ -5,7 +5,7 @@
 -- refuses a database whose version is newer than the one below.
 -- Every statement is idempotent (IF NOT EXISTS), so applying it to a
 -- database of the same version changes nothing.
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 CREATE TABLE IF NOT EXISTS schema_version (
   version    INTEGER PRIMARY KEY,

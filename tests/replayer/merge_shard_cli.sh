@@ -107,7 +107,7 @@ cp "$T/s0.db" "$T/old.db"
 q "$T/old.db" "PRAGMA user_version = 2" >/dev/null
 "$H" merge "$T/m.db" "$T/s2.db" "$T/old.db" >/dev/null 2>"$T/err"
 check "mixed schema versions exit" "$?" 1
-grep -q "old.db: schema version 2, but this program writes version 3" "$T/err" && ok "refusal names file and versions" || bad "refusal: $(cat "$T/err")"
+grep -q "old.db: schema version 2, but this program writes version 4" "$T/err" && ok "refusal names file and versions" || bad "refusal: $(cat "$T/err")"
 check "refusal: one line" "$(wc -l <"$T/err")" 1
 check "refusal: output intact" "$(sum)" "$before"
 head -c 3000 /dev/urandom >"$T/garbage.db"

@@ -94,7 +94,7 @@ intact "unwritable db"
 sqlite3 "$T/older.db" "CREATE TABLE traces(x); CREATE TABLE runs(y); PRAGMA user_version = 1"
 "$H" replay "$T/mixed.hkt" --db "$T/older.db" --backend glibc --quiet >/dev/null 2>"$T/err"
 check "older database: exit 1" "$?" 1
-grep -q "version 1 is older than this program's 3" "$T/err" && ok "older database named" || bad "older database named: $(cat "$T/err")"
+grep -q "version 1 is older than this program's 4" "$T/err" && ok "older database named" || bad "older database named: $(cat "$T/err")"
 check "older database untouched" "$(sqlite3 "$T/older.db" "SELECT COUNT(*) FROM sqlite_schema")" 2
 
 # A newer database is refused, naming both versions.
