@@ -4,6 +4,7 @@
 # beside the op_latency view (json_each per row), interleaved and
 # repeated; prints wall and CPU seconds and their ratios.
 #   bench/bench_pandas.py DB [RUN_ID] [REPEATS]   (default: the largest run, 3)
+#   (HKSIM_SQLITE=path/to/hksim_sqlite when the build is not build/)
 # Measured (3,223,077 ops of the demo's python3 trace replayed on glibc;
 # 2 cores shared with other jobs, load average 9-14; 3 repeats):
 #   run_latencies    wall median 10.64 s (7.40-11.05), CPU median 2.88 s (2.63-3.58)
@@ -22,6 +23,13 @@ def view(con, run_id):
 
 def main():
     con = sqlite3.connect(sys.argv[1])
+    # The view trace_op under op_latency needs hksim's SQLite module
+    # (docs/schema.md, "Trace ops"); run_latencies does not.
+    ext = os.environ.get("HKSIM_SQLITE", os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "build", "analysis",
+        "hksim_sqlite"))
+    con.enable_load_extension(True)
+    con.load_extension(ext)
     run = int(sys.argv[2]) if len(sys.argv) > 2 else con.execute(
         "SELECT run_id FROM runs ORDER BY ops DESC LIMIT 1").fetchone()[0]
     reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3

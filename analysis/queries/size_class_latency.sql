@@ -3,7 +3,9 @@
 -- pays: small objects, the BigCache range (>= 512 KiB), or the mmap range.
 -- Heavy on large per-op tables (one sort per run, kind and class): filter
 -- on run_id, or materialize size_class_latency once (see views.sql).
--- Usage: sqlite3 results.db < analysis/queries/size_class_latency.sql
+-- Usage (op_latency reads the ops through hksim's SQLite module):
+--   sqlite3 -cmd ".load build/analysis/hksim_sqlite" results.db \
+--     < analysis/queries/size_class_latency.sql
 .headers on
 .mode column
 SELECT l.trace, l.label, l.kind, l.size_class, l.ops, l.p50_ns, l.p95_ns,
