@@ -293,7 +293,7 @@ int ana_compare(ana_db_t *adb, const char *trace, ana_config_t *a,
                "(%.64s: %.60s; %.64s: %.60s); compare like with like",
                r->trace, na, ma, nb, mb);
     } else {
-      snprintf(r->modes, sizeof r->modes, "%s", ma);
+      snprintf(r->modes, sizeof r->modes, "%.63s", ma);
       compare_one(r, va, vb);
     }
   }
