@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analysis.h"
 #include "cli.h"
@@ -130,6 +131,23 @@ static void symbolize_stored(const char *db_path, int progress) {
   if (rc)
     cli_error(db_path, "call sites not symbolized (hksim symbolize): %s",
               why[0] ? why : hk_strerror(rc));
+}
+
+/* 1 when the cost check (rpl_cost_judge, expansion only: where the program
+ * goes is the session's business) refuses every trace; their lines are
+ * printed then. */
+static int all_refused(const char *const *traces, size_t nt, uint64_t mx) {
+  mx = mx == UINT64_MAX ? 0 : mx ? mx : RPL_COST_MAX_EXPANSION;
+  char why[400];
+  for (int say = 0; say < 2; say++)
+    for (size_t i = 0; i < nt; i++) {
+      rpl_cost_t c;
+      int bad = !rpl_cost_estimate(traces[i], &c) &&
+                rpl_cost_judge(&c, mx, NULL, why, sizeof why);
+      if (!bad) return 0;
+      if (say) cli_error(traces[i], "%s", why);
+    }
+  return nt > 0;
 }
 
 static int run_replay(int argc, char **argv) {
@@ -318,6 +336,11 @@ static int run_replay(int argc, char **argv) {
     }
     trc_reader_free(r);
   }
+  /* Likewise a first replay whose every trace the cost check refuses (a
+   * decompression bomb): said here, before the database exists. When some
+   * trace is good the session runs it and names the refused ones itself. */
+  if (access(o.db_path, F_OK) != 0 && all_refused(traces, nt, o.max_expansion))
+    return CLI_FAIL;
   /* A calibration's cost.* settings come first, so --hakmem can still
    * override one of them. */
   static const char *all[2 * MAX_LIST];

@@ -323,12 +323,14 @@ void rpl_size_text(uint64_t bytes, char *buf, size_t len);
  * Said before preparing: the events are counted by an index pass
  * (trc_estimate), then turned into bytes and seconds with the figures
  * below, measured on the reference machine (2 shared cores, load ~15) on
- * a 33.5 M-event trace: the database grew 20.3 B per op, prepare ran at
- * 1.74 M ops/s and store at 0.32 M ops/s. The program is sizeof(trc_pop_t)
- * bytes per op, exactly. */
-#define RPL_COST_DB_BYTES_PER_OP 21
+ * a 33.5 M-event trace prepare ran at 1.74 M ops/s. Trace ops are stored
+ * as compressed column chunks (trace_op_chunk): bench_store measured
+ * 3.9 B per op of database and 2.1-3.7 M ops/s in wall time (load 10-14)
+ * on 5 M ops; the estimate takes 4 B and the slow end. The program is
+ * sizeof(trc_pop_t) bytes per op, exactly. */
+#define RPL_COST_DB_BYTES_PER_OP 4
 #define RPL_COST_PREPARE_OPS_S 1.7e6
-#define RPL_COST_STORE_OPS_S 0.32e6
+#define RPL_COST_STORE_OPS_S 2.0e6
 /* --max-expansion default: events per byte of trace file above which a
  * trace is refused. Recordings and generated traces hold 0.05 to 0.75
  * events per byte (1.4 to 20 bytes per event); a loop of identical events

@@ -200,6 +200,7 @@ has "bomb: names the figures" "bytes decode to 1200000 events ([0-9]* per byte, 
 has "bomb: names the cost" "about 36.6 MiB of prepared program" "$T/err"
 has "bomb: names the override" "(--max-expansion none replays it)" "$T/err"
 check "bomb: nothing prepared" "$(ls "$T/bomb-cache" | wc -l)" 0
+[ -e "$T/bomb.db" ] && bad "bomb: a database was created" || ok "bomb: no database created"
 [ $(( $(date +%s) - start )) -le 5 ] && ok "bomb: refused quickly" || bad "bomb: refusal took over 5 s"
 "$H" replay "$T/bomb.hkt" --db "$T/bomb.db" --backend null --cache-dir "$T/bomb-cache" --per-op none --max-expansion none --quiet >/dev/null 2>"$T/err"
 check "bomb with --max-expansion none: exit 0" "$?" 0
