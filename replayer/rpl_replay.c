@@ -173,12 +173,25 @@ static void describe_status(const session_t *S, int st, char *buf,
     snprintf(buf, len, "replay child ended oddly (status %#x)", st);
 }
 
+/* A latency as printed: below 3 timer steps it is a bound ("< 30"), never a
+ * figure to compare, rounded up as hksim report does. Batched and per-iteration spans
+ * hold many steps, so they print as measured. */
+static const char *fmt_ns(char *buf, size_t len, double v, double bound) {
+  if (bound > 0 && v < bound)
+    snprintf(buf, len, "< %llu", (unsigned long long)(bound + 0.999));
+  else
+    snprintf(buf, len, "%6.1f", v);
+  return buf;
+}
+
 static void print_run(const char *trace, const char *label, int64_t run_id,
                       const rpl_result_t *r) {
-  char lat[64] = "per-op timing off";
+  char lat[80] = "per-op timing off", med[16], p99[16];
+  double bound = r->span == RPL_SPAN_NONE ? 3 * r->timer_resolution_ns : 0;
   if (r->timed)
-    snprintf(lat, sizeof lat, "median %6.1f ns  p99 %7.1f ns%s", r->median_ns,
-             r->p99_ns,
+    snprintf(lat, sizeof lat, "median %6s ns  p99 %7s ns%s",
+             fmt_ns(med, sizeof med, r->median_ns, bound),
+             fmt_ns(p99, sizeof p99, r->p99_ns, bound),
              r->span == RPL_SPAN_ITERATION ? " /iter"
              : r->span == RPL_SPAN_BATCH   ? " /op (batch)"
                                            : "");
