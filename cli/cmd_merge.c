@@ -11,17 +11,19 @@
 
 static const struct option opts[] = {
     {"quiet", no_argument, NULL, 'q'},
+    {"progress", no_argument, NULL, 'p'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 static const char *const opt_help[] = {
     "print nothing but errors",
+    "a progress line on stderr (default: only on a terminal)",
     "this text",
 };
 
 static void help(FILE *f) {
   fprintf(f,
-          "usage: hksim merge OUT.db IN.db... [--quiet]\n\n"
+          "usage: hksim merge OUT.db IN.db... [--quiet] [--progress]\n\n"
           "Joins results databases of this schema version into OUT.db (created\n"
           "if missing): traces deduplicated by content hash, sites and symbols\n"
           "once per trace, runs renumbered and identified by their run_uuid,\n"
@@ -42,15 +44,18 @@ static int same_file(const char *a, const char *b) {
 }
 
 static int run(int argc, char **argv) {
-  int quiet = 0, c;
+  int quiet = 0, progress = -1, c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "qph", opts, NULL)) != -1) {
     if (c == 'h') {
       help(stdout);
       return CLI_OK;
     } else if (c == 'q') {
       quiet = 1;
+      progress = 0;
+    } else if (c == 'p') {
+      progress = 1;
     } else {
       return cli_usage("merge", "unknown option '%s'", argv[optind - 1]);
     }
@@ -67,7 +72,7 @@ static int run(int argc, char **argv) {
   if (!st) return cli_fail(out, HK_E_NOMEM, NULL);
   size_t bad = n;
   char why[512] = "";
-  int rc = rpl_merge(out, in, n, st, &bad, why, sizeof why);
+  int rc = rpl_merge(out, in, n, st, &bad, why, sizeof why, progress);
   for (size_t i = 0; i < n && !quiet; i++) {
     if (!st[i].merged) continue;
     printf("%s: %llu run(s) added, %llu already there, %llu trace(s) added, "

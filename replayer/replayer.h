@@ -411,9 +411,12 @@ typedef struct rpl_merge_stats {
  * first: one of another schema version (HK_E_SCHEMA) or not a results
  * database (HK_E_SQLITE) is refused before anything is written. stats has
  * n_in entries. On failure *bad is the index of the input at fault (n_in:
- * the output) and why says what is wrong; inputs merged before it stay. */
+ * the output) and why says what is wrong; inputs merged before it stay.
+ * progress: 1 a progress line on stderr (hk_progress), 0 none, -1 when
+ * stderr is a terminal. */
 int rpl_merge(const char *out, const char *const *in, size_t n_in,
-              rpl_merge_stats_t *stats, size_t *bad, char *why, size_t len);
+              rpl_merge_stats_t *stats, size_t *bad, char *why, size_t len,
+              int progress);
 
 /* ---- live runs (rpl_live.c) ------------------------------------------- */
 

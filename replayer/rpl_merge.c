@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "hk_progress.h"
 #include "rpl_internal.h"
 
 #define WHY(...) snprintf(why, len, __VA_ARGS__)
@@ -433,7 +434,8 @@ fail:
 }
 
 int rpl_merge(const char *out, const char *const *in, size_t n_in,
-              rpl_merge_stats_t *stats, size_t *bad, char *why, size_t len) {
+              rpl_merge_stats_t *stats, size_t *bad, char *why, size_t len,
+              int progress) {
   *bad = n_in; /* the output's own errors */
   for (size_t i = 0; i < n_in; i++) {
     int rc = check_input(in[i], why, len);
@@ -446,7 +448,13 @@ int rpl_merge(const char *out, const char *const *in, size_t n_in,
   int rc = rpl_db_open(&db, out, why, len);
   if (rc) return rc;
   sqlite3 *s = rpl_db_sqlite(db);
-  for (size_t i = 0; i < n_in && !rc; i++) {
+  /* One step a database: a shard of a long sweep takes seconds to copy. */
+  hk_progress_t pg;
+  hk_progress_begin(&pg, hk_progress_wanted(progress), out, "merging",
+                    "databases", n_in);
+  size_t i = 0;
+  for (; i < n_in && !rc; i++) {
+    hk_progress_update(&pg, i);
     memset(&stats[i], 0, sizeof stats[i]);
     rc = merge_one(s, in[i], &stats[i], why, len);
     if (rc)
@@ -454,6 +462,7 @@ int rpl_merge(const char *out, const char *const *in, size_t n_in,
     else
       stats[i].merged = 1;
   }
+  if (!rc) hk_progress_end(&pg, i);
   rpl_db_free(db);
   return rc;
 }

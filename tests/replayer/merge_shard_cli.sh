@@ -38,6 +38,7 @@ check "split is deterministic" "$(q "$T/s1b.db" "$RUNS" | md5sum)" "$(q "$T/s1.d
 
 "$H" merge "$T/m.db" "$T/s0.db" "$T/s1.db" "$T/s2.db" >"$T/out" 2>"$T/err"
 check "merge exit" "$?" 0
+check "merge: no progress line off a terminal" "$(wc -c <"$T/err")" 0
 check "merged runs = serial runs" "$(q "$T/m.db" "$RUNS" | md5sum)" "$(q "$T/serial.db" "$RUNS" | md5sum)"
 check "merged: run ids renumbered 1..16" "$(q "$T/m.db" "SELECT MIN(run_id) || '-' || MAX(run_id) || '-' || COUNT(DISTINCT run_uuid) FROM runs")" "1-16-16"
 check "traces once by content hash" "$(q "$T/m.db" "SELECT COUNT(*) FROM traces")" 2
@@ -128,6 +129,11 @@ for s in 3/3 1/0 x 1 -1/2 1/2/3; do
   check "bad --shard '$s' exit" "$?" 2
 done
 [ -e "$T/x.db" ] && bad "bad --shard wrote a database" || ok "bad --shard writes nothing"
+
+# --progress: the phase and the count, ending in the final line.
+"$H" merge "$T/mp.db" "$T/s0.db" "$T/s1.db" "$T/s2.db" --progress >/dev/null 2>"$T/err"
+check "merge --progress exit" "$?" 0
+tr '\r' '\n' <"$T/err" | grep -q "mp.db: merging 3 databases in " && ok "merge progress line" || bad "merge progress: $(cat "$T/err")"
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]
