@@ -45,4 +45,9 @@ void cli_split_release(void);
 /* Whether argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
 
+/* Opens a results database for a command (ana_db_open with flags): CLI_OK,
+ * or CLI_FAIL after one line naming path and what is wrong. */
+struct ana_db_s;
+int cli_open_db(const char *path, unsigned flags, struct ana_db_s **db);
+
 #endif

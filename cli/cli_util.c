@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "cli.h"
 
 void cli_error(const char *what, const char *fmt, ...) {
@@ -106,4 +107,12 @@ int cli_split(const char *arg, const char *sep, const char **out, size_t *n,
 
 void cli_split_release(void) {
   while (n_split_copies) free(split_copies[--n_split_copies]);
+}
+
+int cli_open_db(const char *path, unsigned flags, ana_db_t **db) {
+  char why[512] = "";
+  int rc = ana_db_open(path, flags, db, why, sizeof why);
+  if (!rc) return CLI_OK;
+  cli_error(path, "%s", why[0] ? why : hk_strerror(rc));
+  return CLI_FAIL;
 }

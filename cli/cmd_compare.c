@@ -112,13 +112,10 @@ static int run(int argc, char **argv) {
   if (ana_config_parse(argv[optind + 1], &b))
     return cli_usage("compare", "bad configuration '%s' (backend or "
                      "backend/policy)", argv[optind + 1]);
-  char why[1024] = "";
   ana_db_t *db = NULL;
-  int rc = ana_db_open(dbp, ANA_DB_READONLY, &db, why, sizeof why);
-  if (rc) {
-    cli_error(dbp, "%s", why[0] ? why : hk_strerror(rc));
-    return CLI_FAIL;
-  }
+  if (cli_open_db(dbp, ANA_DB_READONLY, &db)) return CLI_FAIL;
+  char why[1024] = "";
+  int rc = 0;
   ana_cmp_t *rows = NULL;
   size_t n = 0;
   rc = ana_compare(db, trace, &a, &b, &rows, &n, why, sizeof why);

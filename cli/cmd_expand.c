@@ -42,12 +42,9 @@ static int run(int argc, char **argv) {
     return cli_usage("expand", "unexpected argument '%s'", argv[optind]);
   if (!dbp) return cli_usage("expand", "missing --db DB");
   ana_db_t *db;
+  if (cli_open_db(dbp, 0, &db)) return CLI_FAIL;
   char why[512] = "";
-  int rc = ana_db_open(dbp, 0, &db, why, sizeof why);
-  if (rc) {
-    cli_error(dbp, "%s", why[0] ? why : hk_strerror(rc));
-    return CLI_FAIL;
-  }
+  int rc = 0;
   uint64_t rows = 0;
   rc = ana_expand(db, &rows, why, sizeof why);
   ana_db_free(db);

@@ -66,16 +66,6 @@ static void help(FILE *f) {
           "gnuplot failed, 2 usage.\n");
 }
 
-static int open_db(const char *path, ana_db_t **db) {
-  char why[512] = "";
-  int rc = ana_db_open(path, 0, db, why, sizeof why);
-  if (rc) {
-    cli_error(path, "%s", why[0] ? why : hk_strerror(rc));
-    return CLI_FAIL;
-  }
-  return CLI_OK;
-}
-
 /* --folded: into a temporary file renamed over path when complete, so a
  * failure never leaves half a flame graph under the name asked for. */
 static int write_folded(ana_db_t *db, const char *dbp, const char *path,
@@ -190,7 +180,7 @@ static int report(int argc, char **argv) {
     return cli_usage("report", "--folded writes stacks only: not with "
                                "--out or --published");
   ana_db_t *db;
-  if (open_db(dbp, &db)) return CLI_FAIL;
+  if (cli_open_db(dbp, 0, &db)) return CLI_FAIL;
   char why[512] = "";
   if (wrappers) {
     ana_attr_stats_t as;

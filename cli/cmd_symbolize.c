@@ -64,12 +64,9 @@ static int run(int argc, char **argv) {
     return cli_usage("symbolize", "unexpected argument '%s'", argv[optind]);
   if (!dbp) return cli_usage("symbolize", "missing --db DB");
   ana_db_t *db;
+  if (cli_open_db(dbp, 0, &db)) return CLI_FAIL;
   char why[512] = "";
-  int rc = ana_db_open(dbp, 0, &db, why, sizeof why);
-  if (rc) {
-    cli_error(dbp, "%s", why[0] ? why : hk_strerror(rc));
-    return CLI_FAIL;
-  }
+  int rc = 0;
   if (wrappers && (rc = ana_wrappers_load(db, wrappers, why, sizeof why))) {
     cli_error(wrappers, "%s", why[0] ? why : hk_strerror(rc));
     ana_db_free(db);
