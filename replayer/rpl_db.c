@@ -273,7 +273,11 @@ static int find_trace(rpl_db_t *db, const char *hex, int64_t *id) {
 static void ops_done(const trc_program_t *prog, uint64_t from, uint64_t to) {
   long pg = sysconf(_SC_PAGESIZE);
   uintptr_t a = (uintptr_t)(prog->ops + from), b = (uintptr_t)(prog->ops + to);
-  a = (a + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1); /* whole pages only */
+  /* Whole pages: the one `from` starts in holds only ops already stored
+   * (or the header, read again from the file when needed), so it goes
+   * too; the one `to` ends in waits for the next chunk. Rounding both
+   * inward kept one page per chunk, 11 MiB at 183 M ops. */
+  a &= ~((uintptr_t)pg - 1);
   b &= ~((uintptr_t)pg - 1);
   if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }

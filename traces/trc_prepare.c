@@ -607,6 +607,38 @@ int trc_program_build_progress(const char *trace_path, const char *prog_path,
   return rc;
 }
 
+/* XXH3 of the mapped file from byte `from` to its end, read front to back
+ * in windows whose pages are given back once hashed (MADV_DONTNEED on a
+ * read-only file mapping: they come again from the page cache when read),
+ * so that checking a program does not make all of it resident: at 32 B/op
+ * a 183 M-op program was 5.7 GiB of RSS before the first run. The first
+ * page (the header) stays. Streaming XXH3 gives the one-shot digest, so
+ * programs written before this check still verify. A window costs one
+ * madvise: 1 MiB keeps that below 1% of the hashing. */
+#define MAP_WINDOW ((size_t)1 << 20)
+
+static uint64_t hash_windowed(const char *m, size_t from, size_t len) {
+  XXH3_state_t *st = XXH3_createState();
+  if (!st) return XXH3_64bits(m + from, len - from); /* all resident */
+  XXH3_64bits_reset(st);
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  size_t given = pg; /* pages below this are given back (or the header) */
+  for (size_t off = from; off < len;) {
+    size_t end = off + MAP_WINDOW < len ? off + MAP_WINDOW : len;
+    XXH3_64bits_update(st, m + off, end - off);
+    /* Whole pages only; a page the window ends in goes with the next. */
+    size_t b = end / pg * pg;
+    if (b > given) {
+      madvise((void *)(m + given), b - given, MADV_DONTNEED);
+      given = b;
+    }
+    off = end;
+  }
+  uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return h;
+}
+
 int trc_program_map(trc_program_t *p, const char *prog_path) {
   memset(p, 0, sizeof *p);
   int fd = open(prog_path, O_RDONLY | O_CLOEXEC);
@@ -635,8 +667,8 @@ int trc_program_map(trc_program_t *p, const char *prog_path) {
            h->callers_off + ((uint64_t)h->n_callers + 1) * 8 > h->file_len ||
            h->ops_off != PROG_ALIGN * 8 ||
            h->checksum !=
-               header_checksum(h, XXH3_64bits((const char *)m + sizeof *h,
-                                              h->file_len - sizeof *h)))
+               header_checksum(h, hash_windowed((const char *)m, sizeof *h,
+                                                h->file_len)))
     rc = HK_E_CORRUPT;
   if (rc) {
     munmap(m, (size_t)sb.st_size);

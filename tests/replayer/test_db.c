@@ -254,6 +254,46 @@ static void test_trace_ops_round_trip(void **state) {
   trc_program_release(&prog);
 }
 
+/* Resident file-backed memory of this process (RssFile), in KiB. */
+static long rss_file_kib(void) {
+  FILE *fp = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  while (fp && fgets(line, sizeof line, fp))
+    if (sscanf(line, "RssFile: %ld kB", &v) == 1) break;
+  if (fp) fclose(fp);
+  return v;
+}
+
+/* Storing reads the mapped program once and gives its pages back as it
+ * goes: what the store leaves resident of a 6 MB program is a few pages,
+ * not the program. */
+static void test_trace_store_bounded(void **state) {
+  unlink(path);
+  char trace[300], pp[300], why[256] = "";
+  snprintf(trace, sizeof trace, "%s/b.hkt", dir);
+  snprintf(pp, sizeof pp, "%s/b.hkp", dir);
+  trc_gen_opts_t o = {5, 100};
+  assert_int_equal(trc_gen("json", trace, &o), 0);
+  trc_prep_stats_t ps;
+  assert_int_equal(trc_program_build(trace, pp, &ps), 0);
+  trc_program_t prog;
+  assert_int_equal(trc_program_map(&prog, pp), 0);
+  uint64_t len = prog.n_ops * sizeof(trc_pop_t);
+  assert_true(len > (4u << 20));
+  rpl_db_t *db;
+  assert_int_equal(rpl_db_open(&db, path, why, sizeof why), 0);
+  uint64_t h;
+  assert_int_equal(trc_file_hash(trace, &h), 0);
+  long before = rss_file_kib();
+  int64_t tid;
+  assert_int_equal(rpl_db_trace(db, trace, h, &prog, &tid, why, sizeof why), 0);
+  long added = rss_file_kib() - before;
+  assert_true(before >= 0 && (uint64_t)added * 1024 < len / 8);
+  rpl_db_free(db);
+  trc_program_release(&prog);
+}
+
 /* A damaged chunk: reading it fails with the chunk named, the other
  * chunks and every other table still read, nothing is lost. */
 static void test_trace_ops_damaged(void **state) {
@@ -332,6 +372,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_trace_ops_round_trip),
       cmocka_unit_test(test_trace_ops_damaged),
+      cmocka_unit_test(test_trace_store_bounded),
       cmocka_unit_test(test_trace_ops_expand),
       cmocka_unit_test(test_schema_contract),
       cmocka_unit_test(test_reopen_is_idempotent),

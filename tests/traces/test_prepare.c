@@ -281,6 +281,93 @@ static void test_program(void **state) {
   assert_int_equal(trc_program_map(&p, f->path), HK_E_BADMAGIC);
 }
 
+/* The prepared program's ops folded into one number, as the sink sees them. */
+typedef struct fold {
+  uint64_t h, n;
+} fold_t;
+
+static uint64_t fold_op(uint64_t h, const trc_pop_t *o) {
+  const uint8_t *b = (const uint8_t *)o;
+  for (size_t i = 0; i < sizeof *o; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+  return h;
+}
+
+static int fold_sink(void *ctx, const trc_pop_t *op) {
+  fold_t *f = ctx;
+  f->h = fold_op(f->h, op);
+  f->n++;
+  return 0;
+}
+
+/* Resident file-backed memory of this process (RssFile), in KiB. */
+static long rss_file_kib(void) {
+  FILE *fp = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  while (fp && fgets(line, sizeof line, fp))
+    if (sscanf(line, "RssFile: %ld kB", &v) == 1) break;
+  if (fp) fclose(fp);
+  return v;
+}
+
+static void flip_byte(const char *path, long off) {
+  FILE *fp = fopen(path, "r+");
+  assert_non_null(fp);
+  assert_int_equal(fseek(fp, off, SEEK_SET), 0);
+  int c = fgetc(fp);
+  assert_true(c != EOF);
+  assert_int_equal(fseek(fp, off, SEEK_SET), 0);
+  assert_int_equal(fputc(c ^ 0x40, fp), c ^ 0x40);
+  assert_int_equal(fclose(fp), 0);
+}
+
+/* trc_program_map checks a program of many hashing windows without making
+ * it resident (its pages are given back as they are hashed), the digest is
+ * the one the writer computed, the ops read afterwards are the prepared
+ * ones, and a byte changed in any window (or in the caller table at the
+ * end) is still refused. */
+static void test_program_window(void **state) {
+  fixture_t *f = *state;
+  trc_gen_opts_t g = {5, 0.75};
+  assert_int_equal(trc_gen("threads", f->path, &g), 0);
+  char prog[160];
+  snprintf(prog, sizeof prog, "%s/w.hkp", f->dir);
+  trc_prep_stats_t st;
+  assert_int_equal(trc_program_build(f->path, prog, &st), 0);
+  FILE *fp = fopen(prog, "r");
+  assert_non_null(fp);
+  fseek(fp, 0, SEEK_END);
+  long len = ftell(fp);
+  fclose(fp);
+  assert_true(len > (4l << 20)); /* more than four 1 MiB windows */
+
+  long before = rss_file_kib();
+  assert_true(before >= 0);
+  trc_program_t p;
+  assert_int_equal(trc_program_map(&p, prog), 0);
+  long added = rss_file_kib() - before;
+  /* All of it resident would be len / 1024 KiB. */
+  assert_true(added * 1024 < len / 8);
+
+  fold_t want = {0xcbf29ce484222325ull, 0};
+  trc_prepare_opts_t o = {fold_sink, &want, 1};
+  assert_int_equal(trc_prepare(f->path, &o, &st), 0);
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (uint64_t i = 0; i < p.n_ops; i++) h = fold_op(h, &p.ops[i]);
+  assert_int_equal(p.n_ops, want.n);
+  assert_true(h == want.h);
+  trc_program_release(&p);
+
+  const long at[] = {600, len / 3, len / 2 + 4097, len - 3};
+  for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+    flip_byte(prog, at[i]);
+    assert_int_equal(trc_program_map(&p, prog), HK_E_CORRUPT);
+    flip_byte(prog, at[i]); /* back as it was: accepted again */
+    assert_int_equal(trc_program_map(&p, prog), 0);
+    trc_program_release(&p);
+  }
+}
+
 static void test_damaged(void **state) {
   fixture_t *f = *state;
   trc_gen_opts_t g = {1, 1.0};
@@ -316,6 +403,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_slots_lifo_and_calloc, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_callers, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_program, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_program_window, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_damaged, fixture_setup, fixture_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
