@@ -357,7 +357,8 @@ static const col_t fid_cols[] = {
 
 static const col_t fsum_cols[] = {
     {"trace", C_TEXT},        {"back ends", C_INT},
-    {"Kendall's tau", C_TEXT}, {"delta error", C_TEXT},
+    {"Kendall's tau", C_TEXT}, {"tau-b (live ties)", C_TEXT},
+    {"separated pairs", C_INT}, {"delta error", C_TEXT},
 };
 
 /* Printed only when the database has live runs; after the tables. */
@@ -378,6 +379,8 @@ static int fidelity_section(sqlite3 *db, ana_format_t fmt, FILE *out,
       " FROM fidelity",
       "SELECT trace, backends,"
       " CASE WHEN kendall_tau IS NOT NULL THEN printf('%.2f', kendall_tau) END,"
+      " CASE WHEN kendall_tau_b IS NOT NULL"
+      "  THEN printf('%.2f', kendall_tau_b) END, live_separated_pairs,"
       " CASE WHEN delta_error IS NOT NULL"
       "  THEN printf('%.0f%%', 100 * delta_error) END FROM fidelity_summary"};
   const col_t *cols[2] = {fid_cols, fsum_cols};

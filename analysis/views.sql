@@ -828,46 +828,76 @@ SELECT t.name AS trace, j.backend, j.policy, j.live_runs, j.live_wall_s,
 FROM j JOIN traces t ON t.trace_id = j.trace_id
 ORDER BY t.name, j.trace_id, live_rank, j.backend, j.policy;
 
--- Each back end's difference to mimalloc, live and replayed (ratios of the
--- medians minus one), and the error of the replayed difference relative to
--- the live one. significant: the live CIs of the back end and mimalloc do
--- not overlap (only those count in fidelity_summary.delta_error).
+-- Each back end's difference to mimalloc, live and replayed, and the error
+-- of the replayed difference relative to the live one. The differences are
+-- absolute times (seconds), not ratios: a live run's wall time includes
+-- the program's own work, which replay leaves out, so the same allocator
+-- difference is a far larger ratio of the replay loop than of the live run
+-- (a 0.2 s difference is +20% of a 1 s program and +200% of a 0.1 s
+-- replay); if the allocator is all that differs, the seconds agree. The
+-- ratios (median over mimalloc's, minus one) stay beside them for reading.
+-- significant: the live CIs of the back end and mimalloc do not overlap
+-- (only those count in fidelity_summary.delta_error).
 CREATE VIEW IF NOT EXISTS fidelity_delta AS
 WITH f AS (SELECT * FROM fidelity),
 mi AS (SELECT * FROM f WHERE backend = 'mimalloc' AND policy IS NULL)
 SELECT f.trace, f.backend, f.policy,
-       f.live_wall_s / mi.live_wall_s - 1.0 AS live_delta,
-       f.replay_ns / mi.replay_ns - 1.0 AS replay_delta,
-       ABS((f.replay_ns / mi.replay_ns) - (f.live_wall_s / mi.live_wall_s)) /
-         NULLIF(ABS(f.live_wall_s / mi.live_wall_s - 1.0), 0) AS delta_error,
+       f.live_wall_s - mi.live_wall_s AS live_delta_s,
+       (f.replay_ns - mi.replay_ns) / 1e9 AS replay_delta_s,
+       ABS((f.replay_ns - mi.replay_ns) / 1e9 -
+           (f.live_wall_s - mi.live_wall_s)) /
+         NULLIF(ABS(f.live_wall_s - mi.live_wall_s), 0) AS delta_error,
+       f.live_wall_s / mi.live_wall_s - 1.0 AS live_ratio,
+       f.replay_ns / mi.replay_ns - 1.0 AS replay_ratio,
        (f.live_ci_lo > mi.live_ci_hi OR f.live_ci_hi < mi.live_ci_lo)
          AS significant,
        f.trace_id
 FROM f JOIN mi ON mi.trace_id = f.trace_id
 WHERE NOT (f.backend = 'mimalloc' AND f.policy IS NULL);
 
--- Per trace: how many back ends have both sides, Kendall's tau-a between
+-- Per trace: how many back ends have both sides; Kendall's tau-a between
 -- the live and the replay orders ((concordant - discordant pairs) / all
--- pairs; ties count as neither; NULL below 2 back ends), and delta_error:
--- the mean of fidelity_delta.delta_error over the significant back ends
--- (NULL when none is, or the trace has no mimalloc on both sides).
+-- pairs; ties count as neither; NULL below 2 back ends); beside it the
+-- same orders with the live side's noise admitted: a pair whose live 95%
+-- CIs overlap is a live tie (the live runs do not separate it), a pair
+-- with equal replay medians a replay tie, and
+--   kendall_tau_b = (C - D) / sqrt((n0 - n1) (n0 - n2)),
+-- C and D the pairs ordered alike and oppositely among those tied on
+-- neither side, n0 all pairs, n1 live ties, n2 replay ties (NULL when
+-- every pair is a tie on one side); live_separated_pairs = n0 - n1, and
+-- somers_d = (C - D) / (n0 - n1): of the pairs the live runs separate,
+-- the share replay orders as live minus the share it orders the other way
+-- (1: replay gets every separated pair right). delta_error: the mean of
+-- fidelity_delta.delta_error over the significant back ends (NULL when
+-- none is, or the trace has no mimalloc on both sides).
 CREATE VIEW IF NOT EXISTS fidelity_summary AS
 WITH f AS (SELECT * FROM fidelity),
-pairs AS (
+pp AS (
   SELECT a.trace_id,
-         SUM(CASE WHEN (a.live_wall_s - b.live_wall_s) * (a.replay_ns - b.replay_ns) > 0 THEN 1
-                  WHEN (a.live_wall_s - b.live_wall_s) * (a.replay_ns - b.replay_ns) < 0 THEN -1
-                  ELSE 0 END) AS s,
-         COUNT(*) AS np
+         (a.live_wall_s - b.live_wall_s) * (a.replay_ns - b.replay_ns) AS prod,
+         (a.live_ci_lo <= b.live_ci_hi AND b.live_ci_lo <= a.live_ci_hi)
+           AS live_tie,
+         (a.replay_ns = b.replay_ns) AS replay_tie
   FROM f a JOIN f b ON a.trace_id = b.trace_id
    AND (a.backend || '/' || COALESCE(a.policy, '')) <
-       (b.backend || '/' || COALESCE(b.policy, ''))
-  GROUP BY a.trace_id),
+       (b.backend || '/' || COALESCE(b.policy, ''))),
+pairs AS (
+  SELECT trace_id,
+         SUM(CASE WHEN prod > 0 THEN 1 WHEN prod < 0 THEN -1 ELSE 0 END) AS s,
+         SUM(CASE WHEN live_tie OR replay_tie THEN 0
+                  WHEN prod > 0 THEN 1 WHEN prod < 0 THEN -1 ELSE 0 END) AS sb,
+         COUNT(*) AS np, SUM(live_tie) AS n1, SUM(replay_tie) AS n2
+  FROM pp GROUP BY trace_id),
 n AS (SELECT trace_id, MIN(trace) AS trace, COUNT(*) AS backends
       FROM f GROUP BY trace_id),
 d AS (SELECT trace_id, AVG(delta_error) AS delta_error FROM fidelity_delta
       WHERE significant GROUP BY trace_id)
 SELECT n.trace, n.backends, CAST(p.s AS REAL) / p.np AS kendall_tau,
+       CASE WHEN p.np > p.n1 AND p.np > p.n2 THEN
+         p.sb / sqrt(CAST(p.np - p.n1 AS REAL) * (p.np - p.n2)) END
+         AS kendall_tau_b,
+       COALESCE(p.np - p.n1, 0) AS live_separated_pairs,
+       CAST(p.sb AS REAL) / NULLIF(p.np - p.n1, 0) AS somers_d,
        d.delta_error, n.trace_id
 FROM n LEFT JOIN pairs p ON p.trace_id = n.trace_id
 LEFT JOIN d ON d.trace_id = n.trace_id

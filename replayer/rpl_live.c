@@ -280,19 +280,28 @@ int rpl_db_fidelity_print(rpl_db_t *db, int64_t trace_id, FILE *f) {
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) return HK_E_SQLITE;
   if (sqlite3_prepare_v2(s,
-                         "SELECT backends, kendall_tau, delta_error FROM "
+                         "SELECT backends, kendall_tau, delta_error, "
+                         "kendall_tau_b, live_separated_pairs, somers_d FROM "
                          "fidelity_summary WHERE trace_id = ?",
                          -1, &st, NULL) != SQLITE_OK)
     return HK_E_SQLITE;
   sqlite3_bind_int64(st, 1, trace_id);
   if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     char tau[32] = "n/a", de[64] = "n/a (no significant live difference)";
+    char taub[32] = "n/a", sd[32] = "n/a";
     if (sqlite3_column_type(st, 1) != SQLITE_NULL)
       snprintf(tau, sizeof tau, "%.2f", sqlite3_column_double(st, 1));
     if (sqlite3_column_type(st, 2) != SQLITE_NULL)
       snprintf(de, sizeof de, "%.0f%%", 100 * sqlite3_column_double(st, 2));
-    fprintf(f, "%d back ends: Kendall's tau %s, delta_error %s\n",
-            sqlite3_column_int(st, 0), tau, de);
+    if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+      snprintf(taub, sizeof taub, "%.2f", sqlite3_column_double(st, 3));
+    if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+      snprintf(sd, sizeof sd, "%.2f", sqlite3_column_double(st, 5));
+    fprintf(f,
+            "%d back ends: Kendall's tau %s; live runs separate %d pairs: "
+            "tau-b %s, Somers' d %s; delta_error %s\n",
+            sqlite3_column_int(st, 0), tau, sqlite3_column_int(st, 4), taub,
+            sd, de);
     rc = SQLITE_DONE;
   }
   sqlite3_finalize(st);

@@ -48,11 +48,12 @@ check "fidelity CI brackets the median" \
   "$(q "$D" "SELECT COUNT(*) FROM fidelity WHERE live_ci_lo <= live_wall_s AND live_wall_s <= live_ci_hi AND replay_ci_lo <= replay_ns AND replay_ns <= replay_ci_hi")" $NB
 check "summary row" "$(q "$D" "SELECT backends || ':' || (kendall_tau BETWEEN -1 AND 1) FROM fidelity_summary")" "$NB:1"
 grep -q "Kendall's tau" "$T/out" || bad "validate prints the summary"
+grep -q "live runs separate [0-9]* pairs: tau-b " "$T/out" || bad "validate prints tau-b: $(cat "$T/out")"
 for c in trace backend policy live_runs live_wall_s live_ci_lo live_ci_hi \
   replay_runs replay_ns replay_ci_lo replay_ci_hi live_rank replay_rank; do
   [ "$(q "$D" "SELECT COUNT(*) FROM pragma_table_info('fidelity') WHERE name='$c'")" = 1 ] || bad "fidelity has no column $c"
 done
-for c in trace backends kendall_tau delta_error; do
+for c in trace backends kendall_tau kendall_tau_b live_separated_pairs somers_d delta_error; do
   [ "$(q "$D" "SELECT COUNT(*) FROM pragma_table_info('fidelity_summary') WHERE name='$c'")" = 1 ] || bad "fidelity_summary has no column $c"
 done
 ok "view columns checked"
@@ -62,11 +63,16 @@ check "report: fidelity rows and summary" "$(grep -c "^| keep.hkt | " "$T/rep")"
 grep -q "^### Fidelity summary" "$T/rep" || bad "report: no fidelity summary"
 
 # The views on known numbers: live glibc 2.0 s, mimalloc 1.0, jemalloc
-# 1.5, tcmalloc 1.01 (4 runs each, spread +-1%); replays 300, 100, 160,
-# 90 ms. Live order mi < tc < je < glibc; replay tc < mi < je < glibc: one
-# discordant pair of 6, tau = (5 - 1) / 6. delta_error over the back ends
-# whose CI does not overlap mimalloc's (glibc, jemalloc; not tcmalloc):
-# glibc |2.0 - 1.0| / 1.0 = 1.0, jemalloc |0.6 - 0.5| / 0.5 = 0.2, mean 0.6.
+# 1.5, tcmalloc 1.01 (4 runs each, spread +-1%: the 95% CI of 4 runs is
+# [min, max]); replays 1100, 100, 700, 90 ms. Live order mi < tc < je <
+# glibc; replay tc < mi < je < glibc: one discordant pair of 6, tau =
+# (5 - 1) / 6. The live CIs of mimalloc and tcmalloc overlap: that pair is
+# a live tie, the other 5 are separated and concordant: tau-b =
+# 5 / sqrt(5 * 6) = 0.9129, Somers' d = 5 / 5. delta_error (absolute
+# differences, seconds) over the back ends whose CI does not overlap
+# mimalloc's (glibc, jemalloc; not tcmalloc): glibc replay 1.0 s against
+# live 1.0 s: 0; jemalloc 0.6 s against 0.5 s: 0.2; mean 0.1. (As ratios,
+# glibc 11x against 2x and jemalloc 7x against 1.5x, it would be 10.)
 K="$T/k.db"
 "$H" replay "$T/m.hkt" --db "$K" --backend null --quiet --per-op none >/dev/null 2>&1
 q "$K" "DELETE FROM runs;
@@ -75,21 +81,40 @@ WITH b(name, live, rep) AS (VALUES ('glibc', 2.0, 300e6), ('mimalloc', 1.0, 100e
 k(i, f) AS (VALUES (0, 0.99), (1, 1.0), (2, 1.0), (3, 1.01))
 INSERT INTO live_runs(trace_id, backend, repeat, command, status, wall_ns, started_at)
 SELECT 1, name, i, 'x', 'done', CAST(live * f * 1e9 AS INTEGER), 'now' FROM b, k;
-WITH b(name, rep) AS (VALUES ('glibc', 300e6), ('mimalloc', 100e6),
-  ('jemalloc', 160e6), ('tcmalloc', 90e6)),
+WITH b(name, rep) AS (VALUES ('glibc', 1100e6), ('mimalloc', 100e6),
+  ('jemalloc', 700e6), ('tcmalloc', 90e6)),
 k(i, f) AS (VALUES (0, 0.99), (1, 1.0), (2, 1.0), (3, 1.01))
 INSERT INTO runs(trace_id, backend, seed, repeat, touch, per_op, status, started_at, total_ns)
 SELECT 1, name, 1, i, 'none', 'none', 'done', 'now', CAST(rep * f AS INTEGER) FROM b, k;
 INSERT INTO live_runs(trace_id, backend, repeat, command, status, error, started_at)
 VALUES (1, 'glibc', 9, 'x', 'failed', 'exited with status 1', 'now');"
 check "known medians" "$(q "$K" "SELECT group_concat(backend || '=' || round(live_wall_s, 3) || '/' || round(replay_ns / 1e6), ' ') FROM fidelity")" \
-  "mimalloc=1.0/100.0 tcmalloc=1.01/90.0 jemalloc=1.5/160.0 glibc=2.0/300.0"
+  "mimalloc=1.0/100.0 tcmalloc=1.01/90.0 jemalloc=1.5/700.0 glibc=2.0/1100.0"
 check "failed live runs left out" "$(q "$K" "SELECT live_runs FROM fidelity WHERE backend='glibc'")" 4
 check "known ranks" "$(q "$K" "SELECT group_concat(live_rank || replay_rank, ' ') FROM fidelity")" "12 21 33 44"
 check "known tau" "$(q "$K" "SELECT round(kendall_tau, 4) FROM fidelity_summary")" 0.6667
+check "known tau-b, separated pairs, Somers' d" \
+  "$(q "$K" "SELECT round(kendall_tau_b, 4) || ' ' || live_separated_pairs || ' ' || round(somers_d, 4) FROM fidelity_summary")" "0.9129 5 1.0"
 check "significance" "$(q "$K" "SELECT group_concat(backend || '=' || significant, ' ') FROM (SELECT * FROM fidelity_delta ORDER BY backend)")" \
   "glibc=1 jemalloc=1 tcmalloc=0"
-check "known delta_error" "$(q "$K" "SELECT round(delta_error, 4) FROM fidelity_summary")" 0.6
+check "differences in seconds and as ratios" \
+  "$(q "$K" "SELECT group_concat(backend || '=' || round(live_delta_s, 2) || '/' || round(replay_delta_s, 2) || '/' || round(live_ratio, 2) || '/' || round(replay_ratio, 2), ' ') FROM (SELECT * FROM fidelity_delta ORDER BY backend)")" \
+  "glibc=1.0/1.0/1.0/10.0 jemalloc=0.5/0.6/0.5/6.0 tcmalloc=0.01/-0.01/0.01/-0.1"
+check "known delta_error" "$(q "$K" "SELECT round(delta_error, 4) FROM fidelity_summary")" 0.1
+# jemalloc replayed slower than glibc: the separated pair (jemalloc, glibc)
+# is now discordant. tau = (4 - 2) / 6; tau-b = (4 - 1) / sqrt(30) =
+# 0.5477; Somers' d = 3 / 5; jemalloc's error |1.1 - 0.5| / 0.5 = 1.2,
+# mean (0 + 1.2) / 2.
+q "$K" "UPDATE runs SET total_ns = total_ns * 12 / 7 WHERE backend = 'jemalloc'"
+check "discordant separated pair: tau, tau-b, pairs, Somers' d, delta_error" \
+  "$(q "$K" "SELECT round(kendall_tau, 4) || ' ' || round(kendall_tau_b, 4) || ' ' || live_separated_pairs || ' ' || round(somers_d, 4) || ' ' || round(delta_error, 4) FROM fidelity_summary")" \
+  "0.3333 0.5477 5 0.6 0.6"
+# Every live CI overlapping: no separated pair, tau-b and Somers' d NULL,
+# tau-a still the coin toss it is.
+q "$K" "UPDATE live_runs SET wall_ns = 1000000000 + repeat WHERE status = 'done'"
+check "no separated pair" \
+  "$(q "$K" "SELECT live_separated_pairs || ':' || COALESCE(kendall_tau_b, 'null') || ':' || COALESCE(somers_d, 'null') || ':' || COALESCE(delta_error, 'null') FROM fidelity_summary")" \
+  "0:null:null:null"
 
 # Bad cases.
 N=$(q "$D" "SELECT COUNT(*) FROM live_runs")
