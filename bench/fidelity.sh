@@ -1,10 +1,13 @@
 #!/bin/sh
 # bench/fidelity.sh [OUTDIR]: does replay predict live runs? For each of a
-# set of allocation-heavy public programs from Debian (python3, sqlite3,
-# perl, gcc's cc1 on 1500 generated functions, xz -T2 and zstd -T2, and a
-# threaded key-value server on 127.0.0.1 (bench/fidelity_server.c, 4
-# workers, 100,000 requests from its own client, which runs unrecorded
-# beside every live and recorded run), runs
+# set of allocation-heavy public programs from Debian: python3 (JSON),
+# sqlite3, perl (hashes and sort), perl with 2 ithreads (perl-thr), python3
+# with 2 producer and 2 consumer threads handing records over a queue, so
+# every record is freed by a thread other than the one that made it
+# (py-queue), a threaded key-value server on 127.0.0.1
+# (bench/fidelity_server.c, 4 workers, 100,000 requests from its own
+# client, which runs unrecorded beside every live and recorded run), and
+# on request gcc's cc1 on 1500 generated functions (slow live), runs
 # `hksim validate` (records once, replays, runs live REPEAT rounds
 # interleaved across BACKENDS) and prints the fidelity table and Kendall's
 # tau per program, then the average tau and delta_error per replay
@@ -20,8 +23,10 @@ H=${HKSIM:-$HERE/build/bin/hksim}
 OUT=${1:-$(mktemp -d /tmp/hksim-fidelity.XXXXXX)}
 REPEAT=${REPEAT:-3}
 BACKENDS=${BACKENDS:-glibc,mimalloc,jemalloc,tcmalloc}
-PROGRAMS=${PROGRAMS:-python3 sqlite3 perl cc1 xz-T2 zstd-T2 server-4w}
-CONFIGS=${CONFIGS:-"--touch pages --per-op none;--touch none --per-op none;--threads recorded --touch pages --per-op none;--gaps 256K --touch pages --per-op none;--threads recorded --gaps 256K --touch pages --per-op none"}
+# xz -T2 and zstd -T2 (the multi-threaded programs of the first two rounds)
+# make about 300 allocations: the allocator does not matter to them live.
+PROGRAMS=${PROGRAMS:-python3 sqlite3 perl perl-thr py-queue server-4w}
+CONFIGS=${CONFIGS:-"--touch pages --per-op none;--threads recorded --touch pages --per-op none;--gaps 256K --touch pages --per-op none;--threads recorded --gaps 256K --touch pages --per-op none"}
 SRV=${SRV:-$(dirname "$H")/../bench/fidelity_server}
 # Below the ephemeral range (32768-60999), which the client's own sockets use.
 PORT=${PORT:-$((20000 + $$ % 10000))}
@@ -57,6 +62,45 @@ for my $i (1 .. 300000) { $h{"k$i"} = [$i, "v" x ($i % 40)]; push @a, "s$i" x 3;
 for my $i (1 .. 300000) { delete $h{"k$i"} if $i % 3 == 0; }
 my $s = join(",", sort @a[0 .. 50000]); print length($s), " ", scalar(keys %h), "\n";
 PL
+# perl-thr: the same kind of work in 2 ithreads (each an interpreter of
+# its own, allocating through the one malloc).
+cat >"$D/thr.pl" <<'PL'
+use threads;
+sub work { my ($k) = @_; my %h; my @a;
+  for my $i (1 .. 120000) { $h{"k$k.$i"} = [$i, "v" x ($i % 40)]; push @a, "s$i" x 3; }
+  for my $i (1 .. 120000) { delete $h{"k$k.$i"} if $i % 3 == 0; }
+  my $s = join(",", sort @a[0 .. 30000]); return length($s) + scalar(keys %h); }
+my @t = map { threads->create(\&work, $_) } 1 .. 2;
+my $t = 0; $t += $_->join() for @t; print "$t\n";
+PL
+# py-queue: records made by 2 producer threads, indexed and dropped by 2
+# consumer threads (every record freed on another thread than made it).
+cat >"$D/handoff.py" <<'PY'
+import threading, queue, sys
+N = int(sys.argv[1])
+q = queue.Queue(maxsize=256)
+def produce(k):
+    for i in range(N):
+        q.put({"id": i, "k": k, "name": "item-%d-%d" % (k, i),
+               "tags": [str(j) for j in range(i % 8)], "v": (i * 1.5, str(i))})
+    q.put(None)
+def consume(out):
+    idx = {}
+    while True:
+        r = q.get()
+        if r is None:
+            break
+        idx[r["name"]] = (r["tags"], r["v"])
+        if len(idx) > 5000:
+            idx = {k: v for k, v in list(idx.items())[2500:]}
+    out.append(len(idx))
+out = []
+ts = [threading.Thread(target=produce, args=(k,)) for k in range(2)] + \
+     [threading.Thread(target=consume, args=(out,)) for _ in range(2)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(sum(out))
+PY
 CC1=$(ls /usr/lib/gcc/x86_64-linux-gnu/*/cc1 2>/dev/null | tail -1)
 
 # name|stdin|command
@@ -66,8 +110,8 @@ python3||/usr/bin/python3 $HERE/tests/recorder/workloads/json_work.py 30000
 sqlite3|$HERE/tests/recorder/workloads/sqlite.sql|/usr/bin/sqlite3 -cmd .parameter\\ set\\ @n\\ 40000 :memory:
 perl||/usr/bin/perl $D/work.pl
 cc1||$CC1 -quiet -O2 $D/cc1.i -o /dev/null
-xz-T2||/usr/bin/xz -T2 -3 --block-size=1MiB -c $D/text
-zstd-T2||/usr/bin/zstd -T2 -B1MiB -12 -c $D/text
+perl-thr||/usr/bin/perl $D/thr.pl
+py-queue||/usr/bin/python3 $D/handoff.py 25000
 server-4w||$SRV serve $PORT 4 100000
 EOP
 }
@@ -133,35 +177,47 @@ echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
   echo
   echo "## replay $flags"
   echo
-  echo "| program | back end | live s [95% CI] | replay ms [95% CI] | live rank | replay rank |"
-  echo "|---|---|---|---|---:|---:|"
+  echo "| program | back end | live s [95% CI] | replay ms [95% CI] | live rank | replay rank | live - mimalloc s | replay - mimalloc s | outside live CI |"
+  echo "|---|---|---|---|---:|---:|---:|---:|---|"
   for name in $PROGRAMS; do
     [ -s "$OUT/$name.c$i.db" ] || continue
-    sqlite3 -separator ' | ' "$OUT/$name.c$i.db" "SELECT '| $name', backend,
-      printf('%.3f [%.3f, %.3f]', live_wall_s, live_ci_lo, live_ci_hi),
-      printf('%.1f [%.1f, %.1f]', replay_ns/1e6, replay_ci_lo/1e6, replay_ci_hi/1e6),
-      live_rank, replay_rank || ' |' FROM fidelity"
+    sqlite3 -separator ' | ' "$OUT/$name.c$i.db" "SELECT '| $name', f.backend,
+      printf('%.3f [%.3f, %.3f]', f.live_wall_s, f.live_ci_lo, f.live_ci_hi),
+      printf('%.1f [%.1f, %.1f]', f.replay_ns/1e6, f.replay_ci_lo/1e6, f.replay_ci_hi/1e6),
+      f.live_rank, f.replay_rank,
+      CASE WHEN d.live_delta_s IS NULL THEN '' ELSE printf('%+.3f', d.live_delta_s) END,
+      CASE WHEN d.replay_delta_s IS NULL THEN '' ELSE printf('%+.3f', d.replay_delta_s) END,
+      CASE d.significant WHEN 1 THEN 'yes' WHEN 0 THEN 'no' ELSE '' END || ' |'
+      FROM fidelity f LEFT JOIN fidelity_delta d ON d.trace_id = f.trace_id
+       AND d.backend = f.backend AND d.policy IS f.policy
+      ORDER BY f.live_rank, f.backend"
   done
   echo
-  echo "| program | back ends | Kendall's tau | delta_error (significant back ends) |"
-  echo "|---|---:|---:|---:|"
+  echo "| program | back ends | Kendall's tau | tau-b (live ties) | pairs live separates | Somers' d | delta_error (significant back ends) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
   for name in $PROGRAMS; do
     [ -s "$OUT/$name.c$i.db" ] || continue
     sqlite3 -separator ' | ' "$OUT/$name.c$i.db" "SELECT '| $name', backends,
       printf('%.2f', kendall_tau),
+      CASE WHEN kendall_tau_b IS NULL THEN 'n/a' ELSE printf('%.2f', kendall_tau_b) END,
+      live_separated_pairs,
+      CASE WHEN somers_d IS NULL THEN 'n/a' ELSE printf('%.2f', somers_d) END,
       CASE WHEN delta_error IS NULL THEN 'n/a (no significant live difference)'
            ELSE printf('%.0f%%', 100 * delta_error) END || ' |'
       FROM fidelity_summary"
   done
-  # Average over programs: attach each database in turn.
-  tau=0 n=0 de=0 nd=0
+  # Averages over programs (tau-b and Somers' d over the programs where
+  # live runs separate at least one pair).
+  tau=0 n=0 de=0 nd=0 tb=0 nb=0 sd=0
   for name in $PROGRAMS; do
     [ -s "$OUT/$name.c$i.db" ] || continue
-    set -- $(sqlite3 -separator ' ' "$OUT/$name.c$i.db" "SELECT COALESCE(kendall_tau, 'x'), COALESCE(delta_error, 'x') FROM fidelity_summary")
+    set -- $(sqlite3 -separator ' ' "$OUT/$name.c$i.db" "SELECT COALESCE(kendall_tau, 'x'), COALESCE(delta_error, 'x'), COALESCE(kendall_tau_b, 'x'), COALESCE(somers_d, 'x') FROM fidelity_summary")
     [ "${1:-x}" != x ] && tau=$(echo "$tau + $1" | bc -l) && n=$((n + 1))
     [ "${2:-x}" != x ] && de=$(echo "$de + $2" | bc -l) && nd=$((nd + 1))
+    [ "${3:-x}" != x ] && tb=$(echo "$tb + $3" | bc -l) && sd=$(echo "$sd + $4" | bc -l) && nb=$((nb + 1))
   done
   [ $n -gt 0 ] && printf '\naverage Kendall tau %.2f over %d programs' "$(echo "$tau / $n" | bc -l)" $n
+  [ $nb -gt 0 ] && printf '; average tau-b %.2f, Somers d %.2f over %d programs with separated pairs' "$(echo "$tb / $nb" | bc -l)" "$(echo "$sd / $nb" | bc -l)" $nb
   [ $nd -gt 0 ] && printf '; mean delta_error %.0f%% over %d programs' "$(echo "100 * $de / $nd" | bc -l)" $nd
   echo
 done
