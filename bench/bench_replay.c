@@ -4,13 +4,16 @@
  * storage (hksim replay into a fresh database; target >= 2 M ops/s) and the
  * SQLite per-op row rate alone; (3) ns per op of every back end on the json,
  * mir, vm and mixed scenarios side by side, with ratios against mimalloc,
- * and (4) the same on recorded programs given as extra arguments.
+ * and (4) the same on recorded programs given as extra arguments. (2b)
+ * prices the fresh process every run starts in (rpl_child.c): runs of a
+ * tiny trace re-executed against forked only, interleaved.
  * Not a test: prints numbers, gates nothing.
  * usage: bench_replay [OPS_PER_SCENARIO (default 2000000)] [RECORDED.hkt...]
  * e.g. after `hksim record -o /tmp/py.hkt -- /usr/bin/python3 script.py`:
  *      bench_replay 1000000 /tmp/py.*.hkt */
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -100,6 +103,75 @@ static void backend_row(const char *name, const trc_program_t *p,
     printf(" %22s", cell);
   }
   printf("   (%llu ops%s)\n", (unsigned long long)p->n_ops, note);
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* (2b) What the fresh child of every run costs: rounds x (N runs of a
+ * 2-op trace re-executed, N runs forked only: HKSIM_REPLAY_INPROCESS=1),
+ * alternating, the per-run wall time of the session and the children's
+ * CPU time (RUSAGE_CHILDREN), median and range over the rounds. */
+static void fresh_child_cost(const char *db) {
+  enum { ROUNDS = 7, RUNS = 10 };
+  char tr[300];
+  snprintf(tr, sizeof tr, "%s/tiny.hkt", dir);
+  trc_gen_opts_t g = {.seed = 1, .scale = 0.01};
+  if (trc_gen("json", tr, &g)) return;
+  const char *trs[] = {tr}, *be[] = {"null"}, *pol[] = {"static"};
+  rpl_opts_t o = {.traces = trs, .n_traces = 1, .db_path = db,
+                  .backends = be, .n_backends = 1, .policies = pol,
+                  .n_policies = 1, .seed = 1, .touch = RPL_TOUCH_NONE,
+                  .sample_every = 0, .repeat = RUNS, .progress = 0};
+  double wall[2][ROUNDS], cpu[2][ROUNDS];
+  int saved = dup(1), devnull = open("/dev/null", O_WRONLY);
+  fflush(stdout);
+  dup2(devnull, 1);
+  rpl_report_t rep;
+  rpl_replay(&o, &rep); /* the trace stored, caches warm */
+  for (int r = 0; r < ROUNDS; r++)
+    for (int m = 0; m < 2; m++) {
+      if (m) setenv("HKSIM_REPLAY_INPROCESS", "1", 1);
+      else unsetenv("HKSIM_REPLAY_INPROCESS");
+      struct rusage u0, u1;
+      getrusage(RUSAGE_CHILDREN, &u0);
+      uint64_t t0 = hk_now_ns();
+      rpl_replay(&o, &rep);
+      wall[m][r] = (double)(hk_now_ns() - t0) / 1e6 / RUNS;
+      getrusage(RUSAGE_CHILDREN, &u1);
+      double c0 = (double)(u0.ru_utime.tv_sec + u0.ru_stime.tv_sec) * 1e3 +
+                  (double)(u0.ru_utime.tv_usec + u0.ru_stime.tv_usec) / 1e3;
+      double c1 = (double)(u1.ru_utime.tv_sec + u1.ru_stime.tv_sec) * 1e3 +
+                  (double)(u1.ru_utime.tv_usec + u1.ru_stime.tv_usec) / 1e3;
+      cpu[m][r] = (c1 - c0) / RUNS;
+    }
+  unsetenv("HKSIM_REPLAY_INPROCESS");
+  fflush(stdout);
+  dup2(saved, 1);
+  close(devnull);
+  close(saved);
+  unlink(tr);
+  double load = -1;
+  if (getloadavg(&load, 1) != 1) load = -1;
+  printf("2b. a fresh process per run (re-executed child) against forked "
+         "only, %d rounds x %d runs of a 2-op trace, interleaved; ms per "
+         "run, median [min..max], load %.1f\n",
+         ROUNDS, RUNS, load);
+  static const char *const what[] = {"re-executed", "forked only"};
+  double med[2][2];
+  for (int m = 0; m < 2; m++) {
+    qsort(wall[m], ROUNDS, sizeof(double), cmp_d);
+    qsort(cpu[m], ROUNDS, sizeof(double), cmp_d);
+    med[m][0] = wall[m][ROUNDS / 2];
+    med[m][1] = cpu[m][ROUNDS / 2];
+    printf("   %-12s wall %7.2f [%.2f..%.2f]   child CPU %6.2f [%.2f..%.2f]\n",
+           what[m], med[m][0], wall[m][0], wall[m][ROUNDS - 1], med[m][1],
+           cpu[m][0], cpu[m][ROUNDS - 1]);
+  }
+  printf("   the exec adds %.2f ms wall and %.2f ms of child CPU per run "
+         "(medians)\n\n", med[0][0] - med[1][0], med[0][1] - med[1][1]);
 }
 
 static void reexec_for_jemalloc(char **argv) {
@@ -205,6 +277,7 @@ int main(int argc, char **argv) {
     rpl_db_free(d);
   }
   printf("   target: >= 2 M ops/s end to end\n\n");
+  fresh_child_cost(db);
 
   /* (3) back ends side by side */
   static const char *const bes[] = {"mimalloc", "hakmem", "glibc",

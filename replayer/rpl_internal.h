@@ -138,6 +138,20 @@ const char *rpl_db_host(const rpl_db_t *db);
  * shuffle (the same seed and r give the same order). */
 void rpl_repeat_order(uint64_t seed, uint32_t r, uint32_t *idx, size_t n);
 
+/* ---- rpl_child.c: each run's child as a fresh process ---------------- */
+
+/* In the child just forked for a run: re-executes this program
+ * (/proc/self/exe) as the run's replay child, handing it prog (mapped
+ * from prog_fd, which must be the same open file), cfg (names and numbers;
+ * cfg->progress becomes the MAP_SHARED page of progress_fd, -1 none) and
+ * res_fd for the result, so that the replay starts from a fresh glibc, not
+ * from the session's heap and mmap threshold. A constructor in rpl_child.c
+ * takes the re-executed process over before main, in any program linking
+ * the replayer. Returns only on failure (-errno, HK_E_*), with the fds as
+ * they were: the caller may then replay in this process. */
+int rpl_child_exec(const rpl_exec_cfg_t *cfg, const trc_program_t *prog,
+                   int prog_fd, int res_fd, int progress_fd);
+
 /* ---- rpl_result.c: passing a result from the child to the parent ------ */
 
 /* Writes res to fd (the child's side). */

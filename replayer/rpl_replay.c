@@ -2,7 +2,8 @@
  * database, prepares each trace once into a temporary .hkp and stores it,
  * then forks one child per (trace, back end, policy, repeat), repeats
  * interleaved (every configuration once, in a seeded order, before the
- * next repeat) and numbered on from those already stored: the child replays
+ * next repeat) and numbered on from those already stored: the child
+ * re-executes this program as a fresh process (rpl_child.c), replays
  * (rpl_exec) and writes its result to a file; the parent alone writes
  * SQLite, so a child that crashes leaves a failed run and nothing else. */
 #include <errno.h>
@@ -32,6 +33,11 @@ typedef struct session {
   char tmp[256];
   char cache[256];           /* "" when prepared programs are not cached */
   volatile uint64_t *progress; /* shared with the children */
+  int progress_fd;             /* its memfd (crosses the exec), -1 none */
+  /* HKSIM_REPLAY_INPROCESS=1: the forked child replays without
+   * re-executing, inheriting the session's glibc state (the harness
+   * before issue 11's fix; kept to measure what the exec costs). */
+  int inprocess;
   int show;                    /* progress bar on stderr */
   uint64_t runs_total, runs_started;
   uint64_t t_start;
@@ -202,8 +208,8 @@ static void print_run(const char *trace, const char *label, int64_t run_id,
   fflush(stdout);
 }
 
-static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
-                   int64_t trace_id, const char *warning, const rpl_backend_t *be,
+static int one_run(session_t *S, const trc_program_t *prog, int prog_fd,
+                   const char *trace, int64_t trace_id, const char *warning, const rpl_backend_t *be,
                    const char *be_name, const char *policy, uint32_t repeat) {
   const rpl_opts_t *o = S->o;
   char label[64];
@@ -297,6 +303,18 @@ static int one_run(session_t *S, const trc_program_t *prog, const char *trace,
     signal(SIGTERM, SIG_DFL);
     rpl_result_t res;
     char why[200];
+    /* A fresh process replays: the recorded program started with a
+     * pristine glibc, and this one's heap and mmap threshold are the
+     * session's (SQLite's frees raise the threshold). Only if the exec
+     * fails does the replay run here, saying so. */
+    if (!S->inprocess) {
+      int xrc = rpl_child_exec(&cfg, prog, prog_fd, fd, S->progress_fd);
+      fprintf(stderr,
+              "hksim: %s: cannot re-execute /proc/self/exe for the run (%s): "
+              "replaying in the forked process, with the session's glibc "
+              "state\n",
+              trace, hk_strerror(xrc));
+    }
     int rc = rpl_mem_enforce(S->mem_limit, why, sizeof why);
     if (rc) {
       memset(&res, 0, sizeof res);
@@ -472,6 +490,7 @@ static int program_for(session_t *S, const char *path, uint64_t hash,
 typedef struct ready {
   trc_program_t prog;
   char prog_path[300];
+  int prog_fd; /* the mapped file, for the runs' children (-1 none) */
   int owned, ok;
   const char *name;
   int64_t trace_id;
@@ -605,12 +624,23 @@ static int prepare_trace(session_t *S, const char *path, size_t index,
   }
   const char *name = strrchr(path, '/');
   t->name = name ? name + 1 : path;
+  /* The children map the program from this fd (the file the parent
+   * checked; a cache entry renamed over meanwhile holds the same bytes).
+   * Without it a child replays in the forked process. */
+  t->prog_fd = open(t->prog_path, O_RDONLY | O_CLOEXEC);
+  struct stat sb;
+  if (t->prog_fd >= 0 &&
+      (fstat(t->prog_fd, &sb) || (size_t)sb.st_size != t->prog.map_len_)) {
+    close(t->prog_fd);
+    t->prog_fd = -1;
+  }
   t->ok = 1;
   return 0;
 }
 
 static void release_trace(ready_t *t) {
   if (!t->ok) return;
+  if (t->prog_fd >= 0) close(t->prog_fd);
   trc_program_release(&t->prog);
   if (t->owned) unlink(t->prog_path);
   t->ok = 0;
@@ -688,7 +718,7 @@ static int run_matrix(session_t *S, ready_t *tr, size_t n_traces) {
       if (!owns(S, c->trace, c->backend, c->policy, r)) continue;
       const rpl_backend_t *be = rpl_backend_find(o->backends[c->backend]);
       ready_t *t = &tr[c->trace];
-      rc = one_run(S, &t->prog, t->name, t->trace_id,
+      rc = one_run(S, &t->prog, t->prog_fd, t->name, t->trace_id,
                    t->warning[0] ? t->warning : NULL, be,
                    o->backends[c->backend],
                    be->takes_policy ? o->policies[c->policy] : NULL,
@@ -894,9 +924,22 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
     rpl_db_free(S.db);
     return rc;
   }
-  S.progress = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  /* The progress word is a memfd page, so that it survives the children's
+   * exec; anonymous shared memory where memfd_create is missing. */
+  S.progress_fd = memfd_create("hksim-progress", MFD_CLOEXEC);
+  if (S.progress_fd >= 0 && ftruncate(S.progress_fd, 4096)) {
+    close(S.progress_fd);
+    S.progress_fd = -1;
+  }
+  S.progress = S.progress_fd >= 0
+                   ? mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+                          S.progress_fd, 0)
+                   : mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  const char *inproc = getenv("HKSIM_REPLAY_INPROCESS");
+  S.inprocess = inproc && strcmp(inproc, "1") == 0;
   if (S.progress == MAP_FAILED) {
+    if (S.progress_fd >= 0) close(S.progress_fd);
     rmdir(S.tmp);
     rpl_db_free(S.db);
     return HK_E_NOMEM;
@@ -906,6 +949,7 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
   S.np_max = o->n_policies ? o->n_policies : 1;
   if (o->shard_count > 1 && (rc = shard_split(&S)) != 0) {
     munmap((void *)S.progress, 4096);
+    if (S.progress_fd >= 0) close(S.progress_fd);
     rmdir(S.tmp);
     rpl_db_free(S.db);
     return rc;
@@ -945,6 +989,7 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
   sigaction(SIGTERM, &old_term, NULL);
   rep->interrupted = interrupted;
   munmap((void *)S.progress, 4096);
+  if (S.progress_fd >= 0) close(S.progress_fd);
   remove_tmp(S.tmp);
   rpl_db_free(S.db);
   free(S.owner);
