@@ -6,7 +6,9 @@
  * load, printed beside it), the peak RSS each adds, the bytes per op of
  * the prepared program and of the stored trace, and the WAL at its
  * largest. Printed beside the goals (store >= 10 M ops/s, <= 8 B/op).
- * Reproduce: build/bench/bench_store [MILLION_OPS=100] [DIR=/tmp]
+ * Then the store again, before (chunks coded on the inserting thread)
+ * and after (coded by worker threads), REPEATS interleaved rounds.
+ * Reproduce: build/bench/bench_store [MILLION_OPS=100] [DIR=/tmp] [REPEATS=3]
  * (100 M ops: about 3.2 GB of program and 0.6 GB of database in DIR, and
  * several minutes; it says how long it took). */
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rpl_internal.h"
@@ -26,6 +29,12 @@ static double cpu_s(void) {
   getrusage(RUSAGE_SELF, &u);
   return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 +
          (double)u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
+}
+
+static double thread_cpu_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (double)t.tv_sec + t.tv_nsec / 1e9;
 }
 
 static long vm_hwm_kib(void) {
@@ -45,7 +54,8 @@ static uint64_t file_bytes(const char *p) {
 
 /* What one phase measured in a child (so that each peak RSS is its own). */
 typedef struct phase {
-  double seconds, cpu; /* wall and CPU (user + sys) time */
+  double seconds, cpu; /* wall and CPU (user + sys, all threads) time */
+  double main_cpu;     /* store: CPU of the inserting thread alone */
   long rss_kib; /* peak RSS the phase added */
   uint64_t wal_bytes, n;
   int rc;
@@ -53,10 +63,23 @@ typedef struct phase {
 
 enum { PH_HASH, PH_PREPARE, PH_MAP, PH_STORE };
 
+/* Chunk coders for the store phase: -1 the default (as many as the CPUs,
+ * at most 4), 0 coded on the inserting thread as before (the A/B). */
+static int store_threads = -1;
+
+static void remove_db(const char *db) {
+  char p[640];
+  unlink(db);
+  snprintf(p, sizeof p, "%s-wal", db);
+  unlink(p);
+  snprintf(p, sizeof p, "%s-shm", db);
+  unlink(p);
+}
+
 static phase_t run_phase(int which, const char *trace, const char *prog,
                          const char *db) {
   int fd[2];
-  phase_t r = {0, 0, -1, 0, 0, -1};
+  phase_t r = {0, 0, 0, -1, 0, 0, -1};
   if (pipe(fd)) return r;
   pid_t pid = fork();
   if (pid == 0) {
@@ -64,7 +87,7 @@ static phase_t run_phase(int which, const char *trace, const char *prog,
     FILE *c = fopen("/proc/self/clear_refs", "w");
     if (c) fputs("5", c), fclose(c);
     long before = vm_hwm_kib();
-    phase_t p = {0, 0, 0, 0, 0, 0};
+    phase_t p = {0, 0, 0, 0, 0, 0, 0};
     double t0 = now_s(), c0 = cpu_s();
     if (which == PH_MAP) { /* what the parent holds once it has the program */
       trc_program_t pr;
@@ -93,12 +116,15 @@ static phase_t run_phase(int which, const char *trace, const char *prog,
         p.n = pr.n_ops;
         p.rc = rpl_db_open(&d, db, why, sizeof why);
         if (!p.rc) {
+          rpl_db_set_store_threads(d, store_threads);
           uint64_t h;
           trc_file_hash(trace, &h);
           t0 = now_s(); /* the store alone */
           c0 = cpu_s();
+          double m0 = thread_cpu_s();
           p.rc = rpl_db_trace(d, trace, h, &pr, &id, why, sizeof why);
           p.cpu = cpu_s() - c0;
+          p.main_cpu = thread_cpu_s() - m0;
           char wal[512];
           snprintf(wal, sizeof wal, "%s-wal", db);
           p.wal_bytes = file_bytes(wal);
@@ -123,10 +149,28 @@ static phase_t run_phase(int which, const char *trace, const char *prog,
   return r;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Median of v[0..n) (sorted in place). */
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define MAX_REPEATS 32
+
 int main(int argc, char **argv) {
   double t_start = now_s();
   double mops = argc > 1 ? atof(argv[1]) : 100;
   const char *base = argc > 2 ? argv[2] : "/tmp";
+  int repeats = argc > 3 ? atoi(argv[3]) : 3;
+  if (repeats < 0 || repeats > MAX_REPEATS) {
+    fprintf(stderr, "bench_store: REPEATS must be 0..%d\n", MAX_REPEATS);
+    return 2;
+  }
   char dir[512];
   snprintf(dir, sizeof dir, "%s/hksim-bench-store-XXXXXX", base);
   if (mops <= 0 || !mkdtemp(dir)) return 1;
@@ -166,11 +210,55 @@ int main(int argc, char **argv) {
          "largest %.2f B/op\n",
          (double)file_bytes(prog) / (double)n, (double)dbb / (double)n,
          dbb / 1e6, (double)s.wal_bytes / (double)n);
+  double rate = n / s.seconds / 1e6, rate_cpu = n / s.cpu / 1e6;
+  /* The store before and after its coding went to worker threads, side by
+   * side: rounds alternate which goes first, each into a new database. */
+  if (repeats > 0) {
+    double wall[2][MAX_REPEATS], cpu[2][MAX_REPEATS], mcpu[2][MAX_REPEATS];
+    double ratio[MAX_REPEATS];
+    const int threads[2] = {0, -1};
+    getloadavg(load, 1);
+    for (int r = 0; r < repeats; r++)
+      for (int k = 0; k < 2; k++) {
+        int v = r % 2 ? 1 - k : k;
+        remove_db(db);
+        store_threads = threads[v];
+        phase_t x = run_phase(PH_STORE, trace, prog, db);
+        if (x.rc) {
+          fprintf(stderr, "bench_store: store A/B failed (%d)\n", x.rc);
+          return 1;
+        }
+        wall[v][r] = n / x.seconds / 1e6;
+        cpu[v][r] = n / x.cpu / 1e6;
+        mcpu[v][r] = n / x.main_cpu / 1e6;
+      }
+    for (int r = 0; r < repeats; r++) ratio[r] = wall[1][r] / wall[0][r];
+    printf("  store A/B, %d interleaved rounds (load average %.1f at the "
+           "start), M ops/s median (min..max):\n", repeats, load[0]);
+    const char *what[2] = {"coded on the inserting thread (before)",
+                           "coded by worker threads (after)"};
+    double med[2];
+    for (int v = 0; v < 2; v++) {
+      double lo = wall[v][0], hi = wall[v][0];
+      for (int r = 1; r < repeats; r++) {
+        lo = wall[v][r] < lo ? wall[v][r] : lo;
+        hi = wall[v][r] > hi ? wall[v][r] : hi;
+      }
+      med[v] = median(wall[v], repeats);
+      printf("    %-40s wall %6.2f (%.2f..%.2f)  CPU %6.2f, inserting "
+             "thread's CPU %6.2f\n", what[v], med[v], lo, hi,
+             median(cpu[v], repeats), median(mcpu[v], repeats));
+    }
+    printf("    after / before: %.2fx wall (median of the rounds' ratios); "
+           "the inserting thread's CPU bounds the rate where workers get "
+           "cores of their own\n", median(ratio, repeats));
+    rate = med[1];
+  }
   printf("  goals (issue 16): store >= 10 M ops/s: %.2f M ops/s wall, %.2f "
          "M ops/s CPU; <= 8 B/op stored: %.2f B/op\n",
-         n / s.seconds / 1e6, n / s.cpu / 1e6, (double)dbb / (double)n);
-  printf("took %.1f s; reproduce: build/bench/bench_store %g %s\n",
-         now_s() - t_start, mops, base);
+         rate, rate_cpu, (double)dbb / (double)n);
+  printf("took %.1f s; reproduce: build/bench/bench_store %g %s %d\n",
+         now_s() - t_start, mops, base, repeats);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   return system(cmd) ? 1 : 0;

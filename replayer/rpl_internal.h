@@ -90,6 +90,11 @@ uint64_t rpl_rss_peak(void);
 /* Progress of the next rpl_db_trace calls (ops stored), NULL for none. */
 struct hk_progress;
 void rpl_db_set_progress(rpl_db_t *db, struct hk_progress *p);
+/* Threads that code the op chunks of the next rpl_db_trace calls while
+ * this one inserts them: -1 (the default) as many as the CPUs, at most 4;
+ * 0 codes them on the calling thread. The stored bytes do not depend on
+ * it. */
+void rpl_db_set_store_threads(rpl_db_t *db, int n);
 int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
                  const trc_program_t *prog, int64_t *trace_id, char *why,
                  size_t len);
