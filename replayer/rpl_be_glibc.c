@@ -1,6 +1,9 @@
 /* rpl_be_glibc.c: the process's own malloc (glibc ptmalloc2 in a normal
- * build), called directly. No per-thread heaps: the replay is serial on
- * one thread, so every recorded thread shares the main arena. */
+ * build), called directly, as a program calls it. No heaps of its own: a
+ * serial replay runs every recorded thread on the one replaying thread (the
+ * main arena and its tcache); with --threads recorded each replay thread
+ * gets the arena and tcache glibc gives a new thread, and gives them back
+ * when it exits after its last op, as an exiting program thread does. */
 #include <gnu/libc-version.h>
 #include <malloc.h>
 #include <stdio.h>
