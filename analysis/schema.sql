@@ -198,10 +198,14 @@ CREATE TABLE IF NOT EXISTS runs (
   cpus          INTEGER,      -- online CPUs when the run began
   peak_rss_gross_bytes INTEGER, -- VmHWM of the child, harness included
   spans         INTEGER,      -- --per-op batch:K|iteration: run_span rows
-  warning       TEXT          -- a run to read with care, NULL if none: its
+  warning       TEXT,         -- a run to read with care, NULL if none: its
                               -- trace was damaged (only the ops before the
                               -- damage replayed) or had no end-of-trace
                               -- summary (the recording was cut short)
+  loop_cpu_ns   INTEGER       -- CPU time (user + system) of the replaying
+                              -- process over the loop, all its replay
+                              -- threads: what `hksim validate` compares
+                              -- with a live run's user + system time
 );
 CREATE INDEX IF NOT EXISTS runs_trace ON runs(trace_id, backend, policy);
 CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(run_uuid);

@@ -781,28 +781,44 @@ SELECT x.run_id, c.trace_id, c.trace, c.backend, c.policy, c.label,
 FROM rss_timeline x JOIN run_config c ON c.run_id = x.run_id;
 
 -- ---- fidelity: live runs beside the replays of their recording ------------
--- (`hksim validate`; docs/schema.md). Per (trace, back end, policy) the
--- median live wall time and the median replay loop time (runs.total_ns)
--- over done runs, each with a 95% distribution-free confidence interval of
--- the median: the order statistics x(l+1) and x(n-l), l the largest integer
--- with (n - 2l)^2 >= 1.96^2 n (no sqrt: SQLite's math functions are
--- optional); below 4 runs, the interval is [min, max]. Ranks: 1 = fastest,
--- over the back ends that have both sides.
-CREATE VIEW IF NOT EXISTS fidelity AS
-WITH side(side, trace_id, backend, policy, v) AS (
-  SELECT 'live', trace_id, backend, policy, wall_ns FROM live_runs
+-- (`hksim validate`; docs/schema.md). Two measures, each view by metric:
+--   'wall': a live run's wall time against the replay loop's wall time
+--           (runs.total_ns), the issue's comparison;
+--   'cpu':  a live run's user + system time against the replay loop's CPU
+--           time (runs.loop_cpu_ns; NULL in runs made before it was
+--           stored). Both sides sum all their threads. Wall time grows
+--           with every other process on the machine; CPU time much less,
+--           so on a shared machine 'cpu' is the one that separates back
+--           ends (docs/backends.md measures both).
+-- Per (metric, trace, back end, policy) the median over done runs, with a
+-- 95% distribution-free confidence interval of the median: the order
+-- statistics x(l+1) and x(n-l), l the largest integer with
+-- (n - 2l)^2 >= 1.96^2 n (no sqrt needed); below 4 runs, the interval is
+-- [min, max]. Ranks: 1 = fastest, over the back ends that have both sides.
+CREATE VIEW IF NOT EXISTS fidelity_by_metric AS
+WITH side(metric, side, trace_id, backend, policy, v) AS (
+  SELECT 'wall', 'live', trace_id, backend, policy, wall_ns FROM live_runs
   WHERE status = 'done' AND trace_id IS NOT NULL AND wall_ns IS NOT NULL
   UNION ALL
-  SELECT 'replay', trace_id, backend, policy, total_ns FROM runs
-  WHERE status = 'done' AND total_ns IS NOT NULL),
+  SELECT 'cpu', 'live', trace_id, backend, policy, user_ns + sys_ns
+  FROM live_runs
+  WHERE status = 'done' AND trace_id IS NOT NULL AND user_ns IS NOT NULL
+    AND sys_ns IS NOT NULL
+  UNION ALL
+  SELECT 'wall', 'replay', trace_id, backend, policy, total_ns FROM runs
+  WHERE status = 'done' AND total_ns IS NOT NULL
+  UNION ALL
+  SELECT 'cpu', 'replay', trace_id, backend, policy, loop_cpu_ns FROM runs
+  WHERE status = 'done' AND loop_cpu_ns IS NOT NULL),
 ranked AS (
-  SELECT side, trace_id, backend, policy, v,
+  SELECT metric, side, trace_id, backend, policy, v,
          ROW_NUMBER() OVER w AS rn, COUNT(*) OVER p AS n
   FROM side
-  WINDOW p AS (PARTITION BY side, trace_id, backend, policy),
-         w AS (PARTITION BY side, trace_id, backend, policy ORDER BY v)),
+  WINDOW p AS (PARTITION BY metric, side, trace_id, backend, policy),
+         w AS (PARTITION BY metric, side, trace_id, backend, policy
+               ORDER BY v)),
 stat AS (
-  SELECT side, trace_id, backend, policy, MAX(n) AS n,
+  SELECT metric, side, trace_id, backend, policy, MAX(n) AS n,
          AVG(CASE WHEN rn IN ((n + 1) / 2, (n + 2) / 2) THEN v END) AS med,
          COALESCE(MAX(CASE WHEN 2 * (rn - 1) < n AND
                        (n - 2 * (rn - 1)) * (n - 2 * (rn - 1)) >= 3.8416 * n
@@ -810,56 +826,72 @@ stat AS (
          COALESCE(MIN(CASE WHEN 2 * (n - rn) < n AND
                        (n - 2 * (n - rn)) * (n - 2 * (n - rn)) >= 3.8416 * n
                        THEN v END), MAX(v)) AS hi
-  FROM ranked GROUP BY side, trace_id, backend, policy),
+  FROM ranked GROUP BY metric, side, trace_id, backend, policy),
 j AS (
-  SELECT l.trace_id, l.backend, l.policy, l.n AS live_runs,
-         l.med / 1e9 AS live_wall_s, l.lo / 1e9 AS live_ci_lo,
+  SELECT l.metric, l.trace_id, l.backend, l.policy, l.n AS live_runs,
+         l.med / 1e9 AS live_s, l.lo / 1e9 AS live_ci_lo,
          l.hi / 1e9 AS live_ci_hi, r.n AS replay_runs, r.med AS replay_ns,
          r.lo AS replay_ci_lo, r.hi AS replay_ci_hi
   FROM stat l JOIN stat r
-    ON l.side = 'live' AND r.side = 'replay' AND r.trace_id = l.trace_id
-   AND r.backend = l.backend AND r.policy IS l.policy)
-SELECT t.name AS trace, j.backend, j.policy, j.live_runs, j.live_wall_s,
-       j.live_ci_lo, j.live_ci_hi, j.replay_runs, j.replay_ns,
+    ON l.side = 'live' AND r.side = 'replay' AND r.metric = l.metric
+   AND r.trace_id = l.trace_id AND r.backend = l.backend
+   AND r.policy IS l.policy)
+SELECT j.metric, t.name AS trace, j.backend, j.policy, j.live_runs,
+       j.live_s, j.live_ci_lo, j.live_ci_hi, j.replay_runs, j.replay_ns,
        j.replay_ci_lo, j.replay_ci_hi,
-       RANK() OVER (PARTITION BY j.trace_id ORDER BY j.live_wall_s) AS live_rank,
-       RANK() OVER (PARTITION BY j.trace_id ORDER BY j.replay_ns) AS replay_rank,
+       RANK() OVER (PARTITION BY j.metric, j.trace_id ORDER BY j.live_s)
+         AS live_rank,
+       RANK() OVER (PARTITION BY j.metric, j.trace_id ORDER BY j.replay_ns)
+         AS replay_rank,
        j.trace_id
 FROM j JOIN traces t ON t.trace_id = j.trace_id
-ORDER BY t.name, j.trace_id, live_rank, j.backend, j.policy;
+ORDER BY j.metric, t.name, j.trace_id, live_rank, j.backend, j.policy;
+
+-- The issue's view: wall times (live_wall_s: the live run's median wall
+-- time; replay_ns: the replay loop's).
+CREATE VIEW IF NOT EXISTS fidelity AS
+SELECT trace, backend, policy, live_runs, live_s AS live_wall_s, live_ci_lo,
+       live_ci_hi, replay_runs, replay_ns, replay_ci_lo, replay_ci_hi,
+       live_rank, replay_rank, trace_id
+FROM fidelity_by_metric WHERE metric = 'wall'
+ORDER BY trace, trace_id, live_rank, backend, policy;
 
 -- Each back end's difference to mimalloc, live and replayed, and the error
 -- of the replayed difference relative to the live one. The differences are
--- absolute times (seconds), not ratios: a live run's wall time includes
--- the program's own work, which replay leaves out, so the same allocator
+-- absolute times (seconds), not ratios: a live run's time includes the
+-- program's own work, which replay leaves out, so the same allocator
 -- difference is a far larger ratio of the replay loop than of the live run
 -- (a 0.2 s difference is +20% of a 1 s program and +200% of a 0.1 s
 -- replay); if the allocator is all that differs, the seconds agree. The
 -- ratios (median over mimalloc's, minus one) stay beside them for reading.
 -- significant: the live CIs of the back end and mimalloc do not overlap
--- (only those count in fidelity_summary.delta_error).
-CREATE VIEW IF NOT EXISTS fidelity_delta AS
-WITH f AS (SELECT * FROM fidelity),
+-- (only those count in delta_error of the summary).
+CREATE VIEW IF NOT EXISTS fidelity_delta_by_metric AS
+WITH f AS (SELECT * FROM fidelity_by_metric),
 mi AS (SELECT * FROM f WHERE backend = 'mimalloc' AND policy IS NULL)
-SELECT f.trace, f.backend, f.policy,
-       f.live_wall_s - mi.live_wall_s AS live_delta_s,
+SELECT f.metric, f.trace, f.backend, f.policy,
+       f.live_s - mi.live_s AS live_delta_s,
        (f.replay_ns - mi.replay_ns) / 1e9 AS replay_delta_s,
-       ABS((f.replay_ns - mi.replay_ns) / 1e9 -
-           (f.live_wall_s - mi.live_wall_s)) /
-         NULLIF(ABS(f.live_wall_s - mi.live_wall_s), 0) AS delta_error,
-       f.live_wall_s / mi.live_wall_s - 1.0 AS live_ratio,
+       ABS((f.replay_ns - mi.replay_ns) / 1e9 - (f.live_s - mi.live_s)) /
+         NULLIF(ABS(f.live_s - mi.live_s), 0) AS delta_error,
+       f.live_s / mi.live_s - 1.0 AS live_ratio,
        f.replay_ns / mi.replay_ns - 1.0 AS replay_ratio,
        (f.live_ci_lo > mi.live_ci_hi OR f.live_ci_hi < mi.live_ci_lo)
          AS significant,
        f.trace_id
-FROM f JOIN mi ON mi.trace_id = f.trace_id
+FROM f JOIN mi ON mi.trace_id = f.trace_id AND mi.metric = f.metric
 WHERE NOT (f.backend = 'mimalloc' AND f.policy IS NULL);
 
--- Per trace: how many back ends have both sides; Kendall's tau-a between
--- the live and the replay orders ((concordant - discordant pairs) / all
--- pairs; ties count as neither; NULL below 2 back ends); beside it the
--- same orders with the live side's noise admitted: a pair whose live 95%
--- CIs overlap is a live tie (the live runs do not separate it), a pair
+CREATE VIEW IF NOT EXISTS fidelity_delta AS
+SELECT trace, backend, policy, live_delta_s, replay_delta_s, delta_error,
+       live_ratio, replay_ratio, significant, trace_id
+FROM fidelity_delta_by_metric WHERE metric = 'wall';
+
+-- Per (metric, trace): how many back ends have both sides; Kendall's tau-a
+-- between the live and the replay orders ((concordant - discordant pairs)
+-- / all pairs; ties count as neither; NULL below 2 back ends); beside it
+-- the same orders with the live side's noise admitted: a pair whose live
+-- 95% CIs overlap is a live tie (the live runs do not separate it), a pair
 -- with equal replay medians a replay tie, and
 --   kendall_tau_b = (C - D) / sqrt((n0 - n1) (n0 - n2)),
 -- C and D the pairs ordered alike and oppositely among those tied on
@@ -868,37 +900,45 @@ WHERE NOT (f.backend = 'mimalloc' AND f.policy IS NULL);
 -- somers_d = (C - D) / (n0 - n1): of the pairs the live runs separate,
 -- the share replay orders as live minus the share it orders the other way
 -- (1: replay gets every separated pair right). delta_error: the mean of
--- fidelity_delta.delta_error over the significant back ends (NULL when
+-- the delta view's delta_error over the significant back ends (NULL when
 -- none is, or the trace has no mimalloc on both sides).
-CREATE VIEW IF NOT EXISTS fidelity_summary AS
-WITH f AS (SELECT * FROM fidelity),
+CREATE VIEW IF NOT EXISTS fidelity_summary_by_metric AS
+WITH f AS (SELECT * FROM fidelity_by_metric),
 pp AS (
-  SELECT a.trace_id,
-         (a.live_wall_s - b.live_wall_s) * (a.replay_ns - b.replay_ns) AS prod,
+  SELECT a.metric, a.trace_id,
+         (a.live_s - b.live_s) * (a.replay_ns - b.replay_ns) AS prod,
          (a.live_ci_lo <= b.live_ci_hi AND b.live_ci_lo <= a.live_ci_hi)
            AS live_tie,
          (a.replay_ns = b.replay_ns) AS replay_tie
-  FROM f a JOIN f b ON a.trace_id = b.trace_id
+  FROM f a JOIN f b ON a.metric = b.metric AND a.trace_id = b.trace_id
    AND (a.backend || '/' || COALESCE(a.policy, '')) <
        (b.backend || '/' || COALESCE(b.policy, ''))),
 pairs AS (
-  SELECT trace_id,
+  SELECT metric, trace_id,
          SUM(CASE WHEN prod > 0 THEN 1 WHEN prod < 0 THEN -1 ELSE 0 END) AS s,
          SUM(CASE WHEN live_tie OR replay_tie THEN 0
                   WHEN prod > 0 THEN 1 WHEN prod < 0 THEN -1 ELSE 0 END) AS sb,
          COUNT(*) AS np, SUM(live_tie) AS n1, SUM(replay_tie) AS n2
-  FROM pp GROUP BY trace_id),
-n AS (SELECT trace_id, MIN(trace) AS trace, COUNT(*) AS backends
-      FROM f GROUP BY trace_id),
-d AS (SELECT trace_id, AVG(delta_error) AS delta_error FROM fidelity_delta
-      WHERE significant GROUP BY trace_id)
-SELECT n.trace, n.backends, CAST(p.s AS REAL) / p.np AS kendall_tau,
+  FROM pp GROUP BY metric, trace_id),
+n AS (SELECT metric, trace_id, MIN(trace) AS trace, COUNT(*) AS backends
+      FROM f GROUP BY metric, trace_id),
+d AS (SELECT metric, trace_id, AVG(delta_error) AS delta_error
+      FROM fidelity_delta_by_metric WHERE significant
+      GROUP BY metric, trace_id)
+SELECT n.metric, n.trace, n.backends,
+       CAST(p.s AS REAL) / p.np AS kendall_tau,
        CASE WHEN p.np > p.n1 AND p.np > p.n2 THEN
          p.sb / sqrt(CAST(p.np - p.n1 AS REAL) * (p.np - p.n2)) END
          AS kendall_tau_b,
        COALESCE(p.np - p.n1, 0) AS live_separated_pairs,
        CAST(p.sb AS REAL) / NULLIF(p.np - p.n1, 0) AS somers_d,
        d.delta_error, n.trace_id
-FROM n LEFT JOIN pairs p ON p.trace_id = n.trace_id
-LEFT JOIN d ON d.trace_id = n.trace_id
-ORDER BY n.trace, n.trace_id;
+FROM n LEFT JOIN pairs p ON p.metric = n.metric AND p.trace_id = n.trace_id
+LEFT JOIN d ON d.metric = n.metric AND d.trace_id = n.trace_id
+ORDER BY n.metric, n.trace, n.trace_id;
+
+CREATE VIEW IF NOT EXISTS fidelity_summary AS
+SELECT trace, backends, kendall_tau, kendall_tau_b, live_separated_pairs,
+       somers_d, delta_error, trace_id
+FROM fidelity_summary_by_metric WHERE metric = 'wall'
+ORDER BY trace, trace_id;

@@ -16,7 +16,8 @@
 # replay runs replaced). Not a test: nothing gates on the numbers.
 #   env: HKSIM (default build/bin/hksim), REPEAT (3), BACKENDS
 #        (glibc,mimalloc,jemalloc,tcmalloc), PROGRAMS (names to run),
-#        CONFIGS (replay configurations, ';'-separated replay flags).
+#        CONFIGS (replay configurations, ';'-separated replay flags),
+#        METRICS (wall cpu: the measures tabled).
 set -u
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 H=${HKSIM:-$HERE/build/bin/hksim}
@@ -171,26 +172,31 @@ echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
   done
 done
 
+# Tables per configuration and measure: wall (a live run's wall time
+# against the replay loop's) and cpu (user + system time against the
+# loop's CPU time; docs/backends.md).
 i=0
 echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
   i=$((i + 1))
+  for metric in ${METRICS:-wall cpu}; do
   echo
-  echo "## replay $flags"
+  echo "## replay $flags: $metric times"
   echo
   echo "| program | back end | live s [95% CI] | replay ms [95% CI] | live rank | replay rank | live - mimalloc s | replay - mimalloc s | outside live CI |"
   echo "|---|---|---|---|---:|---:|---:|---:|---|"
   for name in $PROGRAMS; do
     [ -s "$OUT/$name.c$i.db" ] || continue
     sqlite3 -separator ' | ' "$OUT/$name.c$i.db" "SELECT '| $name', f.backend,
-      printf('%.3f [%.3f, %.3f]', f.live_wall_s, f.live_ci_lo, f.live_ci_hi),
+      printf('%.3f [%.3f, %.3f]', f.live_s, f.live_ci_lo, f.live_ci_hi),
       printf('%.1f [%.1f, %.1f]', f.replay_ns/1e6, f.replay_ci_lo/1e6, f.replay_ci_hi/1e6),
       f.live_rank, f.replay_rank,
       CASE WHEN d.live_delta_s IS NULL THEN '' ELSE printf('%+.3f', d.live_delta_s) END,
       CASE WHEN d.replay_delta_s IS NULL THEN '' ELSE printf('%+.3f', d.replay_delta_s) END,
       CASE d.significant WHEN 1 THEN 'yes' WHEN 0 THEN 'no' ELSE '' END || ' |'
-      FROM fidelity f LEFT JOIN fidelity_delta d ON d.trace_id = f.trace_id
+      FROM fidelity_by_metric f LEFT JOIN fidelity_delta_by_metric d
+        ON d.metric = f.metric AND d.trace_id = f.trace_id
        AND d.backend = f.backend AND d.policy IS f.policy
-      ORDER BY f.live_rank, f.backend"
+      WHERE f.metric = '$metric' ORDER BY f.live_rank, f.backend"
   done
   echo
   echo "| program | back ends | Kendall's tau | tau-b (live ties) | pairs live separates | Somers' d | delta_error (significant back ends) |"
@@ -204,14 +210,14 @@ echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
       CASE WHEN somers_d IS NULL THEN 'n/a' ELSE printf('%.2f', somers_d) END,
       CASE WHEN delta_error IS NULL THEN 'n/a (no significant live difference)'
            ELSE printf('%.0f%%', 100 * delta_error) END || ' |'
-      FROM fidelity_summary"
+      FROM fidelity_summary_by_metric WHERE metric = '$metric'"
   done
   # Averages over programs (tau-b and Somers' d over the programs where
   # live runs separate at least one pair).
   tau=0 n=0 de=0 nd=0 tb=0 nb=0 sd=0
   for name in $PROGRAMS; do
     [ -s "$OUT/$name.c$i.db" ] || continue
-    set -- $(sqlite3 -separator ' ' "$OUT/$name.c$i.db" "SELECT COALESCE(kendall_tau, 'x'), COALESCE(delta_error, 'x'), COALESCE(kendall_tau_b, 'x'), COALESCE(somers_d, 'x') FROM fidelity_summary")
+    set -- $(sqlite3 -separator ' ' "$OUT/$name.c$i.db" "SELECT COALESCE(kendall_tau, 'x'), COALESCE(delta_error, 'x'), COALESCE(kendall_tau_b, 'x'), COALESCE(somers_d, 'x') FROM fidelity_summary_by_metric WHERE metric = '$metric'")
     [ "${1:-x}" != x ] && tau=$(echo "$tau + $1" | bc -l) && n=$((n + 1))
     [ "${2:-x}" != x ] && de=$(echo "$de + $2" | bc -l) && nd=$((nd + 1))
     [ "${3:-x}" != x ] && tb=$(echo "$tb + $3" | bc -l) && sd=$(echo "$sd + $4" | bc -l) && nb=$((nb + 1))
@@ -220,6 +226,7 @@ echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
   [ $nb -gt 0 ] && printf '; average tau-b %.2f, Somers d %.2f over %d programs with separated pairs' "$(echo "$tb / $nb" | bc -l)" "$(echo "$sd / $nb" | bc -l)" $nb
   [ $nd -gt 0 ] && printf '; mean delta_error %.0f%% over %d programs' "$(echo "100 * $de / $nd" | bc -l)" $nd
   echo
+  done
 done
 echo
 echo "databases and recordings in $OUT"

@@ -257,6 +257,9 @@ typedef struct rpl_result {
   uint64_t ops;       /* ops executed (recorded failures skipped) */
   uint64_t alloc_failures; /* allocations the back end refused */
   uint64_t total_ns;  /* wall time of the loop, RSS sampling excluded */
+  uint64_t cpu_ns;    /* CPU time of the process over the loop (all replay
+                       * threads; RSS sampling excluded): unlike total_ns,
+                       * not lengthened by other processes taking the CPU */
   uint64_t tsc_hz;
   double timer_overhead_ticks; /* median of empty begin/end pairs */
   char timer_method[96]; /* method, then the resolution */

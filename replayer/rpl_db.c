@@ -1102,7 +1102,7 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
           "cache_misses=?, digest=?, replay_threads=?, model_ns=?, "
           "model_page_faults=?, model_syscalls=?, calibration=?, "
           "timer_resolution_ns=?, peak_rss_gross_bytes=?, spans=?, "
-          "arms_distinguishable=? WHERE run_id=?",
+          "arms_distinguishable=?, loop_cpu_ns=? WHERE run_id=?",
           -1, &st, NULL) != SQLITE_OK)
     rc = HK_E_SQLITE;
   if (!rc) {
@@ -1168,6 +1168,7 @@ int rpl_db_run_finish(rpl_db_t *db, int64_t run_id, const rpl_result_t *res) {
     bind_u64_or_null(st, k++,
                      ok && res->be.have_model && res->be.arms_distinguishable >= 0,
                      (uint64_t)res->be.arms_distinguishable);
+    bind_u64_or_null(st, k++, ok && res->cpu_ns, res->cpu_ns);
     sqlite3_bind_int64(st, k++, run_id);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : HK_E_SQLITE;
     sqlite3_finalize(st);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rpl_internal.h"
@@ -637,6 +638,13 @@ typedef struct tworker {
   uint64_t end_ns;  /* hk_now_ns() after its last op */
 } tworker_t;
 
+/* CPU time of the whole process (all threads), in ns. */
+static uint64_t process_cpu_ns(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)) return 0;
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -718,7 +726,7 @@ static inline int ends_object(const trc_pop_t *o) {
  * HK_E_NOMEM / HK_E_CORRUPT when the threads could not be set up (nothing
  * was replayed). */
 static int threaded_loop(loop_t *L, uint64_t end, uint32_t n_slots,
-                         unsigned n_threads, uint64_t *ns,
+                         unsigned n_threads, uint64_t *ns, uint64_t *cpu,
                          rpl_thread_row_t *rows) {
   const trc_pop_t *ops = L->ops;
   size_t n8 = (size_t)(end ? end : 1) * sizeof(uint64_t);
@@ -817,10 +825,11 @@ static int threaded_loop(loop_t *L, uint64_t end, uint32_t n_slots,
     made++;
   }
   if (made < n_threads) rc = HK_E_NOMEM; /* ops would wait for ever */
-  uint64_t w0 = hk_now_ns();
+  uint64_t c0 = process_cpu_ns(), w0 = hk_now_ns();
   atomic_store_explicit(&go, rc ? 2 : 1, memory_order_release);
   for (unsigned t = 0; t < made; t++) pthread_join(tid[t], NULL);
   *ns = hk_now_ns() - w0;
+  *cpu = process_cpu_ns() - c0; /* the workers' CPU, and the joining wait */
   /* Fold the workers' counters back into L. */
   for (unsigned t = 0; t < made && !rc; t++) {
     L->alloc_failures += w[t].L.alloc_failures;
@@ -1308,7 +1317,8 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   uint64_t block = 1 << 16, end = n_ops;
   if (cfg->rss_every && cfg->rss_every < block) block = cfg->rss_every;
   if (cfg->crash_after && cfg->crash_after < end) end = cfg->crash_after;
-  uint64_t excluded = 0, next_rss = cfg->rss_every ? 0 : UINT64_MAX;
+  uint64_t excluded = 0, excluded_cpu = 0;
+  uint64_t next_rss = cfg->rss_every ? 0 : UINT64_MAX;
 
   unsigned nthr = cfg->be.threads;
   int threaded = cfg->threaded && be->thread_safe && !be->last_decision &&
@@ -1316,9 +1326,9 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
                  nthr > 1 && !cfg->crash_after && !cfg->span;
   res->replay_threads = threaded ? nthr : 1;
   rpl_counters_start(&C);
-  uint64_t w0 = hk_now_ns(), tns = 0;
+  uint64_t c0 = process_cpu_ns(), w0 = hk_now_ns(), tns = 0, tcpu = 0;
   if (threaded) {
-    rc = threaded_loop(&L, end, n_slots, nthr, &tns, res->threads);
+    rc = threaded_loop(&L, end, n_slots, nthr, &tns, &tcpu, res->threads);
     if (rc) {
       L.failed = 1;
       L.status = rc;
@@ -1330,7 +1340,7 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   }
   for (uint64_t i = threaded ? end : 0; i < end;) {
     if (i >= next_rss && res->n_rss < rss_cap) {
-      uint64_t s0 = hk_now_ns();
+      uint64_t s0 = hk_now_ns(), sc0 = process_cpu_ns();
       rpl_rss_row_t *r = &res->rss[res->n_rss++];
       r->op_seq = i;
       r->rss_bytes = rpl_rss_now(&C);
@@ -1339,6 +1349,7 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
       if (be->at_op) be->at_op(L.ctx, i);
       if (cfg->progress) *cfg->progress = i;
       excluded += hk_now_ns() - s0;
+      excluded_cpu += process_cpu_ns() - sc0;
     } else if (cfg->progress) {
       *cfg->progress = i;
     }
@@ -1357,7 +1368,7 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
       block_untimed(&L, i, to);
     i = to;
   }
-  uint64_t w1 = hk_now_ns();
+  uint64_t w1 = hk_now_ns(), c1 = process_cpu_ns();
   rpl_counters_stop(&C, res);
   if (cfg->crash_after && cfg->crash_after <= n_ops) {
     signal(SIGSEGV, SIG_DFL); /* a sanitizer's handler would exit(1) */
@@ -1371,6 +1382,9 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   }
   if (cfg->progress) *cfg->progress = end;
   res->total_ns = threaded ? tns : w1 - w0 - excluded;
+  res->cpu_ns = threaded ? tcpu
+                         : (c1 - c0 > excluded_cpu ? c1 - c0 - excluded_cpu
+                                                   : 0);
   res->peak_rss_gross_bytes = rpl_rss_peak();
   res->peak_rss_bytes = res->peak_rss_gross_bytes > res->base_rss_bytes
                             ? res->peak_rss_gross_bytes - res->base_rss_bytes

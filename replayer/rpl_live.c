@@ -279,14 +279,16 @@ int rpl_db_fidelity_print(rpl_db_t *db, int64_t trace_id, FILE *f) {
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) return HK_E_SQLITE;
+  /* One line per measure: wall times (the issue's), then CPU times. */
   if (sqlite3_prepare_v2(s,
                          "SELECT backends, kendall_tau, delta_error, "
-                         "kendall_tau_b, live_separated_pairs, somers_d FROM "
-                         "fidelity_summary WHERE trace_id = ?",
+                         "kendall_tau_b, live_separated_pairs, somers_d, "
+                         "metric FROM fidelity_summary_by_metric "
+                         "WHERE trace_id = ? ORDER BY metric = 'cpu'",
                          -1, &st, NULL) != SQLITE_OK)
     return HK_E_SQLITE;
   sqlite3_bind_int64(st, 1, trace_id);
-  if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     char tau[32] = "n/a", de[64] = "n/a (no significant live difference)";
     char taub[32] = "n/a", sd[32] = "n/a";
     if (sqlite3_column_type(st, 1) != SQLITE_NULL)
@@ -297,12 +299,13 @@ int rpl_db_fidelity_print(rpl_db_t *db, int64_t trace_id, FILE *f) {
       snprintf(taub, sizeof taub, "%.2f", sqlite3_column_double(st, 3));
     if (sqlite3_column_type(st, 5) != SQLITE_NULL)
       snprintf(sd, sizeof sd, "%.2f", sqlite3_column_double(st, 5));
+    const char *m = (const char *)sqlite3_column_text(st, 6);
     fprintf(f,
-            "%d back ends: Kendall's tau %s; live runs separate %d pairs: "
-            "tau-b %s, Somers' d %s; delta_error %s\n",
+            "%s times, %d back ends: Kendall's tau %s; live runs separate %d "
+            "pairs: tau-b %s, Somers' d %s; delta_error %s\n",
+            m && strcmp(m, "cpu") == 0 ? "CPU" : "wall",
             sqlite3_column_int(st, 0), tau, sqlite3_column_int(st, 4), taub,
             sd, de);
-    rc = SQLITE_DONE;
   }
   sqlite3_finalize(st);
   return rc == SQLITE_DONE ? 0 : HK_E_SQLITE;

@@ -41,6 +41,11 @@ check "glibc runs plain, the others preloaded" \
 check "hakmem live with its policy" \
   "$(q "$D" "SELECT COUNT(*) FROM live_runs WHERE backend='hakmem' AND policy='static' AND preload LIKE '%libhakmem.so'")" 2
 check "recording kept" "$("$H" trace verify "$T/keep.hkt" >/dev/null 2>&1; echo $?)" 0
+check "replay loop CPU time stored" "$(q "$D" "SELECT COUNT(*) FROM runs WHERE status='done' AND loop_cpu_ns > 0")" $((NB * 2))
+check "one replay thread: loop CPU time within its wall time" \
+  "$(q "$D" "SELECT COUNT(*) FROM runs WHERE status='done' AND replay_threads = 1 AND loop_cpu_ns <= total_ns * 1.05 + 2000000")" \
+  "$(q "$D" "SELECT COUNT(*) FROM runs WHERE status='done' AND replay_threads = 1")"
+check "fidelity by metric: wall and cpu rows" "$(q "$D" "SELECT group_concat(metric || '=' || n) FROM (SELECT metric, COUNT(*) AS n FROM fidelity_by_metric GROUP BY metric ORDER BY metric)")" "cpu=$NB,wall=$NB"
 check "fidelity rows" "$(q "$D" "SELECT COUNT(*) FROM fidelity WHERE live_runs = 2 AND replay_runs = 2")" $NB
 check "fidelity ranks are 1..n" "$(q "$D" "SELECT group_concat(live_rank) || '/' || SUM(replay_rank) FROM (SELECT * FROM fidelity ORDER BY live_rank)")" \
   "$(if [ $NB = 3 ]; then echo "1,2,3/6"; else echo "1,2/3"; fi)"
@@ -48,7 +53,8 @@ check "fidelity CI brackets the median" \
   "$(q "$D" "SELECT COUNT(*) FROM fidelity WHERE live_ci_lo <= live_wall_s AND live_wall_s <= live_ci_hi AND replay_ci_lo <= replay_ns AND replay_ns <= replay_ci_hi")" $NB
 check "summary row" "$(q "$D" "SELECT backends || ':' || (kendall_tau BETWEEN -1 AND 1) FROM fidelity_summary")" "$NB:1"
 grep -q "Kendall's tau" "$T/out" || bad "validate prints the summary"
-grep -q "live runs separate [0-9]* pairs: tau-b " "$T/out" || bad "validate prints tau-b: $(cat "$T/out")"
+grep -q "^wall times, $NB back ends: Kendall's tau .*live runs separate [0-9]* pairs: tau-b " "$T/out" || bad "validate prints tau-b: $(cat "$T/out")"
+grep -q "^CPU times, $NB back ends: Kendall's tau " "$T/out" || bad "validate prints the CPU-time summary: $(cat "$T/out")"
 for c in trace backend policy live_runs live_wall_s live_ci_lo live_ci_hi \
   replay_runs replay_ns replay_ci_lo replay_ci_hi live_rank replay_rank; do
   [ "$(q "$D" "SELECT COUNT(*) FROM pragma_table_info('fidelity') WHERE name='$c'")" = 1 ] || bad "fidelity has no column $c"
@@ -101,11 +107,24 @@ check "differences in seconds and as ratios" \
   "$(q "$K" "SELECT group_concat(backend || '=' || round(live_delta_s, 2) || '/' || round(replay_delta_s, 2) || '/' || round(live_ratio, 2) || '/' || round(replay_ratio, 2), ' ') FROM (SELECT * FROM fidelity_delta ORDER BY backend)")" \
   "glibc=1.0/1.0/1.0/10.0 jemalloc=0.5/0.6/0.5/6.0 tcmalloc=0.01/-0.01/0.01/-0.1"
 check "known delta_error" "$(q "$K" "SELECT round(delta_error, 4) FROM fidelity_summary")" 0.1
+# CPU time: live user + system = half the wall time (user 0.4, system
+# 0.1), the replay loop's CPU = its wall time. glibc: live +0.5 s,
+# replayed +1.0 s: error 1.0; jemalloc +0.25 s against +0.6 s: 1.4; mean
+# 1.2. Same orders and ties as the wall times.
+q "$K" "UPDATE live_runs SET user_ns = wall_ns * 4 / 10, sys_ns = wall_ns / 10 WHERE status = 'done';
+UPDATE runs SET loop_cpu_ns = total_ns"
+check "cpu metric: the wall views unchanged" "$(q "$K" "SELECT round(delta_error, 4) FROM fidelity_summary")" 0.1
+check "cpu metric: medians" "$(q "$K" "SELECT group_concat(backend || '=' || round(live_s, 3) || '/' || round(replay_ns / 1e6), ' ') FROM fidelity_by_metric WHERE metric = 'cpu'")" \
+  "mimalloc=0.5/100.0 tcmalloc=0.505/90.0 jemalloc=0.75/700.0 glibc=1.0/1100.0"
+check "cpu metric: tau, tau-b, pairs, Somers' d, delta_error" \
+  "$(q "$K" "SELECT round(kendall_tau, 4) || ' ' || round(kendall_tau_b, 4) || ' ' || live_separated_pairs || ' ' || round(somers_d, 4) || ' ' || round(delta_error, 4) FROM fidelity_summary_by_metric WHERE metric = 'cpu'")" \
+  "0.6667 0.9129 5 1.0 1.2"
 # jemalloc replayed slower than glibc: the separated pair (jemalloc, glibc)
 # is now discordant. tau = (4 - 2) / 6; tau-b = (4 - 1) / sqrt(30) =
 # 0.5477; Somers' d = 3 / 5; jemalloc's error |1.1 - 0.5| / 0.5 = 1.2,
 # mean (0 + 1.2) / 2.
 q "$K" "UPDATE runs SET total_ns = total_ns * 12 / 7 WHERE backend = 'jemalloc'"
+check "the cpu metric does not follow the wall times" "$(q "$K" "SELECT round(kendall_tau, 4) FROM fidelity_summary_by_metric WHERE metric = 'cpu'")" 0.6667
 check "discordant separated pair: tau, tau-b, pairs, Somers' d, delta_error" \
   "$(q "$K" "SELECT round(kendall_tau, 4) || ' ' || round(kendall_tau_b, 4) || ' ' || live_separated_pairs || ' ' || round(somers_d, 4) || ' ' || round(delta_error, 4) FROM fidelity_summary")" \
   "0.3333 0.5477 5 0.6 0.6"
