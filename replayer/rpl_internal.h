@@ -90,6 +90,10 @@ uint64_t rpl_rss_peak(void);
 /* Progress of the next rpl_db_trace calls (ops stored), NULL for none. */
 struct hk_progress;
 void rpl_db_set_progress(rpl_db_t *db, struct hk_progress *p);
+/* The WAL a database keeps between transactions (PRAGMA
+ * journal_size_limit): storing a trace grows it to the trace's size, cut
+ * back to this by the first write after the checkpoint. */
+#define RPL_DB_WAL_LIMIT_S "4194304"
 /* Threads that code the op chunks of the next rpl_db_trace calls while
  * this one inserts them: -1 (the default) as many as the CPUs, at most 4;
  * 0 codes them on the calling thread. The stored bytes do not depend on

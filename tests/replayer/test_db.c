@@ -390,6 +390,52 @@ static void test_trace_store_threads(void **state) {
   trc_program_release(&prog);
 }
 
+static long long file_size(const char *p) {
+  FILE *fp = fopen(p, "r");
+  if (!fp) return -1;
+  fseek(fp, 0, SEEK_END);
+  long long n = ftell(fp);
+  fclose(fp);
+  return n;
+}
+
+/* Storing a trace grows the WAL to about the trace's size; once it is
+ * checkpointed, the next write (a run beginning) cuts the file back to
+ * RPL_DB_WAL_LIMIT_S bytes instead of keeping it for the whole session. */
+static void test_trace_store_wal_cut(void **state) {
+  unlink(path);
+  char trace[300], pp[300], wal[300], why[256] = "";
+  snprintf(trace, sizeof trace, "%s/wal.hkt", dir);
+  snprintf(pp, sizeof pp, "%s/wal.hkp", dir);
+  snprintf(wal, sizeof wal, "%s-wal", path);
+  trc_gen_opts_t o = {5, 6};
+  assert_int_equal(trc_gen("threads", trace, &o), 0);
+  trc_prep_stats_t ps;
+  assert_int_equal(trc_program_build(trace, pp, &ps), 0);
+  trc_program_t prog;
+  assert_int_equal(trc_program_map(&prog, pp), 0);
+  rpl_db_t *db;
+  assert_int_equal(rpl_db_open(&db, path, why, sizeof why), 0);
+  uint64_t h;
+  assert_int_equal(trc_file_hash(trace, &h), 0);
+  int64_t tid, run;
+  assert_int_equal(rpl_db_trace(db, trace, h, &prog, &tid, why, sizeof why), 0);
+  long long limit = atoll(RPL_DB_WAL_LIMIT_S);
+  assert_true(file_size(wal) > limit);
+  sqlite3 *s;
+  assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(s, "PRAGMA wal_checkpoint(FULL)", NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(s);
+  rpl_run_info_t ri = {.trace_id = tid, .backend = "null", .touch = "none",
+                       .per_op = "all", .load_avg = -1};
+  assert_int_equal(rpl_db_run_begin(db, &ri, &run), 0);
+  assert_true(file_size(wal) <= limit);
+  rpl_db_free(db);
+  trc_program_release(&prog);
+}
+
 /* A damaged chunk: reading it fails with the chunk named, the other
  * chunks and every other table still read, nothing is lost. */
 static void test_trace_ops_damaged(void **state) {
@@ -470,6 +516,7 @@ int main(void) {
       cmocka_unit_test(test_trace_ops_damaged),
       cmocka_unit_test(test_trace_store_bounded),
       cmocka_unit_test(test_trace_store_threads),
+      cmocka_unit_test(test_trace_store_wal_cut),
       cmocka_unit_test(test_trace_ops_expand),
       cmocka_unit_test(test_schema_contract),
       cmocka_unit_test(test_reopen_is_idempotent),
