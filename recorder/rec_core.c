@@ -835,7 +835,10 @@ uint32_t rec_site_of(rec_thread_t *t, const uint64_t *frames, uint32_t depth) {
    * first, so that the module is in the file before the site. */
   uint64_t adds, subs;
   rec_modules_generation(&adds, &subs);
-  if (adds != r->mod_adds || subs != r->mod_subs) rec_modules_refresh(r);
+  if (adds != r->mod_adds || subs != r->mod_subs) {
+    if (subs != r->mod_subs) rec_unwind_flush(); /* code may have moved */
+    rec_modules_refresh(r);
+  }
   pthread_mutex_lock(&r->lock);
   int added = 0;
   uint64_t h = depth == 1 ? rec_stack_hash(frames, 1) : key;

@@ -181,12 +181,26 @@ HK_FORCE_INLINE int rec_skip_has(const rec_skip_t *s, uint64_t a) {
   return 0;
 }
 
-/* Captures up to depth return addresses of the calling thread with
- * libunwind (unw_backtrace), innermost first, leading frames in skip
- * dropped. Returns the number stored (0 if the stack could not be read). */
+/* Captures up to depth return addresses of the calling thread, innermost
+ * first, leading frames in skip dropped. Returns the number stored (0 if
+ * the stack could not be read). The CFI walker (rec_capture_cfi) does it
+ * where it can, libunwind (rec_capture_unw) otherwise; both give the same
+ * frames (test_rec_sites compares them). */
 uint32_t rec_capture(uint64_t *frames, uint32_t depth, const rec_skip_t *skip);
+/* The CFI walker alone: the frames stored, or -1 when it declines this
+ * stack (a signal frame, a CFA expression, code without .eh_frame, a stack
+ * that is not the thread's own, not x86-64). Its rules are cached per
+ * thread and flushed by rec_unwind_flush. */
+int rec_capture_cfi(uint64_t *frames, uint32_t depth, const rec_skip_t *skip);
+/* libunwind alone (unw_backtrace). */
+uint32_t rec_capture_unw(uint64_t *frames, uint32_t depth,
+                         const rec_skip_t *skip);
+/* Every thread re-reads its rules before its next capture: call when a
+ * module may have been unloaded (its addresses may hold other code). */
+void rec_unwind_flush(void);
 
-/* Turns on libunwind's per-thread caching (call once per process). */
+/* Turns on libunwind's per-thread caching and makes the key that frees
+ * each thread's rule table at its exit (call once per process). */
 void rec_unwind_init(void);
 
 /* ---- module map (rec_modules.c) -------------------------------------- */

@@ -1,7 +1,11 @@
 /* test_rec_sites.c: unit tests of recorder/rec_sites.c and rec_unwind.c:
- * stack deduplication, the per-thread cache, capture with skipped frames. */
+ * stack deduplication, the per-thread cache, capture with skipped frames,
+ * the CFI walker against libunwind. */
 #include <dlfcn.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -128,12 +132,118 @@ static void test_capture_skips(void **state) {
   assert_false(rec_skip_has(&skip, frames[0]));
 }
 
+/* ---- the CFI walker against libunwind ------------------------------------
+ * A known call chain: a function with a variable-size frame (its CFA is
+ * rbp-based), libc's qsort (Debian's libc has no frame pointers: its
+ * frames are rsp-based and use rbp as a register), a comparator and a
+ * leaf built without frame pointers (-O2). Both walkers capture from the
+ * leaf; the frames from the leaf's caller out must be the same, to the
+ * end of the stack. */
+static uint64_t wa[TRC_MAX_DEPTH], wb[TRC_MAX_DEPTH];
+static int wna, wnb, wdone;
+static void *vla_ret;
+
+__attribute__((noinline)) static void capture_both(void) {
+  wna = rec_capture_cfi(wa, TRC_MAX_DEPTH, NULL);
+  wnb = (int)rec_capture_unw(wb, TRC_MAX_DEPTH, NULL);
+  __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static int by_value(const void *x, const void *y) {
+  if (!wdone) {
+    wdone = 1;
+    capture_both();
+  }
+  int a = *(const int *)x, b = *(const int *)y;
+  return (a > b) - (a < b);
+}
+
+__attribute__((noinline)) static int sort_in_vla(int n) {
+  vla_ret = __builtin_return_address(0);
+  int *v = __builtin_alloca((size_t)n * sizeof *v);
+  for (int i = 0; i < n; i++) v[i] = n - i;
+  qsort(v, (size_t)n, sizeof *v, by_value);
+  __asm__ volatile("" : : "r"(v) : "memory");
+  return v[0];
+}
+
+static int in_module(uint64_t a, const char *name) {
+  Dl_info info;
+  return dladdr((void *)(uintptr_t)a, &info) && info.dli_fname &&
+         strstr(info.dli_fname, name);
+}
+
+static void test_cfi_matches_libunwind(void **state) {
+  (void)state;
+  rec_unwind_init();
+  for (int round = 0; round < 2; round++) { /* rules read, then cached */
+    wdone = 0;
+    assert_int_equal(sort_in_vla(64 + round), 1);
+    /* The walker did it itself (it declines nothing on this chain). */
+    assert_true(wna >= 6);
+    /* wa[0] is in capture_both after the first call; wb[0] is inside
+     * rec_capture_unw and wb[1] in capture_both after the second call. */
+    assert_int_equal(wna - 1, wnb - 2);
+    for (int i = 1; i < wna; i++) assert_int_equal(wa[i], wb[i + 1]);
+    int vla = 0, libc = 0;
+    for (int i = 0; i < wna; i++) {
+      if (wa[i] == (uint64_t)(uintptr_t)vla_ret) vla = 1;
+      if (!vla && in_module(wa[i], "libc.so")) libc = 1;
+    }
+    assert_true(vla); /* past the variable-size frame */
+    assert_true(libc); /* through qsort's frames */
+    /* A shorter capture is the same frames cut. */
+    uint64_t cut[3];
+    wdone = 0;
+    assert_int_equal(rec_capture_cfi(cut, 3, NULL), 3);
+  }
+}
+
+/* A signal frame is declined by the walker; rec_capture then takes
+ * libunwind's walk, which crosses it to the code the signal came in. */
+static uint64_t sig_frames[TRC_MAX_DEPTH];
+static int sig_cfi;
+static uint32_t sig_n;
+static void *raiser_ret;
+
+static void on_usr1(int sig) {
+  (void)sig;
+  uint64_t f[TRC_MAX_DEPTH];
+  sig_cfi = rec_capture_cfi(f, TRC_MAX_DEPTH, NULL);
+  sig_n = rec_capture(sig_frames, TRC_MAX_DEPTH, NULL);
+}
+
+__attribute__((noinline)) static void raiser(void) {
+  raiser_ret = __builtin_return_address(0);
+  raise(SIGUSR1);
+  __asm__ volatile("" ::: "memory");
+}
+
+static void test_cfi_declines_signal_frame(void **state) {
+  (void)state;
+  rec_unwind_init();
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_usr1;
+  sigemptyset(&sa.sa_mask);
+  assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+  raiser();
+  sigaction(SIGUSR1, &old, NULL);
+  assert_int_equal(sig_cfi, -1);
+  int found = 0;
+  for (uint32_t i = 0; i < sig_n; i++)
+    if (sig_frames[i] == (uint64_t)(uintptr_t)raiser_ret) found = 1;
+  assert_true(found);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dedup),
       cmocka_unit_test(test_grow_and_cap),
       cmocka_unit_test(test_cache),
       cmocka_unit_test(test_capture_skips),
+      cmocka_unit_test(test_cfi_matches_libunwind),
+      cmocka_unit_test(test_cfi_declines_signal_frame),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
