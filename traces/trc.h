@@ -504,9 +504,11 @@ int trc_program_build_progress(const char *trace_path, const char *prog_path,
                                trc_prep_stats_t *stats,
                                struct hk_progress *progress);
 /* Maps a prepared program; trc_program_release unmaps it. The file's
- * checksum (XXH3 of its contents, in its header) is verified first: a
- * damaged, truncated or older-version file gives HK_E_CORRUPT,
- * HK_E_TRUNCATED, HK_E_BADMAGIC or HK_E_VERSION and is never mapped. */
+ * checksum (XXH3 of its contents, in its header) is verified first, in
+ * windows whose pages are given back, so the check leaves the program
+ * unresident whatever its length: a damaged, truncated or older-version
+ * file gives HK_E_CORRUPT, HK_E_TRUNCATED, HK_E_BADMAGIC or HK_E_VERSION
+ * and is never mapped. */
 int trc_program_map(trc_program_t *p, const char *prog_path);
 void trc_program_release(trc_program_t *p);
 
