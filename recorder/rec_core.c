@@ -620,6 +620,9 @@ void rec_set_end_signal(rec_t *r, int sig) { atomic_store(&r->end_signal, sig); 
 int rec_error(const rec_t *r) { return atomic_load(&r->err); }
 int rec_state(const rec_t *r) { return atomic_load(&r->state); }
 const char *rec_path(const rec_t *r) { return r->path; }
+trc_writer_t *rec_trace_writer(const rec_t *r) {
+  return r->sink.events == w_events ? r->sink_ctx : NULL;
+}
 uint64_t rec_dropped(const rec_t *r) { return atomic_load(&r->dropped); }
 const rec_config_t *rec_config(const rec_t *r) { return &r->cfg; }
 rec_skip_t *rec_skip(rec_t *r) { return &r->skip; }

@@ -1,7 +1,9 @@
 /* rec_preload.c: libhkrec.so, the LD_PRELOAD interposer of the recorder.
  * A thin layer over the core (recorder.h): it exports the allocator entry
  * points, the exec family, fork handling, _exit/abort and dlclose, turns
- * each call into one event and hands it to the calling thread's buffer.
+ * each call into one event and hands it to the calling thread's buffer;
+ * and the descriptor calls (close, close_range, closefrom, dup2, dup3)
+ * that could release the trace's fd to the program.
  * Everything else in the library has hidden visibility (rec_preload.map).
  *
  * Bootstrap and recursion rules, the one place they are written down:
@@ -30,12 +32,14 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rec_internal.h"
@@ -66,6 +70,11 @@ static void (*real_abort)(void) __attribute__((noreturn));
 static int (*real_dlclose)(void *);
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static sighandler_t (*real_signal)(int, sighandler_t);
+static int (*real_close)(int);
+static int (*real_close_range)(unsigned, unsigned, int);
+static void (*real_closefrom)(int);
+static int (*real_dup2)(int, int);
+static int (*real_dup3)(int, int, int);
 
 #define BOOT_SIZE (256u << 10)
 static _Alignas(64) unsigned char boot_arena[BOOT_SIZE];
@@ -115,6 +124,11 @@ static void resolve(void) {
   R(dlclose);
   R(sigaction);
   R(signal);
+  R(close);
+  R(close_range);
+  R(closefrom);
+  R(dup2);
+  R(dup3);
 #undef R
   resolving = 0;
 }
@@ -621,6 +635,165 @@ HK_EXPORT int dlclose(void *h) {
     unbusy();
   }
   return rc;
+}
+
+/* ---- the trace's fd: close, close_range, closefrom, dup2, dup3 ------- */
+
+/* The trace's fd lives among the program's (the writer keeps it high).
+ * The fstat check before each write catches a number the program closed
+ * or replaced, but not one closed and taken again by another thread of
+ * the program between that check and the write. So the program's calls
+ * that close or replace descriptors never release it:
+ *  - close(T), dup2(T, x), dup3(T, x, f) fail with EBADF, as the kernel
+ *    answers for a number the program never opened;
+ *  - close_range and closefrom over a range holding T close the rest and
+ *    succeed (what a daemon's close loop expects);
+ *  - dup2(x, T), dup3(x, T, f) first move the trace to another high
+ *    number under the writer's fd lock (no check-then-write straddles
+ *    it), then let the call replace T.
+ * Each call runs inside the writer's fd gate (trc_writer_gate_enter): T
+ * cannot change meanwhile, and the common path takes no lock. The
+ * recorder's own calls (t_busy), calls outside a session and other
+ * processes sharing our memory (vfork) go straight through; raw system
+ * calls are left to the fstat check. Cancellation is held off inside the
+ * gate, so a cancelled close cannot leave it entered. */
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static int sys_close(int fd) {
+  return real_close ? real_close(fd) : (int)syscall(SYS_close, fd);
+}
+static int sys_close_range(unsigned first, unsigned last, int flags) {
+  if (real_close_range) return real_close_range(first, last, flags);
+#ifdef SYS_close_range
+  return (int)syscall(SYS_close_range, first, last, flags);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+/* Closes lo..hi, one by one where close_range is missing. */
+static void close_span(int lo, int hi) {
+  if (lo > hi || sys_close_range((unsigned)lo, (unsigned)hi, 0) == 0) return;
+  for (int fd = lo; fd <= hi; fd++) sys_close(fd);
+}
+
+/* The session's writer when this call must pass its gate, else NULL. */
+static trc_writer_t *fd_writer(void) {
+  if (t_busy || atomic_load(&g_mode) != MODE_ON) return NULL;
+  rec_t *r = g_rec;
+  return r ? rec_trace_writer(r) : NULL;
+}
+
+typedef struct fd_call {
+  trc_writer_t *w;
+  trc_fd_gate_t g;
+  int cancel; /* the thread's cancel state before */
+} fd_call_t;
+
+/* The trace's fd if the call touches it (in [lo, hi]) and the number
+ * still holds the trace, else -1: a number a raw system call gave the
+ * program is the program's. */
+static int fd_touched(fd_call_t *c, long lo, long hi) {
+  int t = c->g.fd;
+  if (t < 0 || t < lo || t > hi) return -1;
+  return trc_writer_gate_holds(c->w, &c->g) ? t : -1;
+}
+
+static void fd_call_begin(fd_call_t *c) {
+  t_busy++;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &c->cancel);
+  trc_writer_gate_enter(c->w, &c->g);
+}
+/* Leaves the gate; returns rc with errno set to e. */
+static int fd_call_end(fd_call_t *c, int rc, int e) {
+  trc_writer_gate_leave(c->w, &c->g);
+  pthread_setcancelstate(c->cancel, NULL);
+  unbusy();
+  errno = e;
+  return rc;
+}
+
+HK_EXPORT int close(int fd) {
+  if (!ready()) resolve();
+  fd_call_t c = {fd_writer(), {-1, 0}, 0};
+  if (!c.w) return sys_close(fd);
+  fd_call_begin(&c);
+  if (fd_touched(&c, fd, fd) >= 0) return fd_call_end(&c, -1, EBADF);
+  int rc = sys_close(fd);
+  return fd_call_end(&c, rc, errno);
+}
+
+HK_EXPORT int close_range(unsigned first, unsigned last, int flags) {
+  if (!ready()) resolve();
+  fd_call_t c = {fd_writer(), {-1, 0}, 0};
+  if (!c.w) return sys_close_range(first, last, flags);
+  fd_call_begin(&c);
+  int t = fd_touched(&c, (long)first, (long)last), rc = 0, e = errno;
+  /* CLOSE_RANGE_CLOEXEC closes nothing (the trace is close-on-exec). */
+  if (t < 0 || (flags & (int)CLOSE_RANGE_CLOEXEC) || first > last) {
+    rc = sys_close_range(first, last, flags);
+    return fd_call_end(&c, rc, errno);
+  }
+  if ((unsigned)t > first && sys_close_range(first, (unsigned)t - 1, flags))
+    rc = -1, e = errno;
+  if ((unsigned)t < last && sys_close_range((unsigned)t + 1, last, flags) &&
+      !rc)
+    rc = -1, e = errno;
+  return fd_call_end(&c, rc, e);
+}
+
+HK_EXPORT void closefrom(int lowfd) {
+  if (!ready()) resolve();
+  if (lowfd < 0) lowfd = 0;
+  fd_call_t c = {fd_writer(), {-1, 0}, 0};
+  if (c.w) {
+    fd_call_begin(&c);
+    int t = fd_touched(&c, lowfd, INT_MAX);
+    if (t >= 0) {
+      close_span(lowfd, t - 1);
+      lowfd = t + 1;
+    }
+  }
+  if (real_closefrom)
+    real_closefrom(lowfd);
+  else
+    close_span(lowfd, INT_MAX);
+  if (c.w) fd_call_end(&c, 0, errno);
+}
+
+/* The real dup2 (is3 0) or dup3; by system call while dlsym runs. */
+static int sys_dup(int is3, int oldfd, int newfd, int flags) {
+  if (is3 ? real_dup3 != NULL : real_dup2 != NULL)
+    return is3 ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
+  if (!is3 && oldfd == newfd) return fcntl(oldfd, F_GETFD) < 0 ? -1 : newfd;
+  return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+}
+
+static int dup_hook(int is3, int oldfd, int newfd, int flags) {
+  if (!ready()) resolve();
+  fd_call_t c = {fd_writer(), {-1, 0}, 0};
+  if (!c.w) return sys_dup(is3, oldfd, newfd, flags);
+  fd_call_begin(&c);
+  /* dup3 with equal numbers is EINVAL whatever they are. */
+  if (fd_touched(&c, oldfd, oldfd) >= 0 && !(is3 && oldfd == newfd))
+    return fd_call_end(&c, -1, EBADF);
+  int moved = 0;
+  if (oldfd != newfd && fd_touched(&c, newfd, newfd) >= 0 &&
+      getpid() == g_pid)
+    moved = trc_writer_gate_vacate(c.w, &c.g, newfd);
+  int rc = sys_dup(is3, oldfd, newfd, flags), e = errno;
+  /* A failed call leaves the number as it was for the program: closed
+   * (it held our duplicate until now). */
+  if (rc < 0 && moved) sys_close(newfd);
+  return fd_call_end(&c, rc, e);
+}
+
+HK_EXPORT int dup2(int oldfd, int newfd) { return dup_hook(0, oldfd, newfd, 0); }
+HK_EXPORT int dup3(int oldfd, int newfd, int flags) {
+  return dup_hook(1, oldfd, newfd, flags);
 }
 
 /* ---- fatal signals: the last-gasp flush ------------------------------ */

@@ -320,6 +320,10 @@ int rec_error(const rec_t *r);
 int rec_state(const rec_t *r);
 /* The output path ("" with a custom sink). */
 const char *rec_path(const rec_t *r);
+/* The trace writer of a session writing its own file (NULL with a custom
+ * sink): the preload's close/dup hooks pass the program's fd calls
+ * through its fd gate (trc_writer_gate_enter). */
+trc_writer_t *rec_trace_writer(const rec_t *r);
 uint64_t rec_dropped(const rec_t *r);
 const rec_config_t *rec_config(const rec_t *r);
 rec_skip_t *rec_skip(rec_t *r);

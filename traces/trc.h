@@ -275,6 +275,34 @@ int trc_writer_finish_ext(trc_writer_t *w, const trc_summary_t *end);
  * near the top of RLIMIT_NOFILE's soft limit, clear of the low numbers
  * programs use. */
 int trc_writer_high_fd(void);
+/* The fd gate of a guarded writer (opts.reopen_path), for a recorder that
+ * interposes the program's close, close_range, closefrom, dup2 and dup3 so
+ * that the trace's fd is never released to the program. Each interposed
+ * call runs between trc_writer_gate_enter and trc_writer_gate_leave; in
+ * between, g->fd is the trace's fd (-1: none, or an unguarded writer) and
+ * stays that number, so the call can leave it out. The common path takes
+ * no lock (an atomic counter); it takes the writer's fd lock only while
+ * the writer changes its fd (a reopen, the finish). Gate calls must not
+ * nest on one thread, nor come from the writer's own calls. */
+typedef struct trc_fd_gate {
+  int fd;   /* the trace's fd while inside the gate, or -1 */
+  int excl; /* private: 0 shared, 1 fd lock held, 2 and changing */
+} trc_fd_gate_t;
+void trc_writer_gate_enter(trc_writer_t *w, trc_fd_gate_t *g);
+/* Inside the gate, before a call that will replace number fd (dup2, dup3
+ * onto it): takes the writer's fd lock until trc_writer_gate_leave (so
+ * no check-then-write of the writer straddles the call) and, if fd is the
+ * trace's, moves the trace to another high number (F_DUPFD_CLOEXEC). Returns
+ * 1 if it moved: number fd then still holds a duplicate of the trace that
+ * the caller must replace or close before leaving; 0 if fd was not the
+ * trace's. g->fd is updated. */
+int trc_writer_gate_vacate(trc_writer_t *w, trc_fd_gate_t *g, int fd);
+/* Inside the gate: does g->fd still hold the trace (fstat: device and
+ * inode)? Not after a raw system call replaced or closed the number
+ * (which the writer finds at its next check): the number is then the
+ * program's, and its calls on it must go through. */
+int trc_writer_gate_holds(trc_writer_t *w, const trc_fd_gate_t *g);
+void trc_writer_gate_leave(trc_writer_t *w, trc_fd_gate_t *g);
 /* Releases the writer; if it was not finished, closes the file without
  * writing what is buffered (a forked child drops its parent's writer this
  * way). trc_writer_free(NULL) is a no-op. */

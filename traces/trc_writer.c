@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
@@ -60,6 +62,14 @@ struct trc_writer_s {
   dev_t dev;
   ino_t ino;
   uint64_t reopened;
+  /* The fd gate (trc_writer_gate_*): fdmu is held around each check and
+   * write of the fd and by whoever changes w->fd; a change also raises
+   * fd_changing and waits until no gate user is on its lock-free path
+   * (fd_users), so those users see fd_pub (= w->fd) stand still. */
+  pthread_mutex_t fdmu;
+  _Atomic int fd_pub;
+  _Atomic int fd_changing;
+  _Atomic int fd_users;
   int err; /* sticky: the first error met */
   int finished;
   int level;
@@ -100,6 +110,22 @@ static int move_high(int fd) {
   return h;
 }
 
+/* A change of w->fd (fdmu held): gate users on their lock-free path are
+ * waited out (they are inside one close or dup call), later ones take
+ * fdmu. seq_cst on both sides: either a user sees fd_changing or the
+ * changer sees the user. */
+static void change_begin(trc_writer_t *w) {
+  atomic_store(&w->fd_changing, 1);
+  while (atomic_load(&w->fd_users)) {
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, NULL); /* async-signal-safe: a last-gasp flush gets here */
+  }
+}
+static void change_end(trc_writer_t *w) {
+  atomic_store(&w->fd_pub, w->fd);
+  atomic_store(&w->fd_changing, 0);
+}
+
 /* Is w->fd still the file it was opened on? */
 static int fd_is_ours(const trc_writer_t *w) {
   struct stat st;
@@ -115,16 +141,20 @@ static int fd_is_ours(const trc_writer_t *w) {
  * check and the write (another thread of the program) can still hit it. */
 static int guard_fd(trc_writer_t *w) {
   if (!w->path || fd_is_ours(w)) return 0;
-  int fd = open(w->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return -errno;
+  change_begin(w); /* the open's low number must not meet a hooked close */
+  int rc = 0, fd = open(w->path, O_WRONLY | O_APPEND | O_CLOEXEC);
   struct stat st;
-  if (fstat(fd, &st) || st.st_dev != w->dev || st.st_ino != w->ino) {
+  if (fd < 0) {
+    rc = -errno;
+  } else if (fstat(fd, &st) || st.st_dev != w->dev || st.st_ino != w->ino) {
     close(fd); /* the path names another file now: do not write there */
-    return -ESTALE;
+    rc = -ESTALE;
+  } else {
+    w->fd = move_high(fd);
+    w->reopened++;
   }
-  w->fd = move_high(fd);
-  w->reopened++;
-  return 0;
+  change_end(w);
+  return rc;
 }
 
 /* Writes all of p through the writer's fd, checked first by guard_fd. A
@@ -135,7 +165,7 @@ static int guard_fd(trc_writer_t *w) {
  * again by one of the program's own opens within that window; as open
  * returns the lowest free number and ours sits 64 below the fd limit, that
  * needs the program to hold nearly every fd it may have. */
-static int guarded_write(trc_writer_t *w, const uint8_t *p, size_t n) {
+static int write_checked(trc_writer_t *w, const uint8_t *p, size_t n) {
   for (int tries = 0;; tries++) {
     int rc = guard_fd(w);
     if (rc) return rc;
@@ -153,6 +183,15 @@ static int guarded_write(trc_writer_t *w, const uint8_t *p, size_t n) {
     if (errno != EBADF || !w->path || tries == 8) return -errno;
   }
 }
+/* The check and the write under fdmu: a recorder's dup2 hook that moves
+ * the trace off a number (trc_writer_gate_vacate) waits for the write, so
+ * the number checked is the number written to. */
+static int guarded_write(trc_writer_t *w, const uint8_t *p, size_t n) {
+  pthread_mutex_lock(&w->fdmu);
+  int rc = write_checked(w, p, n);
+  pthread_mutex_unlock(&w->fdmu);
+  return rc;
+}
 
 /* Closes the fd if it is still the writer's (a guarded fd's number may
  * belong to the program by now). */
@@ -161,6 +200,15 @@ static int close_fd(trc_writer_t *w) {
   if (w->fd >= 0 && (!w->path || fd_is_ours(w)))
     rc = close(w->fd) && errno != EINTR ? -errno : 0;
   w->fd = -1;
+  return rc;
+}
+/* Same, through the gate (the number is free for the program after). */
+static int close_fd_gated(trc_writer_t *w) {
+  pthread_mutex_lock(&w->fdmu);
+  change_begin(w);
+  int rc = close_fd(w);
+  change_end(w);
+  pthread_mutex_unlock(&w->fdmu);
   return rc;
 }
 
@@ -528,6 +576,8 @@ int trc_writer_create_fd(trc_writer_t **out, int fd, const trc_header_t *hdr,
     return HK_E_NOMEM;
   }
   w->fd = fd;
+  pthread_mutex_init(&w->fdmu, NULL);
+  atomic_store(&w->fd_pub, -1); /* no gate on an unguarded fd */
   if (opts && opts->reopen_path) {
     struct stat st;
     w->path = strdup(opts->reopen_path);
@@ -541,6 +591,7 @@ int trc_writer_create_fd(trc_writer_t **out, int fd, const trc_header_t *hdr,
     w->dev = st.st_dev;
     w->ino = st.st_ino;
     w->fd = move_high(fd);
+    atomic_store(&w->fd_pub, w->fd);
   }
   w->level = opts && opts->level ? opts->level : TRC_DEFAULT_LEVEL;
   w->fast_level = opts && opts->fast_level ? opts->fast_level
@@ -825,7 +876,9 @@ int trc_writer_finish_ext(trc_writer_t *w, const trc_summary_t *end) {
     /* Version 4: the extension, a count then the fields (TRC_SUMX_*). The
      * file is checked (and reopened if need be) before `reopened` is
      * coded, so that it counts a reopen the summary's own write needs. */
+    pthread_mutex_lock(&w->fdmu);
     rc = guard_fd(w);
+    pthread_mutex_unlock(&w->fdmu);
     if (rc) {
       fail(w, rc);
     } else {
@@ -842,7 +895,7 @@ int trc_writer_finish_ext(trc_writer_t *w, const trc_summary_t *end) {
     }
   }
   w->finished = 1;
-  int crc = close_fd(w);
+  int crc = close_fd_gated(w);
   if (crc && !rc) rc = fail(w, crc);
   rc = w->err ? w->err : rc;
 out:
@@ -867,7 +920,58 @@ void trc_writer_free(trc_writer_t *w) {
   trc_buf_release(&w->out);
   ZSTD_freeCCtx(w->cctx);
   pthread_mutex_destroy(&w->mu);
+  pthread_mutex_destroy(&w->fdmu);
   free(w);
+}
+
+/* ---- the fd gate --------------------------------------------------------- */
+
+void trc_writer_gate_enter(trc_writer_t *w, trc_fd_gate_t *g) {
+  atomic_fetch_add(&w->fd_users, 1);
+  if (HK_LIKELY(!atomic_load(&w->fd_changing))) {
+    g->excl = 0;
+    g->fd = atomic_load(&w->fd_pub);
+    return;
+  }
+  atomic_fetch_sub(&w->fd_users, 1);
+  pthread_mutex_lock(&w->fdmu); /* a change is under way: wait it out */
+  g->excl = 1;
+  g->fd = w->fd;
+}
+
+int trc_writer_gate_vacate(trc_writer_t *w, trc_fd_gate_t *g, int fd) {
+  if (!g->excl) {
+    atomic_fetch_sub(&w->fd_users, 1);
+    pthread_mutex_lock(&w->fdmu);
+    g->excl = 1;
+  }
+  change_begin(w); /* ended by trc_writer_gate_leave */
+  g->excl = 2;
+  int moved = 0;
+  if (fd >= 0 && w->fd == fd) {
+    int h = fcntl(fd, F_DUPFD_CLOEXEC, trc_writer_high_fd());
+    /* No high number free: let the number go; the next write reopens the
+     * trace by its path (the fstat check). */
+    w->fd = h;
+    moved = 1;
+  }
+  atomic_store(&w->fd_pub, w->fd);
+  g->fd = w->fd;
+  return moved;
+}
+
+int trc_writer_gate_holds(trc_writer_t *w, const trc_fd_gate_t *g) {
+  struct stat st;
+  return g->fd >= 0 && fstat(g->fd, &st) == 0 && st.st_dev == w->dev &&
+         st.st_ino == w->ino;
+}
+
+void trc_writer_gate_leave(trc_writer_t *w, trc_fd_gate_t *g) {
+  if (g->excl == 2) change_end(w);
+  if (g->excl)
+    pthread_mutex_unlock(&w->fdmu);
+  else
+    atomic_fetch_sub(&w->fd_users, 1);
 }
 
 int trc_writer_error(const trc_writer_t *w) {

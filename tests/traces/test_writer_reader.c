@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -656,6 +657,116 @@ static void test_guarded_fd(void **state) {
   assert_int_equal(s.summary.end_signal, 0);
 }
 
+/* The fd gate (trc_writer_gate_*), used as the recorder's close and dup2
+ * hooks use it, while a thread writes 16-event chunks: a "dup2" thread
+ * vacates the trace's number, puts a file of its own there and writes
+ * 8-byte records through it; a "close loop" thread closes every number
+ * near the trace's but the one the gate names. The program's file holds
+ * exactly the records written to it, the trace every event, and the
+ * writer never had to reopen (every change went through the gate).
+ * Without vacate's move, the writer would write chunks into the file. */
+enum { GATE_ROUNDS = 300, GATE_CHUNKS = 400 };
+typedef struct gate_ctx {
+  trc_writer_t *w;
+  int prog_fd;          /* the program's file, dup2'ed onto the number */
+  _Atomic int done;     /* the event writer finished */
+  _Atomic int bad;      /* a thread met something it should not */
+  _Atomic int records;  /* 8-byte records written to the program's file */
+} gate_ctx_t;
+
+static void *gate_events(void *arg) {
+  gate_ctx_t *c = arg;
+  trc_event_t ev[16];
+  for (int k = 0; k < GATE_CHUNKS; k++) {
+    for (int i = 0; i < 16; i++) {
+      trc_event_t e = {.time = (uint64_t)(k * 16 + i), .op = TRC_OP_MALLOC,
+                       .size = 32, .ptr = 16 * (uint64_t)(k * 16 + i + 1)};
+      ev[i] = e;
+    }
+    if (trc_writer_events(c->w, 0, ev, 16)) atomic_store(&c->bad, 1);
+  }
+  atomic_store(&c->done, 1);
+  return NULL;
+}
+
+static void *gate_dup2(void *arg) {
+  gate_ctx_t *c = arg;
+  for (int r = 0; r < GATE_ROUNDS; r++) {
+    trc_fd_gate_t g;
+    trc_writer_gate_enter(c->w, &g);
+    int t = g.fd;
+    if (t < 0 || !trc_writer_gate_holds(c->w, &g)) atomic_store(&c->bad, 2);
+    int moved = trc_writer_gate_vacate(c->w, &g, t);
+    if (moved != 1 || g.fd == t || g.fd < 0 || dup2(c->prog_fd, t) != t)
+      atomic_store(&c->bad, 3);
+    trc_writer_gate_leave(c->w, &g);
+    /* The number is the program's now: its record goes to its file (or
+     * nowhere, if the close loop closed the number first). */
+    char rec[9];
+    snprintf(rec, sizeof rec, "p%06d\n", r);
+    if (write(t, rec, 8) == 8) atomic_fetch_add(&c->records, 1);
+    trc_writer_gate_enter(c->w, &g); /* as the close hook: not the trace */
+    if (g.fd != t) close(t);
+    trc_writer_gate_leave(c->w, &g);
+  }
+  return NULL;
+}
+
+static void *gate_closer(void *arg) {
+  gate_ctx_t *c = arg;
+  int hi = trc_writer_high_fd();
+  while (!atomic_load(&c->done)) {
+    trc_fd_gate_t g;
+    trc_writer_gate_enter(c->w, &g);
+    for (int fd = hi; fd < hi + 8; fd++)
+      if (fd != g.fd && fd != c->prog_fd) close(fd);
+    trc_writer_gate_leave(c->w, &g);
+  }
+  return NULL;
+}
+
+static void test_fd_gate(void **state) {
+  (void)state;
+  trc_header_t h = minimal_header();
+  trc_writer_t *w;
+  trc_writer_opts_t o = {1, 16, path, 0};
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(trc_writer_create_fd(&w, fd, &h, &o), 0);
+  trc_thread_t th = {0, 1, 0, 0, "main"};
+  assert_int_equal(trc_writer_add_thread(w, &th), 0);
+  char other[] = "/tmp/hksim_gate_XXXXXX";
+  gate_ctx_t c = {.w = w, .prog_fd = mkstemp(other)};
+  assert_true(c.prog_fd >= 0);
+  pthread_t a, b, d;
+  assert_int_equal(pthread_create(&a, NULL, gate_events, &c), 0);
+  assert_int_equal(pthread_create(&b, NULL, gate_dup2, &c), 0);
+  assert_int_equal(pthread_create(&d, NULL, gate_closer, &c), 0);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  pthread_join(d, NULL);
+  assert_int_equal(atomic_load(&c.bad), 0);
+  assert_int_equal(trc_writer_finish(w, GATE_CHUNKS * 16, 0), 0);
+  trc_writer_free(w);
+  /* The program's file: only its own records, whole. */
+  struct stat st;
+  assert_int_equal(fstat(c.prog_fd, &st), 0);
+  assert_int_equal(st.st_size, 8 * atomic_load(&c.records));
+  assert_true(atomic_load(&c.records) > 0);
+  char buf[8];
+  for (off_t off = 0; off < st.st_size; off += 8) {
+    assert_int_equal(pread(c.prog_fd, buf, 8, off), 8);
+    assert_true(buf[0] == 'p' && buf[7] == '\n');
+  }
+  close(c.prog_fd);
+  unlink(other);
+  trc_scan_t s;
+  assert_int_equal(trc_scan(path, &s), 0);
+  assert_int_equal(s.status, 0);
+  assert_true(s.events == GATE_CHUNKS * 16);
+  assert_true(s.summary.reopened == 0);
+}
+
 /* Free without finish (a forked child): buffered events are dropped, what
  * was written stays readable and the scan calls the trace cut short. */
 static void test_free_unfinished(void **state) {
@@ -1048,6 +1159,7 @@ int main(void) {
       cmocka_unit_test(test_ops_and_text),
       cmocka_unit_test(test_file_hash),
       cmocka_unit_test(test_guarded_fd),
+      cmocka_unit_test(test_fd_gate),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,6 +5,16 @@
  *                 frees all in hostile_free. OUT must hold its 50 bytes.
  *   dup2 OUT      like closefds, but dup2()s its own file over the number
  *                 of the trace fd (found in /proc/self/fd) instead.
+ *   closefds_raw OUT, dup2_raw OUT: the same through raw system calls
+ *                 (syscall(2)), which no interposer sees.
+ *   race_close_range DIR, race_closefrom DIR, race_dup2 DIR: one thread
+ *                 allocates and frees in hostile_alloc/hostile_free while
+ *                 another, 300 times, closes every fd from 3 up
+ *                 (close_range(3, ~0U, 0), or closefrom(3)) and opens
+ *                 40 files DIR/f0..f39 of its own, or dup2()s one file
+ *                 of its own over the trace's number; it writes 64 bytes
+ *                 to each file and reads them back. Fails (exit 7) when a
+ *                 file holds anything else.
  *   doublefree    20000 malloc/free pairs, 1000 blocks kept, then frees one
  *                 block twice: glibc aborts (SIGABRT) inside free.
  *   segvfree      the same, then frees a pointer into a PROT_NONE page:
@@ -31,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "victim.h"
@@ -61,9 +72,14 @@ static int trace_fd(void) {
 }
 
 static int own_file(const char *mode, const char *out) {
-  int fd;
-  if (strcmp(mode, "closefds") == 0) {
-    for (int i = 3; i < 1024; i++) close(i);
+  int fd, raw = strstr(mode, "_raw") != NULL;
+  if (strncmp(mode, "closefds", 8) == 0) {
+    for (int i = 3; i < 1024; i++) {
+      if (raw)
+        syscall(SYS_close, i);
+      else
+        close(i);
+    }
     fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   } else {
     int t = trace_fd();
@@ -73,7 +89,8 @@ static int own_file(const char *mode, const char *out) {
     }
     printf("trace fd %d\n", t);
     fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || dup2(fd, t) != t) return -1;
+    if (fd < 0 || (raw ? (int)syscall(SYS_dup3, fd, t, 0) : dup2(fd, t)) != t)
+      return -1;
     close(fd);
     fd = t; /* the program now writes through the trace's old number */
   }
@@ -130,6 +147,81 @@ static void *cross(void *arg) {
   return NULL;
 }
 
+/* ---- race_*: descriptor calls racing the recorder's writes ---------- */
+
+#define RACE_ROUNDS 300
+#define RACE_FILES 40
+#define RACE_BYTES 64
+static atomic_int race_done;
+
+static void *race_alloc(void *arg) {
+  (void)arg;
+  void *keep[64] = {0};
+  for (unsigned i = 0; !atomic_load(&race_done) && i < 2000000; i++) {
+    void *p = hostile_alloc(16 + (size_t)(i % 40) * 8);
+    victim_use(p);
+    p = (void *)atomic_exchange((_Atomic(void *) *)&keep[i % 64], p);
+    if (p) hostile_free(p);
+  }
+  for (int i = 0; i < 64; i++) hostile_free(keep[i]);
+  return NULL;
+}
+
+/* Writes the 64 bytes of (round, file) through fd and reads them back. */
+static int race_write(int fd, int round, int file) {
+  char want[RACE_BYTES + 1], got[RACE_BYTES + 8];
+  snprintf(want, sizeof want, "round %04d file %02d: the program's own bytes%*s\n",
+           round, file, RACE_BYTES, "");
+  want[RACE_BYTES - 1] = '\n';
+  if (write(fd, want, RACE_BYTES) != RACE_BYTES) return 1;
+  ssize_t k = pread(fd, got, sizeof got, 0);
+  if (k != RACE_BYTES || memcmp(got, want, RACE_BYTES) != 0) {
+    fprintf(stderr, "v_hostile: round %d file %d (fd %d) holds %zd bytes, not its %d\n",
+            round, file, fd, k, RACE_BYTES);
+    return 1;
+  }
+  return 0;
+}
+
+static int race(const char *how, const char *dir) {
+  pthread_t t;
+  if (pthread_create(&t, NULL, race_alloc, NULL)) return 1;
+  int bad = 0, dup = strcmp(how, "race_dup2") == 0;
+  char path[4096];
+  for (int r = 0; r < RACE_ROUNDS && !bad; r++) {
+    if (strcmp(how, "race_close_range") == 0)
+      bad |= close_range(3, ~0U, 0) != 0;
+    else if (strcmp(how, "race_closefrom") == 0)
+      closefrom(3);
+    int files = dup ? 1 : RACE_FILES;
+    for (int j = 0; j < files && !bad; j++) {
+      snprintf(path, sizeof path, "%s/f%d", dir, j);
+      /* No O_TRUNC: ext4 writes a truncated file back at its close. */
+      int fd = open(path, O_RDWR | O_CREAT, 0644);
+      if (fd < 0) {
+        perror(path);
+        bad = 1;
+        break;
+      }
+      int tf = dup ? trace_fd() : -1; /* none while a writer reopens */
+      if (tf >= 0) { /* onto the trace's number: the program's now */
+        if (dup2(fd, tf) != tf) {
+          fprintf(stderr, "v_hostile: dup2 onto the trace fd %d failed\n", tf);
+          bad = 1;
+          break;
+        }
+        close(fd);
+        fd = tf;
+      }
+      bad |= race_write(fd, r, j) ? 7 : 0;
+      if (dup) bad |= close(fd) != 0;
+    }
+  }
+  atomic_store(&race_done, 1);
+  pthread_join(t, NULL);
+  return bad;
+}
+
 static volatile sig_atomic_t got_term;
 static void on_term(int sig) { got_term = sig; }
 
@@ -140,7 +232,8 @@ int main(int argc, char **argv) {
   victim_range(f, "hostile_free", (void *)hostile_free);
   if (f) fclose(f);
   const char *mode = argv[2];
-  if ((strcmp(mode, "closefds") == 0 || strcmp(mode, "dup2") == 0) &&
+  if (strncmp(mode, "race_", 5) == 0 && argc > 3) return race(mode, argv[3]);
+  if ((strncmp(mode, "closefds", 8) == 0 || strncmp(mode, "dup2", 4) == 0) &&
       argc > 3) {
     for (int i = 0; i < N; i++) blocks[i] = hostile_alloc(16 + (size_t)(i % 50) * 8);
     int fd = own_file(mode, argv[3]);
