@@ -6,16 +6,11 @@
 # the views on a hand-made database whose Kendall's tau and delta_error
 # are known, and the bad cases (usage errors write nothing; a missing
 # library or command fails with one line, exit 1).
-set -u
+. "$(dirname "$0")/../lib.sh"
 H=${HKSIM_BUILD:?}/bin/hksim
 V=${HKSIM_BUILD}/tests/recorder/victims/v_threads
-T=$(mktemp -d /tmp/hksim-validate-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+hk_tmpdir validate
 export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
-fails=0
-ok() { echo "ok - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
 q() { sqlite3 "$1" "$2"; }
 
 M=mimalloc
@@ -159,5 +154,4 @@ check "missing library: the glibc live run still done" \
   "$(q "$D" "SELECT COUNT(*) FROM live_runs WHERE backend='glibc' AND status='done'")" 3
 check "database intact" "$(q "$D" "PRAGMA integrity_check")" ok
 
-[ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all ok"
+hk_done

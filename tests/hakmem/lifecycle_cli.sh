@@ -9,15 +9,10 @@
 # the database intact; the timeline is sampled every timeline.every
 # decisions; --policy oracle is deterministic, and policy_regret gives it
 # regret 0 and ucb1 a regret below static's on mir.
-set -u
+. "$(dirname "$0")/../lib.sh"
 H=${HKSIM_BUILD:?}/bin/hksim
-T=$(mktemp -d /tmp/hksim-lifecycle-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+hk_tmpdir lifecycle
 export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
-fails=0
-ok() { echo "ok - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
 q() { sqlite3 "$T/r.db" "$1"; }
 R() { "$H" replay "$@" --db "$T/r.db" --backend hakmem --quiet --no-cache \
         --per-op none >/dev/null 2>"$T/err"; }
@@ -84,6 +79,4 @@ check "policy_regret: static on mir is worse than the oracle" \
 check "no regret row without an oracle run (mixed, shift)" \
   "$(q "SELECT COUNT(*) FROM policy_regret WHERE trace <> 'mir.hkt'")" 0
 
-[ "$fails" -eq 0 ] && echo "all passed" && exit 0
-echo "$fails failed"
-exit 1
+hk_done

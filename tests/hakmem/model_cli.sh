@@ -7,15 +7,10 @@
 # one 2 MiB block; the digest holds decisions only (static: one digest for
 # seeds 1 and 2); bad names and unknown calibrations fail in one line with
 # the database intact.
-set -u
+. "$(dirname "$0")/../lib.sh"
 H=${HKSIM_BUILD:?}/bin/hksim
-T=$(mktemp -d /tmp/hksim-model-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+hk_tmpdir model
 export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
-fails=0
-ok() { echo "ok - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
 q() { sqlite3 "$T/r.db" "$1"; }
 
 "$H" gen vm -o "$T/vm.hkt" >/dev/null || bad "gen vm"
@@ -116,5 +111,4 @@ check "database intact" "$(q 'PRAGMA integrity_check')" ok
   --quiet >/dev/null 2>&1
 check "bad cost.calibration value exit" "$?" 2
 
-[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all ok"
+hk_done

@@ -5,15 +5,10 @@
 # and digest) with every per-run and per-trace table complete; merging a
 # shard again adds nothing; a database of another schema version, garbage,
 # a missing file and bad --shard values are refused with the output intact.
-set -u
+. "$(dirname "$0")/../lib.sh"
 H=${HKSIM_BUILD:?}/bin/hksim
-T=$(mktemp -d /tmp/hksim-merge-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+hk_tmpdir merge
 export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
-fails=0
-ok() { echo "ok - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
 # The view trace_op (and op_latency over it) needs hksim's SQLite module.
 q() { sqlite3 -cmd ".load $HKSIM_BUILD/analysis/hksim_sqlite" "$1" "$2"; }
 RUNS="SELECT t.content_hash, r.backend, COALESCE(r.policy, '-'), r.seed, r.repeat, r.digest
@@ -135,5 +130,4 @@ done
 check "merge --progress exit" "$?" 0
 tr '\r' '\n' <"$T/err" | grep -q "mp.db: merging 3 databases in " && ok "merge progress line" || bad "merge progress: $(cat "$T/err")"
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+hk_done

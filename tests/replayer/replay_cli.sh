@@ -5,15 +5,10 @@
 # column, exit codes 1 (garbage trace, unwritable or newer database) and 2
 # (unknown back end or policy) with the database intact after each, and a
 # back end crashing mid-run (HKSIM_TEST_CRASH_AFTER) failing only its run.
-set -u
+. "$(dirname "$0")/../lib.sh"
 H=${HKSIM_BUILD:?}/bin/hksim
-T=$(mktemp -d /tmp/hksim-replay-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+hk_tmpdir replay
 export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
-fails=0
-ok() { echo "ok - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
 # The view trace_op (and op_latency over it) needs hksim's SQLite module.
 q() { sqlite3 -cmd ".load $HKSIM_BUILD/analysis/hksim_sqlite" "$T/r.db" "$1"; }
 intact() {
@@ -246,5 +241,4 @@ for row in $(sqlite3 "$T/bound.db" "SELECT run_id || ':' || (median_ns < 3 * tim
 done
 check "bound: two run lines" "$(grep -c '^run ' "$T/bout")" 2
 
-echo "$fails failure(s)"
-[ "$fails" -eq 0 ]
+hk_done

@@ -5,19 +5,12 @@
 # and SIGTERM to a session, a write error while storing a run; control
 # characters in a trace's strings; a foreign database given to report.
 # Traces are hand-made by tests/traces/mktrace.
-set -u
+. "$(dirname "$0")/../lib.sh"
 H=${HKSIM_BUILD:?}/bin/hksim
 MK=$HKSIM_BUILD/tests/traces/mktrace
-T=$(mktemp -d /tmp/hksim-robust-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+hk_tmpdir robust
 export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
 export HKSIM_CACHE_DIR="$T/default-cache"
-fails=0
-ok() { echo "ok - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
-has() { if grep -q -- "$2" "$3"; then ok "$1"; else bad "$1: no '$2' in: $(cat "$3")"; fi; }
-hasf() { if grep -qF -- "$2" "$3"; then ok "$1"; else bad "$1: no such text in: $(cat "$3")"; fi; }
 
 # ---- memory cap --------------------------------------------------------
 # One successful malloc(64 GiB): refused before any run, quickly, naming
@@ -326,5 +319,4 @@ check "--backend '': exit 2" "$?" 2
 check "--policy with glibc only: runs" "$?" 0
 has "--policy with glibc only: warns" "policy applies to hakmem only" "$T/err"
 
-echo "$fails failure(s)"
-[ "$fails" -eq 0 ]
+hk_done

@@ -6,14 +6,9 @@
 # cases: a missing library and one that defines no malloc fail their run
 # with the reason (exit 1, the other runs kept); a malformed name is a
 # usage error (exit 2) that writes nothing.
-set -u
+. "$(dirname "$0")/../lib.sh"
 H=${HKSIM_BUILD:?}/bin/hksim
-T=$(mktemp -d /tmp/hksim-so-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok() { echo "ok - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
+hk_tmpdir so
 q() { sqlite3 "$T/r.db" "$1"; }
 
 "$H" gen mixed -o "$T/m.hkt" --seed 3 >/dev/null || bad "gen mixed"
@@ -69,5 +64,4 @@ for spec in "so:" "so" "so:$MI:prefix=" "so:$MI:prefix=a-b"; do
 done
 check "usage errors wrote nothing" "$(q "SELECT COUNT(*) FROM runs")" "$N"
 
-[ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all ok"
+hk_done

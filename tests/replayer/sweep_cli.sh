@@ -4,15 +4,10 @@
 # merge after it), its shards run one by one and merged equal to --local,
 # prepared programs cached by content hash, and every bad input refused
 # with one line naming the file and what is wrong.
-set -u
+. "$(dirname "$0")/../lib.sh"
 H=${HKSIM_BUILD:?}/bin/hksim
-T=$(mktemp -d /tmp/hksim-sweep-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+hk_tmpdir sweep
 export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536
-fails=0
-ok() { echo "ok - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
 RUNS="SELECT t.content_hash, r.backend, COALESCE(r.policy, '-'), r.seed, r.repeat, r.digest
       FROM runs r JOIN traces t USING (trace_id) WHERE r.status = 'done' ORDER BY 1, 2, 3, 4, 5"
 
@@ -98,5 +93,4 @@ done
 "$H" replay "$T/g.hkt" --db "$T/pr2.db" --backend null --no-cache --quiet >/dev/null 2>"$T/err"
 check "--quiet: no phase lines" "$(wc -c <"$T/err")" 0
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+hk_done

@@ -4,14 +4,9 @@
 # size_class_latency; the span modes --per-op batch:K and --per-op
 # iteration store one measurement per span in run_span and summarise them
 # in runs; their bad uses are refused in one line.
-set -u
+. "$(dirname "$0")/../lib.sh"
 H=${HKSIM_BUILD:?}/bin/hksim
-T=$(mktemp -d /tmp/hksim-timing-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok() { echo "ok - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
+hk_tmpdir timing
 # trace_op and the views over it need hksim's SQLite module.
 q() { sqlite3 -cmd ".load $HKSIM_BUILD/analysis/hksim_sqlite" "$1" "$2"; }
 
@@ -103,5 +98,4 @@ check "iteration with --threads recorded: message" \
   "$(grep -c 'not with --threads recorded' "$T/err")" 1
 [ -e "$T/x.db" ] && bad "a refused replay created its database"
 
-echo "$fails failures"
-[ "$fails" = 0 ]
+hk_done
