@@ -197,6 +197,9 @@ typedef struct rpl_exec_cfg {
   uint64_t mem_limit;    /* --mem-limit in bytes: an allocation the back end
                             refuses fails the run, naming the cap (0: such
                             refusals are only counted) */
+  /* Set-up shared by many runs (rpl_exec_setup_create), or NULL: each run
+   * calibrates the timer and opens the kernel counters itself. */
+  const struct rpl_exec_setup_s *setup;
 } rpl_exec_cfg_t;
 
 typedef struct rpl_rss_row {
@@ -371,6 +374,16 @@ double rpl_timer_overhead(unsigned n);
 /* The timer's effective resolution in ticks: the least positive step
  * between back-to-back reads (stored per run as timer_resolution_ns). */
 uint64_t rpl_timer_resolution(void);
+
+/* What rpl_exec otherwise does at the start of every run and a process
+ * making many short runs (the fuzzer: about 1 ms of set-up an input in its
+ * instrumented build) does once: the TSC's frequency (tsc_hz 0: measured
+ * here), the timer's overhead and resolution, and the kernel counters'
+ * fds and /proc/self/statm (reset before each run, so each run still
+ * counts only itself). Not thread-safe: one run at a time uses it. */
+typedef struct rpl_exec_setup_s rpl_exec_setup_t;
+int rpl_exec_setup_create(rpl_exec_setup_t **out, uint64_t tsc_hz);
+void rpl_exec_setup_free(rpl_exec_setup_t *s);
 
 /* ---- results database (rpl_db.c) -------------------------------------- */
 

@@ -86,6 +86,29 @@ uint64_t rpl_timer_resolution(void) {
   return best == UINT64_MAX ? 1 : best;
 }
 
+/* Fills s (its tsc_hz 0: measured) with the timer's calibration. */
+static void setup_measure(rpl_exec_setup_t *s) {
+  if (!s->tsc_hz) s->tsc_hz = hk_tsc_hz(50);
+  s->overhead_ticks = rpl_timer_overhead(4001);
+  s->resolution_ticks = rpl_timer_resolution();
+}
+
+int rpl_exec_setup_create(rpl_exec_setup_t **out, uint64_t tsc_hz) {
+  rpl_exec_setup_t *s = calloc(1, sizeof *s);
+  *out = s;
+  if (!s) return HK_E_NOMEM;
+  s->tsc_hz = tsc_hz;
+  setup_measure(s);
+  rpl_counters_open(&s->counters);
+  return 0;
+}
+
+void rpl_exec_setup_free(rpl_exec_setup_t *s) {
+  if (!s) return;
+  rpl_counters_close(&s->counters);
+  free(s);
+}
+
 /* ---- memory cap (--mem-limit) ----------------------------------------- */
 
 void rpl_size_text(uint64_t bytes, char *buf, size_t len) {
@@ -1272,7 +1295,15 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   res->n_threads = n_rows > 1 ? n_rows : 0;
   L.lat = res->lat;
 
-  res->tsc_hz = cfg->tsc_hz ? cfg->tsc_hz : hk_tsc_hz(50);
+  rpl_exec_setup_t own;
+  const rpl_exec_setup_t *su = cfg->setup;
+  if (!su) { /* this run's own set-up, released at its end */
+    memset(&own, 0, sizeof own);
+    own.tsc_hz = cfg->tsc_hz;
+    setup_measure(&own);
+    su = &own;
+  }
+  res->tsc_hz = su->tsc_hz;
   if (cfg->gap_scale > 0) {
     L.gap_tpn = cfg->gap_scale * (double)res->tsc_hz / 1e9;
     L.gap_min = (int64_t)(res->tsc_hz / 10000000u) + 1;
@@ -1290,8 +1321,8 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
     }
     if (n_ops) L.gap_prev = ops[0].time_ns;
   }
-  res->timer_overhead_ticks = rpl_timer_overhead(4001);
-  uint64_t gran = rpl_timer_resolution();
+  res->timer_overhead_ticks = su->overhead_ticks;
+  uint64_t gran = su->resolution_ticks;
   res->timer_resolution_ns = (double)gran * 1e9 / (double)res->tsc_hz;
   size_t ml = strlen(res->timer_method);
   snprintf(res->timer_method + ml, sizeof res->timer_method - ml,
@@ -1309,8 +1340,8 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
     if (bytes) sink ^= b[bytes - 1];
     (void)sink;
   }
-  rpl_counters_t C;
-  rpl_counters_open(&C);
+  if (su == &own) rpl_counters_open(&own.counters);
+  rpl_counters_t C = su->counters; /* shared fds: start resets them */
   rpl_rss_reset_peak();
   res->base_rss_bytes = rpl_rss_now(&C);
 
@@ -1389,7 +1420,7 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   res->peak_rss_bytes = res->peak_rss_gross_bytes > res->base_rss_bytes
                             ? res->peak_rss_gross_bytes - res->base_rss_bytes
                             : 0;
-  rpl_counters_close(&C);
+  if (su == &own) rpl_counters_close(&C);
 
   uint64_t done = 0;
   for (uint64_t i = 0; i < end; i++) done += !(ops[i].flags & TRC_PF_FAILED);

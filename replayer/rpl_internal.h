@@ -67,6 +67,14 @@ typedef struct rpl_counters {
   int statm_fd;
 } rpl_counters_t;
 
+/* rpl_exec_setup_t (rpl_exec.c): the counters stay open across runs. */
+struct rpl_exec_setup_s {
+  uint64_t tsc_hz;
+  double overhead_ticks;
+  uint64_t resolution_ticks;
+  rpl_counters_t counters;
+};
+
 /* Opens the counters (tracepoints when the kernel lets us). */
 void rpl_counters_open(rpl_counters_t *c);
 void rpl_counters_start(rpl_counters_t *c);

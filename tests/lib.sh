@@ -36,7 +36,7 @@ check_exit() {
   _rc=$?
   if [ "$_rc" != "$_want" ]; then
     bad "$_what: exit $_rc, want $_want"
-    cat "$T/err"
+    cat "$T/out" "$T/err"
   fi
 }
 one_line() {

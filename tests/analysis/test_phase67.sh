@@ -3,13 +3,11 @@
 # scale: runs made with --per-op iteration, the measured figure beside the
 # published one per allocator, Kendall's tau per scenario and the note of
 # what differs.
-set -u
+. "$(dirname "$0")/../lib.sh"
 hksim=$1
 src=$2
-tmp=$(mktemp -d /tmp/hksim-phase67-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() { echo "FAIL: $1"; fail=1; }
+hk_tmpdir phase67
+tmp=$T
 # mimalloc and jemalloc are dlopen()ed with RTLD_DEEPBIND, which sanitizer
 # builds refuse: the comparison needs all five allocators.
 "$hksim" gen json -o "$tmp/probe.hkt" --scale 0.01 >/dev/null 2>&1
@@ -38,4 +36,4 @@ grep -q "^- Kernel: $(uname -s)" "$tmp/out" || bad "kernel in the note"
 grep -q '^- Machine: ' "$tmp/out" || bad "machine in the note"
 grep -q '^- Metric: ' "$tmp/out" || bad "metric in the note"
 cmp -s "$tmp/out" "$tmp/p/published.md" || bad "published.md is what was printed"
-exit $fail
+hk_done

@@ -7,36 +7,22 @@
 # forwarding rule must find the program's own wrapper; collapsed stacks
 # must sum to the trace's totals for each weight; user wrappers move the
 # attribution; bad input gives one line and the right exit code.
-set -u
+. "$(dirname "$0")/../lib.sh"
 hksim=$1
 src=$2
 cxx=$3
-tmp=$(mktemp -d /tmp/hksim-sites-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() { # check WANT_RC DESCRIPTION CMD...
-  want=$1; what=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  rc=$?
-  if [ "$rc" != "$want" ]; then
-    echo "FAIL: $what: exit $rc, want $want"; cat "$tmp/err"; fail=1
-  fi
-}
-one_line() { # stderr is exactly one line containing $1
-  if [ "$(wc -l < "$tmp/err")" != 1 ] || ! grep -q "$1" "$tmp/err"; then
-    echo "FAIL: want one line with '$1', got:"; cat "$tmp/err"; fail=1
-  fi
-}
+hk_tmpdir sites
+tmp=$T
 q() { sqlite3 "$db" "$1"; }
 # at_least VALUE MIN WHAT: a float comparison through awk
 at_least() {
   if ! awk -v v="$1" -v m="$2" 'BEGIN { exit !(v + 0 >= m + 0) }'; then
-    echo "FAIL: $3: $1 < $2"; fail=1
+    echo "FAIL: $3: $1 < $2"; fails=$((fails + 1))
   else
     echo "ok: $3: $1"
   fi
 }
-equal() { [ "$1" = "$2" ] || { echo "FAIL: $3: '$1' != '$2'"; fail=1; }; }
+equal() { [ "$1" = "$2" ] || { echo "FAIL: $3: '$1' != '$2'"; fails=$((fails + 1)); }; }
 if ! command -v sqlite3 >/dev/null 2>&1; then
   echo "sqlite3 shell missing: test skipped"; exit 0
 fi
@@ -45,7 +31,7 @@ fi
 "$hksim" record -o "$tmp/cxx" --depth 16 -- "$cxx" 20000 >/dev/null 2>&1 || {
   echo "FAIL: record C++ program"; exit 1; }
 db=$tmp/cxx.db
-check 0 "replay C++" "$hksim" replay "$tmp/cxx" --db "$db" --backend null --quiet
+check_exit 0 "replay C++" "$hksim" replay "$tmp/cxx" --db "$db" --backend null --quiet
 # Symbolized and attributed when stored: no hksim report/symbolize yet.
 share=$(q "SELECT SUM(CASE WHEN function LIKE 'workload::%' THEN bytes ELSE 0 END)
            * 1.0 / SUM(bytes) FROM site_summary")
@@ -65,7 +51,7 @@ equal "$(q "SELECT COUNT(*) FROM site_summary WHERE function LIKE 'workload::%_r
   "grab's three callers attributed"
 # Folded stacks: one line per site, weights sum to the trace's totals.
 for w in bytes allocs peak; do
-  check 0 "folded $w" "$hksim" report --db "$db" --folded "$tmp/f.$w" --weight $w
+  check_exit 0 "folded $w" "$hksim" report --db "$db" --folded "$tmp/f.$w" --weight $w
   sum=$(awk '{ s += $NF } END { printf "%d", s }' "$tmp/f.$w")
   case $w in
     bytes) want=$(q "SELECT SUM(bytes) FROM sites") ;;
@@ -75,44 +61,44 @@ for w in bytes allocs peak; do
   equal "$sum" "$want" "folded --weight $w sums to the trace total"
 done
 grep -q '^_start;.*;main;workload::make_list(int);std::' "$tmp/f.bytes" ||
-  { echo "FAIL: folded stack root first"; head -3 "$tmp/f.bytes"; fail=1; }
+  { echo "FAIL: folded stack root first"; head -3 "$tmp/f.bytes"; fails=$((fails + 1)); }
 equal "$(wc -l < "$tmp/f.allocs")" "$(q "SELECT COUNT(*) FROM sites WHERE allocs > 0")" \
   "one folded line per site"
 # The report: top sites, peak consumers, temporaries, leaks, predictability.
-check 0 "report" "$hksim" report --db "$db"
+check_exit 0 "report" "$hksim" report --db "$db"
 for h in "Who allocates" "Top sites by bytes" "Peak consumers" \
          "Temporary allocations" "Leaks" "predict size and lifetime"; do
-  grep -q "$h" "$tmp/out" || { echo "FAIL: report lacks '$h'"; fail=1; }
+  grep -q "$h" "$tmp/out" || { echo "FAIL: report lacks '$h'"; fails=$((fails + 1)); }
 done
 grep -q '^| [0-9]* | workload::fill_vectors(int) |' "$tmp/out" ||
-  { echo "FAIL: report top site"; fail=1; }
-check 0 "report tex" "$hksim" report --db "$db" --format tex
+  { echo "FAIL: report top site"; fails=$((fails + 1)); }
+check_exit 0 "report tex" "$hksim" report --db "$db" --format tex
 grep -q 'workload::large\\_records(std::vector\\textless{}void\*' "$tmp/out" ||
-  { echo "FAIL: tex escapes C++ names"; grep large "$tmp/out"; fail=1; }
+  { echo "FAIL: tex escapes C++ names"; grep large "$tmp/out"; fails=$((fails + 1)); }
 equal "$(q "SELECT COUNT(*) FROM trace_predictability")" 3 "three predictability rows"
 equal "$(q "SELECT SUM(allocs) FROM site_predictability")" "$(q "SELECT SUM(allocs) FROM sites")" \
   "site_predictability covers every allocation"
 # User wrappers move the attribution to the caller.
 printf '# test wrappers\nworkload::make_list   builds nodes for main\n' > "$tmp/wr.txt"
-check 0 "symbolize --wrappers" "$hksim" symbolize --db "$db" --wrappers "$tmp/wr.txt"
+check_exit 0 "symbolize --wrappers" "$hksim" symbolize --db "$db" --wrappers "$tmp/wr.txt"
 equal "$(q "SELECT function FROM site_summary WHERE caller_function LIKE '%make_unique%'")" main \
   "make_list as a user wrapper: attributed to main"
 equal "$(q "SELECT source FROM wrappers WHERE pattern = 'workload::make_list'")" "$tmp/wr.txt" \
   "wrapper row names its file"
 # Bad input: one line, exit codes.
-check 2 "bad --weight" "$hksim" report --db "$db" --folded "$tmp/x" --weight size
+check_exit 2 "bad --weight" "$hksim" report --db "$db" --folded "$tmp/x" --weight size
 one_line "bad --weight 'size'"
-check 2 "--weight without --folded" "$hksim" report --db "$db" --weight bytes
+check_exit 2 "--weight without --folded" "$hksim" report --db "$db" --weight bytes
 one_line "go with --folded"
-check 1 "no such trace" "$hksim" report --db "$db" --folded "$tmp/x" --trace 99
+check_exit 1 "no such trace" "$hksim" report --db "$db" --folded "$tmp/x" --trace 99
 one_line "no trace 99"
-[ -e "$tmp/x" ] && { echo "FAIL: folded file left behind on error"; fail=1; }
-check 1 "unwritable folded" "$hksim" report --db "$db" --folded "$tmp/no/such/dir/f"
+[ -e "$tmp/x" ] && { echo "FAIL: folded file left behind on error"; fails=$((fails + 1)); }
+check_exit 1 "unwritable folded" "$hksim" report --db "$db" --folded "$tmp/no/such/dir/f"
 one_line "no/such/dir/f"
-check 1 "missing wrappers file" "$hksim" symbolize --db "$db" --wrappers "$tmp/none.txt"
+check_exit 1 "missing wrappers file" "$hksim" symbolize --db "$db" --wrappers "$tmp/none.txt"
 one_line "none.txt: No such file"
 printf 'module:\n' > "$tmp/bad.txt"
-check 1 "bad wrappers file" "$hksim" report --db "$db" --wrappers "$tmp/bad.txt"
+check_exit 1 "bad wrappers file" "$hksim" report --db "$db" --wrappers "$tmp/bad.txt"
 one_line "bad.txt: line 1: a prefix without a pattern"
 
 # ---- sqlite3 (20,000 rows here, 200,000 in docs/attribution.md) -----------
@@ -120,7 +106,7 @@ if "$hksim" record -o "$tmp/sq" --depth 16 -- sqlite3 :memory: \
      -cmd ".parameter set @n 20000" < "$src/tests/recorder/workloads/sqlite.sql" \
      >/dev/null 2>&1; then
   db=$tmp/sq.db
-  check 0 "replay sqlite3" "$hksim" replay "$tmp/sq" --db "$db" --backend null --quiet
+  check_exit 0 "replay sqlite3" "$hksim" replay "$tmp/sq" --db "$db" --backend null --quiet
   at_least "$(q "SELECT named_share FROM attribution_summary")" 0.80 \
     "sqlite3 bytes attributed to a named non-wrapper function"
   equal "$(q "SELECT COUNT(*) FROM site_summary WHERE function LIKE 'sqlite3Malloc%' OR function LIKE 'sqlite3DbMalloc%'")" 0 \
@@ -128,5 +114,4 @@ if "$hksim" record -o "$tmp/sq" --depth 16 -- sqlite3 :memory: \
 else
   echo "note: sqlite3 could not be recorded: its checks skipped"
 fi
-[ $fail = 0 ] && echo "test_sites_cli: ok"
-exit $fail
+hk_done

@@ -8,10 +8,10 @@
 # "<!-- docs-test: skip: WHY -->" is not run; WHY is printed.
 #   docs_blocks.sh HKSIM SRC
 # Exit 0 pass, 1 a block failed (its text and output are printed).
-set -u
+. "$(dirname "$0")/../lib.sh"
 HKSIM=$1 SRC=$2
-W=$(mktemp -d /tmp/docs_blocks.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+hk_tmpdir docs_blocks
+W=$T
 fail() { echo "FAIL: $*"; exit 1; }
 
 # The blocks: W/blocks/NN.LANG, with NN.src naming file and line.

@@ -4,10 +4,10 @@
 # the allocator, SIGTERM to busy threads, cross-thread frees under load.
 #   rec_hostile.sh CASE LIBHKREC REC_CHECK VICTIM_DIR HKSIM
 # Exit 0 pass, 1 fail, 77 skipped (ctest SKIP_RETURN_CODE).
-set -u
+. "$(dirname "$0")/../lib.sh"
 CASE=$1 LIB=$2 CHECK=$3 VD=$4 HKSIM=${5:-}
-W=$(mktemp -d /tmp/rec_hostile.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+hk_tmpdir rec_hostile
+W=$T
 fail() { echo "FAIL [$CASE]: $*"; exit 1; }
 check() { "$CHECK" "$@" > "$W/check.out" || { cat "$W/check.out"; fail "rec_check $*"; }; }
 one_file() {

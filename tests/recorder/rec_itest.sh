@@ -5,11 +5,11 @@
 # unmatched frees, verification) and heaptrack's count where installed.
 #   rec_itest.sh CASE LIBHKREC REC_CHECK VICTIM_DIR [HKSIM]
 # Exit 0 pass, 1 fail, 77 skipped (ctest SKIP_RETURN_CODE).
-set -u
+. "$(dirname "$0")/../lib.sh"
 CASE=$1 LIB=$2 CHECK=$3 VD=$4 HKSIM=${5:-}
 SRC=${HKSIM_SRC:-$(dirname "$0")/../..}
-W=$(mktemp -d /tmp/rec_itest.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+hk_tmpdir rec_itest
+W=$T
 fail() { echo "FAIL [$CASE]: $*"; exit 1; }
 rec() { HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$@"; }
 # check FILE ARGS...: rec_check must pass.

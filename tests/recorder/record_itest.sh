@@ -7,11 +7,11 @@
 # documented exit code, the program not run).
 #   record_itest.sh CASE HKSIM LIBHKREC VICTIM_DIR
 # Exit 0 pass, 1 fail, 77 skipped (ctest SKIP_RETURN_CODE).
-set -u
+. "$(dirname "$0")/../lib.sh"
 CASE=$1 HKSIM=$2 LIB=$3 VD=$4
 SRC=${HKSIM_SRC:-$(dirname "$0")/../..}
-W=$(mktemp -d /tmp/record_itest.XXXXXX)
-trap 'chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"' EXIT
+hk_tmpdir record_itest
+W=$T
 export HKSIM_RECORDER="$LIB" TMPDIR="$W/tmp"
 mkdir "$W/tmp"
 fail() { echo "FAIL [$CASE]: $*"; [ -f "$W/err" ] && sed 's/^/  stderr: /' "$W/err"; exit 1; }

@@ -4,6 +4,7 @@
  * loses data, and replays are deterministic (same digest twice, another
  * policy changes it). Each back end runs in a forked child: they keep
  * process-wide state and are meant for one run per process. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -331,6 +332,59 @@ static void test_determinism(void **state) {
   assert_string_equal(e, d);
 }
 
+/* Open descriptors of this process. */
+static int open_fds(void) {
+  int n = 0;
+  for (int fd = 0; fd < 4096; fd++) n += fcntl(fd, F_GETFD) >= 0;
+  return n;
+}
+
+/* A set-up shared by many runs (rpl_exec_setup_t, the fuzzer's): runs with
+ * it replay as runs without (same digest), take its calibration (the same
+ * overhead and resolution in every run), and neither way leaks a
+ * descriptor over 20 runs; freeing it gives back its own. */
+static void test_shared_setup(void **state) {
+  (void)state;
+  int fds0 = open_fds();
+  rpl_exec_setup_t *su;
+  assert_int_equal(rpl_exec_setup_create(&su, 1000000000ull), 0);
+  int fds1 = open_fds();
+  rpl_exec_cfg_t ec = {.backend = rpl_backend_find("null"),
+                       .touch = RPL_TOUCH_CHECK, .sample_every = 1,
+                       .tsc_hz = 1000000000ull, .be = {.threads = 2}};
+  rpl_result_t res;
+  assert_int_equal(rpl_exec(&ec, prog, n_ops, n_slots, &res), 0);
+  assert_int_equal(res.status, 0);
+  char own[33];
+  memcpy(own, res.digest, 33);
+  rpl_result_release(&res);
+  ec.setup = su;
+  double ovh = -1, reso = -1;
+  for (int i = 0; i < 20; i++) {
+    assert_int_equal(rpl_exec(&ec, prog, n_ops, n_slots, &res), 0);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.digest, own);
+    assert_true(res.tsc_hz == 1000000000ull);
+    if (i == 0) {
+      ovh = res.timer_overhead_ticks;
+      reso = res.timer_resolution_ns;
+    }
+    assert_true(res.timer_overhead_ticks == ovh);
+    assert_true(res.timer_resolution_ns == reso);
+    rpl_result_release(&res);
+  }
+  assert_int_equal(open_fds(), fds1);
+  ec.setup = NULL;
+  for (int i = 0; i < 20; i++) {
+    assert_int_equal(rpl_exec(&ec, prog, n_ops, n_slots, &res), 0);
+    rpl_result_release(&res);
+  }
+  assert_int_equal(open_fds(), fds1);
+  rpl_exec_setup_free(su);
+  assert_int_equal(open_fds(), fds0);
+  rpl_exec_setup_free(NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_backend),
@@ -338,6 +392,7 @@ int main(void) {
       cmocka_unit_test(test_counts_and_sampling),
       cmocka_unit_test(test_timer_and_net_rss),
       cmocka_unit_test(test_determinism),
+      cmocka_unit_test(test_shared_setup),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
