@@ -426,8 +426,11 @@ void hak_dealloc(hak_t *h, void *p, uint64_t site) {
   h->st.ops++;
   h->st.frees++;
   hak_owner_t owner = owner_of(h, hd);
+  /* ops not yet credited: since its birth, or since hak_credit_live */
+  uint64_t from = hd->birth > h->live_credited_op ? hd->birth
+                                                   : h->live_credited_op;
   double live_mem = h->hs >= 32 ? (double)hdr_size(hd) *
-                                      (double)(h->st.ops - hd->birth) *
+                                      (double)(h->st.ops - from) *
                                       c->cost.byte_op_ns
                                 : 0;
   unsigned slot = hd->slot;
@@ -540,4 +543,68 @@ void hak_print_summary(const hak_t *h, int fd) {
           (unsigned long long)s->batch_flushed_blocks,
           (unsigned long long)s->batch_bytes, (unsigned long long)s->sys_mmap,
           (unsigned long long)s->sys_munmap, (unsigned long long)s->sys_madvise);
+}
+
+/* ---- the end of the program ------------------------------------------ */
+
+/* Heapsort of headers by birth, in place: glibc's qsort may malloc, and
+ * nothing here may touch the heap under study (or recurse into the
+ * preloaded hakmem). */
+static void sift(hak_header_t **v, size_t i, size_t n) {
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) return;
+    if (c + 1 < n && v[c + 1]->birth > v[c]->birth) c++;
+    if (v[i]->birth >= v[c]->birth) return;
+    hak_header_t *t = v[i];
+    v[i] = v[c];
+    v[c] = t;
+    i = c;
+  }
+}
+static void sort_by_birth(hak_header_t **v, size_t n) {
+  for (size_t i = n / 2; i-- > 0;) sift(v, i, n);
+  for (size_t k = n; k-- > 1;) {
+    hak_header_t *t = v[0];
+    v[0] = v[k];
+    v[k] = t;
+    sift(v, 0, k);
+  }
+}
+
+uint64_t hak_credit_live(hak_t *h) {
+  if (h->hs < 32 || !h->blocks.e || !h->blocks.n) {
+    h->live_credited_op = h->st.ops;
+    return 0; /* none live, or no block carries its decision */
+  }
+  /* h->blocks holds every live block the model tracks, keyed by its user
+   * pointer (+1); a block it could not track (its map out of memory)
+   * goes uncredited, as it goes unmodelled. Credited in the order of
+   * their allocations (birth), not of the map (addresses differ from run
+   * to run), so the policy sees the same sums in the same order. The list
+   * lives in its own mapping, never in the heap under study. */
+  size_t bytes = page_round(h->blocks.n * sizeof(hak_header_t *));
+  hak_header_t **v = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (v == MAP_FAILED) return 0;
+  size_t n = 0;
+  for (size_t i = 0; i < h->blocks.cap && n < h->blocks.n; i++) {
+    uint64_t key = h->blocks.e[i].key;
+    if (!key) continue;
+    hak_header_t *hd = header_of(h, (const void *)(uintptr_t)(key - 1));
+    if (hd->magic == HAK_MAGIC && owner_of(h, hd).arm >= 0) v[n++] = hd;
+  }
+  sort_by_birth(v, n);
+  for (size_t i = 0; i < n; i++) {
+    const hak_header_t *hd = v[i];
+    uint64_t from = hd->birth > h->live_credited_op ? hd->birth
+                                                     : h->live_credited_op;
+    double mem = (double)hdr_size(hd) * (double)(h->st.ops - from) *
+                 h->cfg.cost.byte_op_ns;
+    h->op_credit_ns = 0;
+    hak_credit(h, POL_OUT_LIVE, owner_of(h, hd), hdr_size(hd), 0, mem);
+  }
+  munmap(v, bytes);
+  h->live_credited_op = h->st.ops;
+  return n;
 }

@@ -155,6 +155,9 @@ struct hak_s {
   uint64_t op_pages;
   uint64_t now_ns; /* the program's time (hak_set_time), if have_clock */
   int have_clock;
+  /* ops at the last hak_credit_live: a block born before has had its
+   * bytes x ops credited up to here */
+  uint64_t live_credited_op;
   hak_stats_t st;
   bc_row_t bc[HAK_SITES];
   hak_map_t blocks;   /* user pointer -> libc model handle or resident

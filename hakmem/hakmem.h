@@ -218,6 +218,14 @@ size_t hak_usable_size(const hak_t *h, const void *p);
 int hak_owns(const hak_t *h, const void *p);
 /* Flushes the madvise batch now. */
 void hak_flush(hak_t *h);
+/* The program has ended (a replay's last op): credits every block still
+ * live to the decision that chose its path (POL_OUT_LIVE: its usable bytes
+ * x the ops it was live x cost.byte_op_ns, what its free would have
+ * credited), so a decision whose block is never freed is not rewarded for
+ * free. The blocks stay live; a later free credits only the ops since,
+ * and a second call only the ops since the first. Blocks with no recorded
+ * decision (16-byte header) are skipped. Returns the blocks credited. */
+uint64_t hak_credit_live(hak_t *h);
 /* The program's time of the ops that follow, in ns (a replay passes each
  * op's recorded time, trc_pop_t.time_ns). The policy's lifecycle windows,
  * freeze delay and cooldown run on it (pol_outcome_t.time_ns); an instance

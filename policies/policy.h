@@ -55,8 +55,10 @@ enum pol_outcome_kind {
   POL_OUT_ALLOC = 0, /* the allocation: path, syscalls, first-touch faults */
   POL_OUT_FREE = 1,  /* its free: free path, syscalls at free, and the
                         block's bytes x ops it was live (mem_ns) */
-  POL_OUT_FLUSH = 2  /* its batch flush: MADV_DONTNEED + munmap, and its
+  POL_OUT_FLUSH = 2, /* its batch flush: MADV_DONTNEED + munmap, and its
                         bytes x ops it waited in the batch (mem_ns) */
+  POL_OUT_LIVE = 3   /* the program ended with the block live: its bytes x
+                        the ops it was live (mem_ns); no free follows */
 };
 
 /* Lifecycle modes of evo (HAKMEM_EVO). */

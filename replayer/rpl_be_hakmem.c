@@ -27,6 +27,8 @@ typedef struct hk_be {
   pol_t *own_pol;       /* the oracle, created and searched here */
   uint64_t every, next_snap, last_snap; /* timeline.every sampling */
   double oracle_uniform_ns, oracle_mixed_ns;
+  uint64_t n_ops;   /* the program's length: at_op(n_ops) is its end */
+  int live_credited; /* hak_credit_live done */
 } hk_be_t;
 
 static hk_be_t hb;
@@ -100,6 +102,7 @@ static int hkb_init(void **ctx, const rpl_be_config_t *cfg, char *why,
   hb.st = hak_stats(hb.h);
   hb.callers = cfg->callers;
   hb.n_callers = cfg->n_callers;
+  hb.n_ops = cfg->n_ops;
   *ctx = &hb;
   return 0;
 }
@@ -170,6 +173,13 @@ static void emit(void *ctx, int arm, const char *metric, double value) {
 static void hkb_at_op(void *ctx, uint64_t op_seq) {
   hk_be_t *b = ctx;
   pol_t *p = b->pol;
+  /* The program's end (rpl_exec's last at_op, at its op count): blocks
+   * still live are credited to their decisions with the bytes they held
+   * (whole-life reward), before the final snapshot. */
+  if (op_seq >= b->n_ops && !b->live_credited && b->h) {
+    hak_credit_live(b->h);
+    b->live_credited = 1;
+  }
   if (!p || op_seq == b->last_snap) return; /* one snapshot per op */
   b->at = b->last_snap = op_seq;
   pol_snapshot(p, emit, b);

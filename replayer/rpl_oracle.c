@@ -105,6 +105,7 @@ static int model_replay(const hak_config_t *cfg, pol_t *pol,
     if (p && *s) hak_dealloc(h, *s, site); /* prepare never does this */
     if (p) *s = p;
   }
+  hak_credit_live(h); /* the end, as the run's back end credits it */
   hak_flush(h);
   *total = hak_stats(h)->vtime_ns;
   for (uint32_t k = 0; k < n_slots; k++)

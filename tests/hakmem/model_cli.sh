@@ -86,6 +86,16 @@ HKSIM_REPLAY_INPROCESS=1 "$H" replay "$T/mir.hkt" --db "$T/r.db" --backend hakme
   --quiet >/dev/null 2>&1
 check "HKSIM_REPLAY_INPROCESS=1 replays in the forked session (libc_sync=1 sees the raised threshold: 65)" \
   "$(q "SELECT model_page_faults FROM run_summary WHERE trace='mir.hkt' ORDER BY run_id DESC LIMIT 1")" 65
+# Whole-life reward at the program's end: a 400 KiB block never freed,
+# then 100 small blocks; with cost.byte_op_ns=1 its bytes x 200 ops are
+# credited to the arm that chose it at the end (hak_credit_live), so the
+# final snapshot's mean cost of that arm is ~0.9 ms, not the ~460 ns of
+# its allocations alone (before: blocks live at exit never credited)
+"$HKSIM_BUILD/tests/traces/mktrace" "$T/live.hkt" m:409600 loop:100:64 || bad mktrace
+"$H" replay "$T/live.hkt" --db "$T/live.db" --backend hakmem --policy ucb1 \
+  --hakmem cost.byte_op_ns=1 --quiet >/dev/null 2>&1
+check "a block live at the end is credited to its decision" \
+  "$(sqlite3 "$T/live.db" "SELECT MAX(value) > 409600 * 200 / 101 FROM policy_timeline WHERE metric = 'mean_cost' AND op_seq = (SELECT MAX(op_seq) FROM policy_timeline)")" 1
 "$H" --hksim-replay-child prog=3:1:2 >/dev/null 2>"$T/err"
 check "the runs' hidden child entry, run by hand: exit 2" "$?" 2
 check "... in one line" "$(wc -l <"$T/err" | tr -d ' ')" 1

@@ -189,7 +189,8 @@ typedef struct {
   uint64_t threshold;
   int arm;
   double alloc_ns, credit_ns, mem_ns;
-  uint64_t allocs, frees, flushes;
+  uint64_t allocs, frees, flushes, lives;
+  double last_mem; /* mem_ns of the latest credit */
 } rec_pol_t;
 
 static pol_strategy_t rec_choose(pol_t *p, uint64_t site, uint64_t size) {
@@ -211,6 +212,8 @@ static void rec_observe(pol_t *p, const pol_outcome_t *o) {
     r->mem_ns += o->mem_ns;
     r->frees += o->kind == POL_OUT_FREE;
     r->flushes += o->kind == POL_OUT_FLUSH;
+    r->lives += o->kind == POL_OUT_LIVE;
+    r->last_mem = o->mem_ns;
   }
 }
 static void rec_snapshot(const pol_t *p, pol_emit_fn emit, void *ctx) {
@@ -302,6 +305,53 @@ static void test_whole_life_example(void **state) {
   }
 }
 
+/* A block the program never frees is credited at its end (POL_OUT_LIVE)
+ * with its bytes x the ops it was live, as a free would have: before,
+ * such a decision was rewarded for its allocation alone. A free after
+ * the end credits only the ops since; blocks freed before are not
+ * credited again. */
+static void test_credit_live(void **state) {
+  (void)state;
+  for (int arm = 2; arm <= 3; arm++) { /* mmap path, libc path */
+    test_os_t t;
+    hak_config_t c;
+    example_config(&c, 32);
+    assert_int_equal(hak_config_set_kv(&c, "cost.byte_op_ns=0.001"), 0);
+    rec_pol_t r = {.threshold = pol_ucb1_thresholds[arm], .arm = arm};
+    r.base.ops = &rec_ops;
+    hak_os_t os = test_os_table(&t);
+    hak_t *h = NULL;
+    assert_int_equal(hak_create(&h, &c, &os, &r.base), 0);
+    void *keep = hak_alloc(h, 400u << 10, 0x400); /* op 1, never freed */
+    for (int i = 0; i < 10; i++) /* ops 2..21 */
+      hak_dealloc(h, hak_alloc(h, 1000, 0x400), 0x400);
+    double usable = (double)hak_usable_size(h, keep);
+    assert_int_equal(r.frees, 10);
+    assert_int_equal(r.lives, 0);
+    assert_int_equal(hak_credit_live(h), 1); /* only the live block */
+    assert_int_equal(r.lives, 1);
+    assert_true(r.last_mem > usable * 20 * 0.001 - 1e-9 && r.last_mem < usable * 20 * 0.001 + 1e-9);
+    assert_int_equal(hak_credit_live(h), 1); /* again: no op since */
+    assert_true(r.last_mem == 0);
+    for (int i = 0; i < 3; i++) /* ops 22..27 */
+      hak_dealloc(h, hak_alloc(h, 1000, 0x400), 0x400);
+    hak_dealloc(h, keep, 0x400); /* op 28: 7 ops since the credit */
+    assert_int_equal(r.frees, 14);
+    assert_true(r.last_mem > usable * 7 * 0.001 - 1e-9 && r.last_mem < usable * 7 * 0.001 + 1e-9);
+    assert_int_equal(hak_credit_live(h), 0); /* nothing live */
+    hak_free(h);
+  }
+  /* 16-byte header: no block carries its decision, nothing credited */
+  test_os_t t;
+  hak_config_t c;
+  example_config(&c, 16);
+  hak_t *h = test_hak(&t, &c);
+  void *p = hak_alloc(h, 400u << 10, 0x400);
+  assert_int_equal(hak_credit_live(h), 0);
+  hak_dealloc(h, p, 0x400);
+  hak_free(h);
+}
+
 typedef struct {
   const char *metric;
   int arm;
@@ -385,6 +435,7 @@ int main(void) {
       cmocka_unit_test(test_libc_reuse_and_trim),
       cmocka_unit_test(test_libc_sync),
       cmocka_unit_test(test_whole_life_example),
+      cmocka_unit_test(test_credit_live),
       cmocka_unit_test(test_core_residency),
       cmocka_unit_test(test_core_costs),
   };
