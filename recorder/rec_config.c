@@ -17,6 +17,7 @@ void rec_config_default(rec_config_t *c) {
   c->fast = 1;
   c->max_sites = REC_DEFAULT_MAX_SITES;
   c->signals = 1;
+  c->ts_every = REC_DEFAULT_TS_EVERY;
 }
 
 /* Decimal only, whole string, <= max; returns 0 on success. */
@@ -67,6 +68,10 @@ void rec_config_from_env(rec_config_t *c) {
   /* Within what a reader accepts (trc_header_check), else calibrated. */
   if (env_u64("HKREC_TSC_HZ", TRC_TSC_HZ_MAX, &v) == 0 && v >= TRC_TSC_HZ_MIN)
     c->tick_hz = v;
+  /* A power of two (the hook tests a mask); anything else is ignored. */
+  if (env_u64("HKREC_TS_EVERY", REC_MAX_TS_EVERY, &v) == 0 && v >= 1 &&
+      (v & (v - 1)) == 0)
+    c->ts_every = (uint32_t)v;
   if (env_u64("HKREC_SIGNALS", 1, &v) == 0) c->signals = (int)v;
   if (env_u64("HKREC_QUIET", 1, &v) == 0) c->quiet = (int)v;
   if (env_u64("HKREC_ARGV", 1, &v) == 0) c->argv = (int)v;

@@ -145,6 +145,17 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
   if (r->cfg.block > REC_MAX_BLOCK) r->cfg.block = REC_MAX_BLOCK;
   if (r->cfg.buffers < 2) r->cfg.buffers = 2;
   if (r->cfg.buffers > REC_MAX_BUFFERS) r->cfg.buffers = REC_MAX_BUFFERS;
+  if (r->cfg.ts_every < 1 || r->cfg.ts_every > REC_MAX_TS_EVERY ||
+      (r->cfg.ts_every & (r->cfg.ts_every - 1)))
+    r->cfg.ts_every = 1;
+  /* With sparse stamps a chunk must end where a buffer does (on a stamp),
+   * so the reader can interpolate its last events: whole buffers a chunk. */
+  if (r->cfg.ts_every > 1 && r->cfg.chunk % r->cfg.block) {
+    uint32_t k = r->cfg.chunk / r->cfg.block + 1;
+    r->cfg.chunk = k * r->cfg.block > REC_MAX_CHUNK
+                       ? REC_MAX_CHUNK / r->cfg.block * r->cfg.block
+                       : k * r->cfg.block;
+  }
   pthread_mutex_init(&r->lock, NULL);
   pthread_mutex_init(&r->qlock, NULL);
   pthread_mutex_init(&r->wlock, NULL);
@@ -202,7 +213,8 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
       elen = rec_env_select(r->cfg.env, env_all, n, env_sel, sizeof env_sel);
     }
     trc_header_t h = {0};
-    h.flags = (alen ? TRC_HF_ARGV : 0) | (elen ? TRC_HF_ENV : 0);
+    h.flags = (alen ? TRC_HF_ARGV : 0) | (elen ? TRC_HF_ENV : 0) |
+              (r->cfg.ts_every > 1 ? TRC_HF_SPARSE_TIME : 0);
     h.env = elen ? env_sel : NULL;
     h.env_len = (uint32_t)elen;
     h.clock = (uint32_t)r->clock;
@@ -451,6 +463,19 @@ void rec_fork_child(rec_t *r) {
   rec_abandon(r);
 }
 
+/* A buffer handed over before it is full may end on an unstamped event
+ * (a full one ends on a stamp: rec_ts_due): its last event takes the time
+ * now, an upper bound of when it happened, so that the chunk ends on a
+ * stamp the reader interpolates up to. Only the last event is touched; the
+ * owner writes past n, never below. */
+static void seal_last(rec_t *r, rec_thread_t *t, trc_event_t *ev, uint32_t n) {
+  if (!n || !(ev[n - 1].flags & TRC_EV_EST)) return;
+  uint64_t now = rec_now(r);
+  ev[n - 1].time = now > ev[n - 1].time ? now : ev[n - 1].time;
+  ev[n - 1].flags &= (uint8_t)~TRC_EV_EST;
+  if (t && t->last < ev[n - 1].time) t->last = ev[n - 1].time;
+}
+
 /* The thread's entry again, with its end time (lock held): the trace
  * format keeps the last entry of an index. */
 static void end_entry(rec_t *r, rec_thread_t *t, uint64_t now) {
@@ -471,6 +496,7 @@ static void write_tail(rec_t *r) {
     end_entry(r, t, now); /* still running: it ends with the recording */
     if (!t->cur) continue;
     uint32_t n = atomic_load_explicit(&t->n, memory_order_acquire);
+    seal_last(r, NULL, t->buf, n); /* the owner may still run: not its last */
     rec_buf_t b = {NULL, t, t->buf, n, t->index, 0};
     write_buf_locked(r, &b);
     if (!atomic_load(&r->err)) t->events += n;
@@ -703,6 +729,7 @@ rec_thread_t *rec_thread_attach(rec_t *r, int64_t tid) {
     t->next = r->threads;
     r->threads = t;
   }
+  t->ts_mask = r->cfg.ts_every - 1;
   t->index = atomic_fetch_add(&r->next_index, 1);
   pthread_mutex_lock(&r->qlock);
   take_spare(t);
@@ -744,10 +771,12 @@ static void handoff(rec_thread_t *t, int final) {
       continue; /* the state may have changed meanwhile */
     }
     rec_buf_t *b = t->cur;
+    seal_last(r, t, b->ev, n);
     b->n = n;
     b->index = t->index;
     b->final = final;
     enqueue(r, b);
+    atomic_fetch_add_explicit(&r->epoch, 1, memory_order_relaxed);
     t->events += n;
     t->cur = NULL;
     t->buf = NULL;

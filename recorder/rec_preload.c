@@ -326,7 +326,7 @@ HK_EXPORT void *malloc(size_t size) {
   SAMPLE_PRE;
   void *p = real_malloc(size);
   SAMPLE_POST;
-  uint64_t ts = rec_stamp_after(t->rec);
+  uint64_t ts = rec_stamp_after(t);
   uint32_t site = site_here(t, RETADDR);
   rec_push(t, TRC_OP_MALLOC, p ? 0 : TRC_EV_FAILED, ts, (uintptr_t)p, 0, size,
            0, 0, site);
@@ -349,7 +349,7 @@ HK_EXPORT void *calloc(size_t nmemb, size_t size) {
   SAMPLE_PRE;
   void *p = real_calloc(nmemb, size);
   SAMPLE_POST;
-  uint64_t ts = rec_stamp_after(t->rec);
+  uint64_t ts = rec_stamp_after(t);
   uint32_t site = site_here(t, RETADDR);
   rec_push(t, TRC_OP_CALLOC, p ? 0 : TRC_EV_FAILED, ts, (uintptr_t)p, 0, size,
            nmemb, 0, site);
@@ -369,7 +369,7 @@ HK_EXPORT void free(void *p) {
   /* Stamped before the call: once the block is back, another thread may
    * get it and stamp its allocation. Frees carry no site. */
   uint64_t s_pre = rec_sample_due(t) ? hk_tsc_raw() : 0;
-  uint64_t ts = rec_stamp_before(t->rec);
+  uint64_t ts = rec_stamp_before(t);
   uint64_t s_call = s_pre ? hk_tsc_raw() : 0;
   real_free(p);
   uint64_t s_post = s_pre ? hk_tsc_raw() : 0;
@@ -400,7 +400,7 @@ HK_EXPORT void *realloc(void *old, size_t size) {
   SAMPLE_POST;
   /* One stamp, after: the new block exists only from here, and the old
    * one is released at the very end of the call. */
-  uint64_t ts = rec_stamp_after(t->rec);
+  uint64_t ts = rec_stamp_after(t);
   uint32_t site = site_here(t, RETADDR);
   rec_push(t, TRC_OP_REALLOC, !p && size ? TRC_EV_FAILED : 0, ts,
            (uintptr_t)p, (uintptr_t)old, size, 0, 0, site);
@@ -424,7 +424,7 @@ HK_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size) {
   SAMPLE_PRE;
   void *p = real_reallocarray(old, nmemb, size);
   SAMPLE_POST;
-  uint64_t ts = rec_stamp_after(t->rec);
+  uint64_t ts = rec_stamp_after(t);
   uint32_t site = site_here(t, RETADDR);
   rec_push(t, TRC_OP_REALLOCARRAY, !p && nmemb && size ? TRC_EV_FAILED : 0, ts,
            (uintptr_t)p, (uintptr_t)old, size, nmemb, 0, site);
@@ -440,7 +440,7 @@ HK_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
   SAMPLE_PRE;
   int rc = real_posix_memalign(out, align, size);
   SAMPLE_POST;
-  uint64_t ts = rec_stamp_after(t->rec);
+  uint64_t ts = rec_stamp_after(t);
   uint32_t site = site_here(t, RETADDR);
   rec_push(t, TRC_OP_POSIX_MEMALIGN, rc ? TRC_EV_FAILED : 0, ts,
            rc ? 0 : (uintptr_t)*out, 0, size, 0, align, site);
@@ -457,7 +457,7 @@ HK_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
     SAMPLE_PRE;                                                                \
     void *p = real_##name args;                                                \
     SAMPLE_POST;                                                               \
-    uint64_t ts = rec_stamp_after(t->rec);                                     \
+    uint64_t ts = rec_stamp_after(t);                                     \
     uint32_t site = site_here(t, RETADDR);                                     \
     rec_push(t, OP, p ? 0 : TRC_EV_FAILED, ts, (uintptr_t)p, 0, size_expr, 0,  \
              align_expr, site);                                                \

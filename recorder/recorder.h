@@ -29,6 +29,9 @@
 #define REC_DEFAULT_BUFFERS 4    /* buffers per thread: 1 filling, 3 queued */
 #define REC_MAX_BUFFERS 16
 #define REC_DEFAULT_MAX_SITES (1u << 20)
+#define REC_DEFAULT_TS_EVERY 16  /* one clock read per 16 events of a thread
+                                    (docs/recorder.md, "Time") */
+#define REC_MAX_TS_EVERY 1024
 
 /* Room for HKREC_ENV's pattern list; a longer list is ignored (no
  * environment recorded) rather than cut. */
@@ -69,6 +72,13 @@ typedef struct rec_config {
                             fast while the writer is behind, -7..19 or
                             "none" (TRC_LEVEL_NONE: stored uncompressed);
                             0 = writer default */
+  uint32_t ts_every;     /* HKREC_TS_EVERY, a power of two 1..1024: a
+                            thread reads the clock for one event in this
+                            many (and the last of each buffer); the others
+                            are TRC_EV_EST, their times interpolated by the
+                            reader and their cross-thread order repaired by
+                            prepare. 1: every event stamped (fenced), as
+                            before version 5 */
   uint64_t tick_hz;      /* HKREC_TSC_HZ: skip calibration when set */
   int clock;             /* 0 auto, or force TRC_CLOCK_MONOTONIC (HKREC_CLOCK=mono) */
   int signals;           /* HKREC_SIGNALS (default 1): flush on fatal signals */
@@ -357,7 +367,8 @@ uint32_t rec_site_of(rec_thread_t *t, const uint64_t *frames, uint32_t depth);
 /* Refreshes the module map now (dlclose, tests). */
 void rec_modules_refresh(rec_t *r);
 
-/* Appends one event (time already in the session's clock, raw). The fast
+/* Appends one event (time already in the session's clock, raw; 0 for an
+ * event that did not read the clock: stored TRC_EV_EST). The fast
  * path is an inline store into the thread buffer (rec_internal.h); this
  * out-of-line form is for tests and cold paths. */
 void rec_record(rec_thread_t *t, uint8_t op, uint8_t flags, uint64_t raw_time,

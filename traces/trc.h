@@ -24,8 +24,8 @@
 /* ---- format constants ------------------------------------------------ */
 
 #define TRC_MAGIC "HKTRACE\n"        /* 8 bytes at offset 0 */
-#define TRC_VERSION 4                /* format version this code writes;
-                                        the reader also reads 1 to 3 */
+#define TRC_VERSION 5                /* format version this code writes;
+                                        the reader also reads 1 to 4 */
 #define TRC_CHUNK_MAGIC 0x4b43484bu  /* "KHCK" little-endian, before each chunk */
 #define TRC_CHUNK_HDR_SIZE 24
 #define TRC_MAX_DEPTH 64             /* frames in one site's stack */
@@ -70,6 +70,17 @@ int trc_op_is_realloc(unsigned op);
 
 /* Event flags. */
 #define TRC_EV_FAILED 0x01 /* the call returned NULL / an error */
+/* Since version 5: the event's time was not read from the clock (the
+ * recorder stamps one event in HKREC_TS_EVERY, docs/recorder.md). It is
+ * stored as the time of the thread's last stamped event and the reader
+ * interpolates it, monotonically, between that stamp and the next stamped
+ * event of the same thread in the chunk (a run of such events at the end
+ * of a chunk keeps the last stamp). The true time lies between those two
+ * stamps; prepare repairs cross-thread order within them. */
+#define TRC_EV_EST 0x02
+/* Largest event time the writer accepts (version 5 stores deltas shifted
+ * up one bit). */
+#define TRC_TIME_MAX (UINT64_MAX >> 1)
 
 /* One call as recorded. Field use by op:
  *   malloc, valloc, pvalloc: size; ptr = result
@@ -106,6 +117,8 @@ typedef enum trc_clock {
 #define TRC_HF_ARGV 0x01      /* argv is present */
 #define TRC_HF_SYNTHETIC 0x02 /* made by the generator, not recorded */
 #define TRC_HF_ENV 0x04       /* environment variables are present */
+#define TRC_HF_SPARSE_TIME 0x08 /* events may carry TRC_EV_EST (version 5):
+                                   prepare repairs cross-thread order */
 
 /* The file header. Strings are owned by whoever filled the struct; the
  * reader's copy lives as long as the reader. */
@@ -384,6 +397,12 @@ uint64_t trc_reader_offset(const trc_reader_t *r);
 int trc_reader_read_at(trc_reader_t *r, uint64_t offset, trc_chunk_t *c);
 /* Size of the file in bytes. */
 uint64_t trc_reader_file_size(const trc_reader_t *r);
+/* Gives the TRC_EV_EST events of one thread's chunk their times: each run
+ * of them, stored at the last stamp before it, is spread evenly and
+ * monotonically up to the next stamped event (a run with none after it
+ * keeps its stored times). The reader does this when it decodes a version-5
+ * chunk; exported for tests and for producers that fill times late. */
+void trc_interpolate_times(trc_event_t *ev, size_t n);
 
 /* ---- verify and summary (trc_verify.c) ------------------------------- */
 

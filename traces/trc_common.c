@@ -45,7 +45,8 @@ uint64_t trc_chunk_checksum(const uint8_t hdr16[TRC_CH_HASHED],
 }
 
 /* Fields appear in a fixed order: t, th, op, old, nmemb, align, size, ptr,
- * site, FAILED; each only for the ops that have it. Stable: golden files and
+ * site, FAILED, EST (an interpolated time, version 5); each only for the ops
+ * that have it. Stable: golden files and
  * scripts parse it. */
 int trc_event_format(const trc_event_t *e, char *buf, size_t len) {
   char tmp[320];
@@ -64,6 +65,7 @@ int trc_event_format(const trc_event_t *e, char *buf, size_t len) {
   if (trc_op_has_size(e->op)) ADD(" size=%" PRIu64, e->size);
   ADD(" ptr=0x%" PRIx64 " site=%" PRIu32, e->ptr, e->site);
   if (e->flags & TRC_EV_FAILED) ADD(" FAILED");
+  if (e->flags & TRC_EV_EST) ADD(" EST");
 #undef ADD
   if (buf && len) {
     size_t c = n < len ? n : len - 1;

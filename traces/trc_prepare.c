@@ -126,6 +126,10 @@ typedef struct thread_idx {
   /* pass 2 cursor */
   trc_event_t *ev;
   size_t nev, evcap, pos, next_chunk;
+  /* causality repair (sparse stamps): time of the last stamped event
+   * stepped, and whether the head must be stepped as it is */
+  uint64_t stamp;
+  int forced;
 } thread_idx_t;
 
 typedef struct prep {
@@ -142,6 +146,7 @@ typedef struct prep {
   uint64_t live_bytes;
   uint64_t tick_hz;   /* of the trace's clock; 0: no usable clock */
   uint64_t last_ns;   /* time_ns of the last op emitted */
+  int repair;         /* TRC_HF_SPARSE_TIME: repair cross-thread order */
   trc_prep_stats_t *st;
   const trc_prepare_opts_t *o;
 } prep_t;
@@ -388,18 +393,144 @@ static int step(prep_t *p, const trc_event_t *e) {
   return rc ? rc : emit(p, e, e->op, slot, size, 0);
 }
 
+/* ---- causality repair (traces with sparse stamps) ---------------------
+ *
+ * With HKREC_TS_EVERY > 1 most events carry an interpolated time
+ * (TRC_EV_EST): the true time of such an event lies between the stamps
+ * around it in its thread, lo (the last stamp before it) and hi (the next
+ * one), so merging by time may put a free before the allocation another
+ * thread made of its block, or an allocation of an address before the
+ * free of its previous owner. The pointer model says when that happened:
+ * the event at the head of a thread "conflicts" (a free or realloc of an
+ * address not live, an allocation or a moving realloc onto a live one).
+ * Such a thread is held back (stalled) while the others go on, until the
+ * conflict resolves (the allocation or free it waits for is stepped:
+ * order_fixups counts these) or no event that could still resolve it is
+ * left: every other thread's head has lo > hi of the held event (nothing
+ * still pending can have happened before it), or every thread is held
+ * (the least is released). Then it is stepped as it is, a genuine
+ * unmatched free or double allocation. Per-thread order is never changed,
+ * and every decision depends only on the trace: deterministic. */
+
+static void heap_push(heap_t *h, hnode_t x) {
+  size_t i = h->n++;
+  h->h[i] = x;
+  while (i) {
+    size_t up = (i - 1) / 2;
+    if (!heap_less(h->h[i], h->h[up])) break;
+    hnode_t tmp = h->h[i];
+    h->h[i] = h->h[up];
+    h->h[up] = tmp;
+    i = up;
+  }
+}
+
+/* Whether stepping e now contradicts the live table (see above). */
+static int conflicts(const prep_t *p, const trc_event_t *e) {
+  int ok = !(e->flags & TRC_EV_FAILED) && e->ptr;
+  if (e->op == TRC_OP_FREE) return !live_find(&p->live, e->ptr);
+  if (trc_op_is_realloc(e->op)) {
+    if (e->old_ptr && !live_find(&p->live, e->old_ptr)) return 1;
+    return ok && e->ptr != e->old_ptr && live_find(&p->live, e->ptr);
+  }
+  return ok && trc_op_is_alloc(e->op) && live_find(&p->live, e->ptr);
+}
+
+/* lo and hi of a thread's head event: the stamps its true time lies
+ * between (a stamped event: its own time; an estimated one with no stamp
+ * after it in the chunk: no upper bound). */
+static uint64_t head_lo(const thread_idx_t *t) {
+  const trc_event_t *e = &t->ev[t->pos];
+  return (e->flags & TRC_EV_EST) ? t->stamp : e->time;
+}
+static uint64_t head_hi(const thread_idx_t *t) {
+  for (size_t j = t->pos; j < t->nev; j++)
+    if (!(t->ev[j].flags & TRC_EV_EST)) return t->ev[j].time;
+  return UINT64_MAX;
+}
+
+typedef struct stall {
+  uint32_t th;
+  uint64_t hi;
+} stall_t;
+
+/* After a step: held threads whose conflict resolved go back into the
+ * heap; so do those no pending event can resolve (stepped as they are). */
+static void recheck_stalls(prep_t *p, heap_t *h, stall_t *st, size_t *nst) {
+  uint64_t minlo = UINT64_MAX;
+  int have_min = 0;
+  for (size_t i = 0; i < *nst;) {
+    thread_idx_t *t = &p->th[st[i].th];
+    int back = 0;
+    if (!conflicts(p, &t->ev[t->pos])) {
+      p->st->order_fixups++;
+      back = 1;
+    } else {
+      if (!have_min) {
+        for (size_t k = 0; k < h->n; k++) {
+          uint64_t lo = head_lo(&p->th[h->h[k].th]);
+          if (lo < minlo) minlo = lo;
+        }
+        for (size_t k = 0; k < *nst; k++)
+          if (k != i) {
+            uint64_t lo = head_lo(&p->th[st[k].th]);
+            if (lo < minlo) minlo = lo;
+          }
+        have_min = 1;
+      }
+      if (minlo > st[i].hi) t->forced = back = 1;
+    }
+    if (back) {
+      heap_push(h, (hnode_t){t->ev[t->pos].time, st[i].th});
+      st[i] = st[--*nst];
+      have_min = 0; /* the set of heads changed */
+    } else {
+      i++;
+    }
+  }
+}
+
 static int pass2(prep_t *p) {
   heap_t h = {calloc(p->nth ? p->nth : 1, sizeof(hnode_t)), 0};
-  if (!h.h) return HK_E_NOMEM;
+  stall_t *stalls = calloc(p->nth ? p->nth : 1, sizeof(stall_t));
+  size_t nst = 0;
+  if (!h.h || !stalls) {
+    free(h.h);
+    free(stalls);
+    return HK_E_NOMEM;
+  }
   int rc = 0;
   for (size_t i = 0; i < p->nth && !rc; i++) {
     rc = cursor_fill(p, &p->th[i]);
     if (!rc && p->th[i].nev) h.h[h.n++] = (hnode_t){p->th[i].ev[0].time, (uint32_t)i};
   }
   for (size_t i = h.n; i-- > 0;) heap_down(&h, i);
-  while (!rc && h.n) {
+  while (!rc && (h.n || nst)) {
+    if (!h.n) { /* every thread held: release the least (time, thread) */
+      size_t m = 0;
+      for (size_t i = 1; i < nst; i++) {
+        const thread_idx_t *a = &p->th[stalls[i].th], *b = &p->th[stalls[m].th];
+        hnode_t x = {a->ev[a->pos].time, stalls[i].th};
+        hnode_t y = {b->ev[b->pos].time, stalls[m].th};
+        if (heap_less(x, y)) m = i;
+      }
+      thread_idx_t *t = &p->th[stalls[m].th];
+      t->forced = 1;
+      heap_push(&h, (hnode_t){t->ev[t->pos].time, stalls[m].th});
+      stalls[m] = stalls[--nst];
+    }
     thread_idx_t *ti = &p->th[h.h[0].th];
-    rc = step(p, &ti->ev[ti->pos]);
+    const trc_event_t *e = &ti->ev[ti->pos];
+    if (p->repair && !ti->forced && h.n + nst > 1 && conflicts(p, e)) {
+      stalls[nst++] = (stall_t){h.h[0].th, head_hi(ti)};
+      h.h[0] = h.h[--h.n];
+      if (h.n) heap_down(&h, 0);
+      recheck_stalls(p, &h, stalls, &nst); /* maybe nothing can resolve it */
+      continue;
+    }
+    ti->forced = 0;
+    if (!(e->flags & TRC_EV_EST)) ti->stamp = e->time;
+    rc = step(p, e);
     if (rc) break;
     if (++ti->pos == ti->nev) {
       rc = cursor_fill(p, ti);
@@ -407,14 +538,17 @@ static int pass2(prep_t *p) {
       if (!ti->nev) {
         h.h[0] = h.h[--h.n];
         heap_down(&h, 0);
+        if (nst) recheck_stalls(p, &h, stalls, &nst);
         continue;
       }
     }
     /* The same thread usually stays first: sift only when it must. */
     h.h[0].time = ti->ev[ti->pos].time;
     if (h.n > 1) heap_down(&h, 0);
+    if (nst) recheck_stalls(p, &h, stalls, &nst);
   }
   free(h.h);
+  free(stalls);
   return rc;
 }
 
@@ -443,7 +577,10 @@ static int prepare(const char *path, const trc_prepare_opts_t *opts,
   p.st = stats;
   p.o = opts ? opts : &none;
   int rc = trc_reader_open(&p.r, path);
-  if (!rc) p.tick_hz = trc_reader_header(p.r)->tick_hz;
+  if (!rc) {
+    p.tick_hz = trc_reader_header(p.r)->tick_hz;
+    p.repair = (trc_reader_header(p.r)->flags & TRC_HF_SPARSE_TIME) != 0;
+  }
   if (!rc) rc = pass1(&p);
   if (!rc) rc = pass2(&p);
   if (!rc) {

@@ -328,6 +328,29 @@ static unsigned ring_class(const trc_pmodel_t *s, int k) {
   return k < 0 ? 0 : trc_pm_class_at(s, (unsigned)k);
 }
 
+void trc_interpolate_times(trc_event_t *ev, size_t n) {
+  for (size_t i = 0; i < n;) {
+    if (!(ev[i].flags & TRC_EV_EST)) {
+      i++;
+      continue;
+    }
+    size_t s = i;
+    while (i < n && (ev[i].flags & TRC_EV_EST)) i++;
+    if (i == n) break; /* no later stamp in the chunk: kept at the last */
+    /* Run [s, i) between lo (the run's stored time: the last stamp) and
+     * hi, the next stamped event's; k-th of len gets lo + (hi-lo)*k/(len+1),
+     * so times rise strictly when hi > lo and never pass hi. */
+    uint64_t lo = ev[s].time, hi = ev[i].time;
+    if (hi <= lo) continue;
+    uint64_t len = (uint64_t)(i - s);
+    for (size_t k = s; k < i; k++) {
+      unsigned __int128 d = (unsigned __int128)(hi - lo) * (uint64_t)(k - s + 1);
+      uint64_t tk = lo + (uint64_t)(d / (len + 1));
+      if (tk > ev[k].time) ev[k].time = tk;
+    }
+  }
+}
+
 static int decode_events(trc_reader_t *r, const uint8_t *p,
                          const uint8_t *end, trc_chunk_t *c) {
   const int v3 = r->hdr.version >= 3;
@@ -353,12 +376,20 @@ static int decode_events(trc_reader_t *r, const uint8_t *p,
   }
   p += n;
   uint64_t t = 0;
+  /* Version 5: bit 0 of a time value is TRC_EV_EST, the delta is above it. */
+  const int v5 = r->hdr.version >= 5;
+  int est = 0;
   for (size_t i = 0; i < n; i++) {
     uint64_t d;
     GET(d);
+    if (v5) {
+      if (d & 1) ev[i].flags |= TRC_EV_EST, est = 1;
+      d >>= 1;
+    }
     if (t + d < t) return HK_E_CORRUPT;
     ev[i].time = t += d;
   }
+  if (est) trc_interpolate_times(ev, n);
   /* Version 3: bit 4 of the op byte repeats the site of the previous event
    * of the same op in this chunk (initially 0) instead of storing it. */
   uint32_t last_site[TRC_OP_COUNT] = {0};

@@ -36,6 +36,8 @@ typedef struct tstate {
   int fast;             /* this chunk is coded fast (pm.prev only) */
   uint64_t chunk_time;  /* time of the last event in this chunk (or 0) */
   uint64_t thread_time; /* time of the last event accepted for the thread */
+  uint64_t stamp_time;  /* time of the thread's last event without
+                           TRC_EV_EST (kept across chunks) */
   trc_size_cache_t sizes;
   uint32_t last_site[TRC_OP_COUNT]; /* site of the last event of each op */
   trc_pmodel_t pm;
@@ -498,8 +500,21 @@ coded:;
     t->sizes.site[c] = e->site;
     t->sizes.size[c] = e->size;
   }
-  put(&cu->c[COL_TIMES], e->time - t->chunk_time);
-  t->chunk_time = e->time;
+  /* Version 5: the delta shifted up one bit, TRC_EV_EST in bit 0. An
+   * estimated time is stored as the last stamp (a delta of 0 within a
+   * chunk: it compresses to almost nothing); the reader interpolates it.
+   * Storing the last stamp, not the time given, makes a trace read and
+   * written again (trace compact) code the same times. */
+  uint64_t tm = e->time;
+  unsigned est = 0;
+  if (e->flags & TRC_EV_EST) {
+    est = 1;
+    tm = t->stamp_time > t->chunk_time ? t->stamp_time : t->chunk_time;
+  } else {
+    t->stamp_time = tm;
+  }
+  put(&cu->c[COL_TIMES], (tm - t->chunk_time) << 1 | est);
+  t->chunk_time = tm;
   if (t->last_site[op] == e->site)
     ob |= TRC_OB_SITE_SAME;
   else
@@ -760,6 +775,7 @@ int trc_writer_events(trc_writer_t *w, uint32_t thread, const trc_event_t *ev,
   uint64_t last = t->thread_time;
   for (size_t i = 0; i < n; i++) {
     if (ev[i].op == 0 || ev[i].op >= TRC_OP_COUNT || ev[i].time < last ||
+        ev[i].time > TRC_TIME_MAX ||
         ((ev[i].flags & TRC_EV_FAILED) &&
          (ev[i].ptr || ev[i].op == TRC_OP_FREE))) {
       rc = HK_E_RANGE;

@@ -45,7 +45,7 @@ expect 0 "$hksim" trace dump "$tmp/j.hkt"
 
 # Golden: committed traces of each format version and their expected dumps
 # (a reader keeps reading every older version).
-for v in 1 2 3 4; do
+for v in 1 2 3 4 5; do
   expect 0 "$hksim" trace dump "$data/golden-v$v.hkt"
   if diff -u "$data/golden-v$v.dump" "$tmp/out" >"$tmp/diff"; then ok; else bad "golden v$v dump differs"; head -20 "$tmp/diff"; fi
 done
@@ -53,14 +53,14 @@ done
 # compact: a new file with the same events (golden traces of every
 # version, recoded to the current one); refuses an existing OUT, a
 # damaged or cut IN (removing nothing, creating nothing) and a missing OUT.
-for v in 1 4; do
+for v in 1 4 5; do
   expect 0 "$hksim" trace compact "$data/golden-v$v.hkt" "$tmp/c$v.hkt"
   "$hksim" trace dump "$data/golden-v$v.hkt" | grep '^t=' | sort -s -k2,2 >"$tmp/a"
   "$hksim" trace dump "$tmp/c$v.hkt" | grep '^t=' | sort -s -k2,2 >"$tmp/b"
   [ -s "$tmp/a" ] && cmp -s "$tmp/a" "$tmp/b" && ok || bad "compact v$v: events differ"
   expect 0 "$hksim" trace verify "$tmp/c$v.hkt"
 done
-"$hksim" trace dump "$tmp/c1.hkt" | head -1 | grep -q 'format version 4' && ok || bad "compact: not version 4"
+"$hksim" trace dump "$tmp/c1.hkt" | head -1 | grep -q 'format version 5' && ok || bad "compact: not version 5"
 expect 1 "$hksim" trace compact "$data/golden-v4.hkt" "$tmp/c4.hkt"
 grep -q "c4.hkt.*exists" "$tmp/err" && ok || bad "compact: names the existing OUT"
 expect 2 "$hksim" trace compact "$data/golden-v4.hkt"
@@ -89,7 +89,7 @@ expect 1 "$hksim" trace verify "$tmp/flip.hkt"
 cp "$tmp/j.hkt" "$tmp/new.hkt"
 printf '\x07\x00\x00\x00' | dd of="$tmp/new.hkt" bs=1 seek=8 conv=notrunc 2>/dev/null
 expect 1 "$hksim" trace info "$tmp/new.hkt"
-grep -q "version 7" "$tmp/err" && grep -q "up to 4" "$tmp/err" && ok || bad "newer version message: $(cat "$tmp/err")"
+grep -q "version 7" "$tmp/err" && grep -q "up to 5" "$tmp/err" && ok || bad "newer version message: $(cat "$tmp/err")"
 
 # The fuzzers' seed traces stay valid for this reader (a seed the reader
 # refuses would only fuzz the refusal): every fuzz_replay seed verifies.

@@ -125,12 +125,24 @@ sigterm4)
 cross64)
   # Causality under load: 64 threads, half the frees crossing threads, 6
   # runs: no free may be stamped before the allocation it frees (prepare
-  # would see an unmatched free, then a double allocation).
+  # would see an unmatched free, then a double allocation). Two runs each
+  # with every event stamped (HKREC_TS_EVERY=1), the default (one stamp in
+  # 16: the rest interpolated, order repaired by prepare) and one in 1024.
   [ -n "$HKSIM" ] || exit 77
-  for i in 1 2 3 4 5 6; do
+  i=0
+  for ts in 1 16 1024 1 16 1024; do
+    i=$((i + 1))
     rm -f "$W"/t.*.hkt
-    HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$VD/v_hostile" "$W/r" cross64 || fail "run $i: victim failed"
+    HKREC_TS_EVERY=$ts HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$VD/v_hostile" "$W/r" cross64 || fail "run $i: victim failed"
     one_file
+    # Sparse stamps say so in the header (flags 0x8) and mark events EST.
+    "$HKSIM" trace dump "$T" > "$W/dump" || fail "run $i: dump"
+    est=$(grep -c ' EST$' "$W/dump")
+    if [ "$ts" = 1 ]; then
+      grep -q '^header flags=0x0 ' "$W/dump" && [ "$est" = 0 ] || fail "run $i: HKREC_TS_EVERY=1 gave $est estimated times"
+    else
+      grep -q '^header flags=0x8 ' "$W/dump" && [ "$est" -gt 0 ] || fail "run $i: HKREC_TS_EVERY=$ts: no estimated times"
+    fi
     "$HKSIM" trace info "$T" --json > "$W/info" || fail "run $i: info"
     grep -q '"unmatched_frees":0,' "$W/info" && grep -q '"double_allocs":0,' "$W/info" \
       || fail "run $i: $(grep -o '"unmatched_frees":[0-9]*,"double_allocs":[0-9]*' "$W/info")"

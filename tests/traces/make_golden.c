@@ -25,6 +25,7 @@ int main(int argc, char **argv) {
   h.ppid = 1;
   h.exe = "/usr/bin/golden";
   h.depth = 3;
+  h.flags = TRC_HF_SPARSE_TIME; /* since version 5 */
   trc_writer_t *w;
   if (trc_writer_create(&w, argv[1], &h, NULL)) return 1;
   static const uint8_t bid[] = {0xde, 0xad, 0xbe, 0xef, 0x01, 0x02};
@@ -60,6 +61,11 @@ int main(int argc, char **argv) {
       {.op = TRC_OP_MALLOC, .size = 100, .ptr = A + 0x80, .site = 1},
       {.op = TRC_OP_MALLOC, .size = 20, .ptr = A, .site = 2},
   };
+  /* Since version 5 events may carry no clock reading (TRC_EV_EST): the
+   * writer stores the last stamp, the reader interpolates between it and
+   * the next stamped event (here events 2 and 3, between 1 and 4). */
+  ev[2].flags |= TRC_EV_EST;
+  ev[3].flags |= TRC_EV_EST;
   for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++) {
     ev[i].time = (t += 7 * (i + 1));
     trc_writer_events(w, 0, &ev[i], 1);

@@ -51,6 +51,107 @@ static void run(fixture_t *f, const trc_event_t *e, size_t n, collected_t *c,
   assert_int_equal(st->ops, c->n);
 }
 
+/* Sparse stamps (TRC_EV_EST, docs/recorder.md "Time"): an estimated event
+ * is written at its thread's last stamp and read back interpolated. */
+static trc_event_t est(uint32_t th, unsigned op, uint64_t ptr, uint64_t size) {
+  trc_event_t e = ev(0, th, op, ptr, size);
+  e.flags = TRC_EV_EST;
+  return e;
+}
+
+static void run_sparse(fixture_t *f, const trc_event_t *e, size_t n,
+                       uint32_t hflags, collected_t *c, trc_prep_stats_t *st) {
+  /* The writer takes each thread's times in order: an EST event's stored
+   * time is its thread's last stamp. */
+  trc_event_t w[16];
+  uint64_t last[2] = {0, 0};
+  for (size_t i = 0; i < n; i++) {
+    w[i] = e[i];
+    if (w[i].flags & TRC_EV_EST) w[i].time = last[w[i].thread];
+    last[w[i].thread] = w[i].time;
+  }
+  assert_int_equal(write_events_hf(f->path, w, n, 3, 2, 2, 0,
+                                   TRC_CLOCK_VIRTUAL, 1000000000ull, hflags),
+                   0);
+  memset(c, 0, sizeof *c);
+  trc_prepare_opts_t o = {collect, c, 1};
+  assert_int_equal(trc_prepare(f->path, &o, st), 0);
+}
+
+/* Thread 1's free of P is interpolated to 166 (between its stamps 50 and
+ * 400), thread 0's allocation of P to 550 (between 100 and 1000): merged
+ * by time the free comes first. The repair holds thread 1 back until the
+ * allocation is stepped. Its free of Q, never allocated, is held until
+ * thread 0's head is past its window (free Z stamped at 1000 > 400) and
+ * then stepped as an unmatched free. Without TRC_HF_SPARSE_TIME the same
+ * events are merged by time alone: the free of P is unmatched. */
+static void test_sparse_repair(void **state) {
+  const uint64_t P = 0x7000, Q = 0x9000;
+  trc_event_t e[] = {
+      ev(50, 1, TRC_OP_MALLOC, 0x100, 8),    est(1, TRC_OP_FREE, P, 0),
+      est(1, TRC_OP_FREE, Q, 0),             ev(400, 1, TRC_OP_MALLOC, 0x200, 8),
+      ev(100, 0, TRC_OP_MALLOC, 0x300, 8),   est(0, TRC_OP_MALLOC, P, 24),
+      ev(1000, 0, TRC_OP_FREE, 0x300, 0),
+  };
+  collected_t c;
+  trc_prep_stats_t st;
+  run_sparse(*state, e, 7, TRC_HF_SPARSE_TIME, &c, &st);
+  assert_int_equal(st.unmatched_frees, 1); /* Q only */
+  assert_int_equal(st.double_allocs, 0);
+  assert_int_equal(st.order_fixups, 1);
+  assert_int_equal(c.n, 6);
+  static const unsigned want[] = {TRC_OP_MALLOC, TRC_OP_MALLOC, TRC_OP_MALLOC,
+                                  TRC_OP_FREE,   TRC_OP_MALLOC, TRC_OP_FREE};
+  for (size_t i = 0; i < 6; i++) assert_int_equal(c.op[i].op, want[i]);
+  assert_int_equal(c.op[2].size, 24); /* P's allocation, then its free */
+  assert_int_equal(c.op[3].slot, c.op[2].slot);
+  assert_int_equal(c.op[3].thread, 1);
+  assert_true(c.op[3].time_ns >= c.op[2].time_ns); /* never back in time */
+  assert_int_equal(c.op[4].time_ns, 550); /* malloc 0x200 at 400: after P */
+  /* The same events in a trace without sparse stamps: no repair. */
+  run_sparse(*state, e, 7, 0, &c, &st);
+  assert_int_equal(st.unmatched_frees, 2);
+  assert_int_equal(st.order_fixups, 0);
+  assert_int_equal(st.live_at_exit, 3);
+}
+
+/* An allocation of an address whose previous owner another thread frees
+ * later by interpolated time (the free truly came first): held back until
+ * that free, not a double allocation. And two threads each held by a free
+ * nothing will match: the least is released, then the other (no hang). */
+static void test_sparse_realloc_addr(void **state) {
+  const uint64_t P = 0x7000;
+  trc_event_t e[] = {
+      ev(10, 0, TRC_OP_MALLOC, P, 16),       ev(20, 0, TRC_OP_MALLOC, 0x100, 8),
+      est(0, TRC_OP_MALLOC, P, 32),          ev(900, 0, TRC_OP_FREE, 0x100, 0),
+      ev(30, 1, TRC_OP_MALLOC, 0x200, 8),    est(1, TRC_OP_FREE, P, 0),
+      ev(1000, 1, TRC_OP_FREE, 0x200, 0),
+  };
+  collected_t c;
+  trc_prep_stats_t st;
+  run_sparse(*state, e, 7, TRC_HF_SPARSE_TIME, &c, &st);
+  /* P(32) at 460 would come before thread 1's free of P at 515. */
+  assert_int_equal(st.double_allocs, 0);
+  assert_int_equal(st.unmatched_frees, 0);
+  assert_int_equal(st.order_fixups, 1);
+  assert_int_equal(st.live_at_exit, 1); /* P(32) */
+  /* Merged by time alone: P(16) retired as a double allocation and the
+   * free paired with P(32), which then looks freed. */
+  run_sparse(*state, e, 7, 0, &c, &st);
+  assert_int_equal(st.double_allocs, 1);
+  assert_int_equal(st.live_at_exit, 0);
+
+  trc_event_t d[] = {
+      ev(10, 0, TRC_OP_MALLOC, 0x100, 8), est(0, TRC_OP_FREE, 0xa000, 0),
+      ev(20, 0, TRC_OP_FREE, 0x100, 0),   ev(11, 1, TRC_OP_MALLOC, 0x200, 8),
+      est(1, TRC_OP_FREE, 0xb000, 0),     ev(21, 1, TRC_OP_FREE, 0x200, 0),
+  };
+  run_sparse(*state, d, 6, TRC_HF_SPARSE_TIME, &c, &st);
+  assert_int_equal(st.unmatched_frees, 2);
+  assert_int_equal(c.n, 4);
+  assert_int_equal(st.live_at_exit, 0);
+}
+
 static void test_pair(void **state) {
   trc_event_t e[] = {ev(1, 0, TRC_OP_MALLOC, 0x1000, 100), ev(2, 0, TRC_OP_FREE, 0x1000, 0)};
   collected_t c;
@@ -405,6 +506,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_program, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_program_window, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_damaged, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_sparse_repair, fixture_setup, fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_sparse_realloc_addr, fixture_setup, fixture_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -404,6 +404,57 @@ static void test_roundtrip_fast(void **state) {
   rt_fast = 0;
 }
 
+/* Version 5: estimated times (TRC_EV_EST). The writer stores each at its
+ * thread's last stamp, whatever time it is given; the reader spreads a run
+ * evenly up to the next stamp in the chunk and leaves a run with none after
+ * it at the last stamp. Read and written again (trace compact), the file
+ * decodes to the same times. */
+static void test_estimated_times(void **state) {
+  (void)state;
+  trc_event_t ev[8];
+  memset(ev, 0, sizeof ev);
+  const uint64_t t[8] = {100, 150, 160, 170, 500, 501, 600, 700};
+  const int est[8] = {0, 1, 1, 1, 0, 1, 0, 1};
+  for (int i = 0; i < 8; i++) {
+    ev[i].time = t[i];
+    ev[i].op = TRC_OP_MALLOC;
+    ev[i].ptr = 0x1000 + 16 * (uint64_t)i;
+    ev[i].size = 8;
+    ev[i].flags = est[i] ? TRC_EV_EST : 0;
+  }
+  const uint64_t want[8] = {100, 200, 300, 400, 500, 550, 600, 600};
+  for (int pass = 0; pass < 2; pass++) {
+    trc_header_t h = minimal_header();
+    trc_writer_t *w;
+    assert_int_equal(trc_writer_create(&w, path, &h, NULL), 0);
+    assert_int_equal(trc_writer_events(w, 0, ev, 8), 0);
+    assert_int_equal(trc_writer_finish(w, 800, 0), 0);
+    trc_writer_free(w);
+    trc_reader_t *r;
+    assert_int_equal(trc_reader_open(&r, path), 0);
+    assert_int_equal(trc_reader_header(r)->version, 5);
+    trc_chunk_t c;
+    int rc, seen = 0;
+    while ((rc = trc_reader_next(r, &c)) == 1) {
+      if (c.kind != TRC_CHUNK_EVENTS) continue;
+      assert_int_equal(c.n, 8);
+      for (int i = 0; i < 8; i++) {
+        assert_int_equal(c.events[i].time, want[i]);
+        assert_int_equal(c.events[i].flags, est[i] ? TRC_EV_EST : 0);
+        ev[i] = c.events[i]; /* the second pass writes what was read */
+      }
+      seen = 1;
+    }
+    assert_int_equal(rc, 0);
+    assert_true(seen);
+    trc_reader_free(r);
+  }
+  /* In place, as the reader does it: equal stamps leave a run flat. */
+  trc_event_t f[3] = {{.time = 9}, {.time = 9, .flags = TRC_EV_EST}, {.time = 9}};
+  trc_interpolate_times(f, 3);
+  assert_int_equal(f[1].time, 9);
+}
+
 /* The summary's recorder fields (version 4 extension): what finish_ext is
  * given comes back, the writer's fast counts are its own, and a reopened
  * count given is added to the writer's (a recoded trace keeps it). */
@@ -468,7 +519,7 @@ static void test_extremes(void **state) {
       {10, 8192, 0, 1, 0, 4096, 0, 0, TRC_OP_PVALLOC, 0},
       {10, 8192, 0, 0, 0, 0, 0, 0, TRC_OP_FREE, 0},
       {10, 1, 0, 0, 0, 0, 0, 0, TRC_OP_FREE, 0},
-      {M, M, 0, 0, 0, 0, 0, 0, TRC_OP_FREE, 0},
+      {TRC_TIME_MAX, M, 0, 0, 0, 0, 0, 0, TRC_OP_FREE, 0},
   };
   size_t n = HK_ARRAY_LEN(ev);
   uint64_t fr[TRC_MAX_DEPTH];
@@ -484,6 +535,11 @@ static void test_extremes(void **state) {
   assert_int_equal(trc_writer_add_site(w, 2, fr, TRC_MAX_DEPTH + 1),
                    HK_E_RANGE);
   const uint32_t far = 70000;
+  /* Version 5 holds times up to TRC_TIME_MAX (2^63 - 1): one more is the
+   * caller's error, refused whole. */
+  trc_event_t late = ev[0];
+  late.time = TRC_TIME_MAX + 1;
+  assert_int_equal(trc_writer_events(w, far, &late, 1), HK_E_RANGE);
   assert_int_equal(trc_writer_events(w, far, ev, n), 0);
   trc_thread_t th = {far, INT64_MIN, 0, M, "x"};
   assert_int_equal(trc_writer_add_thread(w, &th), 0);
@@ -1150,6 +1206,7 @@ int main(void) {
       cmocka_unit_test(test_roundtrip_fast),
       cmocka_unit_test(test_summary_costs),
       cmocka_unit_test(test_extremes),
+      cmocka_unit_test(test_estimated_times),
       cmocka_unit_test(test_writer_refuses),
       cmocka_unit_test(test_writer_errors),
       cmocka_unit_test(test_free_unfinished),

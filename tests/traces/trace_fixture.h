@@ -38,12 +38,13 @@ static inline int fixture_teardown(void **state) {
  * immediate callers are 0x1000 * (1 + id % ncallers). Threads 0..nth-1 are
  * declared. Events are handed to the writer in the given order, so a test
  * can put a later thread's chunk first in the file. */
-static inline int write_events_hz(const char *path, const trc_event_t *ev,
+static inline int write_events_hf(const char *path, const trc_event_t *ev,
                                   size_t n, uint32_t nsites, uint32_t ncallers,
                                   uint32_t nth, int flush_each, uint32_t clock,
-                                  uint64_t tick_hz) {
+                                  uint64_t tick_hz, uint32_t hflags) {
   trc_header_t h;
   memset(&h, 0, sizeof h);
+  h.flags = hflags;
   h.clock = clock;
   h.tick_hz = tick_hz;
   h.exe = "fixture";
@@ -66,6 +67,15 @@ static inline int write_events_hz(const char *path, const trc_event_t *ev,
   int frc = trc_writer_finish(w, n ? ev[n - 1].time : 0, 0);
   trc_writer_free(w);
   return rc ? rc : frc;
+}
+
+/* Same, with no header flags. */
+static inline int write_events_hz(const char *path, const trc_event_t *ev,
+                                  size_t n, uint32_t nsites, uint32_t ncallers,
+                                  uint32_t nth, int flush_each, uint32_t clock,
+                                  uint64_t tick_hz) {
+  return write_events_hf(path, ev, n, nsites, ncallers, nth, flush_each, clock,
+                         tick_hz, 0);
 }
 
 /* write_events on the generator's clock (one tick per ns). */
