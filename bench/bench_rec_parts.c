@@ -4,9 +4,11 @@
  * "after" stamp), lfence; rdtsc (the free's "before" stamp), the site
  * cache probe, the 64-byte event store with its handoffs (rec_push into a
  * session whose sink discards), a stack walk at depth 8 (libunwind), and
- * glibc's own malloc+free pair for scale. Writer: trc_writer_events on the
- * small-block program's event stream (real glibc addresses), coded in
- * full and fast, at the zstd levels the recorder uses, with bytes/event.
+ * glibc's own malloc+free pair for scale, and the stamp with the store as
+ * a hook does them, every event stamped against one in 16 (HKREC_TS_EVERY).
+ * Writer: trc_writer_events on the small-block program's event stream (real
+ * glibc addresses), coded in full and fast, at the zstd levels the recorder
+ * uses, with bytes/event, and with 15 events in 16 estimated.
  * Each figure is the least and the median of ROUNDS rounds (the machine
  * is shared: the least is the floor, the median what a run sees). Not a
  * test.   bench_rec_parts [ROUNDS=5] [MILLION_EVENTS=4] */
@@ -108,6 +110,24 @@ static double p_push(long n) {
   return now() - t0;
 }
 
+/* The stamp and the store together, as a hook does them: every event
+ * stamped (rdtscp, HKREC_TS_EVERY=1) against one in 16 (the default; the
+ * others only test the buffer position and the handoff epoch). */
+static double stamp_push(long n, uint32_t mask) {
+  push_thread->ts_mask = mask;
+  double t0 = now();
+  for (long i = 0; i < n; i++) {
+    uint64_t ts = rec_stamp_after(push_thread);
+    rec_push(push_thread, TRC_OP_MALLOC, 0, ts,
+             0x5555000000ull + (uint64_t)(i & 63) * 32, 0, 32, 0, 0, 3);
+  }
+  double el = now() - t0;
+  push_thread->ts_mask = 0;
+  return el;
+}
+static double p_stamp_push1(long n) { return stamp_push(n, 0); }
+static double p_stamp_push16(long n) { return stamp_push(n, 15); }
+
 static double p_malloc_free(long n) {
   void *win[64] = {0};
   double t0 = now();
@@ -168,6 +188,13 @@ static void make_stream(size_t nalloc) {
   }
   for (int i = 0; i < 64; i++) free(win[i]);
   nstream = k;
+}
+
+/* The same stream as the recorder writes it at HKREC_TS_EVERY=16: 15
+ * events in 16 estimated, stored at the last stamp. */
+static void make_sparse(int on) {
+  for (size_t k = 0; k < nstream; k++) /* the writer stores the last stamp */
+    stream[k].flags = on && (k & 15) && (k + 1) % 4096 ? TRC_EV_EST : 0;
 }
 
 static double bpe_last;
@@ -236,6 +263,8 @@ int main(int argc, char **argv) {
   row("free stamp: lfence; rdtsc", p_lfence, n, rounds);
   row("site cache probe (depth 1)", p_probe, n, rounds);
   row("64-byte event store + handoffs", p_push, n, rounds);
+  row("rdtscp + store, every event", p_stamp_push1, n, rounds);
+  row("stamp 1 in 16 + store (default)", p_stamp_push16, n, rounds);
   row("stack walk, depth 8 (libunwind)", p_unwind8, n / 20, rounds);
   row("glibc malloc/free itself (scale)", p_malloc_free, n / 2, rounds);
 
@@ -248,8 +277,11 @@ int main(int argc, char **argv) {
       {"fast coding, zstd -1 (default fast)", 1, -1},
       {"fast coding, zstd -5", 1, -5},
       {"fast coding, stored (none)", 1, TRC_LEVEL_NONE},
+      {"1 in 16 stamped: full, zstd 3", 0, 3},
+      {"1 in 16 stamped: fast, zstd -1", 1, -1},
   };
   for (size_t i = 0; i < sizeof wm / sizeof wm[0]; i++) {
+    make_sparse(i >= 5);
     double v[32], b = 0;
     for (int k = 0; k < rounds; k++) {
       v[k] = w_code(wm[i].fast, wm[i].level) * 1e9 / (double)nstream;
