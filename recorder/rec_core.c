@@ -463,19 +463,6 @@ void rec_fork_child(rec_t *r) {
   rec_abandon(r);
 }
 
-/* A buffer handed over before it is full may end on an unstamped event
- * (a full one ends on a stamp: rec_ts_due): its last event takes the time
- * now, an upper bound of when it happened, so that the chunk ends on a
- * stamp the reader interpolates up to. Only the last event is touched; the
- * owner writes past n, never below. */
-static void seal_last(rec_t *r, rec_thread_t *t, trc_event_t *ev, uint32_t n) {
-  if (!n || !(ev[n - 1].flags & TRC_EV_EST)) return;
-  uint64_t now = rec_now(r);
-  ev[n - 1].time = now > ev[n - 1].time ? now : ev[n - 1].time;
-  ev[n - 1].flags &= (uint8_t)~TRC_EV_EST;
-  if (t && t->last < ev[n - 1].time) t->last = ev[n - 1].time;
-}
-
 /* The thread's entry again, with its end time (lock held): the trace
  * format keeps the last entry of an index. */
 static void end_entry(rec_t *r, rec_thread_t *t, uint64_t now) {
@@ -496,7 +483,6 @@ static void write_tail(rec_t *r) {
     end_entry(r, t, now); /* still running: it ends with the recording */
     if (!t->cur) continue;
     uint32_t n = atomic_load_explicit(&t->n, memory_order_acquire);
-    seal_last(r, NULL, t->buf, n); /* the owner may still run: not its last */
     rec_buf_t b = {NULL, t, t->buf, n, t->index, 0};
     write_buf_locked(r, &b);
     if (!atomic_load(&r->err)) t->events += n;
@@ -771,7 +757,6 @@ static void handoff(rec_thread_t *t, int final) {
       continue; /* the state may have changed meanwhile */
     }
     rec_buf_t *b = t->cur;
-    seal_last(r, t, b->ev, n);
     b->n = n;
     b->index = t->index;
     b->final = final;

@@ -124,9 +124,15 @@ struct rec_s {
 HK_FORCE_INLINE int rec_ts_due(rec_thread_t *t) {
   uint32_t n = atomic_load_explicit(&t->n, memory_order_relaxed);
   uint32_t ep = atomic_load_explicit(&t->rec->epoch, memory_order_relaxed);
-  if (HK_LIKELY(((n & t->ts_mask) != 0) & (n + 1 != t->cap) &
-                (ep == t->epoch)))
-    return 0;
+  int pos = (n & t->ts_mask) == 0;
+  if (HK_LIKELY(!pos & (n + 1 != t->cap) & (ep == t->epoch))) return 0;
+  /* A stamp at a multiple of N also moves the epoch, so every other
+   * thread stamps its next event: an estimated event's window then holds
+   * fewer than N events of any other thread (one that made N would have
+   * stamped a multiple). A plain store: a lost update still changes the
+   * value the others saw. */
+  if (pos & (t->ts_mask != 0))
+    atomic_store_explicit(&t->rec->epoch, ++ep, memory_order_relaxed);
   t->epoch = ep;
   return 1;
 }

@@ -218,21 +218,46 @@ static int pass1(prep_t *p) {
 
 /* ---- pass 2: merge and pair ------------------------------------------ */
 
-/* Loads the next chunk of thread t into its cursor; 0 ok (t->nev may be 0
- * when the thread is exhausted), negative on a read error. */
-static int cursor_fill(prep_t *p, thread_idx_t *t) {
-  t->nev = t->pos = 0;
-  while (t->nev == 0 && t->next_chunk < t->n) {
+/* Appends thread t's next non-empty chunk to its cursor at t->nev; sets
+ * *added (0 when the thread is exhausted); negative on a read error. */
+static int cursor_load(prep_t *p, thread_idx_t *t, size_t *added) {
+  *added = 0;
+  while (t->next_chunk < t->n) {
     trc_chunk_t c;
     int rc = trc_reader_read_at(p->r, t->off[t->next_chunk++], &c);
     if (rc < 0) return rc;
     if (rc == 0 || c.kind != TRC_CHUNK_EVENTS) return HK_E_CORRUPT;
-    rc = trc_grow(&t->ev, &t->evcap, c.n, sizeof(trc_event_t));
+    if (!c.n) continue;
+    rc = trc_grow(&t->ev, &t->evcap, t->nev + c.n, sizeof(trc_event_t));
     if (rc) return rc;
-    memcpy(t->ev, c.events, c.n * sizeof(trc_event_t));
-    t->nev = c.n;
+    memcpy(t->ev + t->nev, c.events, c.n * sizeof(trc_event_t));
+    t->nev += c.n;
+    *added = c.n;
+    return 0;
   }
   return 0;
+}
+
+/* Loads the next chunk of thread t into its cursor; 0 ok (t->nev may be 0
+ * when the thread is exhausted), negative on a read error. A chunk that
+ * ends on estimated times (a buffer handed over before it was full: a
+ * fork, an exec, the thread's end) has its next stamp in a later chunk:
+ * with the repair on, chunks are appended until one comes (the run is
+ * interpolated up to it, and head_hi finds it). */
+static int cursor_fill(prep_t *p, thread_idx_t *t) {
+  t->nev = t->pos = 0;
+  size_t added;
+  int rc = cursor_load(p, t, &added);
+  while (!rc && p->repair && t->nev && (t->ev[t->nev - 1].flags & TRC_EV_EST)) {
+    size_t s0 = t->nev, old = t->nev;
+    while (s0 > 0 && (t->ev[s0 - 1].flags & TRC_EV_EST)) s0--;
+    rc = cursor_load(p, t, &added);
+    if (rc || !added) break;
+    size_t i = old;
+    while (i < t->nev && (t->ev[i].flags & TRC_EV_EST)) i++;
+    if (i < t->nev) trc_interpolate_times(t->ev + s0, i + 1 - s0);
+  }
+  return rc;
 }
 
 /* Min-heap of threads ordered by (time of current event, thread index);
@@ -405,10 +430,10 @@ static int step(prep_t *p, const trc_event_t *e) {
  * address not live, an allocation or a moving realloc onto a live one).
  * Such a thread is held back (stalled) while the others go on, until the
  * conflict resolves (the allocation or free it waits for is stepped:
- * order_fixups counts these) or no event that could still resolve it is
- * left: every other thread's head has lo > hi of the held event (nothing
- * still pending can have happened before it), or every thread is held
- * (the least is released). Then it is stepped as it is, a genuine
+ * order_fixups counts these), or the next event to step has lo > hi of the
+ * held event (that event truly came after it, so nothing from there on can
+ * resolve it; stepping it first could pair its pointer with the wrong
+ * object), or every thread is held. Then it is stepped as it is, a genuine
  * unmatched free or double allocation. Per-thread order is never changed,
  * and every decision depends only on the trace: deterministic. */
 
@@ -455,39 +480,63 @@ typedef struct stall {
 } stall_t;
 
 /* After a step: held threads whose conflict resolved go back into the
- * heap; so do those no pending event can resolve (stepped as they are). */
+ * heap (the allocation or free they waited for was stepped). */
 static void recheck_stalls(prep_t *p, heap_t *h, stall_t *st, size_t *nst) {
-  uint64_t minlo = UINT64_MAX;
-  int have_min = 0;
   for (size_t i = 0; i < *nst;) {
     thread_idx_t *t = &p->th[st[i].th];
-    int back = 0;
-    if (!conflicts(p, &t->ev[t->pos])) {
-      p->st->order_fixups++;
-      back = 1;
-    } else {
-      if (!have_min) {
-        for (size_t k = 0; k < h->n; k++) {
-          uint64_t lo = head_lo(&p->th[h->h[k].th]);
-          if (lo < minlo) minlo = lo;
-        }
-        for (size_t k = 0; k < *nst; k++)
-          if (k != i) {
-            uint64_t lo = head_lo(&p->th[st[k].th]);
-            if (lo < minlo) minlo = lo;
-          }
-        have_min = 1;
-      }
-      if (minlo > st[i].hi) t->forced = back = 1;
-    }
-    if (back) {
-      heap_push(h, (hnode_t){t->ev[t->pos].time, st[i].th});
-      st[i] = st[--*nst];
-      have_min = 0; /* the set of heads changed */
-    } else {
+    if (conflicts(p, &t->ev[t->pos])) {
       i++;
+      continue;
     }
+    p->st->order_fixups++;
+    heap_push(h, (hnode_t){t->ev[t->pos].time, st[i].th});
+    st[i] = st[--*nst];
   }
+}
+
+static void heap_up(heap_t *h, size_t i) {
+  while (i) {
+    size_t up = (i - 1) / 2;
+    if (!heap_less(h->h[i], h->h[up])) break;
+    hnode_t tmp = h->h[i];
+    h->h[i] = h->h[up];
+    h->h[up] = tmp;
+    i = up;
+  }
+}
+
+/* Removes node i; the heap stays a heap. */
+static void heap_remove_at(heap_t *h, size_t i) {
+  h->h[i] = h->h[--h->n];
+  if (i < h->n) {
+    heap_down(h, i);
+    heap_up(h, i);
+  }
+}
+
+/* Which heap node to step (repair on, threads held): normally the least
+ * time, node 0. But an event whose lo is past the least hi H of the held
+ * events truly came after that held event, so it must not go first (it
+ * could pair its pointer with the wrong object): the least-time node with
+ * lo <= H goes instead (it may be what resolves the held one). With none,
+ * nothing pending can resolve the held event of hi H: it is stepped as it
+ * is (*force gets its index in stalls). Also when every thread is held. */
+static size_t pick(prep_t *p, const heap_t *h, const stall_t *st, size_t nst,
+                   size_t *force) {
+  *force = SIZE_MAX;
+  if (!nst) return 0;
+  size_t m = 0;
+  for (size_t i = 1; i < nst; i++)
+    if (st[i].hi < st[m].hi || (st[i].hi == st[m].hi && st[i].th < st[m].th))
+      m = i;
+  if (h->n && head_lo(&p->th[h->h[0].th]) <= st[m].hi) return 0;
+  size_t k = SIZE_MAX;
+  for (size_t i = 0; i < h->n; i++)
+    if (head_lo(&p->th[h->h[i].th]) <= st[m].hi &&
+        (k == SIZE_MAX || heap_less(h->h[i], h->h[k])))
+      k = i;
+  if (k == SIZE_MAX) *force = m;
+  return k;
 }
 
 static int pass2(prep_t *p) {
@@ -506,26 +555,19 @@ static int pass2(prep_t *p) {
   }
   for (size_t i = h.n; i-- > 0;) heap_down(&h, i);
   while (!rc && (h.n || nst)) {
-    if (!h.n) { /* every thread held: release the least (time, thread) */
-      size_t m = 0;
-      for (size_t i = 1; i < nst; i++) {
-        const thread_idx_t *a = &p->th[stalls[i].th], *b = &p->th[stalls[m].th];
-        hnode_t x = {a->ev[a->pos].time, stalls[i].th};
-        hnode_t y = {b->ev[b->pos].time, stalls[m].th};
-        if (heap_less(x, y)) m = i;
-      }
-      thread_idx_t *t = &p->th[stalls[m].th];
+    size_t force, k = pick(p, &h, stalls, nst, &force);
+    if (force != SIZE_MAX) {
+      thread_idx_t *t = &p->th[stalls[force].th];
       t->forced = 1;
-      heap_push(&h, (hnode_t){t->ev[t->pos].time, stalls[m].th});
-      stalls[m] = stalls[--nst];
+      heap_push(&h, (hnode_t){t->ev[t->pos].time, stalls[force].th});
+      stalls[force] = stalls[--nst];
+      continue;
     }
-    thread_idx_t *ti = &p->th[h.h[0].th];
+    thread_idx_t *ti = &p->th[h.h[k].th];
     const trc_event_t *e = &ti->ev[ti->pos];
     if (p->repair && !ti->forced && h.n + nst > 1 && conflicts(p, e)) {
-      stalls[nst++] = (stall_t){h.h[0].th, head_hi(ti)};
-      h.h[0] = h.h[--h.n];
-      if (h.n) heap_down(&h, 0);
-      recheck_stalls(p, &h, stalls, &nst); /* maybe nothing can resolve it */
+      stalls[nst++] = (stall_t){h.h[k].th, head_hi(ti)};
+      heap_remove_at(&h, k);
       continue;
     }
     ti->forced = 0;
@@ -536,15 +578,17 @@ static int pass2(prep_t *p) {
       rc = cursor_fill(p, ti);
       if (rc) break;
       if (!ti->nev) {
-        h.h[0] = h.h[--h.n];
-        heap_down(&h, 0);
+        heap_remove_at(&h, k);
         if (nst) recheck_stalls(p, &h, stalls, &nst);
         continue;
       }
     }
     /* The same thread usually stays first: sift only when it must. */
-    h.h[0].time = ti->ev[ti->pos].time;
-    if (h.n > 1) heap_down(&h, 0);
+    h.h[k].time = ti->ev[ti->pos].time;
+    if (h.n > 1) {
+      heap_down(&h, k);
+      if (k) heap_up(&h, k);
+    }
     if (nst) recheck_stalls(p, &h, stalls, &nst);
   }
   free(h.h);
