@@ -149,6 +149,19 @@ static void test_env(void **state) {
   rec_config_from_env(&c);
   assert_int_equal(c.chunk, REC_DEFAULT_CHUNK);
   unsetenv("HKREC_CHUNK");
+  /* HKREC_TS_EVERY: a power of two 1..1024, else the default (16). */
+  assert_int_equal(c.ts_every, 16);
+  const struct { const char *v; uint32_t want; } ts[] = {
+      {"1", 1}, {"64", 64}, {"1024", 1024}, {"48", 16}, {"0", 16},
+      {"2048", 16}, {"x", 16}, {"", 16}};
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+    setenv("HKREC_TS_EVERY", ts[i].v, 1);
+    rec_config_from_env(&c);
+    if (c.ts_every != ts[i].want)
+      fail_msg("HKREC_TS_EVERY=%s: %u, wanted %u", ts[i].v, c.ts_every,
+               ts[i].want);
+  }
+  unsetenv("HKREC_TS_EVERY");
 }
 
 /* HKREC_FAST (0, 1 default, 2) and HKREC_FAST_LEVEL ("none" or a zstd

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
-#include "recorder.h"
+#include "rec_internal.h" /* rec_stamp_after: the hooks' stamp */
 
 typedef struct fake {
   pthread_mutex_t mu;
@@ -28,6 +28,8 @@ typedef struct fake {
   uint64_t ends, start_of[64], end_of[64]; /* entries with an end time */
   int unordered;
   uint64_t slow_ns;          /* each events call spins this long */
+  uint64_t est;              /* events without a clock reading */
+  uint8_t flags0[256];       /* flags of thread 0's first 256 events */
   uint64_t behind[2];        /* pressure calls by value */
   trc_summary_t end;         /* what finish was given */
 } fake_t;
@@ -65,6 +67,11 @@ static int f_events(void *c, uint32_t th, const trc_event_t *ev, size_t n) {
     while (hk_now_ns() - t0 < f->slow_ns) {
     }
   }
+  for (size_t i = 0; i < n; i++) {
+    if (ev[i].flags & TRC_EV_EST) f->est++;
+    if (th == 0 && f->per_thread[0] + i < 256)
+      f->flags0[f->per_thread[0] + i] = ev[i].flags;
+  }
   f->events += n;
   f->calls++;
   if (n > f->max_call) f->max_call = n;
@@ -97,6 +104,63 @@ static void f_pressure(void *c, int behind) {
 static const rec_sink_t fake_sink = {f_site,       f_module, f_thread,
                                      f_events,     f_end_thread, f_finish,
                                      f_release,    f_pressure};
+
+/* Sparse stamps (HKREC_TS_EVERY): a thread stamps buffer positions that
+ * are multiples of N and each buffer's last event; another thread's stamp
+ * at a multiple moves the epoch, so the next event stamps too. The chunk
+ * is rounded up to whole buffers. */
+static void test_sparse_stamps(void **state) {
+  (void)state;
+  fake_t f;
+  memset(&f, 0, sizeof f);
+  rec_config_t c;
+  rec_config_default(&c);
+  c.block = 64;
+  c.chunk = 1000;
+  rec_t *r;
+  assert_int_equal(rec_create(&r, &c, &fake_sink, &f), 0);
+  assert_int_equal(rec_config(r)->ts_every, 16);
+  assert_int_equal(rec_config(r)->chunk, 1024);
+  rec_thread_t *a = rec_thread_attach(r, 1), *b = rec_thread_attach(r, 2);
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_int_equal(rec_thread_index(a), 0);
+  for (int i = 0; i < 64 * 3; i++) {
+    rec_record(a, TRC_OP_MALLOC, 0, rec_stamp_after(a), 0x1000 + 16 * (uint64_t)i,
+               0, 8, 0, 0, 0);
+    if (i == 70) /* b stamps its first event: a's next event stamps */
+      rec_record(b, TRC_OP_MALLOC, 0, rec_stamp_after(b), 0x9000, 0, 8, 0, 0, 0);
+  }
+  rec_thread_flush(a, 1);
+  rec_thread_flush(b, 1);
+  assert_int_equal(rec_finish(r, 0), 0);
+  assert_int_equal(f.events, 64 * 3 + 1);
+  for (int i = 0; i < 64 * 3; i++) {
+    int n = i % 64;
+    int want = n % 16 == 0 || n == 63 || i == 71;
+    int stamped = (f.flags0[i] & TRC_EV_EST) == 0;
+    if (stamped != want)
+      fail_msg("event %d (position %d): stamped %d, wanted %d", i, n, stamped,
+               want);
+  }
+  assert_int_equal(f.est, 64 * 3 - 3 * 5 - 1);
+  rec_free(r);
+
+  /* HKREC_TS_EVERY=1: every event stamped, the chunk as given. */
+  memset(&f, 0, sizeof f);
+  c.ts_every = 1;
+  assert_int_equal(rec_create(&r, &c, &fake_sink, &f), 0);
+  assert_int_equal(rec_config(r)->chunk, 1000);
+  a = rec_thread_attach(r, 1);
+  for (int i = 0; i < 100; i++)
+    rec_record(a, TRC_OP_MALLOC, 0, rec_stamp_after(a), 0x1000 + 16 * (uint64_t)i,
+               0, 8, 0, 0, 0);
+  rec_thread_flush(a, 1);
+  assert_int_equal(rec_finish(r, 0), 0);
+  assert_int_equal(f.events, 100);
+  assert_int_equal(f.est, 0);
+  rec_free(r);
+}
 
 static rec_t *make(fake_t *f, uint32_t block) {
   memset(f, 0, sizeof *f);
@@ -456,6 +520,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handoff_blocks),
       cmocka_unit_test(test_backpressure_counted), cmocka_unit_test(test_sites_and_reuse),
+      cmocka_unit_test(test_sparse_stamps),
       cmocka_unit_test(test_threads),        cmocka_unit_test(test_backpressure),
       cmocka_unit_test(test_finish_live),
       cmocka_unit_test(test_file), cmocka_unit_test(test_failed_path),           cmocka_unit_test(test_unwritable),
