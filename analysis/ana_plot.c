@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "analysis.h"
+#include "hk_progress.h"
 
 /* A curve needs this many points: one or two show no shape (issue 12: a
  * hit-rate "curve" drawn from one snapshot). */
@@ -76,6 +77,8 @@ typedef struct plotter {
   size_t len;
   char (*labels)[128]; /* every label drawn, sorted: the style order */
   size_t n_labels;
+  hk_progress_t pg;    /* "plotting": count_steps' steps, all traces */
+  uint64_t steps;
 } plotter_t;
 
 static int sql_fail(plotter_t *p) {
@@ -131,6 +134,8 @@ static void note(plotter_t *p, const char *fmt, ...) {
   if (!p->o->notes) return;
   va_list ap;
   va_start(ap, fmt);
+  /* the progress line, if drawn, is cleared: the next update redraws it */
+  if (p->pg.on && p->o->notes == p->pg.f) fputs("\r\033[K", p->o->notes);
   fputs("hksim: plots: ", p->o->notes);
   vfprintf(p->o->notes, fmt, ap);
   fputc('\n', p->o->notes);
@@ -425,6 +430,43 @@ static int load_cfgs(plotter_t *p, int64_t trace, cfg_t **out, size_t *n) {
   return s == SQLITE_DONE ? 0 : sql_fail(p);
 }
 
+/* The steps of the progress line, over all traces: a configuration's
+ * ops read (load_cfgs' runs), then the plots trace_plots draws or skips
+ * (cdf, ccdf and sizes after the reads, bars, rss, hitrate; arms and elo
+ * per learning configuration). */
+static int count_steps(plotter_t *p, uint64_t *n) {
+  sqlite3_stmt *st;
+  *n = 0;
+  int rc = prepare(p,
+                   "SELECT trace_id, backend, policy IS NOT NULL FROM runs"
+                   " WHERE run_id IN (SELECT MIN(run_id) FROM runs WHERE"
+                   " status = 'done' GROUP BY trace_id, backend, policy)"
+                   " ORDER BY trace_id",
+                   &st);
+  if (rc) return rc;
+  int s;
+  int64_t trace = -1;
+  uint64_t cfgs = 0;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sqlite3_column_int64(st, 0) != trace) {
+      *n += trace < 0 ? 0 : cfgs ? 6 : 1;
+      trace = sqlite3_column_int64(st, 0);
+      cfgs = 0;
+    }
+    if (!wanted(p, col_text(st, 1))) continue;
+    cfgs++;
+    *n += 1 + 2 * (uint64_t)sqlite3_column_int(st, 2);
+  }
+  *n += trace < 0 ? 0 : cfgs ? 6 : 1;
+  sqlite3_finalize(st);
+  return s == SQLITE_DONE ? 0 : sql_fail(p);
+}
+
+static void step(plotter_t *p, uint64_t k) {
+  p->steps += k;
+  hk_progress_update(&p->pg, p->steps);
+}
+
 /* ---- per-op latency: CDF, CCDF and size classes --------------------------- */
 
 /* A run's timed ops of one group: (size class << 40 | latency ns), and
@@ -615,6 +657,7 @@ static int latency_plots(plotter_t *p, const char *tname, const cfg_t *cfg,
     lat_t ops[N_GROUPS];
     memset(ops, 0, sizeof ops);
     rc = read_ops(p, cfg[c].run, ops);
+    step(p, 1);
     for (int g = 0; g < N_GROUPS && !rc; g++) {
       curve_t *u = &cv[c * N_GROUPS + g];
       u->block = -1;
@@ -1291,14 +1334,14 @@ static int trace_plots(plotter_t *p, int64_t id, const char *tname) {
   size_t n;
   int rc = load_cfgs(p, id, &cfg, &n);
   if (rc) return rc;
-  if (n) rc = latency_plots(p, tname, cfg, n);
-  if (!rc) rc = bars_plot(p, id, tname);
-  if (!rc && n) rc = rss_plot(p, tname, cfg, n);
-  if (!rc && n) rc = hitrate_plot(p, tname, cfg, n);
+  if (n && !(rc = latency_plots(p, tname, cfg, n))) step(p, 3);
+  if (!rc && !(rc = bars_plot(p, id, tname))) step(p, 1);
+  if (!rc && n && !(rc = rss_plot(p, tname, cfg, n))) step(p, 1);
+  if (!rc && n && !(rc = hitrate_plot(p, tname, cfg, n))) step(p, 1);
   for (size_t c = 0; c < n && !rc; c++) {
     if (!cfg[c].has_policy) continue;
-    rc = arms_plot(p, tname, &cfg[c]);
-    if (!rc) rc = elo_plot(p, tname, &cfg[c]);
+    if (!(rc = arms_plot(p, tname, &cfg[c]))) step(p, 1);
+    if (!rc && !(rc = elo_plot(p, tname, &cfg[c]))) step(p, 1);
   }
   free(cfg);
   return rc;
@@ -1316,14 +1359,16 @@ int ana_plot_all(ana_db_t *adb, const char *dir, const char *gnuplot,
   int rc = make_dir(dir, why, len);
   if (rc) return rc;
   plotter_t p = {ana_db_sqlite(adb), dir, gnuplot, opts, st, why, len,
-                 NULL, 0};
+                 NULL, 0, {0}, 0};
   char log[4096];
   snprintf(log, sizeof log, "%s/gnuplot.log", dir);
   unlink(log);
-  if ((rc = load_labels(&p))) {
+  uint64_t total = 0;
+  if ((rc = load_labels(&p)) || (rc = count_steps(&p, &total))) {
     free(p.labels);
     return rc;
   }
+  hk_progress_begin(&p.pg, opts->progress, dir, "plotting", "steps", total);
   sqlite3_stmt *tr;
   if ((rc = prepare(&p,
                     "SELECT t.trace_id, t.name, (SELECT COUNT(*) FROM"
@@ -1350,5 +1395,9 @@ int ana_plot_all(ana_db_t *adb, const char *dir, const char *gnuplot,
   if (!rc && s != SQLITE_DONE) rc = sql_fail(&p);
   sqlite3_finalize(tr);
   free(p.labels);
+  if (!rc)
+    hk_progress_end(&p.pg, p.steps);
+  else if (p.pg.on) /* the error line that follows starts clean */
+    fputs("\r\033[K", p.pg.f);
   return rc;
 }

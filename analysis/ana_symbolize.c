@@ -18,6 +18,7 @@
 
 #include "ana_internal.h"
 #include "analysis.h"
+#include "hk_progress.h"
 
 typedef struct entry {
   char *path;
@@ -421,13 +422,15 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
 }
 
 static int symbolize_trace(sqlite3 *db, int64_t trace, unsigned flags,
-                           ana_sym_stats_t *stats, char *why, size_t len) {
+                           ana_sym_stats_t *stats, hk_progress_t *pg,
+                           const char *name, char *why, size_t len) {
   addrs_t a = {0};
   ana_symtab_t *t = NULL;
   sqlite3_stmt *ins = NULL, *inl = NULL;
   int rc = collect(db, trace, &a, why, len);
   if (!rc) rc = load_symtab(db, trace, flags, &t, stats, why, len);
   if (rc) goto out;
+  hk_progress_begin(pg, pg->on, name, "symbolizing", "addresses", a.n);
   if (sqlite3_prepare_v2(db,
                          "INSERT OR REPLACE INTO symbols(trace_id, address, "
                          "function, file, line, module) VALUES (?,?,?,?,?,?)",
@@ -473,7 +476,9 @@ static int symbolize_trace(sqlite3 *db, int64_t trace, unsigned flags,
       sqlite3_reset(inl);
     }
     ana_sym_release(&s);
+    hk_progress_update(pg, i + 1);
   }
+  if (!rc) hk_progress_end(pg, a.n);
 out:
   sqlite3_finalize(ins);
   sqlite3_finalize(inl);
@@ -493,15 +498,22 @@ static int exec_trace(sqlite3 *db, const char *sql, int64_t trace) {
   return rc;
 }
 
-static int trace_ops(sqlite3 *db, int64_t trace, int64_t *ops) {
+/* A trace's op count and name, for its progress lines. */
+static void trace_ops(sqlite3 *db, int64_t trace, int64_t *ops, char *name,
+                      size_t len) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT ops FROM traces WHERE trace_id = ?", -1,
-                         &st, NULL) != SQLITE_OK)
-    return HK_E_SQLITE;
+  *ops = 0;
+  snprintf(name, len, "trace %lld", (long long)trace);
+  if (sqlite3_prepare_v2(db, "SELECT ops, name FROM traces WHERE trace_id = ?",
+                         -1, &st, NULL) != SQLITE_OK)
+    return;
   sqlite3_bind_int64(st, 1, trace);
-  if (sqlite3_step(st) == SQLITE_ROW) *ops = sqlite3_column_int64(st, 0);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    *ops = sqlite3_column_int64(st, 0);
+    if (sqlite3_column_text(st, 1))
+      snprintf(name, len, "%s", (const char *)sqlite3_column_text(st, 1));
+  }
   sqlite3_finalize(st);
-  return 0;
 }
 
 int ana_symbolize(ana_db_t *adb, int64_t trace_id, unsigned flags,
@@ -545,17 +557,17 @@ int ana_symbolize(ana_db_t *adb, int64_t trace_id, unsigned flags,
         exec_trace(db, "DELETE FROM symbol_inlines WHERE trace_id=?", ids[i]))
       rc = sql_fail(db, why, len);
     uint64_t addr0 = st->addresses;
-    /* Long traces say what they are doing: hksim replay symbolizes and
-     * attributes each trace it stores, seconds for a large program. */
+    /* Long traces say what they are doing (hk_progress): hksim replay and
+     * hksim report symbolize and attribute each new trace, seconds for a
+     * large program. Two phases: symbolizing (addresses, counted as they
+     * resolve) and attributing (a walk over the ops, drawn at its start
+     * and ended with its time). */
     int64_t ops = 0;
-    int progress = (flags & ANA_SYM_PROGRESS) &&
-                   trace_ops(db, ids[i], &ops) == 0 && ops >= 500000;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (progress)
-      fprintf(stderr, "hksim: trace %lld: symbolizing call sites and "
-              "attributing %lld ops...\n", (long long)ids[i], (long long)ops);
-    if (!rc) rc = symbolize_trace(db, ids[i], flags, st, why, len);
+    char name[128];
+    trace_ops(db, ids[i], &ops, name, sizeof name);
+    hk_progress_t pg;
+    hk_progress_begin(&pg, (flags & ANA_SYM_PROGRESS) != 0, name, "", "", 0);
+    if (!rc) rc = symbolize_trace(db, ids[i], flags, st, &pg, name, why, len);
     /* A trace with no address to symbolize (synthetic) comes back every
      * time: its attribution, a walk over its ops, is done once. */
     if (!rc && ((flags & ANA_SYM_FORCE) || st->addresses > addr0 ||
@@ -563,18 +575,17 @@ int ana_symbolize(ana_db_t *adb, int64_t trace_id, unsigned flags,
                            "SELECT 1 FROM site_life WHERE trace_id=?1 "
                            "UNION ALL SELECT 1 FROM site_attr WHERE "
                            "trace_id=?1 LIMIT 1",
-                           ids[i]) == 0))
+                           ids[i]) == 0)) {
+      hk_progress_begin(&pg, pg.on, name, "attributing", "ops",
+                        (uint64_t)(ops > 0 ? ops : 0));
+      hk_progress_show(&pg, 0);
       rc = ana_attribute_trace(adb, ids[i], NULL, why, len);
+      if (!rc) hk_progress_end(&pg, (uint64_t)(ops > 0 ? ops : 0));
+    }
     if (!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
       rc = sql_fail(db, why, len);
     if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     else st->traces++;
-    if (progress && !rc) {
-      clock_gettime(CLOCK_MONOTONIC, &t1);
-      fprintf(stderr, "hksim: trace %lld: done in %.1f s\n", (long long)ids[i],
-              (double)(t1.tv_sec - t0.tv_sec) +
-                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-    }
   }
   free(ids);
   /* Traces symbolized by an older hksim: stacks and attribution only. */

@@ -109,7 +109,8 @@ typedef struct ana_symtab_s ana_symtab_t;
 enum {
   ANA_SYM_FORCE = 1u << 0,       /* ana_symbolize: redo traces already done */
   ANA_SYM_NO_BUILDID = 1u << 1,  /* do not compare build ids */
-  ANA_SYM_PROGRESS = 1u << 2,    /* a progress line on stderr (long traces) */
+  ANA_SYM_PROGRESS = 1u << 2,    /* progress lines on stderr (hk_progress:
+                                    * the caller decides, hk_progress_wanted) */
 };
 
 typedef struct ana_sym_stats {
@@ -247,6 +248,12 @@ typedef struct ana_plot_opts {
   /* One line per curve or plot left out for fewer than 3 points, and per
    * named back end without runs; NULL: silent (the counts stay in st). */
   FILE *notes;
+  /* 1: a progress line on stderr (hk_progress: "DIR: plotting N/M steps"
+   * with its ETA, a step being a configuration's ops read or a plot drawn
+   * or skipped);
+   * the caller decides (hk_progress_wanted). A note clears the line
+   * first, so the two never share a line. */
+  int progress;
 } ana_plot_opts_t;
 
 /* The gnuplot to run: $HKSIM_GNUPLOT if set, else "gnuplot" from PATH.

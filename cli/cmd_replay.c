@@ -12,6 +12,7 @@
 
 #include "analysis.h"
 #include "cli.h"
+#include "hk_progress.h"
 #include "replayer.h"
 #include "trc.h"
 
@@ -120,6 +121,7 @@ static void on_error(void *ctx, const char *what, const char *msg) {
  * so a failure is one line and not the replay's exit status (hksim
  * symbolize can do it again). Traces already symbolized are skipped. */
 static void symbolize_stored(const char *db_path, int progress) {
+  progress = hk_progress_wanted(progress);
   ana_db_t *db;
   char why[512] = "";
   int rc = ana_db_open(db_path, 0, &db, why, sizeof why);
@@ -387,7 +389,7 @@ static int run_replay(int argc, char **argv) {
   }
   if (rc == HK_E_USAGE) return CLI_USAGE;
   if (rc) return CLI_FAIL;
-  symbolize_stored(o.db_path, o.progress != 0);
+  symbolize_stored(o.db_path, o.progress);
   if (rep.runs_failed) {
     cli_error(o.db_path, "%llu run(s) failed, %llu done (see runs.error)",
               (unsigned long long)rep.runs_failed,

@@ -13,6 +13,7 @@
 
 #include "analysis.h"
 #include "cli.h"
+#include "hk_progress.h"
 
 static void help(FILE *f) {
   fprintf(f,
@@ -20,6 +21,7 @@ static void help(FILE *f) {
           "                    [--plot-backend LIST] [--published]\n"
           "                    [--no-symbolize] [--top N]\n"
           "                    [--wrappers FILE] [--no-sites]\n"
+          "                    [--progress|--quiet]\n"
           "       hksim report --db DB --folded FILE [--weight bytes|allocs|peak]\n"
           "                    [--trace ID]\n\n"
           "Prints the standard comparison tables of a results database to\n"
@@ -60,7 +62,15 @@ static void help(FILE *f) {
           "           --weight: bytes requested (default), allocations, or\n"
           "           bytes live at the trace's peak; the weights sum to the\n"
           "           trace's totals. --trace ID: one trace (default: all, each\n"
-          "           under its name as the root frame).\n\n"
+          "           under its name as the root frame).\n"
+          "--progress  progress lines on stderr even off a terminal (default:\n"
+          "           only when stderr is a terminal): per trace symbolized,\n"
+          "           'symbolizing N addresses' and 'attributing N ops'; with\n"
+          "           --out, 'DIR: plotting N/M steps' (a run's ops\n"
+          "           read, a plot drawn) with its ETA. Each phase\n"
+          "           ends with its own line before the tables are written,\n"
+          "           so progress and tables never share a line.\n"
+          "--quiet    no progress lines.\n\n"
           "The database gets the views of analysis/views.sql (idempotent).\n"
           "exit: 0 ok, 1 missing / not a results database / newer schema /\n"
           "gnuplot failed, 2 usage.\n");
@@ -109,16 +119,18 @@ static int report(int argc, char **argv) {
       {"trace", required_argument, 0, 't'}, {"top", required_argument, 0, 'T'},
       {"wrappers", required_argument, 0, 'W'}, {"no-sites", no_argument, 0, 'S'},
       {"plot-backend", required_argument, 0, 'B'},
+      {"progress", no_argument, 0, 'P'},   {"quiet", no_argument, 0, 'q'},
       {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
   const char *dbp = NULL, *out = NULL, *folded = NULL, *wrappers = NULL;
   const char *plot_be[64];
-  ana_plot_opts_t popts = {plot_be, 0, stderr};
+  ana_plot_opts_t popts = {plot_be, 0, stderr, 0};
   ana_format_t fmt = ANA_FMT_MD;
   ana_weight_t weight = ANA_W_BYTES;
   int64_t trace = -1;
   unsigned top = 10;
   uint64_t v;
   int published = 0, symbolize = 1, sites = 1, have_weight = 0, c;
+  int progress = -1;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "+:d:f:o:h", opts, NULL)) != -1) {
@@ -163,6 +175,8 @@ static int report(int argc, char **argv) {
                                      "name)", optarg);
         }
       break;
+    case 'P': progress = 1; break;
+    case 'q': progress = 0; break;
     case 'h': help(stdout); return CLI_OK;
     case ':': /* a known option at the end of the line, its value missing */
       return cli_usage("report", "%s needs a value", argv[optind - 1]);
@@ -179,6 +193,8 @@ static int report(int argc, char **argv) {
   if (folded && (out || published))
     return cli_usage("report", "--folded writes stacks only: not with "
                                "--out or --published");
+  progress = hk_progress_wanted(progress);
+  popts.progress = progress;
   ana_db_t *db;
   if (cli_open_db(dbp, 0, &db)) return CLI_FAIL;
   char why[512] = "";
@@ -192,7 +208,9 @@ static int report(int argc, char **argv) {
       return CLI_FAIL;
     }
   }
-  if (symbolize && ana_symbolize(db, -1, 0, NULL, why, sizeof why))
+  /* Its progress lines end before a byte of the report is written. */
+  if (symbolize && ana_symbolize(db, -1, progress ? ANA_SYM_PROGRESS : 0,
+                                 NULL, why, sizeof why))
     cli_error(dbp, "symbolization skipped: %s", why);
   why[0] = 0;
   if (folded) {

@@ -9,17 +9,19 @@
 
 #include "analysis.h"
 #include "cli.h"
+#include "hk_progress.h"
 
 static const struct option opts[] = {
     {"db", required_argument, 0, 'd'},       {"trace", required_argument, 0, 't'},
     {"force", no_argument, 0, 'F'},          {"no-build-id", no_argument, 0, 'B'},
-    {"wrappers", required_argument, 0, 'W'}, {"help", no_argument, 0, 'h'},
+    {"wrappers", required_argument, 0, 'W'}, {"progress", no_argument, 0, 'p'},
+    {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0}};
 
 static void help(FILE *f) {
   fprintf(f,
           "usage: hksim symbolize --db DB [--trace ID] [--force] [--no-build-id]\n"
-          "                       [--wrappers FILE]\n\n"
+          "                       [--wrappers FILE] [--progress|--quiet]\n\n"
           "Resolves the call sites of every trace (or trace ID) to function,\n"
           "file, line and module with elfutils libdw, from the recorded module\n"
           "map, into the symbols table (inlined frames: symbol_inlines; C++\n"
@@ -33,7 +35,11 @@ static void help(FILE *f) {
           "           a line: 'GLOB [reason]' (a function, demangled, without\n"
           "           parameters: 'my_alloc', 'pool::*'), 'runtime:GLOB' (a\n"
           "           runtime function), 'module:GLOB' (a runtime library file\n"
-          "           name); '#' comments. Every trace is attributed again.\n\n"
+          "           name); '#' comments. Every trace is attributed again.\n"
+          "--progress  progress lines on stderr (per trace: symbolizing N\n"
+          "           addresses, attributing N ops; count and ETA) even off a\n"
+          "           terminal (default: only when stderr is a terminal).\n"
+          "--quiet    no progress lines.\n\n"
           "exit: 0 ok, 1 missing or bad database or wrappers file, 2 usage.\n");
 }
 
@@ -42,7 +48,7 @@ static int run(int argc, char **argv) {
   int64_t trace = -1;
   unsigned flags = 0;
   uint64_t v;
-  int c;
+  int c, progress = -1;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
@@ -56,6 +62,8 @@ static int run(int argc, char **argv) {
     case 'F': flags |= ANA_SYM_FORCE; break;
     case 'B': flags |= ANA_SYM_NO_BUILDID; break;
     case 'W': wrappers = optarg; break;
+    case 'p': progress = 1; break;
+    case 'q': progress = 0; break;
     case 'h': help(stdout); return CLI_OK;
     default: return cli_usage("symbolize", "unknown option '%s'", argv[optind - 1]);
     }
@@ -74,7 +82,8 @@ static int run(int argc, char **argv) {
   }
   ana_sym_stats_t st;
   ana_attr_stats_t as = {0};
-  rc = ana_symbolize(db, trace, flags | ANA_SYM_PROGRESS, &st, why, sizeof why);
+  if (hk_progress_wanted(progress)) flags |= ANA_SYM_PROGRESS;
+  rc = ana_symbolize(db, trace, flags, &st, why, sizeof why);
   /* New wrappers change the attribution of traces symbolized before. */
   if (!rc && wrappers && !(flags & ANA_SYM_FORCE))
     rc = ana_attribute(db, trace, 0, &as, why, sizeof why);

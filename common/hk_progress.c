@@ -52,16 +52,26 @@ void hk_progress_text(const hk_progress_t *p, uint64_t done, uint64_t now_ns,
            (int)left % 60);
 }
 
-void hk_progress_update(hk_progress_t *p, uint64_t done) {
-  if (!p || !p->on) return;
-  p->done = done;
-  uint64_t now = hk_now_ns();
-  if (now - p->last < 1000000000ull / HK_PROGRESS_HZ) return;
+static void draw(hk_progress_t *p, uint64_t done, uint64_t now) {
   p->last = now;
   char line[200];
   hk_progress_text(p, done, now, line, sizeof line);
   fprintf(p->f, "\r\033[K%s", line);
   fflush(p->f);
+}
+
+void hk_progress_update(hk_progress_t *p, uint64_t done) {
+  if (!p || !p->on) return;
+  p->done = done;
+  uint64_t now = hk_now_ns();
+  if (now - p->last < 1000000000ull / HK_PROGRESS_HZ) return;
+  draw(p, done, now);
+}
+
+void hk_progress_show(hk_progress_t *p, uint64_t done) {
+  if (!p || !p->on) return;
+  p->done = done;
+  draw(p, done, hk_now_ns());
 }
 
 void hk_progress_end(hk_progress_t *p, uint64_t done) {

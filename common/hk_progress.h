@@ -35,6 +35,10 @@ void hk_progress_begin(hk_progress_t *p, int on, const char *what,
  * m:ss" when 1/HK_PROGRESS_HZ s passed since the last redraw. Cheap enough
  * to call every few thousand items. */
 void hk_progress_update(hk_progress_t *p, uint64_t done);
+/* Draws the line now, whatever the time since the last redraw: for a
+ * phase whose work cannot report its count as it goes, so that its line
+ * says what is being done until the end line replaces it. */
+void hk_progress_show(hk_progress_t *p, uint64_t done);
 /* Ends the phase with a final line kept on screen: "what: phase N unit in
  * T s (R unit/s)". */
 void hk_progress_end(hk_progress_t *p, uint64_t done);

@@ -168,7 +168,7 @@ static void plot(ana_db_t *db, const char *const *be, size_t n_be,
   assert_non_null(mkdtemp(r->dir));
   FILE *notes = open_memstream(&r->notes, &r->notes_len);
   assert_non_null(notes);
-  ana_plot_opts_t o = {be, n_be, notes};
+  ana_plot_opts_t o = {be, n_be, notes, 0};
   char why[512] = "";
   int rc = ana_plot_all(db, r->dir, g, &o, &r->st, why, sizeof why);
   fclose(notes);

@@ -38,6 +38,35 @@ if "$hksim" replay "$tmp/vm.hkt" --db "$tmp/r.db" --backend mimalloc,hakmem,glib
   grep -q 'hakmem-evolving | vm.hkt' "$tmp/out" || { echo "FAIL: published"; cat "$tmp/out"; fails=$((fails + 1)); }
   check_exit 0 "symbolize" "$hksim" symbolize --db "$tmp/r.db" --force
   grep -q '1 traces symbolized' "$tmp/out" || { echo "FAIL: symbolize"; cat "$tmp/out"; fails=$((fails + 1)); }
+  # progress (common/hk_progress): off a terminal only with --progress, on
+  # stderr, per phase its end line; --quiet (or no terminal): not a byte
+  [ -s "$tmp/err" ] && { echo "FAIL: symbolize off a terminal wrote progress"; cat "$tmp/err"; fails=$((fails + 1)); }
+  check_exit 0 "symbolize --progress" "$hksim" symbolize --db "$tmp/r.db" --force --progress
+  tr '\r' '\n' < "$tmp/err" | grep -q 'vm.hkt: symbolizing [0-9]* addresses in [0-9.]* s' ||
+    { echo "FAIL: symbolize progress: symbolizing"; cat "$tmp/err"; fails=$((fails + 1)); }
+  tr '\r' '\n' < "$tmp/err" | grep -q 'vm.hkt: attributing 20 ops in [0-9.]* s' ||
+    { echo "FAIL: symbolize progress: attributing"; cat "$tmp/err"; fails=$((fails + 1)); }
+  grep -q "$(printf '\r')" "$tmp/out" && { echo "FAIL: progress on stdout"; fails=$((fails + 1)); }
+  check_exit 0 "symbolize --progress --quiet" "$hksim" symbolize --db "$tmp/r.db" --force --progress --quiet
+  [ -s "$tmp/err" ] && { echo "FAIL: --quiet wrote progress"; cat "$tmp/err"; fails=$((fails + 1)); }
+  if command -v sqlite3 >/dev/null 2>&1; then
+    # report symbolizes a trace not yet done: its progress lines end
+    # before the first table line (stdout and stderr in one file here)
+    cp "$tmp/r.db" "$tmp/p.db"
+    sqlite3 "$tmp/p.db" 'DELETE FROM symbols'
+    "$hksim" report --db "$tmp/p.db" --no-sites --progress >"$tmp/both" 2>&1 ||
+      { echo "FAIL: report --progress exit"; fails=$((fails + 1)); }
+    tr '\r' '\n' < "$tmp/both" > "$tmp/both.n"
+    a=$(grep -n 'vm.hkt: attributing 20 ops in' "$tmp/both.n" | cut -d: -f1)
+    t=$(grep -n '^| ' "$tmp/both.n" | head -1 | cut -d: -f1)
+    [ -n "$a" ] && [ -n "$t" ] && [ "$a" -lt "$t" ] ||
+      { echo "FAIL: report progress before the tables ($a, $t)"; cat "$tmp/both"; fails=$((fails + 1)); }
+    grep '^| ' "$tmp/both" | grep -q "$(printf '\r')" &&
+      { echo "FAIL: a table line shares a progress line"; fails=$((fails + 1)); }
+    sqlite3 "$tmp/p.db" 'DELETE FROM symbols'
+    check_exit 0 "report, no terminal" "$hksim" report --db "$tmp/p.db" --no-sites
+    [ -s "$tmp/err" ] && { echo "FAIL: report off a terminal wrote progress"; cat "$tmp/err"; fails=$((fails + 1)); }
+  fi
   # gnuplot missing: tables still print, one line, exit 0
   HKSIM_GNUPLOT=/nonexistent/gnuplot check_exit 0 "no gnuplot" \
     "$hksim" report --db "$tmp/r.db" --out "$tmp/plots0"
@@ -45,6 +74,13 @@ if "$hksim" replay "$tmp/vm.hkt" --db "$tmp/r.db" --backend mimalloc,hakmem,glib
   grep -q '^| mimalloc |' "$tmp/out" || { echo "FAIL: tables without gnuplot"; fails=$((fails + 1)); }
   if command -v gnuplot >/dev/null 2>&1; then
     check_exit 0 "plots" "$hksim" report --db "$tmp/r.db" --out "$tmp/plots"
+    grep -q "plotting" "$tmp/err" && { echo "FAIL: plot progress off a terminal"; cat "$tmp/err"; fails=$((fails + 1)); }
+    check_exit 0 "plots --progress" "$hksim" report --db "$tmp/r.db" --out "$tmp/plots" --progress
+    # vm: 4 configurations (4 reads), their learning plots (arms and elo
+    # for hakmem+elo and hakmem+static: 4), the 6 plots of the trace
+    tr '\r' '\n' < "$tmp/err" | grep -q "plots: plotting 14 steps in [0-9.]* s" ||
+      { echo "FAIL: plot progress"; cat "$tmp/err"; fails=$((fails + 1)); }
+    grep -q "plotting" "$tmp/out" && { echo "FAIL: plot progress on stdout"; fails=$((fails + 1)); }
     for f in cdf-vm.hkt.svg cdf-vm.hkt.png ccdf-vm.hkt.svg ccdf-vm.hkt.png \
              bars-vm.hkt.png bars-vm.hkt.gp sizes-vm.hkt.dat; do
       [ -s "$tmp/plots/$f" ] || { echo "FAIL: plot $f"; ls "$tmp/plots"; fails=$((fails + 1)); }

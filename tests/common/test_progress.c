@@ -68,10 +68,33 @@ static void test_output(void **state) {
   assert_int_equal(hk_progress_wanted(0), 0);
 }
 
+/* show draws at once (a phase that cannot count as it goes), even inside
+ * the redraw interval; off, it draws nothing. */
+static void test_show(void **state) {
+  (void)state;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  hk_progress_t p;
+  hk_progress_begin(&p, 0, "t.hkt", "attributing", "ops", 400);
+  p.f = f;
+  hk_progress_show(&p, 0);
+  fflush(f);
+  assert_int_equal(len, 0);
+  hk_progress_begin(&p, 1, "t.hkt", "attributing", "ops", 400);
+  p.f = f;
+  hk_progress_show(&p, 0);
+  fclose(f);
+  assert_string_equal(buf, "\r\033[Kt.hkt: attributing 0/400 ops (0%)");
+  free(buf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text),
       cmocka_unit_test(test_output),
+      cmocka_unit_test(test_show),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
