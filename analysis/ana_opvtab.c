@@ -21,6 +21,7 @@ int sqlite3_hksimsqlite_init(sqlite3 *db, char **err,
 #include <stdlib.h>
 #include <string.h>
 
+#include "ana_latstats.h"
 #include "hk_error.h"
 #include "hk_opchunk.h"
 
@@ -502,6 +503,8 @@ static int register_all(sqlite3 *db) {
     rc = sqlite3_create_function(db, "hksim_pack_ops", 9,
                                  SQLITE_UTF8 | SQLITE_INNOCUOUS, NULL, NULL,
                                  pack_step, pack_final);
+  /* size_class_latency's aggregate (ana_latstats.c) */
+  if (rc == SQLITE_OK) rc = ana_latstats_register(db);
   return rc;
 }
 

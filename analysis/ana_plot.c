@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ana_latstats.h"
 #include "analysis.h"
 #include "hk_progress.h"
 
@@ -33,8 +34,6 @@
 /* Op kinds are drawn in three groups (columns of the figures). */
 #define N_GROUPS 3
 static const char *const group_name[N_GROUPS] = {"alloc", "free", "realloc"};
-/* Size classes: 4 (1 to 16 bytes) to 48, as views.sql's size_classes. */
-#define N_CLASSES 49
 
 const char *ana_gnuplot_find(char *path, size_t len) {
   const char *env = getenv("HKSIM_GNUPLOT");
@@ -493,17 +492,6 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-#define LAT_BITS 40
-#define LAT_MASK ((UINT64_C(1) << LAT_BITS) - 1)
-
-/* Size class as views.sql's size_classes: 0 for size 0 (a free whose size
- * the trace does not carry), 4 for 1 to 16 bytes, else ceil(log2). */
-static unsigned size_class(uint64_t size) {
-  if (!size) return 0;
-  unsigned k = 4;
-  while (k < N_CLASSES - 1 && (UINT64_C(1) << k) < size) k++;
-  return k;
-}
 
 static int group_of(const char *kind) {
   if (strcmp(kind, "free") == 0) return 1;
@@ -528,9 +516,9 @@ static int read_ops(plotter_t *p, int64_t run, lat_t by_class[N_GROUPS]) {
     sqlite3_int64 size = sqlite3_column_int64(st, 1);
     sqlite3_int64 ns = sqlite3_column_int64(st, 2);
     if (ns < 0) ns = 0;
-    uint64_t v = ((uint64_t)size_class(size > 0 ? (uint64_t)size : 0)
-                  << LAT_BITS) |
-                 ((uint64_t)ns > LAT_MASK ? LAT_MASK : (uint64_t)ns);
+    uint64_t v = ((uint64_t)ana_size_class(size > 0 ? (uint64_t)size : 0)
+                  << ANA_LAT_BITS) |
+                 ((uint64_t)ns > ANA_LAT_MASK ? ANA_LAT_MASK : (uint64_t)ns);
     if ((rc = lat_push(&by_class[g], v))) break;
   }
   sqlite3_finalize(st);
@@ -544,10 +532,7 @@ static int read_ops(plotter_t *p, int64_t run, lat_t by_class[N_GROUPS]) {
 
 /* Nearest-rank quantile of sorted latencies (views.sql's definition). */
 static uint64_t quantile(const uint64_t *v, size_t n, double q) {
-  size_t k = (size_t)ceil(q * (double)n);
-  if (k < 1) k = 1;
-  if (k > n) k = n;
-  return v[k - 1] & LAT_MASK;
+  return v[ana_nearest_rank(n, q)] & ANA_LAT_MASK;
 }
 
 /* What one CDF/CCDF curve held, for the script. */
@@ -612,9 +597,9 @@ static long write_classes(const uint64_t *v, size_t n, FILE *dat,
                           unsigned *lo, unsigned *hi) {
   long points = 0;
   for (size_t i = 0; i < n;) {
-    unsigned k = (unsigned)(v[i] >> LAT_BITS);
+    unsigned k = (unsigned)(v[i] >> ANA_LAT_BITS);
     size_t j = i;
-    while (j < n && (v[j] >> LAT_BITS) == k) j++;
+    while (j < n && (v[j] >> ANA_LAT_BITS) == k) j++;
     if (k > 0) {
       if (!*lo || k < *lo) *lo = k;
       if (k > *hi) *hi = k;
@@ -669,11 +654,11 @@ static int latency_plots(plotter_t *p, const char *tname, const cfg_t *cfg,
       /* sizes first: the latencies alone are then sorted in place */
       if (g == 1) {
         frees = 1;
-        free_sizes |= (ops[g].v[ops[g].n - 1] >> LAT_BITS) != 0;
+        free_sizes |= (ops[g].v[ops[g].n - 1] >> ANA_LAT_BITS) != 0;
       }
       /* sorted by class: any class > 0 sorts last (a gnuplot index
        * counts only blocks with data, so none is written empty) */
-      if (ops[g].v[ops[g].n - 1] >> LAT_BITS) {
+      if (ops[g].v[ops[g].n - 1] >> ANA_LAT_BITS) {
         fprintf(dat[2], "# %s %s run %lld: size_class_bytes p50_ns p99_ns ops\n",
                 group_name[g], cfg[c].label, (long long)cfg[c].run);
         long pts = write_classes(ops[g].v, ops[g].n, dat[2], &cls_lo, &cls_hi);
@@ -682,7 +667,7 @@ static int latency_plots(plotter_t *p, const char *tname, const cfg_t *cfg,
           sz_block[c * N_GROUPS + g] = sz_blocks;
         sz_blocks++;
       }
-      for (size_t i = 0; i < ops[g].n; i++) ops[g].v[i] &= LAT_MASK;
+      for (size_t i = 0; i < ops[g].n; i++) ops[g].v[i] &= ANA_LAT_MASK;
       qsort(ops[g].v, ops[g].n, sizeof *ops[g].v, cmp_u64);
       if (!enough(p, &drops, what, (long)ops[g].n)) continue;
       fprintf(dat[0], "# %s %s run %lld\n", group_name[g], cfg[c].label,

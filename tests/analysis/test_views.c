@@ -161,6 +161,95 @@ static void test_size_class_latency(void **state) {
               " DESC LIMIT 1"), 22);
 }
 
+/* The definition of size_class_latency before the aggregate (window
+ * functions over every op), kept as the reference the view must match
+ * row for row. */
+static const char old_size_class_latency[] =
+    "CREATE TEMP VIEW old_scl AS "
+    "WITH o AS (SELECT o.run_id, o.kind, (SELECT c.class FROM size_classes c"
+    " WHERE c.lo <= o.size ORDER BY c.lo DESC LIMIT 1) AS class,"
+    " o.latency_ns FROM op_latency o),"
+    "rk AS (SELECT run_id, kind, class, latency_ns, ROW_NUMBER() OVER"
+    " (PARTITION BY run_id, kind, class ORDER BY latency_ns) AS rn,"
+    " COUNT(*) OVER (PARTITION BY run_id, kind, class) AS n FROM o)"
+    "SELECT rk.run_id, c.trace, c.backend, c.policy, c.label, rk.kind,"
+    " rk.class, sc.label AS size_class, MAX(rk.n) AS ops,"
+    " MIN(CASE WHEN rk.rn >= 0.50 * rk.n THEN rk.latency_ns END) AS p50_ns,"
+    " MIN(CASE WHEN rk.rn >= 0.90 * rk.n THEN rk.latency_ns END) AS p90_ns,"
+    " MIN(CASE WHEN rk.rn >= 0.95 * rk.n THEN rk.latency_ns END) AS p95_ns,"
+    " MIN(CASE WHEN rk.rn >= 0.99 * rk.n THEN rk.latency_ns END) AS p99_ns,"
+    " AVG(rk.latency_ns) AS mean_ns, MAX(rk.latency_ns) AS max_ns"
+    " FROM rk JOIN size_classes sc ON sc.class = rk.class"
+    " JOIN run_config c ON c.run_id = rk.run_id"
+    " GROUP BY rk.run_id, rk.kind, rk.class;";
+
+/* size_class_latency (hksim_size_class_stats) against the old definition
+ * on 3000 ops of 4 kinds over the class edges (0, 1, 16, 17, 4096, 4097,
+ * 2 MiB, 2^47 + 1, 2^50) with many tied latencies, two runs: the same
+ * rows, the same values, the same order. */
+static void test_size_class_latency_old(void **state) {
+  (void)state;
+  char path[256], why[256];
+  ana_db_t *db = ana_fixture_open(path, sizeof path, 0);
+  assert_non_null(db);
+  assert_int_equal(
+      ana_db_exec(db,
+                  "INSERT INTO traces(trace_id, content_hash, name, path, exe,"
+                  " ops, added_at) VALUES (1, '00000000000000bb', 'e.hkt',"
+                  " '/tmp/e.hkt', 'gen:e', 3000, '2025-01-01T00:00:00Z');"
+                  "INSERT INTO trace_op_chunk WITH RECURSIVE s(n) AS (SELECT 0"
+                  " UNION ALL SELECT n + 1 FROM s WHERE n < 2999)"
+                  " SELECT 1, 0, COUNT(*), hksim_pack_ops(n,"
+                  " CASE n % 4 WHEN 0 THEN 1 WHEN 1 THEN 5 WHEN 2 THEN 3"
+                  " ELSE 7 END, CASE (n * 7) % 9 WHEN 0 THEN 0 WHEN 1 THEN 1"
+                  " WHEN 2 THEN 16 WHEN 3 THEN 17 WHEN 4 THEN 4096"
+                  " WHEN 5 THEN 4097 WHEN 6 THEN 2097152"
+                  " WHEN 7 THEN 140737488355329 ELSE 1125899906842624 END,"
+                  " 1, 0, n, 0, 0, 10 * n) FROM s;"
+                  "INSERT INTO runs(run_id, trace_id, backend, policy, seed,"
+                  " repeat, touch, per_op, status, started_at, ops) VALUES"
+                  " (1, 1, 'glibc', NULL, 1, 0, 'pages', 'all', 'done', 'x',"
+                  " 3000), (2, 1, 'hakmem', 'elo', 1, 0, 'pages', 'all',"
+                  " 'done', 'x', 3000);"
+                  "INSERT INTO run_op SELECT 1, seq, (seq * 7919) % 37 * 10"
+                  " FROM trace_op;"
+                  "INSERT INTO run_op SELECT 2, seq, (seq * 104729) % 1013"
+                  " FROM trace_op WHERE seq % 3 <> 0;",
+                  why, sizeof why),
+      0);
+  assert_int_equal(ana_db_exec(db, old_size_class_latency, why, sizeof why), 0);
+  /* the classes and kinds the ops fall in: 4 kinds x 7 classes (1 and 16
+   * share class 4, 2^47 + 1 and 2^50 class 48) in run 1 */
+  NEAR(qd(db, "SELECT COUNT(*) FROM size_class_latency WHERE run_id = 1"), 28);
+  NEAR(qd(db, "SELECT COUNT(*) FROM old_scl"),
+       qd(db, "SELECT COUNT(*) FROM size_class_latency"));
+  NEAR(qd(db, "SELECT COUNT(*) FROM (SELECT * FROM size_class_latency EXCEPT"
+              " SELECT * FROM old_scl)"), 0);
+  NEAR(qd(db, "SELECT COUNT(*) FROM (SELECT * FROM old_scl EXCEPT"
+              " SELECT * FROM size_class_latency)"), 0);
+  /* same order as the old GROUP BY (run, kind, class) */
+  assert_string_equal(
+      qs(db, "SELECT group_concat(run_id || kind || class, ' ') FROM"
+             " size_class_latency"),
+      qs(db, "SELECT group_concat(run_id || kind || class, ' ') FROM"
+             " (SELECT * FROM old_scl ORDER BY run_id, kind, class)"));
+  /* one run, filtered (the filter reaches op_latency) */
+  NEAR(qd(db, "SELECT SUM(ops) FROM size_class_latency WHERE run_id = 2"),
+       2000);
+  /* and by hand: run 1, malloc (n % 4 == 0), class 4 (sizes 1 and 16:
+   * (n * 7) % 9 in {1, 2}) */
+  NEAR(qd(db, "SELECT ops FROM size_class_latency WHERE run_id = 1 AND"
+              " kind = 'malloc' AND class = 4"),
+       qd(db, "SELECT COUNT(*) FROM trace_op WHERE kind = 1 AND size"
+              " BETWEEN 1 AND 16"));
+  NEAR(qd(db, "SELECT max_ns FROM size_class_latency WHERE run_id = 1 AND"
+              " kind = 'malloc' AND class = 48"),
+       qd(db, "SELECT MAX(latency_ns) FROM op_latency WHERE run_id = 1 AND"
+              " kind = 'malloc' AND size > 140737488355328"));
+  ana_db_free(db);
+  unlink(path);
+}
+
 static void test_sites(void **state) {
   ana_db_t *db = *state;
   assert_string_equal(qs(db, "SELECT label FROM site_symbols WHERE site = 1"),
@@ -292,6 +381,7 @@ int main(void) {
       cmocka_unit_test(test_vs_mimalloc),
       cmocka_unit_test(test_config_rank),
       cmocka_unit_test(test_size_class_latency),
+      cmocka_unit_test(test_size_class_latency_old),
       cmocka_unit_test(test_sites),
       cmocka_unit_test(test_elo),
       cmocka_unit_test(test_lifecycle),
