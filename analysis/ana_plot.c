@@ -882,18 +882,22 @@ static int bars_plot(plotter_t *p, int64_t trace, const char *tname) {
   snprintf(file, sizeof file, "%s.dat", name);
   sqlite3_stmt *st, *rep;
   int rc = prepare(p,
-                   "SELECT label, backend, policy, runs, ops,"
+                   /* a trace timed in several --per-op modes: a bar
+                    * per mode, named by it (config_summary.per_op) */
+                   "SELECT CASE WHEN COUNT(*) OVER (PARTITION BY backend,"
+                   " policy) > 1 THEN label || ' (' || per_op || ')' ELSE"
+                   " label END, backend, policy, runs, ops,"
                    " total_ns_mean / NULLIF(ops, 0), ns_per_op_ci_lo,"
-                   " ns_per_op_ci_hi FROM config_summary WHERE trace_id = ?"
-                   " AND ops > 0 AND total_ns_mean IS NOT NULL"
+                   " ns_per_op_ci_hi, per_op FROM config_summary WHERE"
+                   " trace_id = ? AND ops > 0 AND total_ns_mean IS NOT NULL"
                    " ORDER BY total_ns_mean / ops, label",
                    &st);
   if (rc) return rc;
   if ((rc = prepare(p,
                     "SELECT CAST(total_ns AS REAL) / ops FROM runs WHERE"
                     " trace_id = ? AND backend = ? AND policy IS ? AND"
-                    " status = 'done' AND ops > 0 AND total_ns IS NOT NULL"
-                    " ORDER BY repeat, run_id",
+                    " per_op IS ? AND status = 'done' AND ops > 0 AND"
+                    " total_ns IS NOT NULL ORDER BY repeat, run_id",
                     &rep))) {
     sqlite3_finalize(st);
     return rc;
@@ -926,6 +930,10 @@ static int bars_plot(plotter_t *p, int64_t trace, const char *tname) {
       sqlite3_bind_null(rep, 3);
     else
       sqlite3_bind_text(rep, 3, col_text(st, 2), -1, SQLITE_TRANSIENT);
+    if (sqlite3_column_type(st, 8) == SQLITE_NULL)
+      sqlite3_bind_null(rep, 4);
+    else
+      sqlite3_bind_text(rep, 4, col_text(st, 8), -1, SQLITE_TRANSIENT);
     int r, k = 0;
     while ((r = sqlite3_step(rep)) == SQLITE_ROW) {
       /* spread the dots across the bar so that equal values stay seen */
@@ -1115,31 +1123,47 @@ static int hitrate_plot(plotter_t *p, const char *tname, const cfg_t *cfg,
 
 /* ---- learning policies: arm shares and ELO ratings, one plot per run ---- */
 
+/* The start of a per-run plot: its name "KIND-T-LABEL-runN" and data file
+ * NAME.dat, and its two statements: arms (a row per arm of the run, the
+ * run bound) and points (one arm's points: the run bound, the arm bound
+ * per row as ?2). Both finalized on failure. */
+static int run_plot_open(plotter_t *p, const char *kind, const char *tname,
+                         const cfg_t *c, char *name, size_t name_len,
+                         char *file, size_t file_len, const char *arms_sql,
+                         sqlite3_stmt **arms, const char *points_sql,
+                         sqlite3_stmt **points) {
+  char lab[160];
+  safe(lab, sizeof lab, c->label);
+  snprintf(name, name_len, "%s-%s-%s-run%lld", kind, tname, lab,
+           (long long)c->run);
+  snprintf(file, file_len, "%s.dat", name);
+  int rc = prepare(p, arms_sql, arms);
+  if (rc) return rc;
+  sqlite3_bind_int64(*arms, 1, c->run);
+  if ((rc = prepare(p, points_sql, points))) {
+    sqlite3_finalize(*arms);
+    return rc;
+  }
+  sqlite3_bind_int64(*points, 1, c->run);
+  return 0;
+}
+
 /* The arms of a run in policy_arm_shares, their snapshots as one block
  * each: op, share of the decisions since the previous snapshot, of the
  * sites that adopted the arm. */
 static int arms_plot(plotter_t *p, const char *tname, const cfg_t *c) {
-  char name[600], file[700], lab[160];
-  safe(lab, sizeof lab, c->label);
-  snprintf(name, sizeof name, "arms-%s-%s-run%lld", tname, lab,
-           (long long)c->run);
-  snprintf(file, sizeof file, "%s.dat", name);
+  char name[600], file[700];
   sqlite3_stmt *arms, *q;
-  int rc = prepare(p,
-                   "SELECT arm, MAX(threshold_bytes), COUNT(*),"
-                   " MAX(sites_adopted IS NOT NULL) FROM policy_arm_shares"
-                   " WHERE run_id = ? GROUP BY arm ORDER BY arm",
-                   &arms);
+  int rc = run_plot_open(
+      p, "arms", tname, c, name, sizeof name, file, sizeof file,
+      "SELECT arm, MAX(threshold_bytes), COUNT(*),"
+      " MAX(sites_adopted IS NOT NULL) FROM policy_arm_shares"
+      " WHERE run_id = ? GROUP BY arm ORDER BY arm",
+      &arms,
+      "SELECT op_seq, window_share, site_share FROM policy_arm_shares"
+      " WHERE run_id = ?1 AND arm = ?2 ORDER BY op_seq",
+      &q);
   if (rc) return rc;
-  sqlite3_bind_int64(arms, 1, c->run);
-  if ((rc = prepare(p,
-                    "SELECT op_seq, window_share, site_share FROM"
-                    " policy_arm_shares WHERE run_id = ? AND arm = ?"
-                    " ORDER BY op_seq",
-                    &q))) {
-    sqlite3_finalize(arms);
-    return rc;
-  }
   FILE *dat = NULL;
   buf_t top = {0}, bottom = {0};
   buf_t drops = {0};
@@ -1163,7 +1187,6 @@ static int arms_plot(plotter_t *p, const char *tname, const cfg_t *c) {
     int has_sites = sqlite3_column_int(arms, 3);
     fprintf(dat, "# %s: op window_share site_share\n", t);
     sqlite3_reset(q);
-    sqlite3_bind_int64(q, 1, c->run);
     sqlite3_bind_int(q, 2, arm);
     int r;
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
@@ -1226,27 +1249,18 @@ static int arms_plot(plotter_t *p, const char *tname, const cfg_t *c) {
 }
 
 static int elo_plot(plotter_t *p, const char *tname, const cfg_t *c) {
-  char name[600], file[700], lab[160];
-  safe(lab, sizeof lab, c->label);
-  snprintf(name, sizeof name, "elo-%s-%s-run%lld", tname, lab,
-           (long long)c->run);
-  snprintf(file, sizeof file, "%s.dat", name);
+  char name[600], file[700];
   sqlite3_stmt *st, *q;
-  int rc = prepare(p,
-                   "SELECT e.arm, COALESCE(a.label, 'arm ' || e.arm),"
-                   " e.n FROM (SELECT arm, COUNT(*) AS n FROM elo_ratings"
-                   " WHERE run_id = ? GROUP BY arm) e LEFT JOIN elo_arms a"
-                   " USING (arm) ORDER BY e.arm",
-                   &st);
+  int rc = run_plot_open(
+      p, "elo", tname, c, name, sizeof name, file, sizeof file,
+      "SELECT e.arm, COALESCE(a.label, 'arm ' || e.arm), e.n FROM (SELECT"
+      " arm, COUNT(*) AS n FROM elo_ratings WHERE run_id = ? GROUP BY arm) e"
+      " LEFT JOIN elo_arms a USING (arm) ORDER BY e.arm",
+      &st,
+      "SELECT op_seq, rating FROM elo_ratings WHERE run_id = ?1 AND arm = ?2"
+      " ORDER BY op_seq",
+      &q);
   if (rc) return rc;
-  sqlite3_bind_int64(st, 1, c->run);
-  if ((rc = prepare(p,
-                    "SELECT op_seq, rating FROM elo_ratings WHERE run_id = ?"
-                    " AND arm = ? ORDER BY op_seq",
-                    &q))) {
-    sqlite3_finalize(st);
-    return rc;
-  }
   FILE *dat = NULL;
   buf_t b = {0};
   buf_t drops = {0};
@@ -1264,7 +1278,6 @@ static int elo_plot(plotter_t *p, const char *tname, const cfg_t *c) {
     long n = sqlite3_column_int(st, 2);
     fprintf(dat, "# arm %d %s\n", arm, t);
     sqlite3_reset(q);
-    sqlite3_bind_int64(q, 1, c->run);
     sqlite3_bind_int(q, 2, arm);
     int r;
     while ((r = sqlite3_step(q)) == SQLITE_ROW)

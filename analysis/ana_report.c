@@ -278,7 +278,7 @@ static const col_t std_csv_cols[] = {
     {"mmap_calls", C_INT},      {"munmap_calls", C_INT},
     {"madvise_calls", C_INT},   {"mremap_calls", C_INT},
     {"brk_calls", C_INT},       {"peak_rss_bytes", C_INT},
-    {"hit_rate", C_RATE},
+    {"hit_rate", C_RATE},       {"per_op", C_TEXT},
 };
 
 /* A per-op percentile below 3 times the timer's resolution is not a number
@@ -294,11 +294,19 @@ static const col_t std_csv_cols[] = {
  * whether that CI overlaps the best configuration's (config_rank): "best",
  * "tied", "slower" when the data separate them, or "no CI" when either
  * side has a single repeat. */
+/* A trace whose runs were timed in more than one --per-op mode has a row
+ * per mode (config_summary.per_op): the back end cell names the mode. */
+#define PER_OP_BACKEND                                                       \
+  " CASE WHEN (SELECT COUNT(DISTINCT x.per_op) FROM runs x WHERE"           \
+  "  x.trace_id = v.trace_id AND x.status = 'done') > 1 THEN v.backend ||"  \
+  "  ' (per-op ' || v.per_op || ')' ELSE v.backend END,"
+/* Failed runs of the configuration, in its timing mode. */
+#define FAILED                                                               \
+  " (SELECT COUNT(*) FROM runs f WHERE f.trace_id = v.trace_id"             \
+  "   AND f.backend = v.backend AND f.policy IS v.policy"                   \
+  "   AND f.per_op IS v.per_op AND f.status = 'failed'),"
 static const char std_sql[] =
-    "SELECT v.trace, v.backend, v.policy, v.runs,"
-    " (SELECT COUNT(*) FROM runs f WHERE f.trace_id = v.trace_id"
-    "   AND f.backend = v.backend AND f.policy IS v.policy"
-    "   AND f.status = 'failed'),"
+    "SELECT v.trace," PER_OP_BACKEND " v.policy, v.runs," FAILED
     " CASE WHEN v.ns_per_op_ci_lo IS NULL THEN printf('%.1f', v.ns_per_op)"
     "  ELSE printf('%.1f [%.1f, %.1f]', v.ns_per_op, v.ns_per_op_ci_lo,"
     "   v.ns_per_op_ci_hi) END,"
@@ -313,9 +321,10 @@ static const char std_sql[] =
     " v.brk_calls, v.peak_rss_bytes, v.hit_rate"
     " FROM vs_mimalloc v LEFT JOIN config_rank k ON k.trace_id = v.trace_id"
     "  AND k.backend = v.backend AND k.policy IS v.policy"
+    "  AND k.per_op IS v.per_op"
     " WHERE ?1 IS NULL OR v.trace_id = ?1"
-    " ORDER BY v.trace, v.trace_id, v.ns_per_op IS NULL, v.ns_per_op,"
-    " v.backend, v.policy";
+    " ORDER BY v.trace, v.trace_id, v.per_op, v.ns_per_op IS NULL,"
+    " v.ns_per_op, v.backend, v.policy";
 #undef BOUNDED
 
 #define VS_BEST                                                              \
@@ -325,20 +334,20 @@ static const char std_sql[] =
   "  WHEN k.ns_per_op_ci_lo IS NULL OR k.best_ci_hi IS NULL THEN 'no CI'"    \
   "  ELSE 'slower' END,"
 static const char std_csv_sql[] =
-    "SELECT v.trace, v.backend, v.policy, v.runs,"
-    " (SELECT COUNT(*) FROM runs f WHERE f.trace_id = v.trace_id"
-    "   AND f.backend = v.backend AND f.policy IS v.policy"
-    "   AND f.status = 'failed'),"
+    "SELECT v.trace, v.backend, v.policy, v.runs," FAILED
     " v.ns_per_op, v.ns_per_op_ci_lo, v.ns_per_op_ci_hi," VS_BEST
     " v.median_ns, v.p95_ns, v.p99_ns, 3 * v.latency_resolution_ns,"
     " v.vs_mimalloc_pct, v.page_faults,"
     " v.mmap_calls, v.munmap_calls, v.madvise_calls, v.mremap_calls,"
-    " v.brk_calls, v.peak_rss_bytes, v.hit_rate"
+    " v.brk_calls, v.peak_rss_bytes, v.hit_rate, v.per_op"
     " FROM vs_mimalloc v LEFT JOIN config_rank k ON k.trace_id = v.trace_id"
     "  AND k.backend = v.backend AND k.policy IS v.policy"
-    " ORDER BY v.trace, v.trace_id, v.ns_per_op IS NULL, v.ns_per_op,"
-    " v.backend, v.policy";
+    "  AND k.per_op IS v.per_op"
+    " ORDER BY v.trace, v.trace_id, v.per_op, v.ns_per_op IS NULL,"
+    " v.ns_per_op, v.backend, v.policy";
 #undef VS_BEST
+#undef FAILED
+#undef PER_OP_BACKEND
 
 static const col_t fail_cols[] = {
     {"run", C_INT},     {"trace", C_TEXT},  {"backend", C_TEXT},

@@ -36,10 +36,10 @@ def _unzigzag(u):
     return (u >> np.uint64(1)).astype(np.int64) ^ -(u & np.uint64(1)).astype(np.int64)
 
 
-def decode_chunk(blob):
-    """One trace_op_chunk blob as a dict of numpy columns (kind, size, site,
-    thread, slot (4294967295: no object), align_log2, flags, time_ns). Raises
-    ValueError naming the damage for a blob that is cut or altered."""
+def _columns(blob, want=_COLS):
+    """The columns named in want of one trace_op_chunk blob, as numpy arrays
+    of their stored widths (slot and time_ns not yet undone from deltas).
+    Raises ValueError naming the damage for a blob that is cut or altered."""
     b = bytes(blob)
     if len(b) < 32 or b[:4] != b"HKOC":
         raise ValueError("not an op chunk (no HKOC header)")
@@ -59,12 +59,20 @@ def decode_chunk(blob):
         raise ValueError("op chunk payload damaged (zstd)")
     buf, off, cols = dst.raw, 0, {}
     for name, w in zip(_COLS, widths):
-        if w == 0:
-            cols[name] = np.zeros(n, dtype=np.uint64)
-        else:
-            cols[name] = np.frombuffer(buf, dtype=f"<u{w}", count=n,
-                                       offset=off).astype(np.uint64)
+        if name in want:
+            cols[name] = (np.zeros(n, dtype=np.uint8) if w == 0 else
+                          np.frombuffer(buf, dtype=f"<u{w}", count=n,
+                                        offset=off))
         off += w * n
+    return n, t0, cols
+
+
+def decode_chunk(blob):
+    """One trace_op_chunk blob as a dict of numpy columns (kind, size, site,
+    thread, slot (4294967295: no object), align_log2, flags, time_ns). Raises
+    ValueError naming the damage for a blob that is cut or altered."""
+    n, t0, cols = _columns(blob)
+    cols = {k: v.astype(np.uint64) for k, v in cols.items()}
     # slot + 1 as zigzag 32-bit deltas; time as zigzag deltas from t0
     cols["slot"] = (np.cumsum(_unzigzag(cols["slot"])) - 1) & 0xffffffff
     cols["time_ns"] = t0 + np.cumsum(_unzigzag(cols["time_ns"]))
@@ -116,26 +124,62 @@ def run_latencies(con, run_id):
     if not texts:
         return pd.DataFrame(columns=["seq", "kind", "size", "site",
                                      "latency_ns"])
-    ns = np.fromstring(",".join(texts).replace("null", "nan"), sep=",")
+    body = ",".join(texts)
+    del texts
+    # Every op timed (--per-op all): integers parsed as such; else null
+    # (an op not timed) as NaN, dropped below.
+    untimed = "null" in body
+    ns = (np.fromstring(body.replace("null", "nan"), sep=",") if untimed
+          else np.fromstring(body, dtype=np.int64, sep=","))
+    del body
     counts = np.array(counts)
     if ns.size != counts.sum():
         raise ValueError(f"run {run_id}: run_op_chunk holds malformed arrays")
-    first = np.repeat(np.array(k0s) - np.cumsum(counts) + counts, counts)
-    seq = (first + np.arange(ns.size)) * np.repeat(np.array(everys), counts)
-    # The ops, decoded from the trace's chunks.
+    if (all(e == 1 for e in everys) and
+            all(k0s[i + 1] == k0s[i] + counts[i] for i in range(len(k0s) - 1))):
+        # every op timed, chunks back to back (--per-op all): a range
+        seq = np.arange(k0s[0], k0s[0] + ns.size, dtype=np.int64)
+    else:
+        first = np.repeat(np.array(k0s) - np.cumsum(counts) + counts, counts)
+        seq = ((first + np.arange(ns.size)) *
+               np.repeat(np.array(everys), counts))
+    # The ops: only kind, size and site decoded from the trace's chunks,
+    # each straight into one array (a DataFrame of every column of
+    # trace_ops, then its consolidation, cost 10 times the CPU and 0.5 GB
+    # for 3.2 M ops; bench/bench_pandas.py).
     (trace_id,) = con.execute("SELECT trace_id FROM runs WHERE run_id = ?",
                               (run_id,)).fetchone()
-    ops = trace_ops(con, trace_id)
-    kind, size, site = (ops[c].values.astype(np.int64)
-                        for c in ("kind", "size", "site"))
+    (nops,) = con.execute("SELECT COALESCE(MAX(k0 + n), 0) FROM"
+                          " trace_op_chunk WHERE trace_id = ?",
+                          (trace_id,)).fetchone()
+    kind = np.zeros(nops, dtype=np.uint8)
+    size = np.zeros(nops, dtype=np.int64)
+    site = np.zeros(nops, dtype=np.int64)
+    for k0, blob in con.execute(
+            "SELECT k0, ops FROM trace_op_chunk WHERE trace_id = ?",
+            (trace_id,)):
+        n, _, c = _columns(blob, ("kind", "size", "site"))
+        kind[k0:k0 + n] = c["kind"]
+        size[k0:k0 + n] = c["size"]
+        site[k0:k0 + n] = c["site"]
     names = dict(con.execute("SELECT kind, name FROM op_kinds"))
-    timed = ~np.isnan(ns) & (seq < kind.size)
-    seq, ns = seq[timed], ns[timed]
-    labels = [names.get(k, str(k)) for k in range(int(kind.max()) + 1)]
+    timed = seq < nops
+    if untimed:
+        timed &= ~np.isnan(ns)
+    if not timed.all():
+        seq, ns = seq[timed], ns[timed]
+    # Every op of the trace, in order: its columns as they are, no gather.
+    whole = seq.size == nops and (nops == 0 or (seq[0] == 0 and
+                                                seq[-1] == nops - 1))
+    pick = (lambda a: a) if whole else (lambda a: a[seq])
+    labels = [names.get(k, str(k)) for k in range(int(kind.max(initial=0)) + 1)]
+    # copy=False: the arrays become the frame's columns as they are; the
+    # default stacks the int64 columns into one block (a copy of each:
+    # 15 s of the wall time for 3.2 M ops on a loaded machine).
     return pd.DataFrame({
         "seq": seq,
-        "kind": pd.Categorical.from_codes(kind[seq], categories=labels),
-        "size": size[seq],
-        "site": site[seq],
-        "latency_ns": ns.astype(np.int64),
-    })
+        "kind": pd.Categorical.from_codes(pick(kind), categories=labels),
+        "size": pick(size),
+        "site": pick(site),
+        "latency_ns": ns.astype(np.int64, copy=False),
+    }, copy=False)

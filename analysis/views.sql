@@ -98,7 +98,11 @@ INSERT OR IGNORE INTO t975(df, t) VALUES
   (28, 2.048), (29, 2.045), (30, 2.042), (40, 2.021), (60, 2.000),
   (120, 1.980), (1000, 1.962);
 
--- One row per (trace, back end, policy) over its done runs: every measure
+-- One row per (trace, back end, policy, per-op timing mode) over its done
+-- runs: runs timed differently (--per-op all, sample:N, batch:K,
+-- iteration, none) measure different things (batch and iteration
+-- percentiles are over spans; the timing itself adds to total_ns), so
+-- each mode is a configuration of its own (per_op). Every measure
 -- is the median over the repeats (median of medians for latency), hit_rate
 -- pools the hits and misses of all repeats. Ordered for reading.
 -- The comparison metric is the loop's total time (total_ns: the replay
@@ -111,32 +115,33 @@ CREATE VIEW IF NOT EXISTS config_summary AS
 WITH done AS (
   SELECT r.*, r.minor_faults + r.major_faults AS page_faults
   FROM runs r WHERE r.status = 'done'),
-long(trace_id, backend, policy, metric, value) AS (
-  SELECT trace_id, backend, policy, 'median_ns', median_ns FROM done
-  UNION ALL SELECT trace_id, backend, policy, 'p95_ns', p95_ns FROM done
-  UNION ALL SELECT trace_id, backend, policy, 'p99_ns', p99_ns FROM done
-  UNION ALL SELECT trace_id, backend, policy, 'mean_ns', mean_ns FROM done
-  UNION ALL SELECT trace_id, backend, policy, 'total_ns', total_ns FROM done
-  UNION ALL SELECT trace_id, backend, policy, 'page_faults', page_faults FROM done
-  UNION ALL SELECT trace_id, backend, policy, 'mmap_calls', mmap_calls FROM done
-  UNION ALL SELECT trace_id, backend, policy, 'munmap_calls', munmap_calls FROM done
-  UNION ALL SELECT trace_id, backend, policy, 'madvise_calls', madvise_calls FROM done
-  UNION ALL SELECT trace_id, backend, policy, 'mremap_calls', mremap_calls FROM done
-  UNION ALL SELECT trace_id, backend, policy, 'brk_calls', brk_calls FROM done
-  UNION ALL SELECT trace_id, backend, policy, 'peak_rss_bytes', peak_rss_bytes FROM done
-  UNION ALL SELECT trace_id, backend, policy, 'fragmentation', fragmentation FROM done),
+long(trace_id, backend, policy, per_op, metric, value) AS (
+  SELECT trace_id, backend, policy, per_op, 'median_ns', median_ns FROM done
+  UNION ALL SELECT trace_id, backend, policy, per_op, 'p95_ns', p95_ns FROM done
+  UNION ALL SELECT trace_id, backend, policy, per_op, 'p99_ns', p99_ns FROM done
+  UNION ALL SELECT trace_id, backend, policy, per_op, 'mean_ns', mean_ns FROM done
+  UNION ALL SELECT trace_id, backend, policy, per_op, 'total_ns', total_ns FROM done
+  UNION ALL SELECT trace_id, backend, policy, per_op, 'page_faults', page_faults FROM done
+  UNION ALL SELECT trace_id, backend, policy, per_op, 'mmap_calls', mmap_calls FROM done
+  UNION ALL SELECT trace_id, backend, policy, per_op, 'munmap_calls', munmap_calls FROM done
+  UNION ALL SELECT trace_id, backend, policy, per_op, 'madvise_calls', madvise_calls FROM done
+  UNION ALL SELECT trace_id, backend, policy, per_op, 'mremap_calls', mremap_calls FROM done
+  UNION ALL SELECT trace_id, backend, policy, per_op, 'brk_calls', brk_calls FROM done
+  UNION ALL SELECT trace_id, backend, policy, per_op, 'peak_rss_bytes', peak_rss_bytes FROM done
+  UNION ALL SELECT trace_id, backend, policy, per_op, 'fragmentation', fragmentation FROM done),
 ranked AS (
-  SELECT trace_id, backend, policy, metric, value,
-         ROW_NUMBER() OVER (PARTITION BY trace_id, backend, policy, metric
-                            ORDER BY value) AS rn,
-         COUNT(*) OVER (PARTITION BY trace_id, backend, policy, metric) AS n
+  SELECT trace_id, backend, policy, per_op, metric, value,
+         ROW_NUMBER() OVER (PARTITION BY trace_id, backend, policy, per_op,
+                            metric ORDER BY value) AS rn,
+         COUNT(*) OVER (PARTITION BY trace_id, backend, policy, per_op,
+                        metric) AS n
   FROM long WHERE value IS NOT NULL),
 med AS (
-  SELECT trace_id, backend, policy, metric, AVG(value) AS value
+  SELECT trace_id, backend, policy, per_op, metric, AVG(value) AS value
   FROM ranked WHERE rn IN ((n + 1) / 2, (n + 2) / 2)
-  GROUP BY trace_id, backend, policy, metric),
+  GROUP BY trace_id, backend, policy, per_op, metric),
 grp AS (
-  SELECT trace_id, backend, policy, COUNT(*) AS runs,
+  SELECT trace_id, backend, policy, per_op, COUNT(*) AS runs,
          SUM(cache_hits) AS cache_hits, SUM(cache_misses) AS cache_misses,
          MIN(ops) AS ops, AVG(total_ns) AS total_mean,
          MIN(total_ns) AS total_min, MAX(total_ns) AS total_max,
@@ -148,30 +153,31 @@ grp AS (
          MAX(CASE WHEN per_op LIKE 'batch:%' AND spans > 0
                THEN timer_resolution_ns * spans / ops_timed
                ELSE timer_resolution_ns END) AS latency_resolution_ns,
-         group_concat(DISTINCT per_op) AS per_op,
          MAX(load_avg) AS load_avg_max
-  FROM done GROUP BY trace_id, backend, policy),
+  FROM done GROUP BY trace_id, backend, policy, per_op),
 -- Spread of total_ns over the repeats, in two passes (a one-pass sum of
 -- squares loses the digits that matter at 1e17).
 spread AS (
-  SELECT g.trace_id, g.backend, g.policy,
+  SELECT g.trace_id, g.backend, g.policy, g.per_op,
          CASE WHEN g.total_n >= 2 THEN
            sqrt(SUM((d.total_ns - g.total_mean) * (d.total_ns - g.total_mean))
                 / (g.total_n - 1)) END AS sd
   FROM grp g JOIN done d ON d.trace_id = g.trace_id
     AND d.backend = g.backend AND d.policy IS g.policy
+    AND d.per_op IS g.per_op
   WHERE d.total_ns IS NOT NULL
-  GROUP BY g.trace_id, g.backend, g.policy),
+  GROUP BY g.trace_id, g.backend, g.policy, g.per_op),
 -- 95% confidence interval of the mean total over repeats: mean +- t * sd /
 -- sqrt(n), t the 0.975 quantile of Student's t with n - 1 degrees of
 -- freedom (t975; from the table row at or below n - 1, so conservative).
 -- NULL below 2 repeats.
 ci AS (
-  SELECT g.trace_id, g.backend, g.policy, s.sd,
+  SELECT g.trace_id, g.backend, g.policy, g.per_op, s.sd,
          (SELECT q.t FROM t975 q WHERE q.df <= g.total_n - 1
            ORDER BY q.df DESC LIMIT 1) * s.sd / sqrt(g.total_n) AS half
   FROM grp g JOIN spread s ON s.trace_id = g.trace_id
-    AND s.backend = g.backend AND s.policy IS g.policy)
+    AND s.backend = g.backend AND s.policy IS g.policy
+    AND s.per_op IS g.per_op)
 SELECT t.name AS trace, g.trace_id,
        CASE WHEN t.exe LIKE 'gen:%' THEN substr(t.exe, 5) END AS scenario,
        g.backend, g.policy,
@@ -210,24 +216,25 @@ SELECT t.name AS trace, g.trace_id,
 FROM grp g
 JOIN traces t ON t.trace_id = g.trace_id
 LEFT JOIN med m ON m.trace_id = g.trace_id AND m.backend = g.backend
-               AND m.policy IS g.policy
+               AND m.policy IS g.policy AND m.per_op IS g.per_op
 LEFT JOIN ci ON ci.trace_id = g.trace_id AND ci.backend = g.backend
-            AND ci.policy IS g.policy
-GROUP BY g.trace_id, g.backend, g.policy
-ORDER BY t.name, g.backend, g.policy;
+            AND ci.policy IS g.policy AND ci.per_op IS g.per_op
+GROUP BY g.trace_id, g.backend, g.policy, g.per_op
+ORDER BY t.name, g.backend, g.policy, g.per_op;
 
 -- config_summary beside mimalloc on the same trace, as ratios (1.0 = as
 -- mimalloc; > 1 slower or more) and as the papers' "vs mimalloc" percent.
 -- vs_mimalloc_pct and total_ratio compare total loop time per op (medians
 -- over repeats), the metric the timer resolves; median_ratio is kept for
 -- description (per-op medians sit at the timer's resolution).
--- NULL where the trace has no done mimalloc run.
+-- Against mimalloc timed the same way (the same per_op mode).
+-- NULL where the trace has no done mimalloc run in that mode.
 CREATE VIEW IF NOT EXISTS vs_mimalloc AS
 WITH c AS (SELECT * FROM config_summary),
 mi AS (
-  SELECT trace_id, median_ns, p95_ns, p99_ns, total_ns, ns_per_op,
+  SELECT trace_id, per_op, median_ns, p95_ns, p99_ns, total_ns, ns_per_op,
          page_faults, peak_rss_bytes,
-         ROW_NUMBER() OVER (PARTITION BY trace_id
+         ROW_NUMBER() OVER (PARTITION BY trace_id, per_op
                             ORDER BY policy IS NOT NULL, policy) AS pick
   FROM c WHERE backend = 'mimalloc')
 SELECT c.*,
@@ -240,11 +247,13 @@ SELECT c.*,
        c.ns_per_op / mi.ns_per_op AS total_ratio,
        c.page_faults / NULLIF(mi.page_faults, 0) AS faults_ratio,
        c.peak_rss_bytes / NULLIF(mi.peak_rss_bytes, 0) AS rss_ratio
-FROM c LEFT JOIN mi ON mi.trace_id = c.trace_id AND mi.pick = 1
-ORDER BY c.trace, c.ns_per_op / mi.ns_per_op, c.backend, c.policy;
+FROM c LEFT JOIN mi ON mi.trace_id = c.trace_id AND mi.per_op IS c.per_op
+                  AND mi.pick = 1
+ORDER BY c.trace, c.per_op, c.ns_per_op / mi.ns_per_op, c.backend, c.policy;
 
--- Configurations ranked within their trace by total ns per op (median
--- over repeats), the null back end left out (it measures the harness).
+-- Configurations ranked within their trace and per-op timing mode by total
+-- ns per op (median over repeats), the null back end left out (it
+-- measures the harness).
 -- tied: this configuration's 95% CI overlaps the best one's, so the data
 -- do not separate them (a configuration with a single repeat has no CI and
 -- is never called tied, nor ranked apart with confidence).
@@ -252,19 +261,21 @@ CREATE VIEW IF NOT EXISTS config_rank AS
 WITH c AS (SELECT * FROM vs_mimalloc WHERE backend <> 'null'
            AND ns_per_op IS NOT NULL),
 b AS (
-  SELECT trace_id, ns_per_op AS best_ns_per_op,
+  SELECT trace_id, per_op, ns_per_op AS best_ns_per_op,
          ns_per_op_ci_lo AS best_ci_lo, ns_per_op_ci_hi AS best_ci_hi,
          label AS best_label,
-         ROW_NUMBER() OVER (PARTITION BY trace_id ORDER BY ns_per_op,
+         ROW_NUMBER() OVER (PARTITION BY trace_id, per_op ORDER BY ns_per_op,
                             backend, policy) AS pick
   FROM c)
 SELECT c.*,
-       RANK() OVER (PARTITION BY c.trace_id ORDER BY c.ns_per_op) AS place,
+       RANK() OVER (PARTITION BY c.trace_id, c.per_op ORDER BY c.ns_per_op)
+         AS place,
        b.best_label, b.best_ns_per_op, b.best_ci_hi,
        CASE WHEN c.ns_per_op = b.best_ns_per_op THEN 1
             WHEN c.ns_per_op_ci_lo IS NULL OR b.best_ci_hi IS NULL THEN 0
             WHEN c.ns_per_op_ci_lo <= b.best_ci_hi THEN 1 ELSE 0 END AS tied
-FROM c JOIN b ON b.trace_id = c.trace_id AND b.pick = 1;
+FROM c JOIN b ON b.trace_id = c.trace_id AND b.per_op IS c.per_op
+              AND b.pick = 1;
 
 -- ---- latency by size class -----------------------------------------------
 

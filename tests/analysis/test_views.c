@@ -4,6 +4,8 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -98,6 +100,80 @@ static void test_config_summary(void **state) {
                            " policy = 'static'")));
   assert_true(isnan(qd(db, "SELECT total_ns_stddev FROM config_summary WHERE"
                            " policy = 'static'")));
+}
+
+/* Runs timed in different --per-op modes are configurations of their own:
+ * config_summary, vs_mimalloc and config_rank compare like with like, and
+ * the report names the mode where a trace has more than one. */
+static void test_config_summary_per_op(void **state) {
+  (void)state;
+  char path[256], why[256];
+  ana_db_t *db = ana_fixture_open(path, sizeof path, 0);
+  assert_non_null(db);
+  assert_int_equal(
+      ana_db_exec(db,
+                  "INSERT INTO traces(trace_id, content_hash, name, path, exe,"
+                  " ops, added_at) VALUES (1, '00000000000000cc', 'm.hkt',"
+                  " '/tmp/m.hkt', 'gen:m', 100, '2025-01-01T00:00:00Z');"
+                  "INSERT INTO runs(run_id, trace_id, backend, policy, seed,"
+                  " repeat, touch, per_op, status, started_at, ops, total_ns,"
+                  " median_ns) VALUES"
+                  " (1, 1, 'glibc', NULL, 1, 0, 'pages', 'all', 'done', 'x',"
+                  "  100, 10000, 50),"
+                  " (2, 1, 'glibc', NULL, 1, 1, 'pages', 'all', 'done', 'x',"
+                  "  100, 12000, 60),"
+                  " (3, 1, 'glibc', NULL, 1, 2, 'pages', 'none', 'done', 'x',"
+                  "  100, 4000, NULL),"
+                  " (4, 1, 'mimalloc', NULL, 1, 0, 'pages', 'all', 'done',"
+                  "  'x', 100, 8000, 40),"
+                  " (5, 1, 'glibc', NULL, 1, 3, 'pages', 'none', 'failed',"
+                  "  'x', NULL, NULL, NULL);",
+                  why, sizeof why),
+      0);
+  /* glibc all, glibc none, mimalloc all */
+  NEAR(qd(db, "SELECT COUNT(*) FROM config_summary"), 3);
+  /* glibc timed per op: its two runs only (11000 / 100), not the untimed
+   * one (a mixed row read 100 ns, the median of 4000, 10000, 12000) */
+  NEAR(qd(db, "SELECT ns_per_op FROM config_summary WHERE backend = 'glibc'"
+              " AND per_op = 'all'"), 110);
+  NEAR(qd(db, "SELECT runs FROM config_summary WHERE backend = 'glibc'"
+              " AND per_op = 'all'"), 2);
+  NEAR(qd(db, "SELECT ns_per_op FROM config_summary WHERE backend = 'glibc'"
+              " AND per_op = 'none'"), 40);
+  /* against mimalloc timed the same way; none has no mimalloc run */
+  NEAR(qd(db, "SELECT total_ratio FROM vs_mimalloc WHERE backend = 'glibc'"
+              " AND per_op = 'all'"), 110.0 / 80.0);
+  assert_true(isnan(qd(db, "SELECT total_ratio FROM vs_mimalloc WHERE"
+                           " backend = 'glibc' AND per_op = 'none'")));
+  /* ranked within the mode: mimalloc first of 'all', glibc alone in
+   * 'none' (not ahead of mimalloc's per-op-timed loop) */
+  NEAR(qd(db, "SELECT place FROM config_rank WHERE backend = 'mimalloc'"), 1);
+  NEAR(qd(db, "SELECT place FROM config_rank WHERE backend = 'glibc' AND"
+              " per_op = 'all'"), 2);
+  NEAR(qd(db, "SELECT place FROM config_rank WHERE backend = 'glibc' AND"
+              " per_op = 'none'"), 1);
+  /* the report: a row per mode, named; the failed run counted in its mode */
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  assert_int_equal(ana_report_tables(db, ANA_FMT_MD, f, why, sizeof why), 0);
+  fclose(f);
+  assert_non_null(strstr(buf, "| glibc (per-op all) | - | 2 | 0 | 110.0"));
+  assert_non_null(strstr(buf, "| glibc (per-op none) | - | 1 | 1 | 40.0 | best"));
+  assert_non_null(strstr(buf, "| mimalloc (per-op all) | - | 1 | 0 | 80.0 | best"));
+  free(buf);
+  buf = NULL;
+  f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  assert_int_equal(ana_report_tables(db, ANA_FMT_CSV, f, why, sizeof why), 0);
+  fclose(f);
+  assert_non_null(strstr(buf, ",hit_rate,per_op\n"));
+  assert_non_null(strstr(buf, "m.hkt,glibc,,1,1,40,"));
+  assert_non_null(strstr(buf, ",none\n"));
+  free(buf);
+  ana_db_free(db);
+  unlink(path);
 }
 
 static void test_config_rank(void **state) {
@@ -380,6 +456,7 @@ int main(void) {
       cmocka_unit_test(test_config_summary),
       cmocka_unit_test(test_vs_mimalloc),
       cmocka_unit_test(test_config_rank),
+      cmocka_unit_test(test_config_summary_per_op),
       cmocka_unit_test(test_size_class_latency),
       cmocka_unit_test(test_size_class_latency_old),
       cmocka_unit_test(test_sites),
