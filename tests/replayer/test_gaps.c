@@ -82,8 +82,12 @@ static void test_gap_is_capped(void **state) {
   trc_pop_t *ops = calloc(N, sizeof *ops);
   make(ops, 1);
   uint64_t want = (N - 2) * STEP_NS + RPL_GAP_CAP_NS + STEP_NS;
-  uint64_t ns = run(ops, 1, 0, 0);
-  assert_true(ns >= want * 95 / 100);
+  uint64_t ns = UINT64_MAX; /* the least of 3 runs: see above */
+  for (int i = 0; i < 3; i++) {
+    uint64_t t = run(ops, 1, 0, 0);
+    assert_true(t >= want * 95 / 100);
+    ns = t < ns ? t : ns;
+  }
   assert_true(ns < want + 100000000ull); /* not the 200 ms of the trace */
   free(ops);
 }
