@@ -9,9 +9,11 @@
  * Writer: trc_writer_events on the small-block program's event stream (real
  * glibc addresses), coded in full and fast, at the zstd levels the recorder
  * uses, with bytes/event, and with 15 events in 16 estimated.
- * Each figure is the least and the median of ROUNDS rounds (the machine
+ * Times are the thread's CPU time. Each figure is the least and the median
+ * of ROUNDS rounds (the machine
  * is shared: the least is the floor, the median what a run sees). Not a
- * test.   bench_rec_parts [ROUNDS=5] [MILLION_EVENTS=4] */
+ * test.   bench_rec_parts [ROUNDS=5] [MILLION_EVENTS=4]
+ *                         [all|hook|writer|writer=ROW] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +23,11 @@
 #include "hk_clock.h"
 #include "rec_internal.h"
 
+/* The calling thread's CPU time: on a machine shared with other jobs,
+ * time spent waiting for a core is not the part's cost. */
 static double now(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -245,8 +249,17 @@ static void row(const char *name, double (*f)(long), long n, int rounds) {
 int main(int argc, char **argv) {
   int rounds = argc > 1 ? atoi(argv[1]) : 5;
   double mev = argc > 2 ? atof(argv[2]) : 4;
-  if (rounds < 1 || rounds > 31 || mev <= 0) {
-    fprintf(stderr, "usage: bench_rec_parts [ROUNDS 1..31] [MILLION_EVENTS]\n");
+  /* PART: "hook" or "writer" runs only that half, "writer=K" only the
+   * writer's row K (from 1): a profile or an instruction count of one. */
+  const char *part = argc > 3 ? argv[3] : "all";
+  int only = 0;
+  if (strncmp(part, "writer=", 7) == 0) only = atoi(part + 7);
+  int hook = strcmp(part, "all") == 0 || strcmp(part, "hook") == 0;
+  int writer = strcmp(part, "all") == 0 || strcmp(part, "writer") == 0 ||
+               (only >= 1 && only <= 7);
+  if (rounds < 1 || rounds > 31 || mev <= 0 || argc > 4 || (!hook && !writer)) {
+    fprintf(stderr, "usage: bench_rec_parts [ROUNDS 1..31] [MILLION_EVENTS] "
+                    "[all|hook|writer|writer=1..7]\n");
     return 2;
   }
   long n = (long)(mev * 1e6);
@@ -257,6 +270,7 @@ int main(int argc, char **argv) {
   push_thread = rec_thread_attach(r, 1);
   if (!push_thread) return 1;
 
+  if (hook) {
   printf("hook part (ns per event)            least   median\n");
   row("TSC read, bare rdtsc", p_rdtsc, n, rounds);
   row("alloc stamp: rdtscp", p_rdtscp, n, rounds);
@@ -267,6 +281,8 @@ int main(int argc, char **argv) {
   row("stamp 1 in 16 + store (default)", p_stamp_push16, n, rounds);
   row("stack walk, depth 8 (libunwind)", p_unwind8, n / 20, rounds);
   row("glibc malloc/free itself (scale)", p_malloc_free, n / 2, rounds);
+  }
+  if (writer) {
 
   make_stream((size_t)n / 2);
   printf("\nwriter on the small-block stream (%zu events): ns/event, B/event\n",
@@ -281,6 +297,7 @@ int main(int argc, char **argv) {
       {"1 in 16 stamped: fast, zstd -1", 1, -1},
   };
   for (size_t i = 0; i < sizeof wm / sizeof wm[0]; i++) {
+    if (only && i + 1 != (size_t)only) continue;
     make_sparse(i >= 5);
     double v[32], b = 0;
     for (int k = 0; k < rounds; k++) {
@@ -290,7 +307,8 @@ int main(int argc, char **argv) {
     qsort(v, (size_t)rounds, sizeof v[0], cmp_d);
     printf("%-36s %8.2f %8.2f %6.2f B\n", wm[i].name, v[0], v[rounds / 2], b);
   }
-  printf("reproduce: build/bench/bench_rec_parts %d %g\n", rounds, mev);
+  }
+  printf("reproduce: build/bench/bench_rec_parts %d %g %s\n", rounds, mev, part);
   rec_thread_flush(push_thread, 1);
   rec_free(r);
   free(stream);

@@ -85,6 +85,10 @@ static void print_costs(const trc_summary_t *m, uint64_t events) {
          " events (%.1f%%)%s\n", m->chunks_fast, m->events_fast,
          events ? 100.0 * (double)m->events_fast / (double)events : 0.0,
          m->chunks_fast ? "; `hksim trace compact` recodes them in full" : "");
+  if (m->chunks_stored)
+    printf("           of them %" PRIu64 " chunks stored uncompressed (a program "
+           "thread waited for the writer), %" PRIu64 " events\n",
+           m->chunks_stored, m->events_stored);
 }
 
 /* A copy of n bytes of NUL-separated strings (argv, env), NULL for none;
@@ -192,9 +196,11 @@ static int cmd_info(const char *path, int json) {
     const trc_summary_t *sm = s.have_summary ? &s.summary : &z;
     printf(",\"hook_ns\":%" PRIu64 ",\"hook_samples\":%" PRIu64
            ",\"wait_ns\":%" PRIu64 ",\"writer_ns\":%" PRIu64
-           ",\"chunks_fast\":%" PRIu64 ",\"events_fast\":%" PRIu64,
+           ",\"chunks_fast\":%" PRIu64 ",\"events_fast\":%" PRIu64
+           ",\"chunks_stored\":%" PRIu64 ",\"events_stored\":%" PRIu64,
            sm->hook_ns, sm->hook_samples, sm->wait_ns, sm->writer_ns,
-           sm->chunks_fast, sm->events_fast);
+           sm->chunks_fast, sm->events_fast, sm->chunks_stored,
+           sm->events_stored);
     printf(",\"file_bytes\":%" PRIu64 ",\"bytes_per_event\":%.3f,\"chunks\":%" PRIu64
            ",\"complete\":%s,\"damage_offset\":",
            s.file_bytes, bpe, s.chunks, s.status ? "false" : "true");
@@ -312,6 +318,9 @@ static void dump_chunk(const trc_chunk_t *c) {
              " events_fast=%" PRIu64 "\n",
              s->hook_ns, s->hook_samples, s->wait_ns, s->writer_ns,
              s->chunks_fast, s->events_fast);
+    if (s->chunks_stored)
+      printf("summary-stored chunks_stored=%" PRIu64 " events_stored=%" PRIu64
+             "\n", s->chunks_stored, s->events_stored);
     break;
   }
   default: printf("chunk kind=%u (unknown, skipped)\n", c->kind);

@@ -15,6 +15,7 @@ void rec_config_default(rec_config_t *c) {
   c->buffers = REC_DEFAULT_BUFFERS;
   c->writer_thread = 1;
   c->fast = 1;
+  c->store = 1;
   c->max_sites = REC_DEFAULT_MAX_SITES;
   c->signals = 1;
   c->ts_every = REC_DEFAULT_TS_EVERY;
@@ -75,7 +76,8 @@ void rec_config_from_env(rec_config_t *c) {
   if (env_u64("HKREC_SIGNALS", 1, &v) == 0) c->signals = (int)v;
   if (env_u64("HKREC_QUIET", 1, &v) == 0) c->quiet = (int)v;
   if (env_u64("HKREC_ARGV", 1, &v) == 0) c->argv = (int)v;
-  if (env_u64("HKREC_FAST", 2, &v) == 0) c->fast = (int)v;
+  if (env_u64("HKREC_FAST", 3, &v) == 0) c->fast = (int)v;
+  if (env_u64("HKREC_STORE", 1, &v) == 0) c->store = (int)v;
   /* HKREC_FAST_LEVEL: "none", or a zstd level -7..19 (a leading '-'). */
   const char *fl = getenv("HKREC_FAST_LEVEL");
   if (fl && strcmp(fl, "none") == 0) {

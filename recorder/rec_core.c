@@ -240,7 +240,8 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
     }
     r->sink = writer_sink;
     r->sink_ctx = w;
-    if (r->cfg.fast == 2) trc_writer_set_pressure(w, 1); /* inline writes too */
+    if (r->cfg.fast >= 2) /* inline writes too */
+      trc_writer_set_pressure(w, r->cfg.fast - 1);
     append_manifest(r->cfg.manifest, r->path);
   }
   atomic_store(&r->state, REC_RUNNING);
@@ -358,6 +359,21 @@ static void drain_inline(rec_t *r) {
   pthread_cond_broadcast(&r->space);
 }
 
+/* How far behind the writer is as it takes a buffer (qlock held), the
+ * sink's pressure hint: 0 not; 1 as many buffers still queued as one
+ * thread can queue (chunks that start are coded fast, zstd at
+ * HKREC_FAST_LEVEL); 2 a program thread is blocked waiting for a spare
+ * (coded fast and stored uncompressed with HKREC_STORE=1: zstd was a
+ * quarter of the writer's time on the small-block program, and the
+ * program runs at the writer's speed). A single buffer still queued is not
+ * enough: on a loaded machine the writer is often descheduled for a
+ * moment, and sqlite3 then got 22% of its events coded fast. */
+static int behind(const rec_t *r) {
+  if (r->cfg.fast >= 2) return r->cfg.fast - 1;
+  if (r->waiters) return r->cfg.store ? 2 : 1;
+  return r->q_len + 1 >= r->cfg.buffers;
+}
+
 /* The writer: takes buffers off the queue in order (so each thread's
  * events reach the sink in order) and writes them without holding the
  * queue lock. Exits when asked, after the buffer in hand; what is still
@@ -372,14 +388,10 @@ static void *writer_main(void *arg) {
     if (r->writer_stop) break;
     rec_buf_t *b = pop(r);
     r->writer_busy = 1;
-    /* Behind (a thread waits for a spare, or as many buffers are still
-     * queued as one thread can queue): chunks that start now are coded
-     * fast (docs/recorder.md, "Keeping up"). A single buffer still queued
-     * is not enough: on a loaded machine the writer is often descheduled
-     * for a moment, and sqlite3 then got 22% of its events coded fast. */
+    /* Behind: chunks that start now are coded fast (docs/recorder.md,
+     * "Keeping up"). */
     if (r->sink.pressure && r->cfg.fast)
-      r->sink.pressure(r->sink_ctx, r->cfg.fast == 2 || r->waiters ||
-                                        r->q_len + 1 >= r->cfg.buffers);
+      r->sink.pressure(r->sink_ctx, behind(r));
     pthread_mutex_unlock(&r->qlock);
     write_buf(r, b);
     pthread_mutex_lock(&r->qlock);

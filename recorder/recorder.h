@@ -67,7 +67,12 @@ typedef struct rec_config {
   int level;             /* HKREC_LEVEL, zstd level (0 = writer default) */
   int fast;              /* HKREC_FAST (default 1): code chunks fast while
                             the writer is behind; 0: always in full; 2:
-                            always fast (tests, A/B) */
+                            always fast; 3: always fast and stored
+                            uncompressed (tests, A/B) */
+  int store;             /* HKREC_STORE (default 1): while a program thread
+                            waits for the writer (HKREC_FAST=1), the chunks
+                            that start are coded fast and stored
+                            uncompressed, not at fast_level; 0: never */
   int fast_level;        /* HKREC_FAST_LEVEL: zstd level of the chunks coded
                             fast while the writer is behind, -7..19 or
                             "none" (TRC_LEVEL_NONE: stored uncompressed);

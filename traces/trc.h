@@ -197,6 +197,9 @@ typedef struct trc_summary {
   uint64_t writer_ns;    /* the writer's busy time: coding, zstd, write */
   uint64_t chunks_fast;  /* EVENTS chunks coded fast (writer behind) */
   uint64_t events_fast;  /* events in those chunks */
+  uint64_t chunks_stored; /* of those, chunks stored uncompressed (writer
+                             far behind: a program thread was waiting) */
+  uint64_t events_stored; /* events in those chunks */
 } trc_summary_t;
 
 /* Fields of the version-4 summary extension, in order (a reader skips the
@@ -210,6 +213,9 @@ enum {
   TRC_SUMX_WRITER_NS,
   TRC_SUMX_CHUNKS_FAST,
   TRC_SUMX_EVENTS_FAST,
+  TRC_SUMX_CHUNKS_STORED, /* added in version 5's writer; older files end
+                             before it (read as 0) */
+  TRC_SUMX_EVENTS_STORED,
   TRC_SUMX_COUNT
 };
 
@@ -262,11 +268,15 @@ int trc_writer_add_thread(trc_writer_t *w, const trc_thread_t *t);
 int trc_writer_events(trc_writer_t *w, uint32_t thread, const trc_event_t *ev,
                       size_t n);
 /* The caller's hint that it falls behind (a recorder whose queue grows):
- * while set, a thread's chunk that starts is coded fast: every pointer as
- * a delta from the previous one (no ring or size-class lookups; a valid
- * coding of the same format) and compressed at opts.fast_level. A chunk
- * keeps the coding it started with. The summary counts fast chunks and
- * their events; `hksim trace compact` recodes a trace in full. */
+ * while behind is 1, a thread's chunk that starts is coded fast: every
+ * pointer as a delta from the previous one (no ring or size-class lookups;
+ * a valid coding of the same format) and compressed at opts.fast_level;
+ * at 2 (far behind: the program waits for the writer) it is coded fast
+ * and stored uncompressed (no zstd: a quarter of the writer's time on a
+ * dense program). A chunk keeps the coding it started with. The summary
+ * counts fast chunks and their events, and of those the stored ones;
+ * `hksim trace compact` recodes a trace in full. 0 clears it; other values
+ * are taken as 2. */
 void trc_writer_set_pressure(trc_writer_t *w, int behind);
 /* Writes out every partly filled buffer and pending table now. */
 int trc_writer_flush(trc_writer_t *w);

@@ -626,6 +626,8 @@ static int decode_summary(trc_reader_t *r, const uint8_t *p,
       if (i == TRC_SUMX_WRITER_NS) s->writer_ns = v;
       if (i == TRC_SUMX_CHUNKS_FAST) s->chunks_fast = v;
       if (i == TRC_SUMX_EVENTS_FAST) s->events_fast = v;
+      if (i == TRC_SUMX_CHUNKS_STORED) s->chunks_stored = v;
+      if (i == TRC_SUMX_EVENTS_STORED) s->events_stored = v;
       if (i == TRC_SUMX_SIGNAL) {
         if (v > 255) return HK_E_CORRUPT;
         s->end_signal = (uint32_t)v;

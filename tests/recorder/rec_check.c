@@ -117,6 +117,8 @@ int main(int argc, char **argv) {
   put("writer_ns", s.have_summary ? s.summary.writer_ns : 0);
   put("chunks_fast", s.have_summary ? s.summary.chunks_fast : 0);
   put("events_fast", s.have_summary ? s.summary.events_fast : 0);
+  put("chunks_stored", s.have_summary ? s.summary.chunks_stored : 0);
+  put("events_stored", s.have_summary ? s.summary.events_stored : 0);
   printf("bytes_per_event=%.3f\n",
          s.events ? (double)s.file_bytes / (double)s.events : 0.0);
 

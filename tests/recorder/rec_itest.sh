@@ -54,11 +54,17 @@ backpressure|sync_writer)
   # 8 threads on tiny buffers: with 2 buffers per thread they keep waiting
   # for the writer thread (or, sync_writer, write inline). Exact counts, no
   # unmatched free (per-thread order kept), the writer is not a thread.
-  if [ $CASE = backpressure ]; then E="HKREC_BLOCK=16 HKREC_BUFFERS=2"; else E="HKREC_BLOCK=64 HKREC_WRITER=0"; fi
+  # With the writer thread, threads that wait make it store chunks
+  # uncompressed (HKREC_STORE=1, the default); inline, nothing is behind.
+  if [ $CASE = backpressure ]; then
+    E="HKREC_BLOCK=16 HKREC_BUFFERS=2"; X="--expect-ge chunks_stored=1"
+  else
+    E="HKREC_BLOCK=64 HKREC_WRITER=0"; X="--expect chunks_stored=0"
+  fi
   env $E HKREC_OUT="$W/t" LD_PRELOAD="$LIB" "$VD/v_stress" "$W/r" hammer || fail "victim failed"
   one_file
   check "$T" --ranges "$W/r" --prepare --expect status=0 \
-    --expect hammer:malloc=160000 --expect-ge free=160000 \
+    --expect hammer:malloc=160000 --expect-ge free=160000 $X \
     --expect unmatched_frees=0 --expect double_allocs=0 --expect threads=9 ;;
 fast)
   # HKREC_FAST=2: every events chunk coded fast (pointer deltas, zstd -1),
@@ -86,6 +92,20 @@ fast)
   "$HKSIM" trace dump "$W/c.hkt" | grep '^t=' | sort -s -k2,2 > "$W/b.txt"
   cmp -s "$W/a.txt" "$W/b.txt" || fail "compacted trace's events differ"
   [ "$(stat -c %s "$W/c.hkt")" -le "$(stat -c %s "$T")" ] || fail "compact made it larger"
+  # HKREC_FAST=3: every chunk fast and stored uncompressed, counted as
+  # such; compact recodes it to the same events.
+  rm -f "$W"/t.*
+  HKREC_FAST=3 rec "$VD/v_stress" "$W/r" hammer || fail "victim failed"
+  one_file
+  check "$T" --ranges "$W/r" --prepare --expect status=0 \
+    --expect hammer:malloc=160000 --expect unmatched_frees=0
+  ev=$(sed -n 's/^events=//p' "$W/check.out")
+  se=$(sed -n 's/^events_stored=//p' "$W/check.out")
+  [ "$ev" = "$se" ] || fail "events_stored $se, want every event ($ev)"
+  "$HKSIM" trace compact "$T" "$W/d.hkt" > /dev/null || fail "compact stored"
+  "$HKSIM" trace dump "$T" | grep '^t=' | sort -s -k2,2 > "$W/a.txt"
+  "$HKSIM" trace dump "$W/d.hkt" | grep '^t=' | sort -s -k2,2 > "$W/b.txt"
+  cmp -s "$W/a.txt" "$W/b.txt" || fail "compacted stored trace's events differ"
   ;;
 fork_busy)
   # fork from a thread while 4 others fill buffers for a busy writer: the

@@ -164,7 +164,7 @@ static void test_env(void **state) {
   unsetenv("HKREC_TS_EVERY");
 }
 
-/* HKREC_FAST (0, 1 default, 2) and HKREC_FAST_LEVEL ("none" or a zstd
+/* HKREC_FAST (0, 1 default, 2, 3), HKREC_STORE (1 default, 0) and HKREC_FAST_LEVEL ("none" or a zstd
  * level -7..19 other than 0); invalid values leave the default. */
 static void test_env_fast(void **state) {
   (void)state;
@@ -192,8 +192,20 @@ static void test_env_fast(void **state) {
   assert_int_equal(c.fast, 2);
   setenv("HKREC_FAST", "3", 1);
   rec_config_from_env(&c);
+  assert_int_equal(c.fast, 3);
+  setenv("HKREC_FAST", "4", 1);
+  rec_config_from_env(&c);
   assert_int_equal(c.fast, 1);
   unsetenv("HKREC_FAST");
+  /* HKREC_STORE: 1 default, 0, anything else the default. */
+  assert_int_equal(c.store, 1);
+  setenv("HKREC_STORE", "0", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.store, 0);
+  setenv("HKREC_STORE", "2", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.store, 1);
+  unsetenv("HKREC_STORE");
 }
 
 int main(void) {

@@ -276,9 +276,9 @@ static void check_file(stream_t *st, uint32_t nth, uint32_t nsites,
   trc_reader_free(r);
 }
 
-/* Fast coding in roundtrip: 0 never; 1 the pressure hint flips at random
- * between batches (chunks of both codings in one file), at zstd level
- * rt_fast_level for the fast ones. */
+/* Fast coding in roundtrip: 0 never; 1 the pressure hint moves at random
+ * between 0, 1 and 2 between batches (chunks coded in full, fast at zstd
+ * level rt_fast_level, and fast stored uncompressed in one file). */
 static int rt_fast, rt_fast_level;
 
 /* Random op streams of many threads handed to the writer in interleaved
@@ -333,7 +333,7 @@ static void roundtrip(uint64_t seed, uint32_t nth, uint32_t per_thread,
       assert_int_equal(trc_writer_add_module(w, &m), 0);
       next_mod++;
     }
-    if (rt_fast) trc_writer_set_pressure(w, (int)hk_rng_below(&r, 2));
+    if (rt_fast) trc_writer_set_pressure(w, (int)hk_rng_below(&r, 3));
     if (k) {
       assert_int_equal(trc_writer_events(w, t, st[t].ev + pos[t], k), 0);
       pos[t] += k;
@@ -371,8 +371,13 @@ static void roundtrip(uint64_t seed, uint32_t nth, uint32_t per_thread,
   if (rt_fast) { /* both codings, counted */
     assert_true(sc.summary.chunks_fast > 0);
     assert_true(sc.summary.events_fast > 0 && sc.summary.events_fast < n_total);
+    assert_true(sc.summary.chunks_stored > 0 &&
+                sc.summary.chunks_stored < sc.summary.chunks_fast);
+    assert_true(sc.summary.events_stored > 0 &&
+                sc.summary.events_stored < sc.summary.events_fast);
   } else {
     assert_true(sc.summary.chunks_fast == 0 && sc.summary.events_fast == 0);
+    assert_true(sc.summary.chunks_stored == 0 && sc.summary.events_stored == 0);
   }
   for (uint32_t t = 0; t < nth; t++) free(st[t].ev);
   free(st);
@@ -474,7 +479,10 @@ static void test_summary_costs(void **state) {
     ev[i].ptr = 0x1000 + 32 * (uint64_t)i;
   }
   trc_writer_set_pressure(w, 1);
-  assert_int_equal(trc_writer_events(w, 0, ev, 40), 0);
+  assert_int_equal(trc_writer_events(w, 0, ev, 20), 0);
+  assert_int_equal(trc_writer_flush(w), 0);
+  trc_writer_set_pressure(w, 2); /* far behind: the next chunk is stored */
+  assert_int_equal(trc_writer_events(w, 0, ev + 20, 20), 0);
   trc_summary_t end = {0};
   end.end_time = 50;
   end.hook_ns = 123456789012ull;
@@ -491,8 +499,47 @@ static void test_summary_costs(void **state) {
   assert_true(s.summary.hook_ns == 123456789012ull);
   assert_true(s.summary.hook_samples == 77 && s.summary.wait_ns == 5);
   assert_true(s.summary.writer_ns == 987654321);
-  assert_true(s.summary.chunks_fast == 1 && s.summary.events_fast == 40);
+  assert_true(s.summary.chunks_fast == 2 && s.summary.events_fast == 40);
+  assert_true(s.summary.chunks_stored == 1 && s.summary.events_stored == 20);
   assert_true(s.summary.reopened == 2);
+}
+
+/* Pressure 2 stores fast chunks uncompressed, whatever the fast level:
+ * 4000 events of one size and stride, stored, take at least 3 bytes each
+ * more than at pressure 1 (zstd -1 codes them in a fraction of a byte). */
+static uint64_t stored_size(int pressure) {
+  trc_header_t h = header();
+  trc_writer_t *w;
+  assert_int_equal(trc_writer_create(&w, path, &h, NULL), 0);
+  trc_thread_t th = {0, 1, 0, 0, ""};
+  assert_int_equal(trc_writer_add_thread(w, &th), 0);
+  enum { N = 4000 };
+  trc_event_t *ev = calloc(N, sizeof *ev);
+  for (int i = 0; i < N; i++) {
+    ev[i].time = (uint64_t)i * 5;
+    ev[i].op = TRC_OP_MALLOC;
+    ev[i].size = 48;
+    ev[i].ptr = 0x10000 + 64 * (uint64_t)i;
+  }
+  trc_writer_set_pressure(w, pressure);
+  assert_int_equal(trc_writer_events(w, 0, ev, N), 0);
+  assert_int_equal(trc_writer_finish(w, N * 5, 0), 0);
+  uint64_t b = trc_writer_bytes(w);
+  trc_writer_free(w);
+  free(ev);
+  trc_scan_t s;
+  assert_int_equal(trc_scan(path, &s), 0);
+  assert_int_equal(s.status, 0);
+  assert_true(s.events == N);
+  assert_true(s.summary.chunks_stored == (pressure == 2 ? 1u : 0u));
+  return b;
+}
+static void test_pressure_stored(void **state) {
+  (void)state;
+  uint64_t z = stored_size(1), raw = stored_size(2);
+  if (raw < z + 3 * 4000)
+    fail_msg("stored %llu bytes, zstd %llu", (unsigned long long)raw,
+             (unsigned long long)z);
 }
 
 /* Hand-picked extremes: sizes 0 and UINT64_MAX, pointers at both ends of
@@ -1219,6 +1266,7 @@ int main(void) {
       cmocka_unit_test(test_header_check),
       cmocka_unit_test(test_roundtrip_random),
       cmocka_unit_test(test_roundtrip_fast),
+      cmocka_unit_test(test_pressure_stored),
       cmocka_unit_test(test_summary_costs),
       cmocka_unit_test(test_extremes),
       cmocka_unit_test(test_estimated_times),
