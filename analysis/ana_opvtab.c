@@ -318,8 +318,11 @@ static int filter(sqlite3_vtab_cursor *cur, int num, const char *str,
       num & IX_TRACE
           ? "SELECT trace_id, k0, ops FROM trace_op_chunk WHERE trace_id = ?3"
             " AND k0 > ?1 AND k0 <= ?2 ORDER BY k0"
+          /* Not the chunks of a trace still being stored (trace_store):
+           * only traces in traces. */
           : "SELECT trace_id, k0, ops FROM trace_op_chunk WHERE k0 > ?1 AND "
-            "k0 <= ?2 ORDER BY trace_id, k0",
+            "k0 <= ?2 AND trace_id IN (SELECT trace_id FROM traces) ORDER BY "
+            "trace_id, k0",
       -1, &c->chunks, NULL);
   if (rc != SQLITE_OK) {
     sqlite3_free(cur->pVtab->zErrMsg);
@@ -546,8 +549,8 @@ int ana_expand(ana_db_t *adb, uint64_t *rows, char *why, size_t len) {
   if (sqlite3_exec(db,
                    "INSERT INTO trace_op SELECT o.trace_id, o.seq, o.kind, "
                    "o.size, o.site, o.thread, o.slot, o.align, o.flags, "
-                   "o.time_ns FROM (SELECT DISTINCT trace_id FROM "
-                   "trace_op_chunk) t CROSS JOIN hksim_trace_op o WHERE "
+                   "o.time_ns FROM (SELECT trace_id FROM traces) t CROSS "
+                   "JOIN hksim_trace_op o WHERE "
                    "o.trace_id = t.trace_id AND NOT EXISTS (SELECT 1 FROM "
                    "trace_op x WHERE x.trace_id = t.trace_id)",
                    NULL, NULL, NULL) != SQLITE_OK)

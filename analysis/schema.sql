@@ -120,6 +120,26 @@ CREATE TABLE IF NOT EXISTS trace_op_chunk (
   PRIMARY KEY (trace_id, k0)
 );
 
+-- A trace whose ops are being stored. Its chunks go into trace_op_chunk
+-- in transactions of a bounded size (so the WAL stays bounded, not the
+-- size of the stored trace), under the trace_id reserved here; its row in
+-- traces (with threads, modules, sites) is written with the last chunks
+-- and this row deleted in the same transaction, so no reader sees a trace
+-- before it is whole, and views, reports and merge, which start from
+-- traces, skip the chunks. While a session stores, it holds a lock on
+-- the database's "-hkstore" file (docs/schema.md); a row here whose lock
+-- nobody holds was left by a session that died, and the next session
+-- storing that trace deletes its chunks and stores it again.
+CREATE TABLE IF NOT EXISTS trace_store (
+  trace_id     INTEGER PRIMARY KEY,     -- the id the trace will have
+  content_hash TEXT NOT NULL UNIQUE,
+  ops          INTEGER NOT NULL,        -- ops in its program
+  stored       INTEGER NOT NULL,        -- ops committed so far
+  host         TEXT,
+  pid          INTEGER,
+  started_at   TEXT NOT NULL
+);
+
 -- One row per op: trace_id, seq (index in the prepared program), kind
 -- (op_kinds.kind), size, site, thread, slot (dense object id), align
 -- (requested alignment, 0 default), flags (TRC_PF_*: 1 failed, 2 implicit,

@@ -3,7 +3,10 @@
  * once by content hash (header, threads, modules, sites, its prepared ops)
  * and each run: 'running' first, then every row and the final status in
  * one transaction. Prepared multi-row INSERTs in WAL mode. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,12 @@
 /* Threads that code op chunks while a trace is stored (store_ops). */
 #define ENC_MAX_WORKERS 4
 
+/* Chunks of a trace's ops stored per transaction: 32 x 65536 ops, about
+ * 12 MB of blobs at 5.5 B/op, so the WAL a store grows stays near that
+ * (it was the stored trace's size, 551 MB at 10^8 ops, in one
+ * transaction). */
+#define STORE_TXN_CHUNKS 32
+
 struct rpl_db_s {
   sqlite3 *db;
   char host[64];
@@ -29,12 +38,20 @@ struct rpl_db_s {
   char err[256];
   hk_progress_t *progress; /* storing a trace's ops (rpl_db_set_progress) */
   int store_threads;       /* chunk coders; -1: as many as the CPUs */
+  int txn_chunks;          /* chunks per transaction of a store */
+  int die_after;           /* test hook: SIGKILL after this many commits */
+  int lockfd;              /* the "-hkstore" file; -1 none, -2 not open */
 };
 
 void rpl_db_set_progress(rpl_db_t *db, hk_progress_t *p) { db->progress = p; }
 
 void rpl_db_set_store_threads(rpl_db_t *db, int n) {
   db->store_threads = n < 0 ? -1 : n > ENC_MAX_WORKERS ? ENC_MAX_WORKERS : n;
+}
+
+void rpl_db_set_store_txn(rpl_db_t *db, int chunks, int die_after) {
+  db->txn_chunks = chunks < 1 ? STORE_TXN_CHUNKS : chunks;
+  db->die_after = die_after < 0 ? 0 : die_after;
 }
 
 /* Rolls back after a failure, keeping the failure's message. */
@@ -97,6 +114,8 @@ int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len) {
   if (!db) return HK_E_NOMEM;
   gethostname(db->host, sizeof db->host - 1);
   db->store_threads = -1;
+  db->txn_chunks = STORE_TXN_CHUNKS;
+  db->lockfd = -2;
   int v = 0, rc;
   /* One connection, one thread (the parent): no SQLite mutexes. */
   if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -128,10 +147,9 @@ int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len) {
   if (exec(db, "PRAGMA journal_mode=WAL") ||
       exec(db, "PRAGMA synchronous=NORMAL") ||
       exec(db, "PRAGMA cache_size=-65536") ||
-      /* A trace is stored in one transaction, so the WAL grows to its
-       * size (5.7 B/op: 570 MB for 10^8 ops), and kept that size on disk
-       * for the rest of the session: the first write after the
-       * checkpoint now cuts it back. */
+      /* A WAL grown by a large transaction (a run's rows, a store's
+       * 12 MB of chunks) is cut back by the first write after the
+       * checkpoint instead of staying that size on disk. */
       exec(db, "PRAGMA journal_size_limit=" RPL_DB_WAL_LIMIT_S) ||
       /* Multi-row INSERTs inside a transaction keep a statement journal;
        * on disk it was 24,000 page writes per million per-op rows. */
@@ -172,6 +190,7 @@ void rpl_db_shrink(rpl_db_t *db) {
 void rpl_db_free(rpl_db_t *db) {
   if (!db) return;
   if (db->db) sqlite3_close_v2(db->db);
+  if (db->lockfd >= 0) close(db->lockfd);
   free(db);
 }
 
@@ -640,11 +659,30 @@ static int store_workers(const rpl_db_t *db) {
   return n < 1 ? 1 : n > ENC_MAX_WORKERS ? ENC_MAX_WORKERS : (int)n;
 }
 
+/* Commits the chunks of trace tid stored so far (stored: ops in them),
+ * checkpoints, and begins the next transaction. */
+static int store_commit(rpl_db_t *db, int64_t tid, uint64_t stored) {
+  char sql[160];
+  snprintf(sql, sizeof sql,
+           "UPDATE trace_store SET stored = %llu WHERE trace_id = %lld",
+           (unsigned long long)stored, (long long)tid);
+  if (exec(db, sql) || exec(db, "COMMIT")) return HK_E_SQLITE;
+  if (db->die_after && --db->die_after == 0) raise(SIGKILL); /* tests */
+  /* Passive: copies what no reader still needs and never waits; the WAL
+   * is then written again from its start (and cut back to
+   * journal_size_limit) by the next transaction. */
+  sqlite3_wal_checkpoint_v2(db->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                            NULL);
+  return exec(db, "BEGIN IMMEDIATE");
+}
+
 /* The program's ops, HK_OPCHUNK_OPS a row of trace_op_chunk (and a row per
  * op into an expanded trace_op), in one pass that also gathers what each
  * site did, with the chunks coded by workers meanwhile. Holds a ring of
  * coded chunks: the pages of the mapped program are given back as it goes
- * (ops_done). */
+ * (ops_done). Called in a write transaction; commits every txn_chunks
+ * chunks (store_commit) and returns in the transaction of the last ones,
+ * which the caller ends. */
 static int store_ops(rpl_db_t *db, int64_t tid, const trc_program_t *prog,
                      sites_acc_t *sa) {
   int rows = expanded(db);
@@ -704,6 +742,13 @@ static int store_ops(rpl_db_t *db, int64_t tid, const trc_program_t *prog,
       enc_done(&enc, c);
     }
     ops_done(prog, k0, k0 + n);
+    /* Every txn_chunks chunks (but the last), commit what is stored and
+     * checkpoint, so that the WAL holds one transaction's chunks. */
+    if (!rc && (c + 1) % (uint64_t)db->txn_chunks == 0 &&
+        c + 1 < enc.nchunks) {
+      if (rows) rc = batch_flush(&b);
+      if (!rc) rc = store_commit(db, tid, k0 + n);
+    }
   }
   enc_stop(&enc);
   if (!rc && rows) rc = batch_flush(&b);
@@ -714,22 +759,123 @@ static int store_ops(rpl_db_t *db, int64_t tid, const trc_program_t *prog,
   return rc;
 }
 
-int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
-                 const trc_program_t *prog, int64_t *trace_id, char *why,
-                 size_t len) {
-  char hex[17];
-  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
-  /* Look and insert inside one write transaction: another session may be
-   * storing the same trace right now (BEGIN IMMEDIATE waits for it, up to
-   * the busy timeout, then this session finds its row). */
-  if (exec(db, "BEGIN IMMEDIATE")) goto fail;
-  int rc = find_trace(db, hex, trace_id);
-  if (rc < 0) goto fail_rollback;
-  if (rc == 1) {
-    if (exec(db, "COMMIT")) goto fail_rollback;
+/* ---- storing a trace in bounded transactions ---------------------------
+ *
+ * A trace is stored in several transactions (store_ops), so that the WAL
+ * holds one transaction's chunks and not the whole trace. Until its last
+ * chunks are in, the trace is a row of trace_store, not of traces: no
+ * view, report, merge or lookup sees it. A session storing a trace holds
+ * a lock for it: an open-file-description lock on one byte (from the
+ * content hash) of the file DB-hkstore beside the database, which the
+ * kernel drops when the session ends however it ends. Another session
+ * wanting the same trace waits on that lock, outside any transaction,
+ * and then finds the trace whole; a trace_store row whose lock it can take
+ * was left by a session that died: its chunks are deleted and the trace
+ * stored again. A lock file of its own, not a byte of the database:
+ * closing any descriptor of the database file would drop SQLite's own
+ * (process-wide POSIX) locks on it. */
+
+/* Opens the lock file once; an in-memory or temporary database (no file
+ * name) has no other session, and no lock. */
+static int store_lock_open(rpl_db_t *db, char *why, size_t len) {
+  if (db->lockfd != -2) return 0;
+  const char *name = sqlite3_db_filename(db->db, "main");
+  if (!name || !*name) {
+    db->lockfd = -1;
     return 0;
   }
+  char p[4096];
+  if ((size_t)snprintf(p, sizeof p, "%s-hkstore", name) >= sizeof p) {
+    snprintf(why, len, "storing trace: database path too long");
+    return -ENAMETOOLONG;
+  }
+  int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int e = errno;
+    snprintf(why, len, "storing trace: cannot open %s: %s", p, strerror(e));
+    return -e;
+  }
+  db->lockfd = fd;
+  return 0;
+}
 
+/* Takes (wait: waits for) the lock of the trace with this hash: 0 taken,
+ * 1 another session holds it (wait = 0), -errno on failure (db->err
+ * says why). */
+static int store_lock(rpl_db_t *db, uint64_t hash, int wait) {
+  if (db->lockfd < 0) return 0;
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = (off_t)(hash >> 2); /* below OFF_MAX */
+  fl.l_len = 1;
+  if (fcntl(db->lockfd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0) return 0;
+  int e = errno;
+  if (!wait && (e == EAGAIN || e == EACCES)) return 1;
+  snprintf(db->err, sizeof db->err, "locking %s-hkstore: %s",
+           sqlite3_db_filename(db->db, "main"),
+           e == EINTR ? "interrupted while another session stored the trace"
+                      : strerror(e));
+  return -e;
+}
+
+static void store_unlock(rpl_db_t *db, uint64_t hash) {
+  if (db->lockfd < 0) return;
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_UNLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = (off_t)(hash >> 2);
+  fl.l_len = 1;
+  fcntl(db->lockfd, F_OFD_SETLK, &fl);
+}
+
+/* The trace_store row of hex (its trace_id), 0 none, < 0 on failure. */
+static int64_t store_pending(rpl_db_t *db, const char *hex) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db->db,
+                         "SELECT trace_id FROM trace_store WHERE "
+                         "content_hash = ?", -1, &st, NULL) != SQLITE_OK)
+    return HK_E_SQLITE;
+  bind_text(st, 1, hex);
+  int rc = sqlite3_step(st);
+  int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0)
+               : rc == SQLITE_DONE ? 0 : HK_E_SQLITE;
+  sqlite3_finalize(st);
+  return id;
+}
+
+/* Deletes what an unfinished store of trace tid left (its chunks, and its
+ * rows in an expanded trace_op), txn_chunks chunks a transaction so the
+ * WAL stays bounded here too; called in a write transaction, returns in
+ * one. The trace_store row stays: the caller stores the trace again
+ * under it. */
+static int store_drop(rpl_db_t *db, int64_t tid) {
+  int rows = expanded(db);
+  if (rows < 0) return rows;
+  char sql[256];
+  for (;;) {
+    snprintf(sql, sizeof sql,
+             "DELETE FROM trace_op_chunk WHERE trace_id = %lld AND k0 IN "
+             "(SELECT k0 FROM trace_op_chunk WHERE trace_id = %lld ORDER BY "
+             "k0 LIMIT %d)",
+             (long long)tid, (long long)tid, db->txn_chunks);
+    if (exec(db, sql)) return HK_E_SQLITE;
+    int n = sqlite3_changes(db->db);
+    if (rows) {
+      snprintf(sql, sizeof sql, "DELETE FROM trace_op WHERE trace_id = %lld",
+               (long long)tid);
+      if (exec(db, sql)) return HK_E_SQLITE;
+    }
+    if (n == 0) return 0;
+    if (store_commit(db, tid, 0)) return HK_E_SQLITE;
+  }
+}
+
+/* The trace's row in traces, under the trace_id reserved for it. */
+static int insert_trace_row(rpl_db_t *db, int64_t id, const char *hex,
+                            const char *path, const trc_program_t *prog) {
   trc_reader_t *r = NULL;
   trc_header_t h;
   memset(&h, 0, sizeof h);
@@ -762,24 +908,25 @@ int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
   const char *base = strrchr(path, '/');
   base = base ? base + 1 : path;
   sqlite3_stmt *st;
-  rc = sqlite3_prepare_v2(
+  int rc = sqlite3_prepare_v2(
       db->db,
-      "INSERT INTO traces(content_hash, name, path, file_bytes, "
+      "INSERT INTO traces(trace_id, content_hash, name, path, file_bytes, "
       "format_version, flags, clock, tick_hz, start_wall_ns, pid, ppid, exe, "
       "argv, depth, events, ops, threads, sites, callers, unmatched_frees, "
       "double_allocs, failed_allocs, live_at_exit, live_bytes_at_exit, "
       "peak_live_bytes, peak_live_objects, order_fixups, damaged, "
-      "damage_offset, added_at, env) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+      "damage_offset, added_at, env) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
       "?,?,?,?,?,?,?,?,?,?,?,?,?," NOW_SQL ", ?)",
       -1, &st, NULL);
   if (rc != SQLITE_OK) {
     trc_reader_free(r);
     free(argv);
     free(env);
-    goto fail_rollback;
+    return HK_E_SQLITE;
   }
   const trc_prep_stats_t *s = &prog->stats;
   int k = 1;
+  sqlite3_bind_int64(st, k++, id);
   bind_text(st, k++, hex);
   bind_text(st, k++, base);
   bind_text(st, k++, path);
@@ -815,29 +962,152 @@ int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
   trc_reader_free(r);
   free(argv);
   free(env);
-  if (rc != SQLITE_DONE) goto fail_rollback;
-  *trace_id = sqlite3_last_insert_rowid(db->db);
+  return rc == SQLITE_DONE ? 0 : HK_E_SQLITE;
+}
 
-  sites_acc_t sa = {NULL, 0, 0, 0};
-  rc = store_ops(db, *trace_id, prog, &sa);
-  if (rc) {
-    free(sa.acc);
-    goto fail_rollback;
+/* Claims the store of the trace hex (hash): 0 with *tid reserved in
+ * trace_store and the lock held; 1 with *tid when the trace is in
+ * traces (stored before, or by another session meanwhile). */
+static int store_claim(rpl_db_t *db, const char *hex, uint64_t hash,
+                       int64_t *tid) {
+  for (;;) {
+    if (exec(db, "BEGIN IMMEDIATE")) return HK_E_SQLITE;
+    int rc = find_trace(db, hex, tid);
+    if (rc) {
+      if (rc == 1 && exec(db, "COMMIT")) rc = HK_E_SQLITE;
+      if (rc < 0) rollback_keep(db);
+      return rc;
+    }
+    rc = store_lock(db, hash, 0);
+    if (rc == 1) {
+      /* Another session is storing it: wait for its end outside any
+       * transaction, then look again. */
+      if (exec(db, "COMMIT")) {
+        rollback_keep(db);
+        return HK_E_SQLITE;
+      }
+      if ((rc = store_lock(db, hash, 1)) != 0) return rc;
+      store_unlock(db, hash);
+      continue;
+    }
+    if (rc) {
+      exec(db, "ROLLBACK");
+      return rc;
+    }
+    /* The lock is ours: a pending row is a store that died. */
+    int64_t id = store_pending(db, hex);
+    if (id > 0) {
+      rc = store_drop(db, id);
+    } else if (id == 0) {
+      sqlite3_stmt *st;
+      rc = sqlite3_prepare_v2(
+          db->db,
+          "INSERT INTO trace_store(trace_id, content_hash, ops, stored, host,"
+          " pid, started_at) VALUES (1 + MAX(COALESCE((SELECT MAX(trace_id) "
+          "FROM traces), 0), COALESCE((SELECT MAX(trace_id) FROM "
+          "trace_store), 0)), ?, 0, 0, ?, ?, " NOW_SQL ")",
+          -1, &st, NULL);
+      if (rc == SQLITE_OK) {
+        bind_text(st, 1, hex);
+        bind_text(st, 2, db->host);
+        sqlite3_bind_int64(st, 3, (int64_t)getpid());
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : HK_E_SQLITE;
+        sqlite3_finalize(st);
+      }
+      if (!rc) id = sqlite3_last_insert_rowid(db->db);
+    } else {
+      rc = HK_E_SQLITE;
+    }
+    if (!rc) { /* a store taken over: now this session's */
+      sqlite3_stmt *st;
+      rc = sqlite3_prepare_v2(db->db,
+                              "UPDATE trace_store SET stored = 0, host = ?, "
+                              "pid = ?, started_at = " NOW_SQL
+                              " WHERE trace_id = ?",
+                              -1, &st, NULL);
+      if (rc == SQLITE_OK) {
+        bind_text(st, 1, db->host);
+        sqlite3_bind_int64(st, 2, (int64_t)getpid());
+        sqlite3_bind_int64(st, 3, id);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : HK_E_SQLITE;
+        sqlite3_finalize(st);
+      }
+    }
+    if (!rc) rc = exec(db, "COMMIT");
+    if (rc) {
+      rollback_keep(db);
+      store_unlock(db, hash);
+      return HK_E_SQLITE;
+    }
+    /* The session's first writes (the claim, the schema's views) are not
+     * left in the WAL under the first chunks. */
+    sqlite3_wal_checkpoint_v2(db->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                              NULL);
+    *tid = id;
+    return 0;
   }
-  rc = store_side_tables(db, path, *trace_id, &sa);
-  free(sa.acc);
-  if (rc == HK_E_SQLITE) goto fail_rollback;
+}
+
+int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
+                 const trc_program_t *prog, int64_t *trace_id, char *why,
+                 size_t len) {
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
+  db->err[0] = 0;
+  int rc = store_lock_open(db, why, len);
+  if (rc) return rc;
+  int64_t id = 0;
+  rc = store_claim(db, hex, hash, &id);
+  if (rc == 1) {
+    *trace_id = id;
+    return 0;
+  }
+  if (rc) {
+    snprintf(why, len, "storing trace: %s", rpl_db_errmsg(db));
+    return rc;
+  }
+  /* The ops, in transactions of txn_chunks chunks; then, in the last one,
+   * the trace's row and side tables, and the claim is deleted. */
+  sites_acc_t sa = {NULL, 0, 0, 0};
+  char sql[160];
+  snprintf(sql, sizeof sql,
+           "UPDATE trace_store SET ops = %llu WHERE trace_id = %lld",
+           (unsigned long long)prog->n_ops, (long long)id);
+  rc = exec(db, "BEGIN IMMEDIATE");
+  if (!rc) rc = exec(db, sql);
+  if (!rc) rc = store_ops(db, id, prog, &sa);
+  if (!rc) rc = insert_trace_row(db, id, hex, path, prog);
   /* A side table that could not be read (damage) is not fatal: prepare
    * already recorded how far the trace is readable. */
-  if (exec(db, "COMMIT")) goto fail_rollback;
+  if (!rc && store_side_tables(db, path, id, &sa) == HK_E_SQLITE)
+    rc = HK_E_SQLITE;
+  free(sa.acc);
+  snprintf(sql, sizeof sql, "DELETE FROM trace_store WHERE trace_id = %lld",
+           (long long)id);
+  if (!rc) rc = exec(db, sql);
+  if (!rc) rc = exec(db, "COMMIT");
+  if (rc) {
+    rollback_keep(db);
+    snprintf(why, len, "storing trace: %s", rpl_db_errmsg(db));
+    /* What was committed is deleted now, or by the next session that
+     * stores the trace, which finds the claim and its lock free. */
+    if (exec(db, "BEGIN IMMEDIATE") == 0) {
+      if (store_drop(db, id) == 0 && exec(db, sql) == 0 &&
+          exec(db, "COMMIT") == 0) {
+      } else {
+        exec(db, "ROLLBACK");
+      }
+    }
+    store_unlock(db, hash);
+    return rc == HK_E_NOMEM ? rc : HK_E_SQLITE;
+  }
+  store_unlock(db, hash);
+  *trace_id = id;
+  /* The last transaction's chunks: checkpointed now rather than at the
+   * session's next write. */
+  sqlite3_wal_checkpoint_v2(db->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                            NULL);
   return 0;
-fail_rollback:
-  snprintf(why, len, "storing trace: %s", sqlite3_errmsg(db->db));
-  exec(db, "ROLLBACK");
-  return HK_E_SQLITE;
-fail:
-  snprintf(why, len, "%s", sqlite3_errmsg(db->db));
-  return HK_E_SQLITE;
 }
 
 /* ---- runs ------------------------------------------------------------- */

@@ -94,7 +94,11 @@ uint64_t rpl_rss_peak(void);
 /* ---- rpl_db.c --------------------------------------------------------- */
 
 /* Stores the trace (header, threads, modules, sites, ops) unless a trace
- * with the same content hash is there; *trace_id either way. */
+ * with the same content hash is there; *trace_id either way. The ops go
+ * in in several transactions (rpl_db_set_store_txn), the trace a row of
+ * trace_store until the last: readers never see it in part. Waits while
+ * another session stores the same trace; stores again a trace whose
+ * store died (kill -9), deleting what it left. */
 /* Progress of the next rpl_db_trace calls (ops stored), NULL for none. */
 struct hk_progress;
 void rpl_db_set_progress(rpl_db_t *db, struct hk_progress *p);
@@ -107,6 +111,12 @@ void rpl_db_set_progress(rpl_db_t *db, struct hk_progress *p);
  * 0 codes them on the calling thread. The stored bytes do not depend on
  * it. */
 void rpl_db_set_store_threads(rpl_db_t *db, int n);
+/* Chunks of ops (HK_OPCHUNK_OPS each) stored per transaction by the next
+ * rpl_db_trace calls; < 1 the default, 32 (about 12 MB of WAL). Tests
+ * make it small to see a store between its transactions; die_after > 0
+ * (tests only) kills the process by SIGKILL once that many of them are
+ * committed, as a kill -9 in the middle of a store would. */
+void rpl_db_set_store_txn(rpl_db_t *db, int chunks, int die_after);
 int rpl_db_trace(rpl_db_t *db, const char *path, uint64_t hash,
                  const trc_program_t *prog, int64_t *trace_id, char *why,
                  size_t len);

@@ -209,8 +209,11 @@ static int merge_traces(sqlite3 *s, rpl_merge_stats_t *ms) {
   for (int i = 0; i < sh.n; i++)
     if (strcmp(sh.cols[i], "trace_id"))
       sb_add(&cols, "%s\"%s\"", k++ ? ", " : "", sh.cols[i]);
-  sb_add(&q, "INSERT INTO main.traces(%s) SELECT %s FROM src.traces WHERE "
-             "trace_id = ?", cols.p, cols.p);
+  /* A new id past those a store in progress reserved (trace_store). */
+  sb_add(&q, "INSERT INTO main.traces(trace_id, %s) SELECT 1 + MAX(COALESCE("
+             "(SELECT MAX(trace_id) FROM main.traces), 0), COALESCE((SELECT "
+             "MAX(trace_id) FROM main.trace_store), 0)), %s FROM src.traces "
+             "WHERE trace_id = ?", cols.p, cols.p);
   sqlite3_stmt *list = NULL, *find = NULL, *ins = NULL, *map = NULL;
   int rc = cols.oom || q.oom ? HK_E_NOMEM : 0;
   if (!rc &&

@@ -914,6 +914,12 @@ int rpl_replay(const rpl_opts_t *o, rpl_report_t *rep) {
     report(&S, o->db_path, "%s", why[0] ? why : hk_strerror(rc));
     return rc;
   }
+  /* Test hooks: chunks per transaction of a trace's store, and SIGKILL
+   * after that many commits (store_kill.sh). */
+  const char *tx = getenv("HKSIM_TEST_STORE_TXN");
+  const char *tk = getenv("HKSIM_TEST_STORE_KILL");
+  if (tx && *tx)
+    rpl_db_set_store_txn(S.db, atoi(tx), tk && *tk ? atoi(tk) : 0);
   const char *tmpd = o->tmp_dir ? o->tmp_dir : getenv("TMPDIR");
   snprintf(S.tmp, sizeof S.tmp, "%s/hksim-replay-XXXXXX",
            tmpd && *tmpd ? tmpd : "/tmp");
