@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "ana_internal.h"
+#include "hk_sqlviews.h"
 #include "analysis.h"
 
 struct ana_db_s {
@@ -41,36 +42,33 @@ int ana_db_exec(ana_db_t *db, const char *sql, char *why, size_t len) {
   return HK_E_SQLITE;
 }
 
-/* sql with every "CREATE TABLE/VIEW IF" made "CREATE TEMP ...", so that
- * the views exist for this connection of a database it cannot write. */
-static char *temp_copy(const char *sql) {
-  size_t n = strlen(sql), extra = 0;
-  for (const char *p = sql; (p = strstr(p, "CREATE ")); p += 7) extra += 5;
-  char *out = malloc(n + extra + 1), *o = out;
-  if (!out) return NULL;
-  for (const char *p = sql; *p;) {
-    if (strncmp(p, "CREATE TABLE IF", 15) == 0 ||
-        strncmp(p, "CREATE VIEW IF", 14) == 0) {
-      memcpy(o, "CREATE TEMP ", 12);
-      o += 12;
-      p += 7;
-    } else {
-      *o++ = *p++;
-    }
+/* Applies a view script, as TEMP objects when the file is read-only: they
+ * then also shadow the views an older build may have stored in it. */
+static int apply(ana_db_t *db, const char *sql, char *why, size_t len) {
+  if (sqlite3_db_readonly(db->db, "main") != 1) {
+    int rc = ana_db_exec(db, sql, why, len);
+    if (rc == 0 || sqlite3_errcode(db->db) != SQLITE_READONLY) return rc;
   }
-  *o = 0;
-  return out;
+  char *t = hk_sql_temp_copy(sql);
+  if (!t) return -ENOMEM;
+  int rc = ana_db_exec(db, t, why, len);
+  free(t);
+  return rc;
 }
 
-/* Applies a view script, as TEMP objects when the file is read-only. */
-static int apply(ana_db_t *db, const char *sql, char *why, size_t len) {
-  int rc = ana_db_exec(db, sql, why, len);
-  if (rc == 0 || (sqlite3_errcode(db->db) != SQLITE_READONLY &&
-                  sqlite3_db_readonly(db->db, "main") != 1))
-    return rc;
-  char *t = temp_copy(sql);
+/* The views of schema.sql (run_summary, trace_op, ...), which the checks
+ * above dropped if an older build stored them otherwise: recreated in
+ * place, or as TEMP views over a read-only file (never the schema's
+ * tables as TEMP: empty, they would hide the stored ones). */
+static int apply_schema_views(ana_db_t *db, char *why, size_t len) {
+  if (sqlite3_db_readonly(db->db, "main") != 1) {
+    int rc = ana_db_exec(db, ana_schema_sql, why, len);
+    if (rc == 0 || sqlite3_errcode(db->db) != SQLITE_READONLY) return rc;
+  }
+  const char *const scripts[] = {ana_schema_sql};
+  char *t = hk_sql_temp_views(scripts, 1);
   if (!t) return -ENOMEM;
-  rc = ana_db_exec(db, t, why, len);
+  int rc = ana_db_exec(db, t, why, len);
   free(t);
   return rc;
 }
@@ -174,7 +172,14 @@ int ana_db_open(const char *path, unsigned flags, ana_db_t **out, char *why,
      * outside any transaction. */
     char tmp[256];
     int txn = ana_db_exec(db, "BEGIN IMMEDIATE", tmp, sizeof tmp) == 0;
-    if ((rc = apply(db, ana_views_sql, why, len)) == 0)
+    const char *const scripts[] = {ana_schema_sql, ana_views_sql,
+                                   ana_published_sql};
+    /* A database written by an older build keeps its views otherwise. */
+    rc = sqlite3_db_readonly(db->db, "main") == 1
+             ? 0
+             : hk_sql_drop_stale_views(db->db, scripts, 3, why, len);
+    if (rc == 0) rc = apply_schema_views(db, why, len);
+    if (rc == 0 && (rc = apply(db, ana_views_sql, why, len)) == 0)
       rc = apply(db, ana_published_sql, why, len);
     if (txn && rc) ana_db_exec(db, "ROLLBACK", tmp, sizeof tmp);
     if (txn && !rc) rc = ana_db_exec(db, "COMMIT", why, len);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "hk_progress.h"
+#include "hk_sqlviews.h"
 #include "hk_opchunk.h"
 #include "rpl_internal.h"
 
@@ -157,8 +158,11 @@ int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len) {
       exec(db, "PRAGMA foreign_keys=OFF"))
     goto sql_fail;
   if (exec(db, "BEGIN IMMEDIATE")) goto sql_fail;
-  if (exec(db, rpl_schema_sql) || exec(db, rpl_views_sql) ||
-      exec(db, rpl_published_sql)) {
+  const char *const views[] = {rpl_schema_sql, rpl_views_sql, rpl_published_sql};
+  if (exec(db, rpl_schema_sql) ||
+      /* A database written by an older build keeps its views otherwise. */
+      hk_sql_drop_stale_views(db->db, views, 3, why, len) ||
+      exec(db, rpl_views_sql) || exec(db, rpl_published_sql)) {
     snprintf(why, len, "applying the schema: %s", sqlite3_errmsg(db->db));
     exec(db, "ROLLBACK");
     rpl_db_free(db);

@@ -73,8 +73,11 @@ static void test_readonly_file(void **state) {
   ana_db_t *db = ana_fixture_open(path, sizeof path, 1);
   assert_non_null(db);
   char why[256] = "";
-  /* drop the persistent views so the read-only open must make them */
-  assert_int_equal(ana_db_exec(db, "DROP VIEW config_summary", why, sizeof why),
+  /* an older build's definition: the read-only open must shadow it */
+  assert_int_equal(ana_db_exec(db,
+                               "DROP VIEW config_summary; CREATE VIEW "
+                               "config_summary AS SELECT 1 AS stale",
+                               why, sizeof why),
                    0);
   ana_db_free(db);
   assert_int_equal(chmod(path, 0444), 0);
@@ -95,13 +98,55 @@ static void test_readonly_file(void **state) {
   unlink(path);
 }
 
+static int64_t count_of(ana_db_t *db, const char *sql) {
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(ana_db_sqlite(db), sql, -1, &st, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return n;
+}
+
+static void test_stale_views_replaced(void **state) {
+  /* A database an older build wrote keeps that build's view definitions
+   * under CREATE VIEW IF NOT EXISTS; opening it replaces them, and leaves
+   * a view of the user's own alone. */
+  char path[256];
+  ana_db_t *db = ana_fixture_open(path, sizeof path, 1);
+  assert_non_null(db);
+  char why[256] = "";
+  assert_int_equal(ana_db_exec(db,
+                               "DROP VIEW config_summary; CREATE VIEW "
+                               "config_summary AS SELECT 1 AS stale; DROP "
+                               "VIEW run_summary; CREATE VIEW run_summary AS "
+                               "SELECT 1 AS stale; CREATE VIEW my_runs AS "
+                               "SELECT run_id FROM runs",
+                               why, sizeof why),
+                   0);
+  assert_int_equal(count_of(db, "SELECT COUNT(*) FROM config_summary"), 1);
+  ana_db_free(db);
+  assert_int_equal(ana_db_open(path, 0, &db, why, sizeof why), 0);
+  assert_int_equal(count_of(db, "SELECT COUNT(*) FROM config_summary"), 4);
+  assert_int_equal(count_of(db, "SELECT COUNT(*) FROM my_runs"),
+                   count_of(db, "SELECT COUNT(*) FROM runs"));
+  /* run_summary is schema.sql's, not views.sql's */
+  assert_int_equal(count_of(db, "SELECT COUNT(*) FROM run_summary"),
+                   count_of(db, "SELECT COUNT(*) FROM runs"));
+  assert_true(count_of(db, "SELECT COUNT(*) FROM runs") > 1);
+  assert_int_equal(count_of(db, "SELECT COUNT(*) FROM temp.sqlite_master"), 0);
+  ana_db_free(db);
+  unlink(path);
+}
+
 static void test_free_null(void **state) { ana_db_free(NULL); }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_missing),       cmocka_unit_test(test_not_sqlite),
       cmocka_unit_test(test_foreign_sqlite), cmocka_unit_test(test_newer_schema),
-      cmocka_unit_test(test_readonly_file), cmocka_unit_test(test_free_null),
+      cmocka_unit_test(test_readonly_file), cmocka_unit_test(test_stale_views_replaced),
+      cmocka_unit_test(test_free_null),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

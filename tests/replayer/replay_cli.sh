@@ -241,4 +241,15 @@ for row in $(sqlite3 "$T/bound.db" "SELECT run_id || ':' || (median_ns < 3 * tim
 done
 check "bound: two run lines" "$(grep -c '^run ' "$T/bout")" 2
 
+# A database an older build wrote keeps that build's views under CREATE
+# VIEW IF NOT EXISTS: the next replay into it replaces them with this
+# build's, and leaves a view of the user's own alone.
+sqlite3 "$T/bound.db" "DROP VIEW run_summary; CREATE VIEW run_summary AS SELECT 1 AS stale;
+  CREATE VIEW my_view AS SELECT run_id FROM runs" || bad "making a stale view"
+"$H" replay "$T/mixed.hkt" --db "$T/bound.db" --backend null --quiet >/dev/null 2>&1
+check "stale view: replay exit" "$?" 0
+check "stale view replaced: run_summary has a row per run" \
+  "$(sqlite3 "$T/bound.db" "SELECT (SELECT COUNT(*) FROM run_summary) = (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM runs)")" "1|3"
+check "the user's own view kept" "$(sqlite3 "$T/bound.db" "SELECT COUNT(*) FROM my_view")" 3
+
 hk_done
