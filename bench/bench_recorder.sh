@@ -1,8 +1,8 @@
 #!/bin/sh
 # bench_recorder.sh: slowdown of real programs under the recorder
 # (libhkrec.so) against no recorder and against heaptrack, measured side
-# by side in one run. Two tables (BENCH_REC_SET: "issue", the default,
-# "depth", or "all"):
+# by side in one run. Tables (BENCH_REC_SET: "issue", the default,
+# "interp", "depth", or "all"):
 #  issue: issue 15's table at the default depth: sqlite3, python3
 #    (PYTHONMALLOC=malloc), perl on an allocation-dense script (Debian's
 #    perl uses the system malloc), bench_rec_dense's small-block program
@@ -14,6 +14,14 @@
 #    (`hksim trace info --json`): the program threads' time in the hooks,
 #    their time waiting on backpressure, the writer's busy time and the
 #    share of events in fast-coded chunks.
+#    Then bench_rec_parts (each part of the hook and the writer) and the
+#    interp table.
+#  interp: sparse stamps (HKREC_TS_EVERY) against true times: python3,
+#    the stress and the server recorded with every event stamped, the
+#    stamps the recorder would not take at N = 4, 16, 64 dropped and
+#    interpolated by the reader (bench_rec_interp): error median, p99 and
+#    max, cross-thread neighbours inverted, cross-thread frees placed
+#    before their allocation.
 #  depth: the recorder at depth 1 (the default), 8, 16 and 32 on sqlite3,
 #    python3 and the stress; bytes per event, the recorder's peak memory
 #    (max RSS with it minus without) and its CPU time relative to none.
@@ -174,19 +182,21 @@ def g(k):
     return statistics.median(v) if v else 0
 ev = g("events")
 fast = 100.0 * g("events_fast") / ev if ev else 0
+stored = 100.0 * g("events_stored") / ev if ev else 0
+wns = statistics.median(d["writer_ns"] / d["events"] for d in keep if d.get("events")) if keep else 0
 base = statistics.median(val["none"])
-print("%-9s %5s %10s %6.2fx %11s %6.2fx %9s %6.2f %9.1fM %7.2f %7.2f %7.2f %5.0f%%" % (
+print("%-9s %5s %10s %6.2fx %11s %6.2fx %9s %6.2f %9.1fM %7.2f %7.2f %7.2f %7.1f %5.0f%% %5.0f%%" % (
     name, kind, ("%.1fM/s" % (base / 1e6)) if kind == "tput" else "%.2fs" % base,
     med("rec", val), "%.2f-%.2f" % (rs[0], rs[-1]), med("rec", cpu),
     "%.2fx" % med("heaptrack", val) if "heaptrack" in val else "-",
     g("bytes_per_event"), ev / 1e6, g("hook_ns") / 1e9, g("wait_ns") / 1e9,
-    g("writer_ns") / 1e9, fast))
+    g("writer_ns") / 1e9, wns, fast, stored))
 PYEOF
 }
 
 if [ "$SET" = issue ] || [ "$SET" = all ]; then
-printf '%-9s %5s %10s %7s %11s %7s %9s %6s %10s %7s %7s %7s %6s\n' workload kind base \
-  rec rec_range rec_cpu heaptrack B/ev events hook_s wait_s writer_s fast
+printf '%-9s %5s %10s %7s %11s %7s %9s %6s %10s %7s %7s %7s %7s %6s %6s\n' workload kind base \
+  rec rec_range rec_cpu heaptrack B/ev events hook_s wait_s writer_s wns/ev fast stored
 issue_row sqlite3 wall sqlite3 :memory: -cmd ".parameter set @n 200000" "<" "$SRC/tests/recorder/workloads/sqlite.sql"
 issue_row python3 wall "$PY" "$SRC/tests/recorder/workloads/json_work.py" 60000
 issue_row perl wall perl "$SRC/bench/workloads/perl_dense.pl"
@@ -199,9 +209,41 @@ echo "time; tput rows: throughput without/with, the loss factor); rec_range:"
 echo "lowest-highest; rec_cpu: user+system CPU with/without. From the recorded"
 echo "runs' summaries (median): hook_s, program threads' time in the recorder's"
 echo "hooks (sampled 1 in 256 events, plus every handoff); wait_s, their time"
-echo "blocked on backpressure; writer_s, the writer thread's busy time; fast,"
-echo "events in fast-coded chunks (docs/recorder.md)."
+echo "blocked on backpressure; writer_s, the writer thread's busy time (CPU);"
+echo "wns/ev, that per event, ns; fast, events in fast-coded chunks; stored,"
+echo "of all events those in chunks stored uncompressed while a program thread"
+echo "waited (docs/recorder.md, \"Keeping up\")."
 echo "reproduce: BENCH_REC_SET=$SET bench/bench_recorder.sh $B $R"
+PARTS=$B/bench/bench_rec_parts
+if [ -x "$PARTS" ]; then
+  echo
+  echo "what each part of the hook and of the writer costs (thread CPU time):"
+  "$PARTS" 5 4
+fi
+fi
+if [ "$SET" = issue ] || [ "$SET" = interp ] || [ "$SET" = all ]; then
+# Sparse stamps against true ones: each program recorded with every event
+# stamped, then the stamps the recorder would not take at N dropped and
+# interpolated (bench_rec_interp, rec_sparse_eval).
+INTERP=$B/bench/bench_rec_interp
+interp() {
+  name=$1; shift
+  rm -f "$W"/i.*
+  HKREC_TS_EVERY=1 HKREC_OUT="$W/i" LD_PRELOAD="$LIB" "$@" > /dev/null 2>&1
+  big=$(ls -S "$W"/i.*.hkt 2> /dev/null | head -n 1)
+  [ -n "$big" ] || { echo "interp: $name left no trace" >&2; return; }
+  echo; echo "$name:"
+  "$INTERP" "$big" 4 16 64 | tail -n +2
+  rm -f "$W"/i.*
+}
+if [ -x "$INTERP" ]; then
+  echo
+  echo "sparse stamps' interpolated times against true ones (HKREC_TS_EVERY=1 recordings):"
+  interp python3 "$PY" "$SRC/tests/recorder/workloads/json_work.py" 60000
+  [ -x "$STRESS" ] && interp stress4t "$STRESS" 1000000
+  [ -x "$DENSE" ] && interp server4t "$DENSE" server 2 4
+  echo "reproduce: BENCH_REC_SET=interp bench/bench_recorder.sh $B"
+fi
 fi
 [ "$SET" = depth ] || [ "$SET" = all ] || exit 0
 printf '%-9s %7s %7s %11s %8s %8s %8s %9s %8s %8s %8s %7s %9s %8s\n' workload base_s \

@@ -369,6 +369,37 @@ rec_site_cache_t *rec_thread_cache(rec_thread_t *t);
  * module is known before the site is written. */
 uint32_t rec_site_of(rec_thread_t *t, const uint64_t *frames, uint32_t depth);
 
+/* ---- sparse stamps against true ones (rec_sparse.c) ------------------- */
+
+/* What rec_sparse_eval measured. Errors are |interpolated - true| over
+ * the estimated events, in ns; pairs are neighbours in true time order
+ * from two threads (equal true times left out), inverted those whose
+ * interpolated times are in the other order, tied those made equal. */
+typedef struct rec_sparse_stats {
+  uint64_t events, estimated;
+  uint32_t threads;
+  double median_ns, p99_ns, max_ns;
+  uint64_t pairs, inverted, tied;
+  /* Frees of a block another thread allocated, and of those the ones
+   * whose interpolated time falls before the allocation's (what prepare's
+   * causality repair then has to fix). */
+  uint64_t xfrees, xfrees_inverted;
+} rec_sparse_stats_t;
+
+/* Replays the recorder's stamping rule on ev[0..n) (every event stamped
+ * with its true time, thread set, in nondecreasing time order across
+ * threads): which events a recording at HKREC_TS_EVERY=ts_every (a power
+ * of two, 1..REC_MAX_TS_EVERY) with buffers of `block` events would have
+ * stamped (rec_ts_due on simulated threads, the epoch moved at every
+ * handoff); writes the rest as TRC_EV_EST to the trace file tmp (TSC
+ * clock at tick_hz; sites dropped), reads it back through the reader's
+ * interpolation and compares, into *st. tmp is removed. Returns 0,
+ * HK_E_USAGE (bad arguments), HK_E_RANGE (events out of time order or a
+ * thread index of 4096 or more), HK_E_NOMEM, or the writer's or reader's error. */
+int rec_sparse_eval(const trc_event_t *ev, size_t n, uint32_t ts_every,
+                    uint32_t block, uint64_t tick_hz, const char *tmp,
+                    rec_sparse_stats_t *st);
+
 /* Refreshes the module map now (dlclose, tests). */
 void rec_modules_refresh(rec_t *r);
 
