@@ -1,15 +1,42 @@
 /* bench_prepare.c: prepare rate against a plain decode of the same trace,
- * and prepare's memory against trace length (it must not grow with it).
- * Reproduce: build/bench/bench_prepare [SCALE]   (default 20: ~3.5 M events) */
+ * and prepare's memory against trace length (it must not grow with it);
+ * then prepare to .hkp with the chunks decoded on its own thread (before)
+ * and decoded ahead on a second thread (after), REPEATS interleaved
+ * rounds, median and range of wall time and CPU time, with the load.
+ * Reproduce: build/bench/bench_prepare [SCALE] [REPEATS]   (defaults 20:
+ * ~3.5 M events, and 5) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "trc.h"
 
 static double now_s(void) { return (double)hk_now_ns() / 1e9; }
+
+static double cpu_s(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 +
+         (double)u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Median of v[0..n), and its range; v is sorted in place. */
+static double median(double *v, int n, double *lo, double *hi) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  *lo = v[0];
+  *hi = v[n - 1];
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define MAX_REPEATS 32
 
 static int decode_all(const char *path, uint64_t *events) {
   trc_reader_t *r;
@@ -59,6 +86,12 @@ static long prepare_rss_kib(const char *path) {
 
 int main(int argc, char **argv) {
   double scale = argc > 1 ? atof(argv[1]) : 20;
+  int repeats = argc > 2 ? atoi(argv[2]) : 5;
+  if (scale <= 0 || repeats < 1 || repeats > MAX_REPEATS) {
+    fprintf(stderr, "bench_prepare: usage: bench_prepare [SCALE > 0] "
+                    "[REPEATS 1..%d]\n", MAX_REPEATS);
+    return 2;
+  }
   char dir[] = "/tmp/hksim-bench-XXXXXX";
   if (!mkdtemp(dir)) return 1;
   char small[64], big[64], prog[64];
@@ -96,7 +129,42 @@ int main(int argc, char **argv) {
   printf("  peak RSS prepare adds: %ld KiB at 1/8 length, %ld KiB at full "
          "length (ratio %.2f for 8x the events)\n", rss_small, rss_big,
          rss_small > 0 ? (double)rss_big / (double)rss_small : 0.0);
-  printf("reproduce: build/bench/bench_prepare %.0f\n", scale);
+  /* Decoding ahead on a second thread, side by side: rounds alternate
+   * which goes first. */
+  double wall[2][MAX_REPEATS], cpu[2][MAX_REPEATS], ratio[MAX_REPEATS];
+  double load[1] = {-1};
+  getloadavg(load, 1);
+  for (int r = 0; r < repeats; r++) {
+    for (int k = 0; k < 2; k++) {
+      int v = r % 2 ? 1 - k : k;
+      trc_prepare_set_decode_ahead(v);
+      double t0 = now_s(), c0 = cpu_s();
+      if (trc_program_build(big, prog, &st)) return 1;
+      wall[v][r] = now_s() - t0;
+      cpu[v][r] = cpu_s() - c0;
+    }
+    ratio[r] = wall[0][r] / wall[1][r];
+  }
+  trc_prepare_set_decode_ahead(-1);
+  double load_end[1] = {-1};
+  getloadavg(load_end, 1);
+  printf("  prepare to .hkp, %d interleaved rounds (load average %.1f at the "
+         "start, %.1f at the end, %ld CPUs), M events/s median (min..max):\n",
+         repeats, load[0], load_end[0], sysconf(_SC_NPROCESSORS_ONLN));
+  const char *what[2] = {"decoded on prepare's thread (before)",
+                         "decoded ahead on a second thread (after)"};
+  for (int v = 0; v < 2; v++) {
+    double lo, hi, clo, chi;
+    double m = median(wall[v], repeats, &lo, &hi);
+    double c = median(cpu[v], repeats, &clo, &chi);
+    printf("    %-42s wall %6.2f (%.2f..%.2f)  CPU %6.2f M events/s of CPU\n",
+           what[v], ev / m / 1e6, ev / hi / 1e6, ev / lo / 1e6, ev / c / 1e6);
+  }
+  double rlo, rhi, rm = median(ratio, repeats, &rlo, &rhi);
+  printf("    after / before: %.2fx wall (median of the rounds' ratios, "
+         "%.2f..%.2f); the second thread needs a core of its own\n", rm, rlo,
+         rhi);
+  printf("reproduce: build/bench/bench_prepare %g %d\n", scale, repeats);
   char cmd[96];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   return system(cmd) ? 1 : 0;

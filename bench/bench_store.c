@@ -7,7 +7,9 @@
  * the prepared program and of the stored trace, and the WAL at its
  * largest (sampled every millisecond while the store runs). Printed beside the goals (store >= 10 M ops/s, <= 8 B/op).
  * Then the store again, before (chunks coded on the inserting thread)
- * and after (coded by worker threads), REPEATS interleaved rounds.
+ * and after (coded by worker threads), and prepare, before (chunks
+ * decoded on its thread) and after (decoded ahead on a second thread),
+ * REPEATS interleaved rounds each.
  * Reproduce: build/bench/bench_store [MILLION_OPS=100] [DIR=/tmp] [REPEATS=3]
  * (100 M ops: about 3.2 GB of program and 0.6 GB of database in DIR, and
  * several minutes; it says how long it took). */
@@ -90,6 +92,9 @@ static void *wal_watch(void *arg) {
 /* Chunk coders for the store phase: -1 the default (as many as the CPUs,
  * at most 4), 0 coded on the inserting thread as before (the A/B). */
 static int store_threads = -1;
+/* Prepare's decoding ahead on a second thread: -1 the default (on with 2
+ * CPUs or more), 0 off (before), 1 on (the A/B). */
+static int prepare_ahead = -1;
 
 static void remove_db(const char *db) {
   char p[640];
@@ -130,6 +135,7 @@ static phase_t run_phase(int which, const char *trace, const char *prog,
       p.rc = trc_file_hash(trace, &h);
     } else if (which == PH_PREPARE) {
       trc_prep_stats_t st;
+      trc_prepare_set_decode_ahead(prepare_ahead);
       p.rc = trc_program_build(trace, prog, &st);
       p.n = st.ops;
     } else {
@@ -293,10 +299,46 @@ int main(int argc, char **argv) {
            "the inserting thread's CPU bounds the rate where workers get "
            "cores of their own\n", median(ratio, repeats));
     rate = med[1];
+    /* Prepare before and after its chunks were decoded ahead on a second
+     * thread, likewise interleaved. */
+    double pw[2][MAX_REPEATS], pc[2][MAX_REPEATS], pratio[MAX_REPEATS];
+    getloadavg(load, 1);
+    for (int r = 0; r < repeats; r++) {
+      for (int k = 0; k < 2; k++) {
+        int v = r % 2 ? 1 - k : k;
+        prepare_ahead = v;
+        phase_t x = run_phase(PH_PREPARE, trace, prog, db);
+        if (x.rc) {
+          fprintf(stderr, "bench_store: prepare A/B failed (%d)\n", x.rc);
+          return 1;
+        }
+        pw[v][r] = n / x.seconds / 1e6;
+        pc[v][r] = n / x.cpu / 1e6;
+      }
+      pratio[r] = pw[1][r] / pw[0][r];
+    }
+    prepare_ahead = -1;
+    printf("  prepare A/B, %d interleaved rounds (load average %.1f at the "
+           "start), M ops/s median (min..max):\n", repeats, load[0]);
+    const char *pwhat[2] = {"decoded on prepare's thread (before)",
+                            "decoded ahead on a second thread (after)"};
+    for (int v = 0; v < 2; v++) {
+      double lo = pw[v][0], hi = pw[v][0];
+      for (int r = 1; r < repeats; r++) {
+        lo = pw[v][r] < lo ? pw[v][r] : lo;
+        hi = pw[v][r] > hi ? pw[v][r] : hi;
+      }
+      printf("    %-40s wall %6.2f (%.2f..%.2f)  CPU %6.2f\n", pwhat[v],
+             median(pw[v], repeats), lo, hi, median(pc[v], repeats));
+    }
+    printf("    after / before: %.2fx wall (median of the rounds' ratios); "
+           "the decoder needs a core of its own\n", median(pratio, repeats));
   }
   printf("  goals (issue 16): store >= 10 M ops/s: %.2f M ops/s wall, %.2f "
-         "M ops/s CPU; <= 8 B/op stored: %.2f B/op\n",
-         rate, rate_cpu, (double)dbb / (double)n);
+         "M ops/s CPU; <= 8 B/op stored: %.2f B/op; WAL bounded while "
+         "storing: %.1f MB at its largest against %.1f MB of stored trace\n",
+         rate, rate_cpu, (double)dbb / (double)n, s.wal_bytes / 1e6,
+         dbb / 1e6);
   printf("took %.1f s; reproduce: build/bench/bench_store %g %s %d\n",
          now_s() - t_start, mops, base, repeats);
   char cmd[600];

@@ -530,6 +530,11 @@ typedef struct trc_prepare_opts {
  * damaged trace is prepared up to the damage with stats->damaged set. */
 int trc_prepare(const char *path, const trc_prepare_opts_t *opts,
                 trc_prep_stats_t *stats);
+/* Whether prepare (trc_prepare, trc_program_build) decodes the trace's
+ * chunks ahead on a second thread: 1 yes, 0 no, -1 (the default) when
+ * the machine has 2 CPUs or more. The output does not depend on it. For
+ * tests and benchmarks (bench_prepare's A/B); process-wide. */
+void trc_prepare_set_decode_ahead(int on);
 
 /* The immediate-caller table built by prepare: caller id -> address. */
 typedef struct trc_callers {

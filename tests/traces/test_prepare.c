@@ -491,8 +491,94 @@ static void test_damaged(void **state) {
   assert_int_equal(trc_prepare("/nonexistent/x.hkt", NULL, &cut), -ENOENT);
 }
 
+/* The whole file at path (*len bytes), malloc'd. */
+static uint8_t *slurp(const char *path, size_t *len) {
+  FILE *fp = fopen(path, "rb");
+  assert_non_null(fp);
+  fseek(fp, 0, SEEK_END);
+  *len = (size_t)ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  uint8_t *b = malloc(*len ? *len : 1);
+  assert_non_null(b);
+  assert_int_equal(fread(b, 1, *len, fp), *len);
+  fclose(fp);
+  return b;
+}
+
+/* Prepare with the chunks decoded ahead on a second thread
+ * (trc_prepare_set_decode_ahead) makes the same program, byte for byte,
+ * as with them decoded on its own thread: on a generated trace of 4
+ * threads and many chunks, on the same trace damaged in the middle (a
+ * byte flipped: prepared up to the damage), and on sparse stamps written
+ * one event a chunk (the repair appends chunks to a thread's cursor). */
+static void test_decode_ahead(void **state) {
+  fixture_t *f = *state;
+  trc_gen_opts_t g = {5, 4.0};
+  assert_int_equal(trc_gen("threads", f->path, &g), 0);
+  char prog[2][160];
+  for (int damaged = 0; damaged < 2; damaged++) {
+    if (damaged) {
+      size_t len;
+      uint8_t *b = slurp(f->path, &len);
+      FILE *fp = fopen(f->path, "r+b");
+      assert_non_null(fp);
+      fseek(fp, (long)(len / 2), SEEK_SET);
+      fputc(b[len / 2] ^ 0x5a, fp);
+      fclose(fp);
+      free(b);
+    }
+    trc_prep_stats_t st[2];
+    for (int on = 0; on < 2; on++) {
+      snprintf(prog[on], sizeof prog[on], "%s/a%d.hkp", f->dir, on);
+      trc_prepare_set_decode_ahead(on);
+      assert_int_equal(trc_program_build(f->path, prog[on], &st[on]), 0);
+    }
+    trc_prepare_set_decode_ahead(-1);
+    assert_int_equal(st[0].damaged, damaged);
+    assert_true(st[0].ops > 10000);
+    assert_memory_equal(&st[0], &st[1], sizeof st[0]);
+    size_t la, lb;
+    uint8_t *a = slurp(prog[0], &la), *b = slurp(prog[1], &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    free(a);
+    free(b);
+  }
+  const uint64_t P = 0x7000, Q = 0x9000;
+  trc_event_t e[] = {
+      ev(50, 1, TRC_OP_MALLOC, 0x100, 8),    est(1, TRC_OP_FREE, P, 0),
+      est(1, TRC_OP_FREE, Q, 0),             ev(400, 1, TRC_OP_MALLOC, 0x200, 8),
+      ev(100, 0, TRC_OP_MALLOC, 0x300, 8),   est(0, TRC_OP_MALLOC, P, 24),
+      ev(1000, 0, TRC_OP_FREE, 0x300, 0),
+  };
+  uint64_t last[2] = {0, 0};
+  for (size_t i = 0; i < 7; i++) {
+    if (e[i].flags & TRC_EV_EST) e[i].time = last[e[i].thread];
+    last[e[i].thread] = e[i].time;
+  }
+  assert_int_equal(write_events_hf(f->path, e, 7, 3, 2, 2, 1,
+                                   TRC_CLOCK_VIRTUAL, 1000000000ull,
+                                   TRC_HF_SPARSE_TIME),
+                   0);
+  collected_t c[2];
+  trc_prep_stats_t st[2];
+  for (int on = 0; on < 2; on++) {
+    memset(&c[on], 0, sizeof c[on]);
+    trc_prepare_opts_t o = {collect, &c[on], 1};
+    trc_prepare_set_decode_ahead(on);
+    assert_int_equal(trc_prepare(f->path, &o, &st[on]), 0);
+  }
+  trc_prepare_set_decode_ahead(-1);
+  assert_int_equal(st[0].order_fixups, 1);
+  assert_int_equal(c[0].n, 6);
+  assert_int_equal(c[1].n, 6);
+  assert_memory_equal(c[0].op, c[1].op, 6 * sizeof c[0].op[0]);
+  assert_memory_equal(&st[0], &st[1], sizeof st[0]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_decode_ahead, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_pair, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_unmatched_free, fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(test_double_alloc, fixture_setup, fixture_teardown),
