@@ -3,9 +3,9 @@
  * (trc_program_build, the .hkp with its checksum), mapped, and replayed in
  * this process (rpl_exec) against the null back end with --touch check,
  * per-op timing and a 64 MiB memory cap. A program needing more than the
- * cap (peak live bytes, or, since the null back end never frees, all the
- * bytes it allocates) is refused before the run, as hksim replay refuses
- * it. Whatever prepares must replay: a run may fail (the cap, a check),
+ * cap (peak live bytes, or all the bytes it allocates: a bound on what the
+ * null back end holds, whatever its reuse) is refused before the run, as
+ * hksim replay refuses it. Whatever prepares must replay: a run may fail (the cap, a check),
  * but never crash, and the program must be well formed. */
 #include <stdint.h>
 #include <stdio.h>
@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (trc_program_map(&prog, prog_path)) abort(); /* just built: must map */
   if (prog.n_ops != st.ops) abort();
   /* The cap, as hksim replay applies it; plus every byte the null back
-   * end will hand out, since it never frees. */
+   * end could hand out if it reused nothing (its bound, kept so a run
+   * never meets the cap here). */
   uint64_t total = 0;
   for (uint64_t i = 0; i < prog.n_ops; i++) {
     const trc_pop_t *o = &prog.ops[i];
