@@ -16,6 +16,7 @@
 #include "analysis.h"
 #include "hk_opchunk.h"
 #include "rpl_internal.h"
+#include "traces/trace_fixture.h"
 
 static char dir[64];
 static char path[128];
@@ -31,6 +32,16 @@ static int teardown(void **state) {
   char cmd[160];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The first column of the first row of sql. */
+static sqlite3_int64 q1(sqlite3 *s, const char *sql) {
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  sqlite3_int64 v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
 }
 
 /* Whether every name of cols is a column of table (or view). */
@@ -105,11 +116,7 @@ static void test_reopen_is_idempotent(void **state) {
   assert_int_equal(rpl_db_open(&db, path, why, sizeof why), 0);
   rpl_db_free(db);
   assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
-  sqlite3_stmt *st;
-  sqlite3_prepare_v2(s, "SELECT COUNT(*) FROM traces", -1, &st, NULL);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(st, 0), 1);
-  sqlite3_finalize(st);
+  assert_int_equal(q1(s, "SELECT COUNT(*) FROM traces"), 1);
   sqlite3_close(s);
 }
 
@@ -136,14 +143,9 @@ static void test_newer_version_refused(void **state) {
   assert_non_null(strstr(why, v2));
   /* Untouched: the dropped view was not recreated. */
   assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
-  sqlite3_stmt *st;
-  sqlite3_prepare_v2(s,
-                     "SELECT COUNT(*) FROM sqlite_master WHERE name = "
-                     "'run_summary'",
-                     -1, &st, NULL);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(st, 0), 0);
-  sqlite3_finalize(st);
+  assert_int_equal(
+      q1(s, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'run_summary'"),
+      0);
   sqlite3_close(s);
 }
 
@@ -168,32 +170,30 @@ static void test_bad_paths(void **state) {
   fclose(f);
 }
 
-/* A generated trace of 200,000 ops (4 chunks), prepared and stored. */
-static void store_gen(const char *scenario, double scale, trc_program_t *prog,
-                      int64_t *tid) {
-  char trace[300], pp[300], why[256] = "";
-  snprintf(trace, sizeof trace, "%s/%s.hkt", dir, scenario);
-  snprintf(pp, sizeof pp, "%s/%s.hkp", dir, scenario);
+/* Generates scenario at scale (seed 5) as DIR/NAME.hkt (trace), prepares
+ * it into DIR/NAME.hkp (pp) and maps it into *prog. */
+static void gen_program(const char *scenario, double scale, const char *name,
+                        char trace[300], char pp[300], trc_program_t *prog) {
+  snprintf(trace, 300, "%s/%s.hkt", dir, name);
+  snprintf(pp, 300, "%s/%s.hkp", dir, name);
   trc_gen_opts_t o = {5, scale};
   assert_int_equal(trc_gen(scenario, trace, &o), 0);
   trc_prep_stats_t ps;
   assert_int_equal(trc_program_build(trace, pp, &ps), 0);
   assert_int_equal(trc_program_map(prog, pp), 0);
+}
+
+/* A generated trace of 200,000 ops (4 chunks), prepared and stored. */
+static void store_gen(const char *scenario, double scale, trc_program_t *prog,
+                      int64_t *tid) {
+  char trace[300], pp[300], why[256] = "";
+  gen_program(scenario, scale, scenario, trace, pp, prog);
   rpl_db_t *db;
   assert_int_equal(rpl_db_open(&db, path, why, sizeof why), 0);
   uint64_t h;
   assert_int_equal(trc_file_hash(trace, &h), 0);
   assert_int_equal(rpl_db_trace(db, trace, h, prog, tid, why, sizeof why), 0);
   rpl_db_free(db);
-}
-
-static sqlite3_int64 q1(sqlite3 *s, const char *sql) {
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  sqlite3_int64 v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
 }
 
 /* Every op of the program comes back through the view trace_op, whole
@@ -254,31 +254,14 @@ static void test_trace_ops_round_trip(void **state) {
   trc_program_release(&prog);
 }
 
-/* Resident file-backed memory of this process (RssFile), in KiB. */
-static long rss_file_kib(void) {
-  FILE *fp = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  while (fp && fgets(line, sizeof line, fp))
-    if (sscanf(line, "RssFile: %ld kB", &v) == 1) break;
-  if (fp) fclose(fp);
-  return v;
-}
-
 /* Storing reads the mapped program once and gives its pages back as it
  * goes: what the store leaves resident of a 6 MB program is a few pages,
  * not the program. */
 static void test_trace_store_bounded(void **state) {
   unlink(path);
   char trace[300], pp[300], why[256] = "";
-  snprintf(trace, sizeof trace, "%s/b.hkt", dir);
-  snprintf(pp, sizeof pp, "%s/b.hkp", dir);
-  trc_gen_opts_t o = {5, 100};
-  assert_int_equal(trc_gen("json", trace, &o), 0);
-  trc_prep_stats_t ps;
-  assert_int_equal(trc_program_build(trace, pp, &ps), 0);
   trc_program_t prog;
-  assert_int_equal(trc_program_map(&prog, pp), 0);
+  gen_program("json", 100, "b", trace, pp, &prog);
   uint64_t len = prog.n_ops * sizeof(trc_pop_t);
   assert_true(len > (4u << 20));
   rpl_db_t *db;
@@ -324,14 +307,8 @@ static size_t read_chunks(const char *db_path, uint8_t **out) {
  * leaves no trace behind, and the same database then stores it whole. */
 static void test_trace_store_threads(void **state) {
   char trace[300], pp[300], db_path[300], why[256] = "";
-  snprintf(trace, sizeof trace, "%s/m.hkt", dir);
-  snprintf(pp, sizeof pp, "%s/m.hkp", dir);
-  trc_gen_opts_t o = {5, 100};
-  assert_int_equal(trc_gen("json", trace, &o), 0);
-  trc_prep_stats_t ps;
-  assert_int_equal(trc_program_build(trace, pp, &ps), 0);
   trc_program_t prog;
-  assert_int_equal(trc_program_map(&prog, pp), 0);
+  gen_program("json", 100, "m", trace, pp, &prog);
   assert_true(prog.n_ops > 3 * HK_OPCHUNK_OPS);
   uint64_t h;
   assert_int_equal(trc_file_hash(trace, &h), 0);
@@ -405,15 +382,9 @@ static long long file_size(const char *p) {
 static void test_trace_store_wal_cut(void **state) {
   unlink(path);
   char trace[300], pp[300], wal[300], why[256] = "";
-  snprintf(trace, sizeof trace, "%s/wal.hkt", dir);
-  snprintf(pp, sizeof pp, "%s/wal.hkp", dir);
   snprintf(wal, sizeof wal, "%s-wal", path);
-  trc_gen_opts_t o = {5, 6};
-  assert_int_equal(trc_gen("threads", trace, &o), 0);
-  trc_prep_stats_t ps;
-  assert_int_equal(trc_program_build(trace, pp, &ps), 0);
   trc_program_t prog;
-  assert_int_equal(trc_program_map(&prog, pp), 0);
+  gen_program("threads", 6, "wal", trace, pp, &prog);
   rpl_db_t *db;
   assert_int_equal(rpl_db_open(&db, path, why, sizeof why), 0);
   uint64_t h;

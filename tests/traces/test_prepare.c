@@ -400,17 +400,6 @@ static int fold_sink(void *ctx, const trc_pop_t *op) {
   return 0;
 }
 
-/* Resident file-backed memory of this process (RssFile), in KiB. */
-static long rss_file_kib(void) {
-  FILE *fp = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  while (fp && fgets(line, sizeof line, fp))
-    if (sscanf(line, "RssFile: %ld kB", &v) == 1) break;
-  if (fp) fclose(fp);
-  return v;
-}
-
 static void flip_byte(const char *path, long off) {
   FILE *fp = fopen(path, "r+");
   assert_non_null(fp);

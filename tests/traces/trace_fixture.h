@@ -1,5 +1,7 @@
-/* trace_fixture.h: helpers shared by the traces tests: a temporary
- * directory and a writer of hand-made event lists. Header-only, test use. */
+/* trace_fixture.h: helpers shared by the traces tests (and the replayer's,
+ * as "traces/trace_fixture.h"): a temporary directory, a writer of
+ * hand-made event lists, and what of a mapped file is resident.
+ * Header-only, test use. */
 #ifndef TRACE_FIXTURE_H
 #define TRACE_FIXTURE_H
 
@@ -84,6 +86,19 @@ static inline int write_events(const char *path, const trc_event_t *ev, size_t n
                                int flush_each) {
   return write_events_hz(path, ev, n, nsites, ncallers, nth, flush_each,
                          TRC_CLOCK_VIRTUAL, 1000000000ull);
+}
+
+/* Resident file-backed memory of this process (RssFile of
+ * /proc/self/status), in KiB; -1 when it cannot be read. Tests of mapped
+ * traces and programs check what stays resident with it. */
+static inline long rss_file_kib(void) {
+  FILE *fp = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  while (fp && fgets(line, sizeof line, fp))
+    if (sscanf(line, "RssFile: %ld kB", &v) == 1) break;
+  if (fp) fclose(fp);
+  return v;
 }
 
 #endif
