@@ -202,6 +202,24 @@ sqlite3 *ana_db_sqlite(const ana_db_t *db) { return db->db; }
 
 int ana_db_version(const ana_db_t *db) { return db->version; }
 
+void ana_bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
+  if (s)
+    sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+int ana_exec_trace(sqlite3 *db, const char *sql, int64_t trace) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    return HK_E_SQLITE;
+  sqlite3_bind_int64(st, 1, trace);
+  int s = sqlite3_step(st);
+  int rc = s == SQLITE_DONE ? 0 : s == SQLITE_ROW ? 1 : HK_E_SQLITE;
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int ana_ids_of(sqlite3_stmt *q, int64_t **ids, size_t *n) {
   int s;
   *ids = NULL;

@@ -987,27 +987,30 @@ static int bars_plot(plotter_t *p, int64_t trace, const char *tname) {
 
 /* ---- over the run: RSS and live bytes, BigCache hit rate ------------------ */
 
-static int rss_plot(plotter_t *p, const char *tname, const cfg_t *cfg,
-                    size_t n_cfg) {
-  char name[512], file[600];
-  snprintf(name, sizeof name, "rss-%s", tname);
-  snprintf(file, sizeof file, "%s.dat", name);
+/* Writes one timeline row of st (op first) to dat. */
+typedef void (*timeline_row_fn)(FILE *dat, sqlite3_stmt *st);
+
+/* The data of a timeline plot over the configurations, named
+ * "KIND-TNAME" (name), in NAME.dat (file): sql (the run bound as ?) gives
+ * each run's rows, written by row as a block under "# LABEL run N: COLS";
+ * a run with no rows has no block. A run with enough points gets a series
+ * "using 1:2" in b (ns of them). *first: the block of the first series, -1
+ * when none; *most: the most points of a run. */
+static int timeline_data(plotter_t *p, const char *kind, const char *tname,
+                         char name[512], char file[600], const char *sql,
+                         const char *cols, timeline_row_fn row,
+                         const cfg_t *cfg, size_t n_cfg, buf_t *b, int *ns,
+                         buf_t *drops, long *most, int *first) {
+  snprintf(name, 512, "%s-%s", kind, tname);
+  snprintf(file, 600, "%s.dat", name);
   sqlite3_stmt *st;
-  /* net of the harness: base_rss_bytes is the child's RSS before the
-   * first op (the mapped program faulted in), as peak_rss_bytes */
-  int rc = prepare(p,
-                   "SELECT x.op_seq, MAX(x.rss_bytes - COALESCE("
-                   "r.base_rss_bytes, 0), 0), x.live_bytes FROM rss_timeline"
-                   " x JOIN runs r USING (run_id) WHERE x.run_id = ?"
-                   " ORDER BY x.op_seq",
-                   &st);
+  *first = -1;
+  *most = 0;
+  int rc = prepare(p, sql, &st);
   if (rc) return rc;
   FILE *dat = open_in(p, file);
   if (!dat) rc = -EIO;
-  buf_t b = {0};
-  buf_t drops = {0};
-  int ns = 0, live_block = -1, blocks = 0;
-  long most = 0;
+  int blocks = 0;
   for (size_t c = 0; c < n_cfg && !rc; c++) {
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, cfg[c].run);
@@ -1015,28 +1018,51 @@ static int rss_plot(plotter_t *p, const char *tname, const cfg_t *cfg,
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
       if (!n)
-        fprintf(dat, "# %s run %lld: op net_rss_MiB live_MiB\n",
-                cfg[c].label, (long long)cfg[c].run);
-      fprintf(dat, "%lld %.4f %.4f\n", (long long)sqlite3_column_int64(st, 0),
-              (double)sqlite3_column_int64(st, 1) / 1048576.0,
-              (double)sqlite3_column_int64(st, 2) / 1048576.0);
+        fprintf(dat, "# %s run %lld: %s\n", cfg[c].label,
+                (long long)cfg[c].run, cols);
+      row(dat, st);
       n++;
     }
     if (s != SQLITE_DONE) rc = sql_fail(p);
-    if (!n) continue; /* a block only where there is data, as above */
+    if (!n) continue; /* a block only where there is data */
     fputs("\n\n", dat);
-    if (n > most) most = n;
-    if (!rc && enough(p, &drops, cfg[c].label, n)) {
+    if (n > *most) *most = n;
+    if (!rc && enough(p, drops, cfg[c].label, n)) {
       char t[256];
       quoted(t, sizeof t, cfg[c].label);
-      if (live_block < 0) live_block = blocks;
-      series(&b, &ns, "'%s' index %d using 1:2 with lines lt %d title \"%s\"",
+      if (*first < 0) *first = blocks;
+      series(b, ns, "'%s' index %d using 1:2 with lines lt %d title \"%s\"",
              file, blocks, cfg[c].style, t);
     }
     blocks++;
   }
   sqlite3_finalize(st);
   if (dat && fclose(dat) && !rc) rc = -EIO;
+  return rc;
+}
+
+static void rss_row(FILE *dat, sqlite3_stmt *st) {
+  fprintf(dat, "%lld %.4f %.4f\n", (long long)sqlite3_column_int64(st, 0),
+          (double)sqlite3_column_int64(st, 1) / 1048576.0,
+          (double)sqlite3_column_int64(st, 2) / 1048576.0);
+}
+
+static int rss_plot(plotter_t *p, const char *tname, const cfg_t *cfg,
+                    size_t n_cfg) {
+  char name[512], file[600];
+  buf_t b = {0};
+  buf_t drops = {0};
+  int ns = 0, live_block;
+  long most;
+  /* net of the harness: base_rss_bytes is the child's RSS before the
+   * first op (the mapped program faulted in), as peak_rss_bytes */
+  int rc = timeline_data(p, "rss", tname, name, file,
+                         "SELECT x.op_seq, MAX(x.rss_bytes - COALESCE("
+                         "r.base_rss_bytes, 0), 0), x.live_bytes FROM "
+                         "rss_timeline x JOIN runs r USING (run_id) WHERE "
+                         "x.run_id = ? ORDER BY x.op_seq",
+                         "op net_rss_MiB live_MiB", rss_row, cfg, n_cfg, &b,
+                         &ns, &drops, &most, &live_block);
   if (!rc && live_block < 0) {
     skip_plot(p, name, most, &drops);
   } else if (!rc) {
@@ -1059,50 +1085,25 @@ static int rss_plot(plotter_t *p, const char *tname, const cfg_t *cfg,
   return rc;
 }
 
+static void hitrate_row(FILE *dat, sqlite3_stmt *st) {
+  fprintf(dat, "%lld %.6f\n", (long long)sqlite3_column_int64(st, 0),
+          sqlite3_column_double(st, 1) * 100.0);
+}
+
 static int hitrate_plot(plotter_t *p, const char *tname, const cfg_t *cfg,
                         size_t n_cfg) {
   char name[512], file[600];
-  snprintf(name, sizeof name, "hitrate-%s", tname);
-  snprintf(file, sizeof file, "%s.dat", name);
-  sqlite3_stmt *st;
-  int rc = prepare(p,
-                   "SELECT op_seq, hit_rate FROM hit_rate_timeline WHERE"
-                   " run_id = ? AND hit_rate IS NOT NULL ORDER BY op_seq",
-                   &st);
-  if (rc) return rc;
-  FILE *dat = open_in(p, file);
-  if (!dat) rc = -EIO;
   buf_t b = {0};
   buf_t drops = {0};
-  int ns = 0, blocks = 0;
-  long most = 0;
-  for (size_t c = 0; c < n_cfg && !rc; c++) {
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, cfg[c].run);
-    long n = 0;
-    int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-      if (!n)
-        fprintf(dat, "# %s run %lld: op hit_rate_pct\n", cfg[c].label,
-                (long long)cfg[c].run);
-      fprintf(dat, "%lld %.6f\n", (long long)sqlite3_column_int64(st, 0),
-              sqlite3_column_double(st, 1) * 100.0);
-      n++;
-    }
-    if (s != SQLITE_DONE) rc = sql_fail(p);
-    if (!n) continue; /* this back end has no BigCache */
-    fputs("\n\n", dat);
-    if (n > most) most = n;
-    if (!rc && enough(p, &drops, cfg[c].label, n)) {
-      char t[256];
-      quoted(t, sizeof t, cfg[c].label);
-      series(&b, &ns, "'%s' index %d using 1:2 with lines lt %d title \"%s\"",
-             file, blocks, cfg[c].style, t);
-    }
-    blocks++;
-  }
-  sqlite3_finalize(st);
-  if (dat && fclose(dat) && !rc) rc = -EIO;
+  int ns = 0, first;
+  long most;
+  /* runs of back ends without a BigCache have no rows, so no block */
+  int rc = timeline_data(p, "hitrate", tname, name, file,
+                         "SELECT op_seq, hit_rate FROM hit_rate_timeline "
+                         "WHERE run_id = ? AND hit_rate IS NOT NULL ORDER BY "
+                         "op_seq",
+                         "op hit_rate_pct", hitrate_row, cfg, n_cfg, &b, &ns,
+                         &drops, &most, &first);
   if (!rc && !ns) {
     skip_plot(p, name, most, &drops);
   } else if (!rc) {

@@ -662,40 +662,38 @@ typedef struct site_table {
   int n;
 } site_table_t;
 
+/* Every site table's columns: the site, its function, two counts, a
+ * ratio and the stack it was called from. */
+#define SITE_COLS(count, count2, ratio)                                      \
+  {{"site", C_INT}, {"function", C_TEXT}, {count, C_INT},                    \
+   {count2, C_INT}, {ratio, C_RATE},      {"called from", C_TEXT}},          \
+      6
+
 static const site_table_t site_tables[] = {
     {"Top sites by bytes requested (%s bytes)", "SELECT b FROM tot",
      "SELECT site, fn, allocs, bytes, CAST(bytes AS REAL) / NULLIF(tot.b, 0),"
      " stack FROM b, tot WHERE bytes > 0 ORDER BY bytes DESC, site LIMIT ?2",
-     {{"site", C_INT}, {"function", C_TEXT}, {"allocs", C_INT},
-      {"bytes", C_INT}, {"share", C_RATE}, {"called from", C_TEXT}},
-     6},
+     SITE_COLS("allocs", "bytes", "share")},
     {"Top sites by allocations (%s allocations)", "SELECT n FROM tot",
      "SELECT site, fn, allocs, bytes, CAST(allocs AS REAL) / NULLIF(tot.n, 0),"
      " stack FROM b, tot WHERE allocs > 0 ORDER BY allocs DESC, site"
      " LIMIT ?2",
-     {{"site", C_INT}, {"function", C_TEXT}, {"allocs", C_INT},
-      {"bytes", C_INT}, {"share", C_RATE}, {"called from", C_TEXT}},
-     6},
+     SITE_COLS("allocs", "bytes", "share")},
     {"Peak consumers: bytes live at the peak (%s bytes)", "SELECT p FROM tot",
      "SELECT site, fn, po, pb, CAST(pb AS REAL) / NULLIF(tot.p, 0), stack"
      " FROM b, tot WHERE pb > 0 ORDER BY pb DESC, site LIMIT ?2",
-     {{"site", C_INT}, {"function", C_TEXT}, {"objects", C_INT},
-      {"bytes", C_INT}, {"share", C_RATE}, {"called from", C_TEXT}},
-     6},
+     SITE_COLS("objects", "bytes", "share")},
     {"Temporary allocations: freed within 8 ops, no allocation between (%s)",
      "SELECT SUM(tmp) FROM b",
      "SELECT site, fn, tmp, allocs, CAST(tmp AS REAL) / NULLIF(allocs, 0),"
      " stack FROM b WHERE tmp > 0 ORDER BY tmp DESC, site LIMIT ?2",
-     {{"site", C_INT}, {"function", C_TEXT}, {"temporary", C_INT},
-      {"of allocs", C_INT}, {"rate", C_RATE}, {"called from", C_TEXT}},
-     6},
+     SITE_COLS("temporary", "of allocs", "rate")},
     {"Leaks: live at exit (%s bytes)", "SELECT lb FROM tot",
      "SELECT site, fn, lk, lkb, CAST(lkb AS REAL) / NULLIF(tot.lb, 0), stack"
      " FROM b, tot WHERE lk > 0 ORDER BY lkb DESC, lk DESC, site LIMIT ?2",
-     {{"site", C_INT}, {"function", C_TEXT}, {"objects", C_INT},
-      {"bytes", C_INT}, {"share", C_RATE}, {"called from", C_TEXT}},
-     6},
+     SITE_COLS("objects", "bytes", "share")},
 };
+#undef SITE_COLS
 
 static const col_t pred_cols[] = {
     {"label", C_TEXT},           {"labels", C_INT},

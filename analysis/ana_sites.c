@@ -544,32 +544,33 @@ static int attributed(const site_t *x) {
   return 0;
 }
 
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
-  if (s)
-    sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null(st, i);
+/* Prepares the two statements a loop of inserts uses: 0, or the database's
+ * error in why and HK_E_SQLITE; both may be finalized either way. */
+static int prepare_two(sqlite3 *db, const char *sql_a, sqlite3_stmt **a,
+                       const char *sql_b, sqlite3_stmt **b, char *why,
+                       size_t len) {
+  *a = *b = NULL;
+  if (sqlite3_prepare_v2(db, sql_a, -1, a, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, sql_b, -1, b, NULL) != SQLITE_OK)
+    return sql_fail(db, why, len);
+  return 0;
 }
 
 static int store_stacks(sqlite3 *db, int64_t trace, const stacks_t *s,
                         ana_attr_stats_t *stats, char *why, size_t len) {
-  sqlite3_stmt *fs = NULL, *as = NULL;
-  int rc = 0;
-  if (sqlite3_prepare_v2(db,
-                         "INSERT INTO site_stack(trace_id, site, depth, frame,"
-                         " address, function, file, line, module, inlined,"
-                         " role, offset) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,"
-                         " ?10,?11, ?5 - (SELECT base FROM modules WHERE"
-                         " trace_id = ?1 AND path = ?9 ORDER BY module_id"
-                         " LIMIT 1))",
-                         -1, &fs, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db,
-                         "INSERT INTO site_attr(trace_id, site, depth) "
-                         "VALUES (?,?,?)",
-                         -1, &as, NULL) != SQLITE_OK) {
-    rc = sql_fail(db, why, len);
-    goto out;
-  }
+  sqlite3_stmt *fs, *as;
+  int rc = prepare_two(db,
+                       "INSERT INTO site_stack(trace_id, site, depth, frame,"
+                       " address, function, file, line, module, inlined,"
+                       " role, offset) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+                       " ?10,?11, ?5 - (SELECT base FROM modules WHERE"
+                       " trace_id = ?1 AND path = ?9 ORDER BY module_id"
+                       " LIMIT 1))",
+                       &fs,
+                       "INSERT INTO site_attr(trace_id, site, depth) "
+                       "VALUES (?,?,?)",
+                       &as, why, len);
+  if (rc) goto out;
   for (size_t i = 0; i < s->n && !rc; i++) {
     const site_t *x = &s->v[i];
     for (size_t d = 0; d < x->n && !rc; d++) {
@@ -579,15 +580,15 @@ static int store_stacks(sqlite3 *db, int64_t trace, const stacks_t *s,
       sqlite3_bind_int64(fs, 3, (int64_t)d);
       sqlite3_bind_int64(fs, 4, f->phys);
       sqlite3_bind_int64(fs, 5, (int64_t)f->addr);
-      bind_text_or_null(fs, 6, f->sym ? f->sym->function : NULL);
-      bind_text_or_null(fs, 7, f->sym ? f->sym->file : NULL);
+      ana_bind_text_or_null(fs, 6, f->sym ? f->sym->function : NULL);
+      ana_bind_text_or_null(fs, 7, f->sym ? f->sym->file : NULL);
       if (f->sym && f->sym->line > 0)
         sqlite3_bind_int(fs, 8, f->sym->line);
       else
         sqlite3_bind_null(fs, 8);
-      bind_text_or_null(fs, 9, f->sym ? f->sym->module : NULL);
+      ana_bind_text_or_null(fs, 9, f->sym ? f->sym->module : NULL);
       sqlite3_bind_int(fs, 10, f->sym ? f->sym->inlined : 0);
-      bind_text_or_null(fs, 11, role_names[f->role]);
+      ana_bind_text_or_null(fs, 11, role_names[f->role]);
       if (sqlite3_step(fs) != SQLITE_DONE) rc = sql_fail(db, why, len);
       sqlite3_reset(fs);
     }
@@ -860,20 +861,16 @@ static int sizes_from_walk(const walk_t *w, stacks_t *s) {
 
 static int store_life(sqlite3 *db, int64_t trace, const walk_t *w, char *why,
                       size_t len) {
-  sqlite3_stmt *l = NULL, *h = NULL;
-  int rc = 0;
-  if (sqlite3_prepare_v2(db,
-                         "INSERT INTO site_life(trace_id, site, peak_bytes, "
-                         "peak_objects, temporary, leaked, leaked_bytes) "
-                         "VALUES (?,?,?,?,?,?,?)",
-                         -1, &l, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db,
-                         "INSERT INTO site_hist(trace_id, site, axis, class, "
-                         "allocs, bytes) VALUES (?,?,?,?,?,?)",
-                         -1, &h, NULL) != SQLITE_OK) {
-    rc = sql_fail(db, why, len);
-    goto out;
-  }
+  sqlite3_stmt *l, *h;
+  int rc = prepare_two(db,
+                       "INSERT INTO site_life(trace_id, site, peak_bytes, "
+                       "peak_objects, temporary, leaked, leaked_bytes) "
+                       "VALUES (?,?,?,?,?,?,?)",
+                       &l,
+                       "INSERT INTO site_hist(trace_id, site, axis, class, "
+                       "allocs, bytes) VALUES (?,?,?,?,?,?)",
+                       &h, why, len);
+  if (rc) goto out;
   for (size_t i = 0; i < w->n_sites && !rc; i++) {
     const sacc_t *a = &w->site[i];
     uint64_t n = 0;
@@ -916,16 +913,6 @@ out:
 
 /* ---- attribution of one trace ------------------------------------------- */
 
-static int exec_trace(sqlite3 *db, const char *sql, int64_t trace) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-    return HK_E_SQLITE;
-  sqlite3_bind_int64(st, 1, trace);
-  int s = sqlite3_step(st);
-  sqlite3_finalize(st);
-  return s == SQLITE_DONE ? 0 : HK_E_SQLITE;
-}
-
 int ana_attribute_trace(ana_db_t *adb, int64_t trace, ana_attr_stats_t *st,
                         char *why, size_t len) {
   sqlite3 *db = ana_db_sqlite(adb);
@@ -942,7 +929,7 @@ int ana_attribute_trace(ana_db_t *adb, int64_t trace, ana_attr_stats_t *st,
       "DELETE FROM site_hist WHERE trace_id = ?"};
   int rc = 0;
   for (size_t i = 0; i < HK_ARRAY_LEN(clear) && !rc; i++)
-    if (exec_trace(db, clear[i], trace)) rc = sql_fail(db, why, len);
+    if (ana_exec_trace(db, clear[i], trace)) rc = sql_fail(db, why, len);
   if (!rc) rc = pats_load(db, &pats, why, len);
   if (!rc) rc = symmap_load(db, trace, &map, why, len);
   if (!rc) rc = stacks_load(db, trace, &map, &stacks, why, len);

@@ -414,13 +414,6 @@ static int load_symtab(sqlite3 *db, int64_t trace, unsigned flags,
   return rc;
 }
 
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
-  if (s)
-    sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null(st, i);
-}
-
 static int symbolize_trace(sqlite3 *db, int64_t trace, unsigned flags,
                            ana_sym_stats_t *stats, hk_progress_t *pg,
                            const char *name, char *why, size_t len) {
@@ -453,21 +446,21 @@ static int symbolize_trace(sqlite3 *db, int64_t trace, unsigned flags,
     stats->no_module += s.module == NULL;
     sqlite3_bind_int64(ins, 1, trace);
     sqlite3_bind_int64(ins, 2, (int64_t)a.v[i]);
-    bind_text_or_null(ins, 3, s.function);
-    bind_text_or_null(ins, 4, s.file);
+    ana_bind_text_or_null(ins, 3, s.function);
+    ana_bind_text_or_null(ins, 4, s.file);
     if (s.line > 0)
       sqlite3_bind_int(ins, 5, s.line);
     else
       sqlite3_bind_null(ins, 5);
-    bind_text_or_null(ins, 6, s.module);
+    ana_bind_text_or_null(ins, 6, s.module);
     if (sqlite3_step(ins) != SQLITE_DONE) rc = sql_fail(db, why, len);
     sqlite3_reset(ins);
     for (size_t k = 0; k < s.n_inlines && !rc; k++) {
       sqlite3_bind_int64(inl, 1, trace);
       sqlite3_bind_int64(inl, 2, (int64_t)a.v[i]);
       sqlite3_bind_int64(inl, 3, (int64_t)k);
-      bind_text_or_null(inl, 4, s.inlines[k].function);
-      bind_text_or_null(inl, 5, s.inlines[k].file);
+      ana_bind_text_or_null(inl, 4, s.inlines[k].function);
+      ana_bind_text_or_null(inl, 5, s.inlines[k].file);
       if (s.inlines[k].line > 0)
         sqlite3_bind_int(inl, 6, s.inlines[k].line);
       else
@@ -484,17 +477,6 @@ out:
   sqlite3_finalize(inl);
   ana_symtab_free(t);
   free(a.v);
-  return rc;
-}
-
-static int exec_trace(sqlite3 *db, const char *sql, int64_t trace) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-    return HK_E_SQLITE;
-  sqlite3_bind_int64(st, 1, trace);
-  int s = sqlite3_step(st);
-  int rc = s == SQLITE_DONE ? 0 : s == SQLITE_ROW ? 1 : HK_E_SQLITE;
-  sqlite3_finalize(st);
   return rc;
 }
 
@@ -539,8 +521,8 @@ int ana_symbolize(ana_db_t *adb, int64_t trace_id, unsigned flags,
     rc = HK_E_NOTFOUND;
   }
   for (size_t i = 0; i < n && !rc; i++) {
-    int done = exec_trace(db, "SELECT 1 FROM symbols WHERE trace_id=? LIMIT 1",
-                          ids[i]);
+    int done = ana_exec_trace(
+        db, "SELECT 1 FROM symbols WHERE trace_id=? LIMIT 1", ids[i]);
     if (done < 0) {
       rc = sql_fail(db, why, len);
       break;
@@ -553,8 +535,9 @@ int ana_symbolize(ana_db_t *adb, int64_t trace_id, unsigned flags,
       rc = sql_fail(db, why, len);
       break;
     }
-    if (exec_trace(db, "DELETE FROM symbols WHERE trace_id=?", ids[i]) ||
-        exec_trace(db, "DELETE FROM symbol_inlines WHERE trace_id=?", ids[i]))
+    if (ana_exec_trace(db, "DELETE FROM symbols WHERE trace_id=?", ids[i]) ||
+        ana_exec_trace(db, "DELETE FROM symbol_inlines WHERE trace_id=?",
+                       ids[i]))
       rc = sql_fail(db, why, len);
     uint64_t addr0 = st->addresses;
     /* Long traces say what they are doing (hk_progress): hksim replay and
@@ -571,11 +554,11 @@ int ana_symbolize(ana_db_t *adb, int64_t trace_id, unsigned flags,
     /* A trace with no address to symbolize (synthetic) comes back every
      * time: its attribution, a walk over its ops, is done once. */
     if (!rc && ((flags & ANA_SYM_FORCE) || st->addresses > addr0 ||
-                exec_trace(db,
-                           "SELECT 1 FROM site_life WHERE trace_id=?1 "
-                           "UNION ALL SELECT 1 FROM site_attr WHERE "
-                           "trace_id=?1 LIMIT 1",
-                           ids[i]) == 0)) {
+                ana_exec_trace(db,
+                               "SELECT 1 FROM site_life WHERE trace_id=?1 "
+                               "UNION ALL SELECT 1 FROM site_attr WHERE "
+                               "trace_id=?1 LIMIT 1",
+                               ids[i]) == 0)) {
       hk_progress_begin(&pg, pg.on, name, "attributing", "ops",
                         (uint64_t)(ops > 0 ? ops : 0));
       hk_progress_show(&pg, 0);
