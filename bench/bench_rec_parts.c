@@ -256,10 +256,10 @@ int main(int argc, char **argv) {
   if (strncmp(part, "writer=", 7) == 0) only = atoi(part + 7);
   int hook = strcmp(part, "all") == 0 || strcmp(part, "hook") == 0;
   int writer = strcmp(part, "all") == 0 || strcmp(part, "writer") == 0 ||
-               (only >= 1 && only <= 7);
+               (only >= 1 && only <= 8);
   if (rounds < 1 || rounds > 31 || mev <= 0 || argc > 4 || (!hook && !writer)) {
     fprintf(stderr, "usage: bench_rec_parts [ROUNDS 1..31] [MILLION_EVENTS] "
-                    "[all|hook|writer|writer=1..7]\n");
+                    "[all|hook|writer|writer=1..8]\n");
     return 2;
   }
   long n = (long)(mev * 1e6);
@@ -295,6 +295,7 @@ int main(int argc, char **argv) {
       {"fast coding, stored (none)", 1, TRC_LEVEL_NONE},
       {"1 in 16 stamped: full, zstd 3", 0, 3},
       {"1 in 16 stamped: fast, zstd -1", 1, -1},
+      {"1 in 16 stamped: fast, stored", 1, TRC_LEVEL_NONE},
   };
   for (size_t i = 0; i < sizeof wm / sizeof wm[0]; i++) {
     if (only && i + 1 != (size_t)only) continue;

@@ -360,18 +360,24 @@ static void drain_inline(rec_t *r) {
 }
 
 /* How far behind the writer is as it takes a buffer (qlock held), the
- * sink's pressure hint: 0 not; 1 as many buffers still queued as one
- * thread can queue (chunks that start are coded fast, zstd at
- * HKREC_FAST_LEVEL); 2 a program thread is blocked waiting for a spare
- * (coded fast and stored uncompressed with HKREC_STORE=1: zstd was a
- * quarter of the writer's time on the small-block program, and the
- * program runs at the writer's speed). A single buffer still queued is not
- * enough: on a loaded machine the writer is often descheduled for a
+ * sink's pressure hint: 0 not; 1 a program thread is blocked waiting for a
+ * spare, or as many buffers still queued as one thread can queue (chunks
+ * that start are coded fast, zstd at HKREC_FAST_LEVEL); 2 a thread waited
+ * at each of the last REC_STORE_STREAK buffers taken (coded fast and
+ * stored uncompressed with HKREC_STORE=1: zstd was a quarter of the
+ * writer's time on the small-block program, which then runs at the
+ * writer's speed throughout). A streak, not one wait: python3 waits now
+ * and then for a moment even with a spare core (0.02 s in a 2.3 s run,
+ * 18% of its events coded fast), and stored chunks there would take it
+ * past 1 byte an event. A single buffer still queued is not enough for 1
+ * either: on a loaded machine the writer is often descheduled for a
  * moment, and sqlite3 then got 22% of its events coded fast. */
-static int behind(const rec_t *r) {
+#define REC_STORE_STREAK 8
+static int behind(rec_t *r) {
   if (r->cfg.fast >= 2) return r->cfg.fast - 1;
-  if (r->waiters) return r->cfg.store ? 2 : 1;
-  return r->q_len + 1 >= r->cfg.buffers;
+  r->wait_streak = r->waiters ? r->wait_streak + 1 : 0;
+  if (r->wait_streak >= REC_STORE_STREAK && r->cfg.store) return 2;
+  return r->waiters || r->q_len + 1 >= r->cfg.buffers;
 }
 
 /* The writer: takes buffers off the queue in order (so each thread's

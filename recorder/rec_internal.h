@@ -101,6 +101,8 @@ struct rec_s {
   pthread_t writer;
   void (*writer_init)(void);
   uint32_t waiters;     /* threads blocked for a spare (qlock) */
+  uint32_t wait_streak; /* buffers the writer took in a row while a thread
+                           waited (qlock; rec_core.c behind()) */
   _Atomic uint64_t writer_ns; /* CPU time coding buffers (summary) */
   uint64_t read_ticks;  /* cost of one bare TSC read, taken off samples */
   char path[1100];
