@@ -16,8 +16,13 @@
 # replay runs replaced). Not a test: nothing gates on the numbers.
 #   env: HKSIM (default build/bin/hksim), REPEAT (3), BACKENDS
 #        (glibc,mimalloc,jemalloc,tcmalloc), PROGRAMS (names to run),
-#        CONFIGS (replay configurations, ';'-separated replay flags),
+#        CONFIGS (replay configurations, ';'-separated replay flags, or
+#        a preset: main = serial and --threads recorded, the two that
+#        matter; all = main and both with --gaps 256K, the default),
 #        METRICS (wall cpu: the measures tabled).
+# Recordings and live runs are made once per OUTDIR (NAME.db, NAME.hkt);
+# running again with the same OUTDIR and other CONFIGS replays only. The
+# serial configuration (validate's own flags) reuses validate's replays.
 set -u
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 H=${HKSIM:-$HERE/build/bin/hksim}
@@ -27,7 +32,14 @@ BACKENDS=${BACKENDS:-glibc,mimalloc,jemalloc,tcmalloc}
 # xz -T2 and zstd -T2 (the multi-threaded programs of the first two rounds)
 # make about 300 allocations: the allocator does not matter to them live.
 PROGRAMS=${PROGRAMS:-python3 sqlite3 perl perl-thr py-queue server-4w}
-CONFIGS=${CONFIGS:-"--touch pages --per-op none;--threads recorded --touch pages --per-op none;--gaps 256K --touch pages --per-op none;--threads recorded --gaps 256K --touch pages --per-op none"}
+SERIAL="--touch pages --per-op none" # validate's replay flags
+MAIN="$SERIAL;--threads recorded $SERIAL"
+CONFIGS=${CONFIGS:-all}
+case $CONFIGS in
+main) CONFIGS=$MAIN ;;
+all) CONFIGS="$MAIN;--gaps 256K $SERIAL;--threads recorded --gaps 256K $SERIAL" ;;
+esac
+T0=$(date +%s)
 SRV=${SRV:-$(dirname "$H")/../bench/fidelity_server}
 # Below the ephemeral range (32768-60999), which the client's own sockets use.
 PORT=${PORT:-$((20000 + $$ % 10000))}
@@ -153,7 +165,9 @@ echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
   for name in $PROGRAMS; do
     [ -s "$OUT/$name.db" ] || continue
     db="$OUT/$name.c$i.db"
-    if [ ! -s "$db" ]; then
+    if [ ! -s "$db" ] && [ "$flags" = "$SERIAL" ]; then
+      cp "$OUT/$name.db" "$db" # validate replayed with these flags
+    elif [ ! -s "$db" ]; then
       # A fresh database (this program's schema), the live runs copied in
       # by the trace's content hash.
       # shellcheck disable=SC2086
@@ -229,4 +243,4 @@ echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
   done
 done
 echo
-echo "databases and recordings in $OUT"
+echo "databases and recordings in $OUT ($(($(date +%s) - T0)) s, REPEAT=$REPEAT, load now $(cut -d' ' -f1 /proc/loadavg))"

@@ -642,19 +642,23 @@ static HK_NOINLINE void block_spans(loop_t *L, uint64_t from, uint64_t to) {
  * goes in order, so there is no cycle and no deadlock. */
 #define PUBLISH (1ull << 63)
 #define WAIT_SPIN 128
+#define WAIT_SLACK 4096
 
 typedef struct tprog {
   /* As the thread others wait for: */
   _Atomic uint64_t done;     /* this thread's ops done, as last published */
   _Atomic uint32_t sleepers; /* threads asleep waiting on it */
-  char pad_[52];
-  /* As a waiter, asleep: on whom (thread + 1, 0: not asleep), for how many
-   * of its ops, and the futex word its wakers bump. One cache line each
-   * half, so a publisher's stores do not move a waiter's line. */
-  _Atomic uint64_t need;
+  _Atomic uint32_t stalled;  /* 1 while it waits itself, and once it ended */
+  uint64_t total;            /* its ops */
+  char pad_[40];
+  /* As a waiter, asleep: on whom (thread + 1, 0: not asleep), the ops of
+   * it that it needs, the ops it would rather wait for (need + slack), and
+   * the futex word its wakers bump. One cache line each half, so a
+   * publisher's stores do not move a waiter's line. */
+  _Atomic uint64_t need, want;
   _Atomic uint32_t on;
   _Atomic uint32_t wake;
-  char pad2_[48];
+  char pad2_[40];
 } tprog_t;
 
 typedef struct tworker {
@@ -664,7 +668,8 @@ typedef struct tworker {
   const uint64_t *dep;
   tprog_t *prog;
   unsigned t, n_threads;
-  unsigned spin; /* pauses before a waiter sleeps */
+  unsigned spin;  /* pauses before a waiter sleeps */
+  uint64_t slack; /* ops past its need a waiter lets the other thread run */
   _Atomic int *go; /* 1: start; 2: give up (not every thread could start) */
   uint64_t blocked; /* edges not yet satisfied when reached */
   uint64_t end_ns;  /* hk_now_ns() after its last op */
@@ -693,52 +698,92 @@ static void futex_wake(_Atomic uint32_t *w) {
   syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-/* Waits until thread t has published need ops; 1 if it had to wait.
- * me is the waiting thread, n the number of threads. It spins spin pauses,
- * then sleeps on a futex word of its own, having said on whom it waits and
- * for how many ops: a publisher wakes only the waiters its progress
- * satisfies (waking every sleeper at every publish made each of them sleep
- * again, 23,000 context switches per py-queue run for 1-6 k blocked edges).
- * No wake-up is lost: the waiter stores need and on, counts itself in
- * sleepers, reads its wake word, then re-reads done; the publisher stores
- * done, then reads sleepers, on and need (all seq_cst). Either the re-read
- * sees the new done, or the publisher sees the registration and bumps the
- * wake word after the waiter read it, so futex_wait returns at once. */
-static int wait_done(tprog_t *prog, unsigned me, unsigned t, uint64_t need,
-                     unsigned spin) {
-  tprog_t *p = &prog[t], *self = &prog[me];
-  if (atomic_load_explicit(&p->done, memory_order_acquire) >= need) return 0;
-  for (;;) {
-    for (unsigned k = 0; k < spin; k++) {
-      if (atomic_load_explicit(&p->done, memory_order_acquire) >= need)
-        return 1;
-      cpu_relax();
-    }
-    atomic_store(&self->need, need);
-    atomic_store(&self->on, t + 1);
-    atomic_fetch_add(&p->sleepers, 1);
-    uint32_t v = atomic_load(&self->wake);
-    if (atomic_load(&p->done) < need) futex_wait(&self->wake, v);
-    atomic_fetch_sub(&p->sleepers, 1);
-    atomic_store(&self->on, 0);
-    if (atomic_load_explicit(&p->done, memory_order_acquire) >= need)
-      return 1;
-  }
-}
-
-/* Publishes that thread me has done done ops; wakes the sleepers waiting
- * on me for no more than that (a sleeper woken twice, or a thread woken
- * as it stops waiting, only loops once more). */
-static void publish(tprog_t *prog, unsigned me, unsigned n, uint64_t done) {
-  tprog_t *p = &prog[me];
-  atomic_store(&p->done, done);
-  if (!atomic_load(&p->sleepers)) return;
+/* Wakes the sleepers waiting on thread me that done ops satisfy: with
+ * any = 0 those whose want is met (me is running), with any = 1 those whose
+ * need is (me is about to wait, or has ended, and will not publish). */
+static void wake_satisfied(tprog_t *prog, unsigned me, unsigned n,
+                           uint64_t done, int any) {
   for (unsigned w = 0; w < n; w++)
     if (atomic_load(&prog[w].on) == me + 1 &&
-        atomic_load(&prog[w].need) <= done) {
+        atomic_load(any ? &prog[w].need : &prog[w].want) <= done) {
       atomic_fetch_add(&prog[w].wake, 1);
       futex_wake(&prog[w].wake);
     }
+}
+
+/* Whether a waiter on p for need ops (want preferred) may go on. */
+static inline int satisfied(tprog_t *p, uint64_t need, uint64_t want) {
+  uint64_t d = atomic_load(&p->done);
+  return d >= want || (d >= need && atomic_load(&p->stalled));
+}
+
+/* Waits until thread t has published need ops; 1 if it had to wait. me is
+ * the waiting thread, n the number of threads, spin the pauses before it
+ * sleeps, slack how far past need it would rather let t run before it goes
+ * on.
+ *
+ * Slack: a consumer that goes on as soon as its producer has made the one
+ * record it frees finds the next record not made either, and the two run
+ * in lockstep, a sleep and a wake per record (py-queue: 10,000 sleeps and
+ * some 13,000 context switches per run). Waiting for need + slack lets t
+ * run ahead as the recording's threads did (CPython's switch interval
+ * hands the GIL over every 5 ms). It cannot deadlock: a thread that stops
+ * publishing (it waits itself, or it ended) first sets stalled and wakes
+ * every waiter whose need it has met, and a waiter that finds t stalled
+ * goes on at need; so a sleeper always waits for an op not yet done, and
+ * those edges point backwards in the causal order.
+ *
+ * No wake-up is lost: the waiter stores need, want and on, counts itself in
+ * sleepers, reads its wake word, then re-reads done and stalled; a waker
+ * stores done or stalled, then reads sleepers, on, need and want (all
+ * seq_cst). Either the re-read sees the change, or the waker sees the
+ * registration and bumps the wake word after the waiter read it, so
+ * futex_wait returns at once. Waking only the satisfied sleepers (not every
+ * sleeper at every publish) keeps the others asleep. */
+static int wait_done(tprog_t *prog, unsigned me, unsigned t, uint64_t need,
+                     unsigned spin, uint64_t slack, unsigned n) {
+  tprog_t *p = &prog[t], *self = &prog[me];
+  if (atomic_load_explicit(&p->done, memory_order_acquire) >= need) return 0;
+  uint64_t want = need + slack < p->total ? need + slack : p->total;
+  if (want < need) want = need;
+  /* This thread stops publishing: release whoever it has satisfied. */
+  atomic_store(&self->stalled, 1);
+  if (atomic_load(&self->sleepers))
+    wake_satisfied(prog, me, n, atomic_load(&self->done), 1);
+  for (;;) {
+    for (unsigned k = 0; k < spin; k++) {
+      if (satisfied(p, need, want)) goto out;
+      cpu_relax();
+    }
+    atomic_store(&self->need, need);
+    atomic_store(&self->want, want);
+    atomic_store(&self->on, t + 1);
+    atomic_fetch_add(&p->sleepers, 1);
+    uint32_t v = atomic_load(&self->wake);
+    if (!satisfied(p, need, want)) futex_wait(&self->wake, v);
+    atomic_fetch_sub(&p->sleepers, 1);
+    atomic_store(&self->on, 0);
+    if (satisfied(p, need, want)) break;
+  }
+out:
+  atomic_store(&self->stalled, 0);
+  return 1;
+}
+
+/* Publishes that thread me has done done ops; wakes the sleepers whose want
+ * that meets (a sleeper woken twice, or a thread woken as it stops waiting,
+ * only loops once more). */
+static void publish(tprog_t *prog, unsigned me, unsigned n, uint64_t done) {
+  atomic_store(&prog[me].done, done);
+  if (atomic_load(&prog[me].sleepers)) wake_satisfied(prog, me, n, done, 0);
+}
+
+/* Thread me has done all its ops: it will not publish again. */
+static void finish(tprog_t *prog, unsigned me, unsigned n) {
+  atomic_store(&prog[me].done, prog[me].total);
+  atomic_store(&prog[me].stalled, 1);
+  if (atomic_load(&prog[me].sleepers))
+    wake_satisfied(prog, me, n, prog[me].total, 1);
 }
 
 static void *tworker_run(void *arg) {
@@ -752,7 +797,8 @@ static void *tworker_run(void *arg) {
     uint64_t e = w->idx[k], i = e & ~PUBLISH, d = w->dep[i];
     if (d)
       w->blocked += wait_done(w->prog, w->t, (unsigned)(d >> 32),
-                              d & 0xffffffffu, w->spin);
+                              d & 0xffffffffu, w->spin, w->slack,
+                              w->n_threads);
     if (L->gap_tpn > 0) gap_spend(L, i);
     if (L->lat && i % L->every == 0)
       step(L, i, 1, 1);
@@ -760,6 +806,7 @@ static void *tworker_run(void *arg) {
       step(L, i, 0, 1);
     if (e & PUBLISH) publish(w->prog, w->t, w->n_threads, k + 1);
   }
+  finish(w->prog, w->t, w->n_threads);
   w->end_ns = hk_now_ns();
   return NULL;
 }
@@ -930,6 +977,8 @@ static int tplan_run(tplan_t *P, loop_t *L, uint64_t *ns, uint64_t *cpu,
     w[t].t = t;
     w[t].n_threads = n_threads;
     w[t].spin = spin;
+    w[t].slack = WAIT_SLACK;
+    P->prog[t].total = w[t].n;
     w[t].go = &go;
     if (pthread_create(&P->tid[t], NULL, tworker_run, &w[t])) break;
     made++;

@@ -132,7 +132,7 @@ static void test_plan_not_counted(void **state) {
   assert_non_null(mkdtemp(dir));
   snprintf(trace, sizeof trace, "%s/t.hkt", dir);
   snprintf(prog, sizeof prog, "%s/t.hkp", dir);
-  trc_gen_opts_t go = {.seed = 5, .scale = 2};
+  trc_gen_opts_t go = {.seed = 5, .scale = 1};
   assert_int_equal(trc_gen("threads", trace, &go), 0);
   trc_prep_stats_t ps;
   assert_int_equal(trc_program_build(trace, prog, &ps), 0);
