@@ -81,13 +81,14 @@ static void print_costs(const trc_summary_t *m, uint64_t events) {
          (double)m->hook_ns / 1e9, m->hook_samples,
          events ? (double)m->hook_ns / (double)events : 0.0,
          (double)m->wait_ns / 1e9, (double)m->writer_ns / 1e9);
-  printf("coding     %" PRIu64 " events chunks coded fast (writer behind, or HKREC_FAST=2), %" PRIu64
+  printf("coding     %" PRIu64 " events chunks coded fast (writer behind, or HKREC_FAST=2 or 3), %" PRIu64
          " events (%.1f%%)%s\n", m->chunks_fast, m->events_fast,
          events ? 100.0 * (double)m->events_fast / (double)events : 0.0,
          m->chunks_fast ? "; `hksim trace compact` recodes them in full" : "");
   if (m->chunks_stored)
-    printf("           of them %" PRIu64 " chunks stored uncompressed (a program "
-           "thread waited for the writer), %" PRIu64 " events\n",
+    printf("           of them %" PRIu64 " chunks stored uncompressed (program "
+           "threads kept waiting for the writer, or HKREC_FAST=3), %" PRIu64
+           " events\n",
            m->chunks_stored, m->events_stored);
 }
 

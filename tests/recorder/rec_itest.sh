@@ -102,6 +102,10 @@ fast)
   ev=$(sed -n 's/^events=//p' "$W/check.out")
   se=$(sed -n 's/^events_stored=//p' "$W/check.out")
   [ "$ev" = "$se" ] || fail "events_stored $se, want every event ($ev)"
+  "$HKSIM" trace info "$T" | grep -q "chunks stored uncompressed.*, $ev events" \
+    || fail "trace info does not show the stored chunks"
+  "$HKSIM" trace info --json "$T" | grep -q "\"events_stored\":$ev[,}]" \
+    || fail "trace info --json: events_stored is not $ev"
   "$HKSIM" trace compact "$T" "$W/d.hkt" > /dev/null || fail "compact stored"
   "$HKSIM" trace dump "$T" | grep '^t=' | sort -s -k2,2 > "$W/a.txt"
   "$HKSIM" trace dump "$W/d.hkt" | grep '^t=' | sort -s -k2,2 > "$W/b.txt"
