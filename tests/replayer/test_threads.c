@@ -127,7 +127,22 @@ static void test_threaded_equals_serial(void **state) {
  * fraction of the plan of the serial run's. Before, the plan was made
  * inside the counted span and every threaded run carried it (py-queue:
  * 108 MiB and 28,000 faults for every back end, 9 MiB and 2,500 serial). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HK_TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define HK_TEST_ASAN 1
+#endif
+
 static void test_plan_not_counted(void **state) {
+#ifdef HK_TEST_ASAN
+  /* ASan's quarantine holds the previous run's frees: the base RSS of two
+   * runs differs by tens of MB (248 against 162 MB measured), more than
+   * the plan. */
+  skip();
+#endif
   char dir[] = "/tmp/hksim-test-threads-XXXXXX", trace[64], prog[64];
   assert_non_null(mkdtemp(dir));
   snprintf(trace, sizeof trace, "%s/t.hkt", dir);
