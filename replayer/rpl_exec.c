@@ -1404,6 +1404,12 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   if (n_rows > 1) {
     res->threads = rpl_map(n_rows * sizeof *res->threads, 1);
     L.tfail = rpl_map(tfail_len, 1);
+    /* Numbered now, not only by thread_digests: a run that fails before
+     * (or in) it still stores one row per thread, never n rows of thread
+     * 0, which the database refuses (run_thread's key), hiding the run's
+     * own error. */
+    for (unsigned t = 0; res->threads && t < n_rows; t++)
+      res->threads[t].thread = t;
   }
   if (!L.slots || (every && !res->lat) || (be->last_decision && !L.dec) ||
       !res->rss || (n_rows > 1 && (!res->threads || !L.tfail)) ||
