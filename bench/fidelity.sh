@@ -158,10 +158,14 @@ progs | while IFS='|' read -r name in cmd; do
   eval "run_one \"$name\" \"$in\" $cmd"
 done
 
-# Replay configurations: the first is the one validate made.
-i=0
+# A configuration's databases are named by its flags (cksum), not by its
+# place in CONFIGS: a later run with another CONFIGS list must neither
+# reuse a database replayed with other flags nor print it under these.
+cfg_id() { printf '%s' "$1" | cksum | cut -d' ' -f1; }
+
+# Replay configurations: the serial one is the one validate made.
 echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
-  i=$((i + 1))
+  i=$(cfg_id "$flags")
   for name in $PROGRAMS; do
     [ -s "$OUT/$name.db" ] || continue
     db="$OUT/$name.c$i.db"
@@ -189,9 +193,8 @@ done
 # Tables per configuration and measure: wall (a live run's wall time
 # against the replay loop's) and cpu (user + system time against the
 # loop's CPU time; docs/backends.md).
-i=0
 echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
-  i=$((i + 1))
+  i=$(cfg_id "$flags")
   for metric in ${METRICS:-wall cpu}; do
   echo
   echo "## replay $flags: $metric times"
