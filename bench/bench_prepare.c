@@ -13,35 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "trc.h"
-
-static double now_s(void) { return (double)hk_now_ns() / 1e9; }
-
-static double cpu_s(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 +
-         (double)u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-}
-
-static double thread_cpu_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* Median of v[0..n), and its range; v is sorted in place. */
-static double median(double *v, int n, double *lo, double *hi) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  *lo = v[0];
-  *hi = v[n - 1];
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 #define MAX_REPEATS 32
 
@@ -164,14 +137,14 @@ int main(int argc, char **argv) {
                          "decoded ahead on a second thread (after)"};
   for (int v = 0; v < 2; v++) {
     double lo, hi, clo, chi;
-    double m = median(wall[v], repeats, &lo, &hi);
-    double c = median(cpu[v], repeats, &clo, &chi);
-    double t = median(mine[v], repeats, &clo, &chi);
+    double m = bench_median(wall[v], repeats, &lo, &hi);
+    double c = bench_median(cpu[v], repeats, &clo, &chi);
+    double t = bench_median(mine[v], repeats, &clo, &chi);
     printf("    %-42s wall %6.2f (%.2f..%.2f)  CPU %6.2f, prepare's own "
            "thread's CPU %6.2f\n", what[v], ev / m / 1e6, ev / hi / 1e6,
            ev / lo / 1e6, ev / c / 1e6, ev / t / 1e6);
   }
-  double rlo, rhi, rm = median(ratio, repeats, &rlo, &rhi);
+  double rlo, rhi, rm = bench_median(ratio, repeats, &rlo, &rhi);
   printf("    after / before: %.2fx wall (median of the rounds' ratios, "
          "%.2f..%.2f); prepare's own thread's CPU bounds the rate where the "
          "decoder gets a core of its own\n", rm, rlo, rhi);

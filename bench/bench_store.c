@@ -23,22 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "rpl_internal.h"
-
-static double now_s(void) { return (double)hk_now_ns() / 1e9; }
-
-static double cpu_s(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 +
-         (double)u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-}
-
-static double thread_cpu_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
 
 static long vm_hwm_kib(void) {
   FILE *f = fopen("/proc/self/status", "r");
@@ -196,17 +182,6 @@ static phase_t run_phase(int which, const char *trace, const char *prog,
   return r;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* Median of v[0..n) (sorted in place). */
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 #define MAX_REPEATS 32
 
 int main(int argc, char **argv) {
@@ -287,19 +262,16 @@ int main(int argc, char **argv) {
                            "coded by worker threads (after)"};
     double med[2];
     for (int v = 0; v < 2; v++) {
-      double lo = wall[v][0], hi = wall[v][0];
-      for (int r = 1; r < repeats; r++) {
-        lo = wall[v][r] < lo ? wall[v][r] : lo;
-        hi = wall[v][r] > hi ? wall[v][r] : hi;
-      }
-      med[v] = median(wall[v], repeats);
+      double lo, hi;
+      med[v] = bench_median(wall[v], repeats, &lo, &hi);
       printf("    %-40s wall %6.2f (%.2f..%.2f)  CPU %6.2f, inserting "
              "thread's CPU %6.2f\n", what[v], med[v], lo, hi,
-             median(cpu[v], repeats), median(mcpu[v], repeats));
+             bench_median(cpu[v], repeats, NULL, NULL),
+             bench_median(mcpu[v], repeats, NULL, NULL));
     }
     printf("    after / before: %.2fx wall (median of the rounds' ratios); "
            "the inserting thread's CPU bounds the rate where workers get "
-           "cores of their own\n", median(ratio, repeats));
+           "cores of their own\n", bench_median(ratio, repeats, NULL, NULL));
     rate = med[1];
     /* Prepare before and after its chunks were decoded ahead on a second
      * thread, likewise interleaved. */
@@ -327,18 +299,15 @@ int main(int argc, char **argv) {
     const char *pwhat[2] = {"decoded on prepare's thread (before)",
                             "decoded ahead on a second thread (after)"};
     for (int v = 0; v < 2; v++) {
-      double lo = pw[v][0], hi = pw[v][0];
-      for (int r = 1; r < repeats; r++) {
-        lo = pw[v][r] < lo ? pw[v][r] : lo;
-        hi = pw[v][r] > hi ? pw[v][r] : hi;
-      }
+      double lo, hi, pwm = bench_median(pw[v], repeats, &lo, &hi);
       printf("    %-40s wall %6.2f (%.2f..%.2f)  CPU %6.2f, prepare's own "
-             "thread's CPU %6.2f\n", pwhat[v], median(pw[v], repeats), lo, hi,
-             median(pc[v], repeats), median(pm[v], repeats));
+             "thread's CPU %6.2f\n", pwhat[v], pwm, lo, hi,
+             bench_median(pc[v], repeats, NULL, NULL),
+             bench_median(pm[v], repeats, NULL, NULL));
     }
     printf("    after / before: %.2fx wall (median of the rounds' ratios); "
            "prepare's own thread's CPU bounds the rate where the decoder "
-           "gets a core of its own\n", median(pratio, repeats));
+           "gets a core of its own\n", bench_median(pratio, repeats, NULL, NULL));
   }
   printf("  goals (issue 16): store >= 10 M ops/s: %.2f M ops/s wall, %.2f "
          "M ops/s CPU; <= 8 B/op stored: %.2f B/op; WAL bounded while "
