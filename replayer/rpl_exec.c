@@ -668,8 +668,6 @@ typedef struct tworker {
   const uint64_t *dep;
   tprog_t *prog;
   unsigned t, n_threads;
-  unsigned spin;  /* pauses before a waiter sleeps */
-  uint64_t slack; /* ops past its need a waiter lets the other thread run */
   _Atomic int *go; /* 1: start; 2: give up (not every thread could start) */
   uint64_t blocked; /* edges not yet satisfied when reached */
   uint64_t end_ns;  /* hk_now_ns() after its last op */
@@ -797,7 +795,7 @@ static void *tworker_run(void *arg) {
     uint64_t e = w->idx[k], i = e & ~PUBLISH, d = w->dep[i];
     if (d)
       w->blocked += wait_done(w->prog, w->t, (unsigned)(d >> 32),
-                              d & 0xffffffffu, w->spin, w->slack,
+                              d & 0xffffffffu, WAIT_SPIN, WAIT_SLACK,
                               w->n_threads);
     if (L->gap_tpn > 0) gap_spend(L, i);
     if (L->lat && i % L->every == 0)
@@ -959,7 +957,7 @@ static int tplan_run(tplan_t *P, loop_t *L, uint64_t *ns, uint64_t *cpu,
   tworker_t *w = P->w;
   int rc = 0;
   _Atomic int go = 0;
-  unsigned made = 0, spin = WAIT_SPIN;
+  unsigned made = 0;
   for (unsigned t = 0; t < n_threads; t++) {
     w[t].L = *L;
     if (L->gap_buf) { /* each thread walks a buffer of its own */
@@ -976,8 +974,6 @@ static int tplan_run(tplan_t *P, loop_t *L, uint64_t *ns, uint64_t *cpu,
     w[t].prog = P->prog;
     w[t].t = t;
     w[t].n_threads = n_threads;
-    w[t].spin = spin;
-    w[t].slack = WAIT_SLACK;
     P->prog[t].total = w[t].n;
     w[t].go = &go;
     if (pthread_create(&P->tid[t], NULL, tworker_run, &w[t])) break;
