@@ -20,10 +20,20 @@
 #include "analysis.h"
 #include "hk_progress.h"
 
+/* A compile unit's address range, for the units .debug_aranges misses. */
+typedef struct cu_range {
+  Dwarf_Addr lo, hi; /* file addresses, hi exclusive */
+  Dwarf_Die *cu;     /* owned by the module's Dwfl */
+} cu_range_t;
+
 typedef struct entry {
   char *path;
   uint64_t base, lo, hi;
   Dwfl_Module *mod; /* NULL: degraded to module + offset */
+  /* Built on the first address libdwfl's own CU lookup misses. */
+  cu_range_t *cus;
+  size_t n_cus;
+  int cus_built;
 } entry_t;
 
 struct ana_symtab_s {
@@ -112,7 +122,10 @@ int ana_symtab_create(const ana_module_t *mods, size_t n, unsigned flags,
 void ana_symtab_free(ana_symtab_t *t) {
   if (!t) return;
   if (t->dwfl) dwfl_end(t->dwfl);
-  for (size_t i = 0; i < t->n; i++) free(t->v[i].path);
+  for (size_t i = 0; i < t->n; i++) {
+    free(t->v[i].path);
+    free(t->v[i].cus);
+  }
   free(t->v);
   free(t);
 }
@@ -205,16 +218,74 @@ static int is_function(Dwarf_Die *d) {
          tag == DW_TAG_entry_point;
 }
 
+static int cmp_cu_range(const void *a, const void *b) {
+  const cu_range_t *x = a, *y = b;
+  return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Every compile unit's ranges (DW_AT_low_pc/high_pc or DW_AT_ranges),
+ * sorted by start. A range at address 0 is a function the linker dropped
+ * (its address resolved to 0): it would claim the module's first bytes. */
+static int build_cu_ranges(entry_t *e) {
+  e->cus_built = 1;
+  size_t cap = 0;
+  Dwarf_Addr bias;
+  for (Dwarf_Die *cu = dwfl_module_nextcu(e->mod, NULL, &bias); cu;
+       cu = dwfl_module_nextcu(e->mod, cu, &bias)) {
+    Dwarf_Addr base, lo, hi;
+    ptrdiff_t off = 0;
+    while ((off = dwarf_ranges(cu, off, &base, &lo, &hi)) > 0) {
+      if (lo == 0 || lo >= hi) continue;
+      if (e->n_cus == cap) {
+        size_t nc = cap ? cap * 2 : 64;
+        cu_range_t *nv = realloc(e->cus, nc * sizeof *nv);
+        if (!nv) return -ENOMEM;
+        e->cus = nv;
+        cap = nc;
+      }
+      e->cus[e->n_cus++] = (cu_range_t){lo, hi, cu};
+    }
+  }
+  if (e->n_cus) qsort(e->cus, e->n_cus, sizeof *e->cus, cmp_cu_range);
+  return 0;
+}
+
+/* The compile unit holding pc (a module address) and the module's bias.
+ * libdwfl (elfutils 0.188) finds units through .debug_aranges only, and
+ * clang emits none (unless -gdwarf-aranges): every address of a clang
+ * unit came back without line or inlined frames. Those fall back to the
+ * units' own ranges. NULL with *rc 0 when no unit holds pc. */
+static Dwarf_Die *addr_cu(entry_t *e, Dwarf_Addr pc, Dwarf_Addr *bias,
+                          int *rc) {
+  *rc = 0;
+  Dwarf_Die *cu = dwfl_module_addrdie(e->mod, pc, bias);
+  if (cu) return cu;
+  if (!e->cus_built && (*rc = build_cu_ranges(e)) != 0) return NULL;
+  if (!e->n_cus) return NULL;
+  /* every unit of a module has the module's bias */
+  if (!dwfl_module_nextcu(e->mod, NULL, bias)) return NULL;
+  Dwarf_Addr a = pc - *bias;
+  size_t lo = 0, hi = e->n_cus; /* the last range starting at or before a */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (e->cus[mid].lo <= a) lo = mid + 1;
+    else hi = mid;
+  }
+  /* ranges of different units do not overlap, but look back a few in case
+   * a unit's range is nested in another's */
+  for (size_t i = lo; i-- > 0 && lo - i <= 8;)
+    if (a < e->cus[i].hi) return e->cus[i].cu;
+  return NULL;
+}
+
 /* The inlined chain at pc: function scopes innermost first, each with the
  * call site of the one inside it. Fills s->inlines when more than one.
  * dwarf_getscopes gives an inlined instance followed by its abstract
  * definition, not by the function it was inlined into; the physical
  * nesting comes from dwarf_getscopes_die on the instance (as eu-addr2line
  * -i does). */
-static int inline_chain(Dwfl_Module *mod, Dwarf_Addr pc, ana_sym_t *s) {
-  Dwarf_Addr bias = 0;
-  Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
-  if (!cu) return 0;
+static int inline_chain(Dwarf_Die *cu, Dwarf_Addr bias, Dwarf_Addr pc,
+                        ana_sym_t *s) {
   Dwarf_Die *scopes = NULL;
   int n = dwarf_getscopes(cu, pc - bias, &scopes);
   if (n <= 0) return 0;
@@ -295,14 +366,21 @@ int ana_symtab_lookup(ana_symtab_t *t, uint64_t addr, int return_addr,
   if (name && (sym.st_size == 0 || GELF_ST_TYPE(sym.st_info) != STT_FUNC))
     name = NULL;
   s->function = dup_demangled(name);
+  int rc;
+  Dwarf_Addr bias = 0;
+  Dwarf_Die *cu = addr_cu(e, pc, &bias, &rc);
   Dwfl_Line *ln = dwfl_module_getsrc(e->mod, pc);
+  Dwarf_Line *dl; /* the unit found by its ranges: its own line table */
+  int line = 0;
   if (ln) {
-    int line = 0;
     const char *file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL);
     s->file = dup_or_null(file);
     s->line = line;
+  } else if (cu && (dl = dwarf_getsrc_die(cu, pc - bias)) != NULL) {
+    s->file = dup_or_null(dwarf_linesrc(dl, NULL, NULL));
+    if (dwarf_lineno(dl, &line) == 0) s->line = line;
   }
-  int rc = inline_chain(e->mod, pc, s);
+  if (!rc && cu) rc = inline_chain(cu, bias, pc, s);
   if (rc) ana_sym_release(s);
   return rc;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the release build with warnings as errors (unit and
-# integration tests), the unit tests again under ASan+UBSan and the threaded
-# ones under TSan, and a short run of each libFuzzer target.
+# integration tests), the unit tests again under ASan+UBSan, the threaded
+# ones under TSan, the unit tests of a clang build, and a short run of each
+# libFuzzer target.
 # Installs what is missing first (scripts/install-deps.sh, as root or
 # through sudo). CI (.ci/run) runs exactly this script.
 # Usage: scripts/test.sh
@@ -35,9 +36,12 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHKSIM_WERROR=ON \
 cmake --build build-tsan -j"$jobs" >/dev/null
 (cd build-tsan && ctest --output-on-failure -j"$jobs" -L threads --no-tests=ignore)
 
-step "clang build of everything, warnings as errors"
+step "clang build of everything, warnings as errors, unit tests"
 CC=clang CXX=clang++ cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Debug -DHKSIM_WERROR=ON >/dev/null
 cmake --build build-clang -j"$jobs" >/dev/null
+# clang's code and debug information differ from gcc's (no .debug_aranges:
+# test_analysis_symbolize failed 4 of 8 here unseen); 21 s on 2 cores.
+(cd build-clang && ctest --output-on-failure -j"$jobs" -L unit)
 
 step "libFuzzer targets (clang), 20 s each"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DHKSIM_FUZZ=ON \
