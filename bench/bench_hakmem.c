@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "hakmem.h"
 
 typedef struct alloc_if {
@@ -80,11 +81,6 @@ static uint64_t pattern(const alloc_if_t *a, int pat) {
   return n;
 }
 
-static int cmp_d(const void *x, const void *y) {
-  double a = *(const double *)x, b = *(const double *)y;
-  return (a > b) - (a < b);
-}
-
 /* median over reps of ns per op */
 static double measure(const alloc_if_t *a, int pat, int reps) {
   double v[64];
@@ -94,8 +90,7 @@ static double measure(const alloc_if_t *a, int pat, int reps) {
     uint64_t n = pattern(a, pat);
     v[r] = (double)(hk_now_ns() - t0) / (double)n;
   }
-  qsort(v, (size_t)reps, sizeof v[0], cmp_d);
-  return v[reps / 2];
+  return bench_median(v, reps, NULL, NULL);
 }
 
 typedef struct {

@@ -13,12 +13,12 @@
  *      bench_replay 1000000 /tmp/py.*.hkt */
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "replayer.h"
 #include "rpl_internal.h"
 #include "trc.h"
@@ -105,11 +105,6 @@ static void backend_row(const char *name, const trc_program_t *p,
   printf("   (%llu ops%s)\n", (unsigned long long)p->n_ops, note);
 }
 
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 /* (2b) What the fresh child of every run costs: rounds x (N runs of a
  * 2-op trace re-executed, N runs forked only: HKSIM_REPLAY_INPROCESS=1),
  * alternating, the per-run wall time of the session and the children's
@@ -135,17 +130,10 @@ static void fresh_child_cost(const char *db) {
     for (int m = 0; m < 2; m++) {
       if (m) setenv("HKSIM_REPLAY_INPROCESS", "1", 1);
       else unsetenv("HKSIM_REPLAY_INPROCESS");
-      struct rusage u0, u1;
-      getrusage(RUSAGE_CHILDREN, &u0);
-      uint64_t t0 = hk_now_ns();
+      double c0 = children_cpu_s(), t0 = now_s();
       rpl_replay(&o, &rep);
-      wall[m][r] = (double)(hk_now_ns() - t0) / 1e6 / RUNS;
-      getrusage(RUSAGE_CHILDREN, &u1);
-      double c0 = (double)(u0.ru_utime.tv_sec + u0.ru_stime.tv_sec) * 1e3 +
-                  (double)(u0.ru_utime.tv_usec + u0.ru_stime.tv_usec) / 1e3;
-      double c1 = (double)(u1.ru_utime.tv_sec + u1.ru_stime.tv_sec) * 1e3 +
-                  (double)(u1.ru_utime.tv_usec + u1.ru_stime.tv_usec) / 1e3;
-      cpu[m][r] = (c1 - c0) / RUNS;
+      wall[m][r] = (now_s() - t0) * 1e3 / RUNS;
+      cpu[m][r] = (children_cpu_s() - c0) * 1e3 / RUNS;
     }
   unsetenv("HKSIM_REPLAY_INPROCESS");
   fflush(stdout);
@@ -162,13 +150,11 @@ static void fresh_child_cost(const char *db) {
   static const char *const what[] = {"re-executed", "forked only"};
   double med[2][2];
   for (int m = 0; m < 2; m++) {
-    qsort(wall[m], ROUNDS, sizeof(double), cmp_d);
-    qsort(cpu[m], ROUNDS, sizeof(double), cmp_d);
-    med[m][0] = wall[m][ROUNDS / 2];
-    med[m][1] = cpu[m][ROUNDS / 2];
+    double wlo, whi, clo, chi;
+    med[m][0] = bench_median(wall[m], ROUNDS, &wlo, &whi);
+    med[m][1] = bench_median(cpu[m], ROUNDS, &clo, &chi);
     printf("   %-12s wall %7.2f [%.2f..%.2f]   child CPU %6.2f [%.2f..%.2f]\n",
-           what[m], med[m][0], wall[m][0], wall[m][ROUNDS - 1], med[m][1],
-           cpu[m][0], cpu[m][ROUNDS - 1]);
+           what[m], med[m][0], wlo, whi, med[m][1], clo, chi);
   }
   printf("   the exec adds %.2f ms wall and %.2f ms of child CPU per run "
          "(medians)\n\n", med[0][0] - med[1][0], med[0][1] - med[1][1]);

@@ -6,18 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "trc.h"
 
 enum { NTHREADS = 4, NSITES = 50, NCLASS = 24, BATCH = 256 };
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* A toy size-class allocator so that addresses look like a real heap's:
  * per class a LIFO free list, else a bump pointer per class region. */
@@ -146,7 +140,7 @@ int main(int argc, char **argv) {
     h.exe = "bench";
     trc_writer_opts_t o = {levels[li], 0, NULL, 0};
     trc_writer_t *w;
-    double t0 = now();
+    double t0 = now_s();
     if (trc_writer_create(&w, path, &h, &o)) return 1;
     uint64_t fr[4] = {0x401000, 0x401200, 0x402000, 0x7f0000001000};
     for (uint32_t s = 1; s <= NSITES; s++) {
@@ -161,14 +155,14 @@ int main(int argc, char **argv) {
       trc_writer_add_thread(w, &th);
     }
     int rc = trc_writer_finish(w, 0, 0);
-    double enc = now() - t0;
+    double enc = now_s() - t0;
     uint64_t bytes = trc_writer_bytes(w);
     trc_writer_free(w);
     if (rc) {
       fprintf(stderr, "bench_trace: write failed: %s\n", hk_strerror(rc));
       return 1;
     }
-    t0 = now();
+    t0 = now_s();
     trc_reader_t *rd;
     if (trc_reader_open(&rd, path)) return 1;
     trc_chunk_t c;
@@ -179,7 +173,7 @@ int main(int argc, char **argv) {
         sum += c.events[c.n - 1].ptr;
       }
     trc_reader_free(rd);
-    double dec = now() - t0;
+    double dec = now_s() - t0;
     if (rc || got != total) {
       fprintf(stderr, "bench_trace: read back %llu of %llu events (%s)\n",
               (unsigned long long)got, (unsigned long long)total,

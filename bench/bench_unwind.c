@@ -10,17 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "recorder.h"
-
-/* This thread's CPU time: on a machine shared with other jobs, wall time
- * counts their turns too. */
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static volatile uint64_t sink;
 static long captures;
@@ -32,11 +24,13 @@ static int frames_equal;
 static HK_NOINLINE void measure(void) {
   uint64_t a[TRC_MAX_DEPTH], b[TRC_MAX_DEPTH];
   uint64_t x = 0;
-  double t0 = now();
+  /* This thread's CPU time: on a machine shared with other jobs, wall
+   * time counts their turns too. */
+  double t0 = thread_cpu_s();
   for (long i = 0; i < captures; i++) x += (uint64_t)rec_capture_cfi(a, cur_depth, NULL);
-  double t1 = now();
+  double t1 = thread_cpu_s();
   for (long i = 0; i < captures; i++) x += rec_capture_unw(b, cur_depth, NULL);
-  double t2 = now();
+  double t2 = thread_cpu_s();
   t_cfi = t1 - t0;
   t_unw = t2 - t1;
   sink = x;
@@ -65,11 +59,6 @@ static HK_NOINLINE int chain(int n) {
   return r + 1;
 }
 
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv) {
   int rounds = argc > 1 ? atoi(argv[1]) : 5;
   captures = argc > 2 ? atol(argv[2]) : 100000;
@@ -94,15 +83,15 @@ int main(int argc, char **argv) {
         r[i] = u[i] / c[i];
         same &= frames_equal;
       }
-      qsort(c, (size_t)rounds, sizeof *c, cmp_d);
-      qsort(u, (size_t)rounds, sizeof *u, cmp_d);
-      qsort(r, (size_t)rounds, sizeof *r, cmp_d);
+      double clo, chi, ulo, uhi;
+      double cm = bench_median(c, rounds, &clo, &chi);
+      double um = bench_median(u, rounds, &ulo, &uhi);
+      double rm = bench_median(r, rounds, NULL, NULL);
       char cr[32], ur[32];
-      snprintf(cr, sizeof cr, "%.1f-%.1f", c[0], c[rounds - 1]);
-      snprintf(ur, sizeof ur, "%.1f-%.1f", u[0], u[rounds - 1]);
+      snprintf(cr, sizeof cr, "%.1f-%.1f", clo, chi);
+      snprintf(ur, sizeof ur, "%.1f-%.1f", ulo, uhi);
       printf("%-6d %-6u %10.1f %15s %10.1f %15s %6.2fx %6s\n", stacks[s],
-             depths[d], c[rounds / 2], cr, u[rounds / 2], ur, r[rounds / 2],
-             same ? "yes" : "NO");
+             depths[d], cm, cr, um, ur, rm, same ? "yes" : "NO");
     }
   }
   printf("stack: frames under the capture (plus main's); depth: frames kept;\n"

@@ -1,7 +1,7 @@
 /* bench_util.h: the clocks and the median the benchmarks share (header
  * only: each benchmark is one program). Wall time from hk_clock's
- * monotonic clock, CPU time of the process (user + system, all threads)
- * and of the calling thread, and the median of repeated measurements with
+ * monotonic clock, CPU time of the process (user + system, all threads),
+ * of its waited-for children and of the calling thread, and the median of repeated measurements with
  * their range, which every benchmark prints (the machine is shared: medians
  * and spread, never one run). */
 #ifndef BENCH_UTIL_H
@@ -15,11 +15,19 @@
 
 static inline double now_s(void) { return (double)hk_now_ns() / 1e9; }
 
-static inline double cpu_s(void) {
+/* User + system seconds of getrusage(who). */
+static inline double rusage_cpu_s(int who) {
   struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
+  getrusage(who, &u);
   return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 +
          (double)u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
+}
+
+static inline double cpu_s(void) { return rusage_cpu_s(RUSAGE_SELF); }
+
+/* The children this process has waited for (replay's run children). */
+static inline double children_cpu_s(void) {
+  return rusage_cpu_s(RUSAGE_CHILDREN);
 }
 
 static inline double thread_cpu_s(void) {

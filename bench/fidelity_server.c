@@ -33,8 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bench_util.h"
 
 #define BUCKETS 4096
 #define CACHE_MAX 20000 /* entries */
@@ -219,12 +220,6 @@ static int serve(int port, int workers, long requests) {
 
 static int cport;
 static double cuntil;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void *client(void *arg) {
   unsigned seed = (unsigned)(uintptr_t)arg * 7919u + 1;
