@@ -443,7 +443,23 @@ int ana_report_tables(ana_db_t *adb, ana_format_t fmt, FILE *out, char *why,
                          " (SELECT group_concat(DISTINCT r.per_op) FROM runs r"
                          "   WHERE r.trace_id = t.trace_id AND r.status ="
                          "   'done' AND (r.per_op LIKE 'batch:%'"
-                         "   OR r.per_op = 'iteration'))"
+                         "   OR r.per_op = 'iteration')),"
+                         /* Back ends replayed threaded (replay_threads > 1:
+                          * --threads auto or recorded), the most threads,
+                          * and how many of them have serial runs too. */
+                         " (SELECT group_concat(b, ', ') FROM (SELECT"
+                         "   r.backend AS b FROM runs r WHERE r.trace_id ="
+                         "   t.trace_id AND r.status = 'done' GROUP BY"
+                         "   r.backend HAVING MAX(r.replay_threads) > 1"
+                         "   ORDER BY r.backend)),"
+                         " (SELECT MAX(r.replay_threads) FROM runs r"
+                         "   WHERE r.trace_id = t.trace_id AND r.status ="
+                         "   'done'),"
+                         " (SELECT COUNT(*) FROM (SELECT 1 FROM runs r"
+                         "   WHERE r.trace_id = t.trace_id AND r.status ="
+                         "   'done' GROUP BY r.backend HAVING"
+                         "   MAX(r.replay_threads) > 1 AND"
+                         "   MIN(COALESCE(r.replay_threads, 1)) = 1))"
                          " FROM traces t ORDER BY t.name, t.trace_id",
                          -1, &tr, NULL) != SQLITE_OK) {
     sqlite3_finalize(st);
@@ -454,7 +470,7 @@ int ana_report_tables(ana_db_t *adb, ana_format_t fmt, FILE *out, char *why,
     if (sqlite3_column_int64(tr, 4) == 0) continue;
     const char *name = (const char *)sqlite3_column_text(tr, 1);
     const char *exe = (const char *)sqlite3_column_text(tr, 3);
-    char cap[512];
+    char cap[640];
     /* Runs timed in spans (run_span): their percentiles are not per op. */
     const char *spans = (const char *)sqlite3_column_text(tr, 5);
     char sp[200] = "";
@@ -463,11 +479,21 @@ int ana_report_tables(ana_db_t *adb, ana_format_t fmt, FILE *out, char *why,
                "; runs with --per-op %.80s: percentiles over spans (batch:K: "
                "ns per op of a batch; iteration: ns per alloc + touch + free)",
                spans);
+    /* Which back ends replayed each recorded thread on a thread of its
+     * own: their times hold the threads' contention, the others' do not. */
+    const char *thr = (const char *)sqlite3_column_text(tr, 6);
+    char th[200] = "";
+    if (thr)
+      snprintf(th, sizeof th, "; threaded replay (%lld threads): %.80s%s",
+               (long long)sqlite3_column_int64(tr, 7), thr,
+               sqlite3_column_int64(tr, 8)
+                   ? " (with serial runs in the same rows)"
+                   : "");
     snprintf(cap, sizeof cap,
              "%s (%s, %lld ops): total ns per op and per-op percentiles, "
-             "medians over repeats%s",
+             "medians over repeats%s%s",
              name ? name : "?", exe ? exe : "?",
-             (long long)sqlite3_column_int64(tr, 2), sp);
+             (long long)sqlite3_column_int64(tr, 2), sp, th);
     if (fmt == ANA_FMT_MD) {
       fputs(traces ? "\n### " : "### ", out);
       put_escaped(out, cap, fmt);
@@ -479,7 +505,7 @@ int ana_report_tables(ana_db_t *adb, ana_format_t fmt, FILE *out, char *why,
      * Markdown: one wide table. */
     int g0 = fmt == ANA_FMT_TEX ? 1 : -1, g1 = fmt == ANA_FMT_TEX ? 2 : -1;
     for (int g = g0; g <= g1 && !rc; g++) {
-      char gcap[600];
+      char gcap[720];
       if (g > 0)
         snprintf(gcap, sizeof gcap, "%s: %s", cap, std_group_caption[g]);
       if (g > g0) fputs("\n", out);

@@ -17,12 +17,16 @@
 #   env: HKSIM (default build/bin/hksim), REPEAT (3), BACKENDS
 #        (glibc,mimalloc,jemalloc,tcmalloc), PROGRAMS (names to run),
 #        CONFIGS (replay configurations, ';'-separated replay flags, or
-#        a preset: main = serial and --threads recorded, the two that
-#        matter; all = main and both with --gaps 256K, the default),
+#        a preset: main = --threads serial and --threads recorded (the
+#        default for a multi-thread recording), the two that matter;
+#        all = main and both with --gaps 256K, the default),
 #        METRICS (wall cpu: the measures tabled).
 # Recordings and live runs are made once per OUTDIR (NAME.db, NAME.hkt);
 # running again with the same OUTDIR and other CONFIGS replays only. The
-# serial configuration (validate's own flags) reuses validate's replays.
+# threaded configuration reuses validate's replays: validate's --threads
+# is the default, auto, which is --threads recorded wherever recorded
+# applies (a one-thread recording, or hakmem, replays serially either way);
+# the serial configuration passes --threads serial.
 set -u
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 H=${HKSIM:-$HERE/build/bin/hksim}
@@ -32,12 +36,14 @@ BACKENDS=${BACKENDS:-glibc,mimalloc,jemalloc,tcmalloc}
 # xz -T2 and zstd -T2 (the multi-threaded programs of the first two rounds)
 # make about 300 allocations: the allocator does not matter to them live.
 PROGRAMS=${PROGRAMS:-python3 sqlite3 perl perl-thr py-queue server-4w}
-SERIAL="--touch pages --per-op none" # validate's replay flags
-MAIN="$SERIAL;--threads recorded $SERIAL"
+VFLAGS="--touch pages --per-op none" # validate's replay flags
+SERIAL="--threads serial $VFLAGS"
+THREADED="--threads recorded $VFLAGS" # what validate's replays are
+MAIN="$SERIAL;$THREADED"
 CONFIGS=${CONFIGS:-all}
 case $CONFIGS in
 main) CONFIGS=$MAIN ;;
-all) CONFIGS="$MAIN;--gaps 256K $SERIAL;--threads recorded --gaps 256K $SERIAL" ;;
+all) CONFIGS="$MAIN;--threads serial --gaps 256K $VFLAGS;--threads recorded --gaps 256K $VFLAGS" ;;
 esac
 T0=$(date +%s)
 SRV=${SRV:-$(dirname "$H")/../bench/fidelity_server}
@@ -163,13 +169,18 @@ done
 # reuse a database replayed with other flags nor print it under these.
 cfg_id() { printf '%s' "$1" | cksum | cut -d' ' -f1; }
 
-# Replay configurations: the serial one is the one validate made.
+# Replay configurations: the threaded one is the one validate made, when
+# validate's default was auto (a database of an older hksim, whose default
+# was serial, has no threaded run of a multi-thread recording: the
+# configuration is then replayed afresh).
 echo "$CONFIGS" | tr ';' '\n' | while read -r flags; do
   i=$(cfg_id "$flags")
   for name in $PROGRAMS; do
     [ -s "$OUT/$name.db" ] || continue
     db="$OUT/$name.c$i.db"
-    if [ ! -s "$db" ] && [ "$flags" = "$SERIAL" ]; then
+    if [ ! -s "$db" ] && [ "$flags" = "$THREADED" ] &&
+      [ "$(sqlite3 "$OUT/$name.db" "SELECT (SELECT COUNT(*) FROM threads) <= 1
+          OR EXISTS (SELECT 1 FROM runs WHERE replay_threads > 1)")" = 1 ]; then
       cp "$OUT/$name.db" "$db" # validate replayed with these flags
     elif [ ! -s "$db" ]; then
       # A fresh database (this program's schema), the live runs copied in

@@ -26,7 +26,7 @@ static void help(FILE *f) {
           "         [--hakmem KEY=VALUE]... [--rss-every N] [--progress|--quiet]\n"
           "         [--cache-dir DIR|--no-cache] [--shard I/N]\n"
           "         [--mem-limit SIZE|none] [--max-expansion N|none]\n"
-          "         [--calibration NAME] [--threads serial|recorded]\n"
+          "         [--calibration NAME] [--threads auto|serial|recorded]\n"
           "         [--gaps WS[:SCALE]|none]\n\n"
           "Replays each trace against each back end (and each policy, for\n"
           "hakmem), --repeat times, one fresh child process per run, and\n"
@@ -94,10 +94,16 @@ static void help(FILE *f) {
           "                  is prepared, its cost named (default 64;\n"
           "                  recordings hold about 1; 'none': no limit); a\n"
           "                  trace of over 10 M events has its cost said\n"
-          "  --threads MODE  serial (default): one replay thread; recorded: each\n"
-          "                  recorded thread of a multi-thread trace on its own\n"
-          "                  replay thread, waiting only where causality needs\n"
-          "                  it (glibc, mimalloc, jemalloc, tcmalloc, so:)\n"
+          "  --threads MODE  recorded: each recorded thread of a multi-thread\n"
+          "                  trace on its own replay thread, waiting only where\n"
+          "                  causality needs it, for the back ends that take\n"
+          "                  calls from several threads (glibc, mimalloc,\n"
+          "                  jemalloc, tcmalloc, so:; hakmem and null replay\n"
+          "                  serially); serial: one replay thread in the\n"
+          "                  recorded causal order; auto (default): recorded\n"
+          "                  where it applies, serial for a one-thread trace\n"
+          "                  and with --per-op batch:K or iteration. Each run\n"
+          "                  prints and stores what it did (runs.replay_threads)\n"
           "  --gaps WS[:SCALE]  before each op spend the recorded time since the\n"
           "                  previous op (serial: of the program; threaded: of\n"
           "                  its thread) times SCALE (default 1), at most 1 ms,\n"
@@ -164,7 +170,7 @@ static int run_replay(int argc, char **argv) {
   o.sample_every = 1;
   o.repeat = 1;
   o.progress = -1;
-  o.threads = 0;
+  o.threads = RPL_THREADS_AUTO;
   char options[2048] = "hksim";
   for (int i = 0; i < argc; i++)
     snprintf(options + strlen(options), sizeof options - strlen(options),
@@ -276,13 +282,9 @@ static int run_replay(int argc, char **argv) {
                          "of trace, a positive number, or 'none')", argv[i]);
     } else if (strcmp(a, "--threads") == 0) {
       NEED_ARG();
-      const char *v = argv[++i];
-      if (strcmp(v, "recorded") == 0)
-        o.threads = 1;
-      else if (strcmp(v, "serial") == 0)
-        o.threads = 0;
-      else
-        return cli_usage("replay", "bad --threads '%s' (recorded or serial)", v);
+      if (rpl_threads_parse(argv[++i], &o.threads))
+        return cli_usage("replay", "bad --threads '%s' (auto, serial or "
+                         "recorded)", argv[i]);
     } else if (strcmp(a, "--gaps") == 0) {
       NEED_ARG();
       if (rpl_gaps_parse(argv[++i], &o.gap_ws, &o.gap_scale))
@@ -303,7 +305,7 @@ static int run_replay(int argc, char **argv) {
   }
   if (nt == 0) return cli_usage("replay", "no trace given");
   if (!o.db_path) return cli_usage("replay", "--db DB is required");
-  if (o.span && o.threads)
+  if (o.span && o.threads == RPL_THREADS_RECORDED)
     return cli_usage("replay", "--per-op %s times consecutive ops of the "
                      "program as one: not with --threads recorded",
                      o.span == RPL_SPAN_BATCH ? "batch:K" : "iteration");

@@ -196,6 +196,17 @@ static int read_common(rd_t *r, json_object *root, sweep_t *s) {
     for (const char *const *o = owned; *o; o++)
       if (strcmp(s->options[i], *o) == 0)
         return fail(r, "'options' may not hold %s: the sweep sets it", *o);
+  /* --threads is resolved per run (auto when absent: recorded on a
+   * multi-thread trace for the back ends that allow it); a bad mode is
+   * refused here rather than by every shard's replay. */
+  rpl_threads_t m;
+  for (size_t i = 0; i < s->n_options; i++)
+    if (strcmp(s->options[i], "--threads") == 0 &&
+        (i + 1 == s->n_options || rpl_threads_parse(s->options[i + 1], &m)))
+      return fail(r, "'options': --threads wants auto, serial or recorded%s%s%s",
+                  i + 1 < s->n_options ? ", not '" : "",
+                  i + 1 < s->n_options ? s->options[i + 1] : "",
+                  i + 1 < s->n_options ? "'" : "");
   return 0;
 }
 

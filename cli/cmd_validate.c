@@ -34,7 +34,7 @@ static const opt_doc_t opts[] = {
     {{"db", required_argument, 0, O_DB}, "DB", "results database (required)"},
     {{"backend", required_argument, 0, O_BACKEND}, "LIST",
      "glibc, mimalloc, jemalloc, tcmalloc, hakmem, so:PATH[:prefix=P]\n"
-     "            (default glibc,mimalloc,jemalloc,tcmalloc)"},
+     "(default glibc,mimalloc,jemalloc,tcmalloc)"},
     {{"policy", required_argument, 0, O_POLICY}, "LIST",
      "hakmem policies (default static); live: HAKMEM_POLICY"},
     {{"repeat", required_argument, 0, O_REPEAT}, "N",
@@ -45,7 +45,9 @@ static const opt_doc_t opts[] = {
      "replay --per-op (default none: the loop time is compared)"},
     {{"seed", required_argument, 0, O_SEED}, "N", "replay --seed (default 1)"},
     {{"threads", required_argument, 0, O_THREADS}, "MODE",
-     "replay --threads serial (default) or recorded"},
+     "replay --threads: auto (default: recorded for a multi-thread\n"
+     "recording on glibc, mimalloc, jemalloc, tcmalloc, so:; serial\n"
+     "otherwise), serial or recorded"},
     {{"gaps", required_argument, 0, O_GAPS}, "WS[:SCALE]",
      "replay --gaps: spend the recorded time between ops (default none)"},
     {{"hakmem", required_argument, 0, O_HAKMEM}, "K=V",
@@ -70,7 +72,14 @@ static void help(FILE *f) {
     char left[40];
     snprintf(left, sizeof left, "--%s%s%s", opts[i].o.name,
              opts[i].arg ? " " : "", opts[i].arg ? opts[i].arg : "");
-    fprintf(f, "  %-18s %s\n", left, opts[i].help);
+    fprintf(f, "  %-18s ", left);
+    /* A help text's further lines start under its first. */
+    for (const char *h = opts[i].help; *h; h++)
+      if (*h == '\n')
+        fprintf(f, "\n%21s", "");
+      else
+        fputc(*h, f);
+    fputc('\n', f);
   }
   fprintf(f,
           "\nThe hakmem library is HKSIM_HAKMEM_LIB, else BINDIR/../hakmem/"
@@ -233,7 +242,7 @@ static int validate(int argc, char **argv) {
   o.touch = RPL_TOUCH_PAGES;
   o.sample_every = 0;
   o.progress = 0;
-  o.threads = 0;
+  o.threads = RPL_THREADS_AUTO;
   const char *dbp = NULL;
 
   struct option lo[HK_ARRAY_LEN(opts) + 1];
@@ -285,13 +294,9 @@ static int validate(int argc, char **argv) {
       v.overrides[v.no++] = optarg;
       break;
     case O_THREADS:
-      if (strcmp(optarg, "recorded") == 0)
-        o.threads = 1;
-      else if (strcmp(optarg, "serial") == 0)
-        o.threads = 0;
-      else
-        return cli_usage("validate", "bad --threads '%s' (recorded or serial)",
-                         optarg);
+      if (rpl_threads_parse(optarg, &o.threads))
+        return cli_usage("validate", "bad --threads '%s' (auto, serial or "
+                         "recorded)", optarg);
       break;
     case O_GAPS:
       if (rpl_gaps_parse(optarg, &o.gap_ws, &o.gap_scale))

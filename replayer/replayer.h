@@ -215,6 +215,21 @@ typedef struct rpl_rss_row {
  * HK_E_USAGE. */
 int rpl_gaps_parse(const char *s, uint64_t *ws, double *scale);
 
+/* --threads: how the recorded threads of a trace are replayed. */
+typedef enum rpl_threads {
+  RPL_THREADS_SERIAL = 0,   /* one replay thread, the prepared (causal) order */
+  RPL_THREADS_RECORDED = 1, /* each recorded thread on a replay thread of its
+                               own, where rpl_threads_resolve allows it */
+  RPL_THREADS_AUTO = 2      /* the same (the command line's default): named
+                               apart so that --threads recorded can be
+                               refused with a span mode while auto falls
+                               back to serial without a word */
+} rpl_threads_t;
+
+const char *rpl_threads_name(rpl_threads_t m);
+/* "serial", "recorded" or "auto"; 0 or HK_E_USAGE. */
+int rpl_threads_parse(const char *s, rpl_threads_t *out);
+
 /* Latency of an op that was not timed (failed when recorded, or skipped). */
 #define RPL_LAT_NONE UINT32_MAX
 /* Span modes: an op timed within the span that began at an earlier op. */
@@ -302,6 +317,22 @@ typedef struct rpl_result {
   uint64_t n_threads;
   uint64_t rss_cap_, pol_cap_, sites_len_; /* private: mapped sizes */
 } rpl_result_t;
+
+/* 1 when be can replay each recorded thread on a thread of its own: its
+ * calls may come from several threads at once (thread_safe) and it keeps
+ * no per-op decisions or clock (last_decision, before_op: hakmem, whose
+ * digest covers decisions in the program's order), so a threaded run's
+ * digest is the serial run's. */
+int rpl_backend_threadable(const rpl_backend_t *be);
+
+/* Whether a run of a prepared program whose events come from n_threads
+ * recorded threads replays threaded (1) or serially (0) on be: SERIAL
+ * never; RECORDED and AUTO when be is threadable, n_threads > 1 and span
+ * is RPL_SPAN_NONE (a span times consecutive ops of the program as one).
+ * The same inputs give the same answer, so every shard of a sweep and a
+ * serial re-run of it replay each run alike. */
+int rpl_threads_resolve(rpl_threads_t mode, const rpl_backend_t *be,
+                        uint32_t n_threads, rpl_span_t span);
 
 /* Replays ops[0..n_ops) in this process. Returns 0 when the run could be
  * made (its outcome, done or failed, is in res->status) or a negative code
@@ -528,10 +559,10 @@ typedef struct rpl_opts {
   /* --shard I/N: only the runs of the I-th of N parts of the run matrix
    * (rpl_shard_plan); shard_count 0 or 1: every run. */
   uint32_t shard_index, shard_count;
-  /* --threads: 1 recorded: each recorded thread of a multi-thread trace
-   * on its own replay thread, for back ends that are thread_safe
-   * (rpl_exec_cfg_t.threaded); 0 (default) serial. */
-  int threads;
+  /* --threads: how each run replays its trace's threads, resolved per run
+   * by rpl_threads_resolve (SERIAL, 0, when left zeroed; the command
+   * line's default is AUTO). runs.replay_threads stores the outcome. */
+  rpl_threads_t threads;
   double gap_scale; /* --gaps (rpl_exec_cfg_t); 0: off */
   uint64_t gap_ws;
   /* One-line errors ("what: message"); NULL prints to stderr. */

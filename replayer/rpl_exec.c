@@ -41,6 +41,31 @@ int rpl_touch_parse(const char *s, rpl_touch_t *out) {
   return HK_E_USAGE;
 }
 
+static const char *const threads_names[] = {"serial", "recorded", "auto"};
+
+const char *rpl_threads_name(rpl_threads_t m) {
+  return (unsigned)m < HK_ARRAY_LEN(threads_names) ? threads_names[m] : "?";
+}
+
+int rpl_threads_parse(const char *s, rpl_threads_t *out) {
+  for (unsigned i = 0; i < HK_ARRAY_LEN(threads_names); i++)
+    if (strcmp(s, threads_names[i]) == 0) {
+      *out = (rpl_threads_t)i;
+      return 0;
+    }
+  return HK_E_USAGE;
+}
+
+int rpl_backend_threadable(const rpl_backend_t *be) {
+  return be->thread_safe && !be->last_decision && !be->before_op;
+}
+
+int rpl_threads_resolve(rpl_threads_t mode, const rpl_backend_t *be,
+                        uint32_t n_threads, rpl_span_t span) {
+  return mode != RPL_THREADS_SERIAL && rpl_backend_threadable(be) &&
+         n_threads > 1 && span == RPL_SPAN_NONE;
+}
+
 const char *rpl_sys_method_name(int m) {
   switch (m) {
   case RPL_SYS_TRACEPOINT: return "tracepoint";
@@ -1469,9 +1494,8 @@ int rpl_exec(const rpl_exec_cfg_t *cfg, const trc_pop_t *ops, uint64_t n_ops,
   if (cfg->rss_every && cfg->rss_every < block) block = cfg->rss_every;
   if (cfg->crash_after && cfg->crash_after < end) end = cfg->crash_after;
   unsigned nthr = cfg->be.threads;
-  int threaded = cfg->threaded && be->thread_safe && !be->last_decision &&
-                 !be->before_op &&
-                 nthr > 1 && !cfg->crash_after && !cfg->span;
+  int threaded = cfg->threaded && rpl_backend_threadable(be) && nthr > 1 &&
+                 !cfg->crash_after && !cfg->span;
   tplan_t plan;
   int plan_rc = threaded ? tplan_make(&plan, &L, end, n_slots, nthr, res->threads)
                          : 0;

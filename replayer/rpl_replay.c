@@ -201,10 +201,15 @@ static void print_run(const char *trace, const char *label, int64_t run_id,
              r->span == RPL_SPAN_ITERATION ? " /iter"
              : r->span == RPL_SPAN_BATCH   ? " /op (batch)"
                                            : "");
+  /* How the run replayed (--threads auto resolves per trace and back end),
+   * as runs.replay_threads stores it. */
+  char thr[24] = "serial";
+  if (r->replay_threads > 1)
+    snprintf(thr, sizeof thr, "threads %u", r->replay_threads);
   printf("run %-4lld %-20.20s %-16s done  ops %-10llu %s  total %9.3f ms  "
-         "digest %.12s\n",
+         "digest %.12s  %s\n",
          (long long)run_id, trace, label, (unsigned long long)r->ops, lat,
-         (double)r->total_ns / 1e6, r->digest);
+         (double)r->total_ns / 1e6, r->digest, thr);
   fflush(stdout);
 }
 
@@ -264,7 +269,8 @@ static int one_run(session_t *S, const trc_program_t *prog, int prog_fd,
                         .batch_k = o->batch_k,
                         .rss_every = o->rss_every,
                         .tsc_hz = session_tsc_hz(S),
-                        .threaded = o->threads > 0,
+                        .threaded = rpl_threads_resolve(
+                            o->threads, be, prog->n_threads, o->span),
                         .gap_scale = o->gap_scale,
                         .gap_ws = o->gap_ws,
                         .progress = S->progress,

@@ -26,6 +26,11 @@ if [ "$M" = mimalloc ]; then NB=3; else NB=2; fi
 check "live runs done" "$(q "$D" "SELECT COUNT(*) FROM live_runs WHERE status='done'")" $((NB * 2))
 check "replay runs done" "$(q "$D" "SELECT COUNT(*) FROM runs WHERE status='done'")" $((NB * 2))
 check "one trace" "$(q "$D" "SELECT COUNT(*) FROM traces")" 1
+# --threads auto (the default) on the multi-thread recording: threaded on
+# glibc and mimalloc, serial on hakmem (its decisions are per op).
+check "default --threads auto: threaded except hakmem" \
+  "$(q "$D" "SELECT group_concat(b || '=' || t, ' ') FROM (SELECT backend AS b, MIN(replay_threads > 1) || MAX(replay_threads > 1) AS t FROM runs WHERE status = 'done' GROUP BY backend ORDER BY backend)")" \
+  "$(if [ "$M" = mimalloc ]; then echo "glibc=11 hakmem=00 mimalloc=11"; else echo "glibc=11 hakmem=00"; fi)"
 check "live rows point at it" "$(q "$D" "SELECT COUNT(*) FROM live_runs WHERE trace_id = (SELECT trace_id FROM traces)")" $((NB * 2))
 check "measures present and positive" \
   "$(q "$D" "SELECT COUNT(*) FROM live_runs WHERE wall_ns > 0 AND user_ns + sys_ns > 0 AND max_rss_bytes > 1000000 AND minor_faults > 0")" $((NB * 2))

@@ -216,6 +216,53 @@ check "run_thread: edges only threaded" \
   "$(tq "SELECT r.replay_threads, SUM(t.edges > 0), COUNT(t.wall_ns) FROM run_thread t JOIN runs r USING (run_id) GROUP BY r.run_id ORDER BY 1" | tr '\n' ' ')" \
   "1||0 4|4|4 "
 
+# --threads auto, the default: a multi-thread trace replays threaded on the
+# back ends that take calls from several threads (glibc: 4 threads), serially
+# on hakmem and null; a one-thread trace serially; with --per-op iteration
+# serially without a word (an explicit --threads recorded is refused, in
+# timing_cli.sh). Each run line says how it replayed, as stored, and the
+# report names the back ends replayed threaded.
+"$H" replay "$T/threads.hkt" "$T/mixed.hkt" --db "$T/auto.db" --backend glibc,hakmem,null \
+  --per-op none >"$T/aout" 2>"$T/aerr"
+check "auto: exit" "$?" 0
+aq() { sqlite3 "$T/auto.db" "$1"; }
+check "auto: replay_threads per trace and back end" \
+  "$(aq "SELECT group_concat(t.name || ':' || r.backend || '=' || r.replay_threads, ' ') FROM (SELECT * FROM runs ORDER BY backend) r JOIN traces t USING (trace_id) WHERE r.status = 'done' GROUP BY t.name ORDER BY t.name" | tr '\n' ' ')" \
+  "mixed.hkt:glibc=1 mixed.hkt:hakmem=1 mixed.hkt:null=1 threads.hkt:glibc=4 threads.hkt:hakmem=1 threads.hkt:null=1 "
+check "auto: the threaded run has its waits in run_thread" \
+  "$(aq "SELECT COUNT(t.wall_ns) FROM run_thread t JOIN runs r USING (run_id) WHERE r.backend = 'glibc' AND r.replay_threads = 4")" 4
+check "auto: run lines say threads 4 once, serial five times" \
+  "$(grep -c '^run .* digest [0-9a-f]*  threads 4$' "$T/aout") $(grep -c '^run .* digest [0-9a-f]*  serial$' "$T/aout")" "1 5"
+check "auto: the threaded glibc run's line" \
+  "$(grep -c '^run .*threads\.hkt *glibc .* threads 4$' "$T/aout")" 1
+check "auto: threaded digest = serial digest" \
+  "$(sqlite3 "$T/th.db" "SELECT digest FROM runs WHERE replay_threads = 1")" \
+  "$(aq "SELECT r.digest FROM runs r JOIN traces t USING (trace_id) WHERE t.name = 'threads.hkt' AND r.backend = 'glibc'")"
+"$H" report --db "$T/auto.db" --no-sites >"$T/areport" 2>/dev/null || bad "auto: report"
+check "auto: report names the threaded back end of threads.hkt" \
+  "$(grep -c '^### threads\.hkt .*; threaded replay (4 threads): glibc$' "$T/areport")" 1
+check "auto: report says nothing of threads for mixed.hkt" \
+  "$(grep '^### mixed\.hkt' "$T/areport" | grep -c 'threaded')" 0
+"$H" replay "$T/threads.hkt" --db "$T/auto.db" --backend glibc --threads serial \
+  --per-op none --quiet >/dev/null 2>&1 || bad "auto: --threads serial"
+"$H" report --db "$T/auto.db" --no-sites >"$T/areport" 2>/dev/null || bad "auto: report 2"
+check "auto: report says when serial and threaded runs share a row" \
+  "$(grep -c '^### threads\.hkt .*: glibc (with serial runs in the same rows)$' "$T/areport")" 1
+"$H" replay "$T/threads.hkt" --db "$T/auto2.db" --backend glibc --per-op iteration \
+  --quiet >/dev/null 2>"$T/aerr"
+check "auto + --per-op iteration: exit" "$?" 0
+check "auto + --per-op iteration: serial, silently" \
+  "$(sqlite3 "$T/auto2.db" "SELECT replay_threads FROM runs WHERE status = 'done'") $(wc -c <"$T/aerr")" "1 0"
+"$H" replay "$T/threads.hkt" --db "$T/auto2.db" --backend glibc --threads recorded \
+  --per-op batch:8 --quiet >/dev/null 2>"$T/aerr"
+check "--threads recorded --per-op batch:8: exit" "$?" 2
+check "--threads recorded --per-op batch:8: one line" \
+  "$(grep -c 'batch:K .*not with --threads recorded' "$T/aerr") $(wc -l <"$T/aerr")" "1 1"
+"$H" replay "$T/threads.hkt" --db "$T/auto3.db" --threads parallel >/dev/null 2>"$T/aerr"
+check "--threads parallel: exit" "$?" 2
+check "--threads parallel: message" "$(grep -c "bad --threads 'parallel' (auto, serial or recorded)" "$T/aerr")" 1
+check "--threads parallel: nothing written" "$(test -e "$T/auto3.db" && echo yes || echo no)" no
+
 # --gaps: a bad argument is a usage error naming it, nothing written.
 "$H" replay "$T/threads.hkt" --db "$T/gaps.db" --gaps 12X >/dev/null 2>"$T/gerr"
 check "--gaps 12X exit" "$?" 2

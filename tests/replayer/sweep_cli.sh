@@ -44,6 +44,31 @@ check "shards merged = local" "$(sqlite3 "$T/p/merged.db" "$RUNS" | md5sum)" "$(
 check "programs cached by content hash" "$(ls "$T/p/cache" | grep -c '^[0-9a-f]\{16\}\.hkp$')" 2
 check "no partial cache files" "$(ls "$T/p/cache" | grep -c part)" 0
 
+# A multi-thread trace with no --threads in the plan's options: --threads
+# auto replays glibc threaded in every shard and in --local alike, with the
+# digests of a serial replay (the Slurm demo compares merged and serial
+# databases by digest; scripts/cluster-demo.sh).
+"$H" gen threads -o "$T/th.hkt" --seed 4 >/dev/null || bad "gen threads"
+cat >"$T/st.json" <<'J'
+{"name": "th", "traces": ["th.hkt"], "backends": ["glibc", "null"],
+ "repeats": 2, "options": ["--per-op", "none", "--quiet"], "shards": 2}
+J
+"$H" sweep plan "$T/st.json" -o "$T/pt" >/dev/null 2>"$T/err" || bad "threads plan: $(cat "$T/err")"
+for i in 0 1; do
+  "$H" sweep run "$T/pt/plan.json" --shard $i >/dev/null 2>"$T/err" || bad "threads shard $i: $(cat "$T/err")"
+done
+"$H" merge "$T/pt/merged.db" "$T/pt"/shard-*.db --quiet || bad "threads merge"
+"$H" sweep run "$T/pt/plan.json" --local >/dev/null 2>"$T/err" || bad "threads local: $(cat "$T/err")"
+THR="SELECT backend || '=' || replay_threads FROM runs WHERE status = 'done' ORDER BY backend, repeat"
+check "threads: glibc threaded, null serial, in the shards" \
+  "$(sqlite3 "$T/pt/merged.db" "$THR" | tr '\n' ' ')" "glibc=4 glibc=4 null=1 null=1 "
+check "threads: the same in --local" "$(sqlite3 "$T/pt/serial.db" "$THR" | tr '\n' ' ')" "glibc=4 glibc=4 null=1 null=1 "
+check "threads: shards merged = local" "$(sqlite3 "$T/pt/merged.db" "$RUNS" | md5sum)" "$(sqlite3 "$T/pt/serial.db" "$RUNS" | md5sum)"
+"$H" replay "$T/th.hkt" --db "$T/pt/ser.db" --backend glibc,null --threads serial --per-op none \
+  --cache-dir "$T/pt/cache" --quiet >/dev/null 2>&1 || bad "threads serial replay"
+check "threads: one digest a back end, threaded and serial" \
+  "$(sqlite3 "$T/pt/ser.db" "ATTACH '$T/pt/serial.db' AS s; SELECT group_concat(n, ' ') FROM (SELECT backend, COUNT(*) || ':' || COUNT(DISTINCT digest) AS n FROM (SELECT backend, digest FROM runs UNION ALL SELECT backend, digest FROM s.runs) GROUP BY backend ORDER BY backend)")" "3:1 3:1"
+
 # Bad input: exit 1 (file) or 2 (usage), one line naming the file.
 err1() { # NAME WANT-IN-MESSAGE JSON
   printf '%s' "$3" >"$T/bad.json"
@@ -59,6 +84,8 @@ err1 "missing trace" "trace 'gone.hkt'" '{"traces": ["gone.hkt"], "backends": ["
 err1 "no back ends" "'backends' is missing" '{"traces": ["m.hkt"]}'
 err1 "repeats type" "'repeats' must be an integer" '{"traces": ["m.hkt"], "backends": ["null"], "repeats": "2"}'
 err1 "shards range" "'shards' must be in 1..65536" '{"traces": ["m.hkt"], "backends": ["null"], "shards": 0}'
+err1 "bad --threads in options" "'options': --threads wants auto, serial or recorded, not 'all'" '{"traces": ["m.hkt"], "backends": ["null"], "options": ["--threads", "all"]}'
+err1 "--threads last in options" "'options': --threads wants auto, serial or recorded$" '{"traces": ["m.hkt"], "backends": ["null"], "options": ["--threads"]}'
 err1 "option the plan sets" "may not hold --shard" '{"traces": ["m.hkt"], "backends": ["null"], "options": ["--shard", "0/2"]}'
 err1 "slurm key" "unknown key 'nodes' in 'slurm'" '{"traces": ["m.hkt"], "backends": ["null"], "slurm": {"nodes": 2}}'
 head -c 2000 /dev/urandom >"$T/g2.hkt"

@@ -188,8 +188,55 @@ static void test_plan_not_counted(void **state) {
   rmdir(dir);
 }
 
+/* --threads: the names, and which runs auto and recorded replay threaded:
+ * a trace of more than one thread on a back end that takes calls from
+ * several threads and keeps no per-op decisions, with no span timing. */
+static void test_resolve(void **state) {
+  (void)state;
+  static const char *const names[] = {"serial", "recorded", "auto"};
+  for (int m = 0; m < 3; m++) {
+    rpl_threads_t got = (rpl_threads_t)-1;
+    assert_int_equal(rpl_threads_parse(names[m], &got), 0);
+    assert_int_equal(got, m);
+    assert_string_equal(rpl_threads_name(got), names[m]);
+  }
+  rpl_threads_t keep = RPL_THREADS_AUTO;
+  assert_int_equal(rpl_threads_parse("Auto", &keep), HK_E_USAGE);
+  assert_int_equal(rpl_threads_parse("", &keep), HK_E_USAGE);
+  assert_int_equal(rpl_threads_parse("recorded ", &keep), HK_E_USAGE);
+  assert_int_equal(keep, RPL_THREADS_AUTO); /* untouched when refused */
+
+  static const struct {
+    const char *be;
+    int threadable;
+  } bes[] = {{"glibc", 1},  {"mimalloc", 1}, {"jemalloc", 1},
+             {"tcmalloc", 1}, {"so:/lib/x.so", 1}, {"hakmem", 0},
+             {"null", 0}};
+  for (size_t b = 0; b < sizeof bes / sizeof bes[0]; b++) {
+    const rpl_backend_t *be = rpl_backend_find(bes[b].be);
+    assert_non_null(be);
+    assert_int_equal(rpl_backend_threadable(be), bes[b].threadable);
+    for (int m = 0; m < 3; m++) {
+      int on = m != RPL_THREADS_SERIAL && bes[b].threadable;
+      assert_int_equal(rpl_threads_resolve((rpl_threads_t)m, be, 4,
+                                           RPL_SPAN_NONE), on);
+      assert_int_equal(rpl_threads_resolve((rpl_threads_t)m, be, 2,
+                                           RPL_SPAN_NONE), on);
+      assert_int_equal(rpl_threads_resolve((rpl_threads_t)m, be, 1,
+                                           RPL_SPAN_NONE), 0);
+      assert_int_equal(rpl_threads_resolve((rpl_threads_t)m, be, 0,
+                                           RPL_SPAN_NONE), 0);
+      assert_int_equal(rpl_threads_resolve((rpl_threads_t)m, be, 4,
+                                           RPL_SPAN_BATCH), 0);
+      assert_int_equal(rpl_threads_resolve((rpl_threads_t)m, be, 4,
+                                           RPL_SPAN_ITERATION), 0);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_resolve),
       cmocka_unit_test(test_threaded_equals_serial),
       cmocka_unit_test(test_plan_not_counted),
   };
