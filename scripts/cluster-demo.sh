@@ -17,7 +17,7 @@ H=${HKSIM:-$root/build/bin/hksim}
 H=$(realpath "$H")
 mkdir -p "$1"
 OUT=$(realpath "$1")
-rm -f "$OUT"/*.db "$OUT"/*.db-wal "$OUT"/*.db-shm
+rm -f "$OUT"/*.db "$OUT"/*.db-wal "$OUT"/*.db-shm "$OUT"/*.db-hkstore
 say() { printf 'cluster-demo: %s\n' "$*"; }
 
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
