@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -188,6 +190,136 @@ static void test_plan_not_counted(void **state) {
   rmdir(dir);
 }
 
+/* Per-thread rows are numbered when they are allocated (ad48eff), not only
+ * by thread_digests: a run of a multi-thread trace that fails so that
+ * thread_digests cannot map its buffer (a memory cap reached, as with the
+ * old never-freeing null back end at the cap) must still give one row per
+ * thread, 0..n-1, or storing it fails on run_thread's key and hides the
+ * run's own error. The back end below refuses the allocation of 4242
+ * bytes after lowering RLIMIT_DATA to one page (in a child of its own), so
+ * that under a --mem-limit the run fails there and no further private
+ * mapping can be made: thread_digests fails. Without ad48eff's numbering
+ * every row comes back thread 0 (seen: the test fails on thread 1).
+ * RLIMIT_DATA also starves a sanitizer's runtime: skipped under those. */
+static void *lim_malloc(void *c, size_t size, unsigned th, uint32_t caller) {
+  (void)c, (void)th, (void)caller;
+  if (size == 4242) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_DATA, &rl) == 0) {
+      rl.rlim_cur = 4096; /* not 0: the kernel lets 0 pass (valgrind) */
+      setrlimit(RLIMIT_DATA, &rl);
+    }
+    return NULL;
+  }
+  return malloc(size);
+}
+static void *lim_calloc(void *c, size_t size, unsigned th, uint32_t caller) {
+  (void)c, (void)th, (void)caller;
+  return calloc(1, size);
+}
+static void *lim_realloc(void *c, void *p, size_t old, size_t size,
+                         unsigned th, uint32_t caller) {
+  (void)c, (void)old, (void)th, (void)caller;
+  return realloc(p, size);
+}
+static void lim_free(void *c, void *p, size_t size, unsigned th,
+                     uint32_t caller) {
+  (void)c, (void)size, (void)th, (void)caller;
+  free(p);
+}
+static void *lim_aligned(void *c, size_t align, size_t size, unsigned th,
+                         uint32_t caller) {
+  (void)c, (void)th, (void)caller;
+  void *p = NULL;
+  return posix_memalign(&p, align, size) ? NULL : p;
+}
+static int lim_available(char *why, size_t len) {
+  (void)why, (void)len;
+  return 0;
+}
+static int lim_init(void **ctx, const rpl_be_config_t *cfg, char *why,
+                    size_t len) {
+  (void)cfg, (void)why, (void)len;
+  *ctx = NULL;
+  return 0;
+}
+static void lim_release(void *c) { (void)c; }
+static const rpl_backend_t lim_be = {
+    .name = "lim", .available = lim_available, .init = lim_init,
+    .malloc = lim_malloc, .calloc = lim_calloc, .realloc = lim_realloc,
+    .free = lim_free, .aligned = lim_aligned, .release = lim_release};
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define HK_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define HK_TEST_SANITIZED 1
+#endif
+
+typedef struct rows_seen {
+  int rc, status, has_cap_error;
+  uint64_t n_threads;
+  uint32_t thread[8];
+} rows_seen_t;
+
+static void test_rows_numbered_when_run_fails(void **state) {
+  (void)state;
+#ifdef HK_TEST_SANITIZED
+  skip();
+#endif
+  enum { NT = 3, N = 3 * 2000 };
+  static trc_pop_t p[N]; /* per thread: 1000 mallocs, then their frees */
+  memset(p, 0, sizeof p);
+  for (unsigned i = 0; i < N / 2; i++) {
+    p[i].op = TRC_OP_MALLOC;
+    p[i].size = i == N / 4 ? 4242 : 32; /* thread 0's, mid-way */
+    p[i].slot = i;
+    p[i].thread = (uint16_t)(i % NT);
+    p[N / 2 + i].op = TRC_OP_FREE;
+    p[N / 2 + i].size = p[i].size;
+    p[N / 2 + i].slot = i;
+    p[N / 2 + i].thread = (uint16_t)(i % NT);
+  }
+  int fd[2];
+  assert_int_equal(pipe(fd), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(fd[0]);
+    rows_seen_t seen;
+    memset(&seen, 0, sizeof seen);
+    rpl_exec_cfg_t ec = {.backend = &lim_be,
+                         .be = {.threads = NT, .seed = 1},
+                         .touch = RPL_TOUCH_NONE,
+                         .tsc_hz = 1000000000ull,
+                         .mem_limit = 1ull << 30};
+    rpl_result_t res;
+    seen.rc = rpl_exec(&ec, p, N, N / 2, &res);
+    seen.status = res.status;
+    seen.has_cap_error = strstr(res.error, "under --mem-limit") != NULL;
+    seen.n_threads = res.n_threads;
+    for (unsigned t = 0; t < res.n_threads && t < 8; t++)
+      seen.thread[t] = res.threads ? res.threads[t].thread : 99;
+    ssize_t w = write(fd[1], &seen, sizeof seen);
+    _exit(w == (ssize_t)sizeof seen ? 0 : 1);
+  }
+  close(fd[1]);
+  rows_seen_t seen;
+  ssize_t r = read(fd[0], &seen, sizeof seen);
+  close(fd[0]);
+  int st;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  assert_int_equal(r, (ssize_t)sizeof seen);
+  assert_int_equal(seen.rc, 0);
+  assert_int_equal(seen.status, HK_E_NOMEM); /* the run failed at the cap */
+  assert_true(seen.has_cap_error);            /* with its own error */
+  assert_int_equal(seen.n_threads, NT);
+  for (unsigned t = 0; t < NT; t++) assert_int_equal(seen.thread[t], t);
+}
+
 /* --threads: the names, and which runs auto and recorded replay threaded:
  * a trace of more than one thread on a back end that takes calls from
  * several threads and keeps no per-op decisions, with no span timing. */
@@ -237,6 +369,7 @@ static void test_resolve(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_resolve),
+      cmocka_unit_test(test_rows_numbered_when_run_fails),
       cmocka_unit_test(test_threaded_equals_serial),
       cmocka_unit_test(test_plan_not_counted),
   };
