@@ -7,11 +7,15 @@
  * edges are exactly the ops on an object whose previous op was another
  * thread's (counted here independently), not every reuse of a prepared
  * slot by another thread; the plan of a threaded run (28 bytes an op) is
- * not counted as the allocator's peak RSS or page faults. Run under TSan
- * (label threads),
- * which reports a missing happens-before edge as a race. */
+ * not counted as the allocator's peak RSS or page faults. Also: the waits'
+ * slack and targeted wakes (blocks and context switches bounded on a
+ * producer/consumer program), the stall that releases a waiter (a
+ * ping-pong), per-thread rows numbered when a run fails, and which runs
+ * --threads auto replays threaded. Run under TSan (label threads), which
+ * reports a missing happens-before edge as a race. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -320,6 +324,176 @@ static void test_rows_numbered_when_run_fails(void **state) {
   for (unsigned t = 0; t < NT; t++) assert_int_equal(seen.thread[t], t);
 }
 
+/* A thread-safe back end without locks or frees (a bump pointer over a
+ * static arena), so that the only waits of a threaded run are the
+ * harness's own: no allocator lock puts a thread to sleep. */
+static _Alignas(64) unsigned char bump_arena[64u << 20];
+static _Atomic size_t bump_top;
+static void *bump_malloc(void *c, size_t size, unsigned th, uint32_t caller) {
+  (void)c, (void)th, (void)caller;
+  size_t n = (size + 15) & ~(size_t)15;
+  size_t at = atomic_fetch_add(&bump_top, n);
+  return at + n <= sizeof bump_arena ? bump_arena + at : NULL;
+}
+static void *bump_calloc(void *c, size_t size, unsigned th, uint32_t caller) {
+  return bump_malloc(c, size, th, caller); /* never reused: still zero */
+}
+static void *bump_realloc(void *c, void *p, size_t old, size_t size,
+                          unsigned th, uint32_t caller) {
+  void *q = bump_malloc(c, size, th, caller);
+  if (q && p) memcpy(q, p, old < size ? old : size);
+  return q;
+}
+static void bump_free(void *c, void *p, size_t size, unsigned th,
+                      uint32_t caller) {
+  (void)c, (void)p, (void)size, (void)th, (void)caller;
+}
+static void *bump_aligned(void *c, size_t align, size_t size, unsigned th,
+                          uint32_t caller) {
+  return bump_malloc(c, size + align, th, caller); /* only 16 B used here */
+}
+static int bump_init(void **ctx, const rpl_be_config_t *cfg, char *why,
+                     size_t len) {
+  (void)cfg, (void)why, (void)len;
+  atomic_store(&bump_top, 0);
+  *ctx = NULL;
+  return 0;
+}
+static const rpl_backend_t bump_be = {
+    .name = "bump", .thread_safe = 1, .available = lim_available,
+    .init = bump_init, .malloc = bump_malloc, .calloc = bump_calloc,
+    .realloc = bump_realloc, .free = bump_free, .aligned = bump_aligned,
+    .release = lim_release};
+
+static uint64_t voluntary_switches(void) {
+  struct rusage ru;
+  return getrusage(RUSAGE_SELF, &ru) ? 0 : (uint64_t)ru.ru_nvcsw;
+}
+
+/* Runs ops on bump_be, threaded or serially; the process's voluntary
+ * context switches over the run in *vcsw. */
+static void bump_run(const trc_pop_t *ops, uint64_t n, uint32_t n_slots,
+                     unsigned nt, int threaded, double gaps,
+                     rpl_result_t *res, uint64_t *vcsw) {
+  rpl_exec_cfg_t ec = {.backend = &bump_be,
+                       .be = {.threads = nt, .seed = 1},
+                       .touch = RPL_TOUCH_NONE,
+                       .tsc_hz = 1000000000ull,
+                       .threaded = threaded,
+                       .gap_scale = gaps};
+  uint64_t v0 = voluntary_switches();
+  assert_int_equal(rpl_exec(&ec, ops, n, n_slots, res), 0);
+  if (vcsw) *vcsw = voluntary_switches() - v0;
+  assert_int_equal(res->status, 0);
+  assert_int_equal(res->replay_threads, threaded ? nt : 1);
+}
+
+/* The slack and the targeted wakes (wait_done, publish in rpl_exec.c).
+ * A producer (thread 0) makes R records, each followed by K private
+ * malloc/free pairs of its own; a consumer (thread 1) frees each record.
+ * Replayed with --gaps (spin only), the producer makes a record every 5 us
+ * and the consumer would free one every 2.5 us (its recorded times are
+ * halved: gaps are per thread), so it keeps catching up. A waiter goes on
+ * only once the producer is WAIT_SLACK (4096) of its ops past the one it
+ * needs (or has ended): record r's malloc is the producer's op 7r, so
+ * after a block at record r the next can come at r + 586 at the earliest,
+ * 35 blocks at most for R = 20,000 and K = 3, whatever the schedule (the
+ * bound below is 36). Without the slack it ran in lockstep, blocking at
+ * most records (seen: over a thousand). A sleeping waiter is woken
+ * only by the publish that meets its want (or a stall): the process's
+ * voluntary context switches stay within one per block plus the joins,
+ * where waking every sleeper at every publish gave one per publish while
+ * it slept (585 a block). */
+static void test_slack_and_targeted_wakes(void **state) {
+  (void)state;
+  enum { R = 20000, K = 3, PER = 1 + 2 * K + 1 };
+  static trc_pop_t p[R * PER];
+  memset(p, 0, sizeof p);
+  uint64_t n = 0;
+  for (uint32_t r = 0; r < R; r++) {
+    uint64_t t0 = 5000ull * (r + 1);
+    p[n].op = TRC_OP_MALLOC, p[n].size = 64, p[n].slot = 1 + r;
+    p[n].time_ns = t0;
+    p[n++].thread = 0;
+    for (int k = 0; k < K; k++) {
+      p[n].op = TRC_OP_MALLOC, p[n].size = 32, p[n].slot = 0;
+      p[n].time_ns = t0 + 2 * k + 1;
+      p[n++].thread = 0;
+      p[n].op = TRC_OP_FREE, p[n].size = 32, p[n].slot = 0;
+      p[n].time_ns = t0 + 2 * k + 2;
+      p[n++].thread = 0;
+    }
+    p[n].op = TRC_OP_FREE, p[n].size = 64, p[n].slot = 1 + r;
+    p[n].time_ns = t0 / 2; /* its gaps are half the producer's */
+    p[n++].thread = 1;
+  }
+  assert_int_equal(n, R * PER);
+  alarm(120); /* a lost wake-up is a hang: fail instead */
+  rpl_result_t s, t;
+  bump_run(p, n, R + 1, 2, 0, 0, &s, NULL);
+  uint64_t vcsw;
+  bump_run(p, n, R + 1, 2, 1, 1.0, &t, &vcsw);
+  alarm(0);
+  assert_string_equal(t.digest, s.digest);
+  assert_int_equal(t.n_threads, 2);
+  uint64_t bound = (uint64_t)R * (PER - 1) / 4096 + 2;
+  fprintf(stderr, "consumer: %llu edges, %llu blocked (bound %llu); "
+          "voluntary context switches %llu\n",
+          (unsigned long long)t.threads[1].edges,
+          (unsigned long long)t.threads[1].blocked,
+          (unsigned long long)bound, (unsigned long long)vcsw);
+  assert_int_equal(t.threads[1].edges, R);
+  assert_int_equal(t.threads[0].edges, 0);
+  assert_int_equal(t.threads[0].blocked, 0);
+  assert_true(t.threads[1].blocked <= bound);
+  /* A sleep per block at most, two joins, and room for the sanitizers'
+   * own threads; one a publish would be thousands. */
+  assert_true(vcsw <= 2 * bound + 60);
+  rpl_result_release(&s);
+  rpl_result_release(&t);
+}
+
+/* Ping-pong: each thread frees what the other just made, so every op
+ * waits on the other thread, which is itself waiting: the slack can never
+ * be met, and only the stall (a thread about to wait wakes the waiters
+ * whose need it has met, and a waiter that finds its thread stalled goes
+ * on at need) keeps them going. A lost wake-up or a waiter holding out for
+ * need + slack would hang (alarm). */
+static void test_stall_releases_waiter(void **state) {
+  (void)state;
+  enum { M = 3000 };
+  static trc_pop_t p[4 * M];
+  memset(p, 0, sizeof p);
+  uint64_t n = 0;
+  for (uint32_t k = 0; k < M; k++) {
+    p[n].op = TRC_OP_MALLOC, p[n].size = 48, p[n].slot = 0;
+    p[n++].thread = 0;
+    p[n].op = TRC_OP_FREE, p[n].size = 48, p[n].slot = 0;
+    p[n++].thread = 1;
+    p[n].op = TRC_OP_MALLOC, p[n].size = 80, p[n].slot = 1;
+    p[n++].thread = 1;
+    p[n].op = TRC_OP_FREE, p[n].size = 80, p[n].slot = 1;
+    p[n++].thread = 0;
+  }
+  alarm(120);
+  rpl_result_t s, t;
+  bump_run(p, n, 2, 2, 0, 0, &s, NULL);
+  bump_run(p, n, 2, 2, 1, 0, &t, NULL);
+  alarm(0);
+  assert_string_equal(t.digest, s.digest);
+  assert_int_equal(t.threads[0].edges, M);
+  assert_int_equal(t.threads[1].edges, M);
+  fprintf(stderr, "ping-pong: %llu + %llu of %u edges blocked\n",
+          (unsigned long long)t.threads[0].blocked,
+          (unsigned long long)t.threads[1].blocked, 2 * M);
+  for (int th = 0; th < 2; th++) {
+    assert_true(t.threads[th].blocked <= M);
+    assert_string_equal(t.threads[th].digest, s.threads[th].digest);
+  }
+  rpl_result_release(&s);
+  rpl_result_release(&t);
+}
+
 /* --threads: the names, and which runs auto and recorded replay threaded:
  * a trace of more than one thread on a back end that takes calls from
  * several threads and keeps no per-op decisions, with no span timing. */
@@ -370,6 +544,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_resolve),
       cmocka_unit_test(test_rows_numbered_when_run_fails),
+      cmocka_unit_test(test_slack_and_targeted_wakes),
+      cmocka_unit_test(test_stall_releases_waiter),
       cmocka_unit_test(test_threaded_equals_serial),
       cmocka_unit_test(test_plan_not_counted),
   };
