@@ -39,9 +39,13 @@ int trc_op_is_realloc(unsigned op) {
   return op == TRC_OP_REALLOC || op == TRC_OP_REALLOCARRAY;
 }
 
+uint64_t trc_chunk_checksum_seed(const uint8_t hdr16[TRC_CH_HASHED]) {
+  return XXH3_64bits(hdr16, TRC_CH_HASHED);
+}
+
 uint64_t trc_chunk_checksum(const uint8_t hdr16[TRC_CH_HASHED],
                             const void *payload, size_t len) {
-  return XXH3_64bits_withSeed(payload, len, XXH3_64bits(hdr16, TRC_CH_HASHED));
+  return XXH3_64bits_withSeed(payload, len, trc_chunk_checksum_seed(hdr16));
 }
 
 /* Fields appear in a fixed order: t, th, op, old, nmemb, align, size, ptr,

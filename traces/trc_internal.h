@@ -225,6 +225,9 @@ static inline uint64_t trc_get64(const uint8_t *p) {
   return v;
 }
 
+/* The seed trc_chunk_checksum hashes a payload with: the header's first
+ * TRC_CH_HASHED bytes (for a payload hashed in pieces, XXH3 streaming). */
+uint64_t trc_chunk_checksum_seed(const uint8_t hdr16[TRC_CH_HASHED]);
 /* The chunk checksum: XXH3-64 of the payload, seeded with the XXH3-64 (seed
  * 0) of the first 16 header bytes. Defined in trc_common.c. */
 uint64_t trc_chunk_checksum(const uint8_t hdr16[TRC_CH_HASHED],

@@ -654,6 +654,97 @@ static void test_writer_refuses(void **state) {
   trc_writer_free(NULL);
 }
 
+/* A refused call into a fast chunk (checked as it is coded) leaves no
+ * trace of itself: not at a chunk's start (the chunk's coding is decided
+ * again by the next call), not in the middle of one after its size cache,
+ * last sites, times and prev moved, at pressure 1 and 2. The file reads
+ * back event for event as if the refused calls had never been made. */
+static void refused_fast(int pressure) {
+  enum { N = 500 };
+  trc_event_t ev[N];
+  memset(ev, 0, sizeof ev);
+  for (int i = 0; i < N; i++) {
+    ev[i].time = 10 + (uint64_t)i * 3;
+    ev[i].op = i % 3 == 2 ? TRC_OP_FREE : TRC_OP_MALLOC;
+    ev[i].ptr = 0x100000 + 48 * (uint64_t)(i * 7 % 211);
+    ev[i].size = ev[i].op == TRC_OP_FREE ? 0 : 16 + 16 * (uint64_t)(i % 5);
+    ev[i].site = ev[i].op == TRC_OP_FREE ? 0 : 1 + (uint32_t)(i % 4);
+    ev[i].flags = i % 4 == 1 ? TRC_EV_EST : 0;
+  }
+  ev[N - 1].flags = 0;
+  trc_header_t h = minimal_header();
+  trc_writer_opts_t o = {0, 1000, NULL, 0};
+  trc_writer_t *w;
+  assert_int_equal(trc_writer_create(&w, path, &h, &o), 0);
+  static const uint64_t fr[1] = {0x401000};
+  for (uint32_t s = 1; s <= 4; s++)
+    assert_int_equal(trc_writer_add_site(w, s, fr, 1), 0);
+  trc_thread_t th = {0, 1, 0, 0, ""};
+  assert_int_equal(trc_writer_add_thread(w, &th), 0);
+  trc_event_t bad[N];
+  trc_writer_set_pressure(w, pressure);
+  memcpy(bad, ev, sizeof bad);
+  bad[120].op = 0; /* a fast chunk would start here */
+  assert_int_equal(trc_writer_events(w, 0, bad, 300), HK_E_RANGE);
+  trc_writer_set_pressure(w, 0); /* so this chunk is coded in full */
+  assert_int_equal(trc_writer_events(w, 0, ev, 100), 0);
+  assert_int_equal(trc_writer_flush(w), 0);
+  trc_writer_set_pressure(w, pressure);
+  assert_int_equal(trc_writer_events(w, 0, ev + 100, 100), 0);
+  trc_writer_set_pressure(w, 0); /* a started chunk keeps its coding */
+  memcpy(bad, ev, sizeof bad);
+  bad[449].time = bad[448].time - 1; /* out of order, late in the call */
+  assert_int_equal(trc_writer_events(w, 0, bad + 200, 300), HK_E_RANGE);
+  memcpy(bad, ev, sizeof bad);
+  bad[300].flags = TRC_EV_FAILED; /* a failed call with a pointer */
+  assert_int_equal(trc_writer_events(w, 0, bad + 200, 300), HK_E_RANGE);
+  bad[300] = ev[300];
+  bad[499].op = TRC_OP_COUNT; /* the very last event */
+  /* Sizes that leave the size cache holding what the events from 200 on
+   * will ask: a cache not put back would code them as cached. */
+  uint64_t next_size[5] = {0};
+  for (int i = N - 1; i >= 200; i--)
+    if (ev[i].op == TRC_OP_MALLOC) next_size[ev[i].site] = ev[i].size;
+  for (int i = 200; i < 499; i++)
+    if (bad[i].op == TRC_OP_MALLOC) bad[i].size = next_size[bad[i].site];
+  assert_int_equal(trc_writer_events(w, 0, bad + 200, 300), HK_E_RANGE);
+  assert_true(trc_writer_events_total(w) == 200);
+  assert_int_equal(trc_writer_events(w, 0, ev + 200, 300), 0);
+  assert_int_equal(trc_writer_finish(w, 5000, 0), 0);
+  assert_int_equal(trc_writer_error(w), 0);
+  trc_writer_free(w);
+  trc_reader_t *r;
+  assert_int_equal(trc_reader_open(&r, path), 0);
+  trc_chunk_t c;
+  size_t got = 0;
+  int rc;
+  while ((rc = trc_reader_next(r, &c)) == 1) {
+    if (c.kind != TRC_CHUNK_EVENTS) continue;
+    for (size_t i = 0; i < c.n; i++, got++) {
+      trc_event_t want = ev[got];
+      if (want.flags & TRC_EV_EST) { /* read back interpolated */
+        want.time = c.events[i].time;
+        assert_true(c.events[i].flags & TRC_EV_EST);
+      }
+      assert_event_eq(&want, &c.events[i], 0);
+    }
+  }
+  assert_int_equal(rc, 0);
+  assert_int_equal(got, N);
+  trc_reader_free(r);
+  trc_scan_t sc;
+  assert_int_equal(trc_scan(path, &sc), 0);
+  if (sc.status) fail_msg("pressure %d: %s", pressure, sc.problem);
+  assert_true(sc.summary.chunks_fast == 1 && sc.summary.events_fast == 400);
+  assert_true(sc.summary.events_stored == (pressure == 2 ? 400u : 0u));
+  assert_true(sc.summary.counts[TRC_OP_FREE] == 166);
+}
+static void test_writer_refuses_fast(void **state) {
+  (void)state;
+  refused_fast(1);
+  refused_fast(2);
+}
+
 static void fill_events(trc_event_t *ev, size_t n) {
   for (size_t i = 0; i < n; i++) {
     trc_event_t e = {.time = i, .op = TRC_OP_MALLOC, .size = i, .ptr = 16 * (i + 1)};
@@ -1271,6 +1362,7 @@ int main(void) {
       cmocka_unit_test(test_extremes),
       cmocka_unit_test(test_estimated_times),
       cmocka_unit_test(test_writer_refuses),
+      cmocka_unit_test(test_writer_refuses_fast),
       cmocka_unit_test(test_writer_errors),
       cmocka_unit_test(test_free_unfinished),
       cmocka_unit_test(test_end_thread),
