@@ -362,22 +362,55 @@ static void drain_inline(rec_t *r) {
 /* How far behind the writer is as it takes a buffer (qlock held), the
  * sink's pressure hint: 0 not; 1 a program thread is blocked waiting for a
  * spare, or as many buffers still queued as one thread can queue (chunks
- * that start are coded fast, zstd at HKREC_FAST_LEVEL); 2 a thread waited
- * at each of the last REC_STORE_STREAK buffers taken (coded fast and
- * stored uncompressed with HKREC_STORE=1: zstd was a quarter of the
- * writer's time on the small-block program, which then runs at the
- * writer's speed throughout). A streak, not one wait: python3 waits now
- * and then for a moment even with a spare core (0.02 s in a 2.3 s run,
- * 18% of its events coded fast), and stored chunks there would take it
- * past 1 byte an event. A single buffer still queued is not enough for 1
- * either: on a loaded machine the writer is often descheduled for a
- * moment, and sqlite3 then got 22% of its events coded fast. */
+ * that start are coded fast, zstd at HKREC_FAST_LEVEL); 2 the program's
+ * threads keep waiting for the writer (coded fast and stored uncompressed
+ * with HKREC_STORE=1: zstd was a quarter of the writer's time on the
+ * small-block program, which then runs at the writer's speed throughout).
+ * "Keep waiting" is either a thread waiting at each of the last
+ * REC_STORE_STREAK buffers taken, or waits that filled a REC_STORE_SHARE
+ * of the last window's time (rec_store_window). Not one wait: python3
+ * waits now and then for a moment even with a spare core (0.02 s in a
+ * 2.3 s run, 18% of its events coded fast), and stored chunks there would
+ * take it past 1 byte an event. The streak alone missed the small-block
+ * program on a quiet machine: with chunks at zstd -1 the writer is nearly
+ * as fast as the program, which then waits at most handoffs but not at 8
+ * in a row (2% of its events stored, 4.4x; 3.6x with all stored). A
+ * single buffer still queued is not enough for 1 either: on a loaded
+ * machine the writer is often descheduled for a moment, and sqlite3 then
+ * got 22% of its events coded fast. */
 #define REC_STORE_STREAK 8
 static int behind(rec_t *r) {
   if (r->cfg.fast >= 2) return r->cfg.fast - 1;
   r->wait_streak = r->waiters ? r->wait_streak + 1 : 0;
-  if (r->wait_streak >= REC_STORE_STREAK && r->cfg.store) return 2;
+  int store = rec_store_window(&r->store_win, hk_tsc_raw(), r->wait_sum);
+  if ((store || r->wait_streak >= REC_STORE_STREAK) && r->cfg.store)
+    return 2;
   return r->waiters || r->q_len + 1 >= r->cfg.buffers;
+}
+
+int rec_store_window(rec_store_win_t *w, uint64_t now, uint64_t wait_sum) {
+  if (++w->takes < REC_STORE_WINDOW && w->start) return w->on;
+  /* The first take only opens the first window. A clock that went back
+   * (another core's TSC) counts as no time: the share is not judged.
+   * Stored only after two windows in a row: python3 on a loaded machine
+   * (load 7) had 14% of its events stored and 1.10 bytes an event with a
+   * verdict from one window. Once on, it stays on while the program
+   * still waits a little: stored chunks speed the writer up, the waits
+   * shrink, and a verdict on the same share flipped back and forth (60%
+   * of the small-block program's events stored at load 5). */
+  if (w->start && now > w->start) {
+    uint64_t waited = wait_sum - w->wait0, span = now - w->start;
+    int full = waited * REC_STORE_SHARE >= span;
+    if (w->on) /* stays on while waits fill 1/REC_STORE_KEEP of the time */
+      w->on = waited * REC_STORE_KEEP >= span;
+    else /* two windows in a row: not a burst */
+      w->on = full && w->last;
+    w->last = full;
+  }
+  w->start = now;
+  w->wait0 = wait_sum;
+  w->takes = 0;
+  return w->on;
 }
 
 /* The writer: takes buffers off the queue in order (so each thread's
@@ -680,10 +713,11 @@ static void wait_space(rec_thread_t *t) {
   r->waiters++;
   pthread_cond_wait(&r->space, &r->qlock);
   r->waiters--;
+  uint64_t d = hk_tsc_raw() - t0;
+  r->wait_sum += d;
   atomic_store_explicit(
       &t->wait_ticks,
-      atomic_load_explicit(&t->wait_ticks, memory_order_relaxed) +
-          (hk_tsc_raw() - t0),
+      atomic_load_explicit(&t->wait_ticks, memory_order_relaxed) + d,
       memory_order_relaxed);
 }
 

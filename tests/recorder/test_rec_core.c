@@ -177,6 +177,48 @@ static rec_t *make(fake_t *f, uint32_t block) {
  * (summary wait_ns), the writer's CPU time is counted (writer_ns), and the
  * writer tells the sink it is behind (pressure 1), so the trace writer
  * codes fast. With HKREC_FAST=0 (cfg.fast 0) it never does. */
+/* The stored-chunk rule's window: one window of REC_STORE_WINDOW takes
+ * over span ticks in which the program waited `waited` of them; returns
+ * the verdict at the window's last take, having checked that every take
+ * before it kept the previous verdict. */
+static int store_window(rec_store_win_t *w, uint64_t *now, uint64_t *wait,
+                        uint64_t span, uint64_t waited) {
+  int before = w->on;
+  for (int i = 1; i < REC_STORE_WINDOW; i++) {
+    *now += span / REC_STORE_WINDOW;
+    *wait += waited / REC_STORE_WINDOW;
+    assert_int_equal(rec_store_window(w, *now, *wait), before);
+  }
+  *now += span - (REC_STORE_WINDOW - 1) * (span / REC_STORE_WINDOW);
+  *wait += waited - (REC_STORE_WINDOW - 1) * (waited / REC_STORE_WINDOW);
+  return rec_store_window(w, *now, *wait);
+}
+
+/* Stored after two windows in a row with waits >= 1/4 of their time (not
+ * after one: a burst), kept while waits stay >= 1/16, dropped under it; a
+ * clock that goes back is no verdict. */
+static void test_store_window(void **state) {
+  (void)state;
+  rec_store_win_t w = {0};
+  uint64_t now = 1000000, wait = 0;
+  assert_int_equal(rec_store_window(&w, now, wait), 0); /* opens it */
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 5000), 0);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 1000), 0);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 4000), 0); /* 1/4 */
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 8000), 1);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 1000), 1); /* 1/16 */
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 3000), 1);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 999), 0);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 3999), 0);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 16000), 0);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 16000), 1);
+  /* The clock goes back across the window: the verdict stands. */
+  for (int i = 1; i < REC_STORE_WINDOW; i++)
+    assert_int_equal(rec_store_window(&w, now, wait), 1);
+  assert_int_equal(rec_store_window(&w, now - 500, wait), 1);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 0), 0);
+}
+
 static void test_backpressure_counted(void **state) {
   (void)state;
   for (int fast = 0; fast <= 1; fast++) {
@@ -521,6 +563,7 @@ int main(void) {
       cmocka_unit_test(test_handoff_blocks),
       cmocka_unit_test(test_backpressure_counted), cmocka_unit_test(test_sites_and_reuse),
       cmocka_unit_test(test_sparse_stamps),
+      cmocka_unit_test(test_store_window),
       cmocka_unit_test(test_threads),        cmocka_unit_test(test_backpressure),
       cmocka_unit_test(test_finish_live),
       cmocka_unit_test(test_file), cmocka_unit_test(test_failed_path),           cmocka_unit_test(test_unwritable),
