@@ -30,17 +30,6 @@ static int decode_all(const char *path, uint64_t *events) {
   return rc;
 }
 
-/* VmHWM (KiB) of this process, from /proc/self/status. */
-static long vm_hwm_kib(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "VmHWM: %ld kB", &v) == 1) break;
-  if (f) fclose(f);
-  return v;
-}
-
 /* Peak RSS (KiB) that prepare adds, measured in a child: the peak is reset
  * (clear_refs 5) after the fork, so the pages inherited from this process
  * and never touched do not count, then prepare runs, then VmHWM is read. */

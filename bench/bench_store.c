@@ -26,16 +26,6 @@
 #include "bench_util.h"
 #include "rpl_internal.h"
 
-static long vm_hwm_kib(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "VmHWM: %ld kB", &v) == 1) break;
-  if (f) fclose(f);
-  return v;
-}
-
 static uint64_t file_bytes(const char *p) {
   struct stat st;
   return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;

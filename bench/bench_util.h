@@ -1,12 +1,14 @@
 /* bench_util.h: the clocks and the median the benchmarks share (header
  * only: each benchmark is one program). Wall time from hk_clock's
  * monotonic clock, CPU time of the process (user + system, all threads),
- * of its waited-for children and of the calling thread, and the median of repeated measurements with
- * their range, which every benchmark prints (the machine is shared: medians
- * and spread, never one run). */
+ * of its waited-for children and of the calling thread, the peak RSS, and
+ * the median of repeated measurements with their range, which every
+ * benchmark prints (the machine is shared: medians and spread, never one
+ * run). */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -34,6 +36,17 @@ static inline double thread_cpu_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* VmHWM (KiB) of this process, from /proc/self/status; -1 unreadable. */
+static inline long vm_hwm_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %ld kB", &v) == 1) break;
+  if (f) fclose(f);
+  return v;
 }
 
 static inline int bench_cmp_double(const void *a, const void *b) {
