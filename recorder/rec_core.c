@@ -367,8 +367,9 @@ static void drain_inline(rec_t *r) {
  * with HKREC_STORE=1: zstd was a quarter of the writer's time on the
  * small-block program, which then runs at the writer's speed throughout).
  * "Keep waiting" is either a thread waiting at each of the last
- * REC_STORE_STREAK buffers taken, or waits that filled a REC_STORE_SHARE
- * of the last window's time (rec_store_window). Not one wait: python3
+ * REC_STORE_STREAK buffers taken, or two windows in a row in which waits
+ * filled 1/REC_STORE_SHARE of the time or the writer was behind at 3/4 of
+ * its takes (rec_store_window). Not one wait: python3
  * waits now and then for a moment even with a spare core (0.02 s in a
  * 2.3 s run, 18% of its events coded fast), and stored chunks there would
  * take it past 1 byte an event. The streak alone missed the small-block
@@ -382,33 +383,49 @@ static void drain_inline(rec_t *r) {
 static int behind(rec_t *r) {
   if (r->cfg.fast >= 2) return r->cfg.fast - 1;
   r->wait_streak = r->waiters ? r->wait_streak + 1 : 0;
-  int store = rec_store_window(&r->store_win, hk_tsc_raw(), r->wait_sum);
+  int late = r->waiters || r->q_len + 1 >= r->cfg.buffers;
+  int store = rec_store_window(&r->store_win, hk_tsc_raw(), r->wait_sum,
+                               r->writer_idle, late);
   if ((store || r->wait_streak >= REC_STORE_STREAK) && r->cfg.store)
     return 2;
-  return r->waiters || r->q_len + 1 >= r->cfg.buffers;
+  return late;
 }
 
-int rec_store_window(rec_store_win_t *w, uint64_t now, uint64_t wait_sum) {
+int rec_store_window(rec_store_win_t *w, uint64_t now, uint64_t wait_sum,
+                     uint64_t idle, int late) {
+  w->late += late != 0;
   if (++w->takes < REC_STORE_WINDOW && w->start) return w->on;
   /* The first take only opens the first window. A clock that went back
    * (another core's TSC) counts as no time: the share is not judged.
    * Stored only after two windows in a row: python3 on a loaded machine
    * (load 7) had 14% of its events stored and 1.10 bytes an event with a
-   * verdict from one window. Once on, it stays on while the program
-   * still waits a little: stored chunks speed the writer up, the waits
-   * shrink, and a verdict on the same share flipped back and forth (60%
-   * of the small-block program's events stored at load 5). */
+   * verdict from one window. Once on, it stays on until the writer keeps
+   * up by far (finds the queue empty at REC_STORE_IDLE of a window's 16
+   * takes): stored chunks speed the writer up and the program's waits all
+   * but vanish (0.03 s in a 0.55 s run with every chunk stored), so a
+   * verdict on the waits alone flipped back and forth (45-64% of the
+   * small-block program's events stored at load 2-5, with waits under
+   * 1/16 of a window turning it off), and so did one on 4 sleeps of 16
+   * (48%): the stored writer, about as fast as the program, sleeps now
+   * and then, and the next chunk coded in full puts it far behind. */
   if (w->start && now > w->start) {
     uint64_t waited = wait_sum - w->wait0, span = now - w->start;
-    int full = waited * REC_STORE_SHARE >= span;
-    if (w->on) /* stays on while waits fill 1/REC_STORE_KEEP of the time */
-      w->on = waited * REC_STORE_KEEP >= span;
+    /* Behind at 3/4 of the takes: on a quiet machine the small-block
+     * program's waits filled under a quarter of most windows (45-64% of
+     * its events stored) while the writer was behind at 88-90% of its
+     * chunks' starts; python3's 21-27%. */
+    int full = waited * REC_STORE_SHARE >= span ||
+               w->late * 4 >= 3 * REC_STORE_WINDOW;
+    if (w->on) /* stays on until the writer keeps up: it sleeps */
+      w->on = idle - w->idle0 < REC_STORE_IDLE;
     else /* two windows in a row: not a burst */
       w->on = full && w->last;
     w->last = full;
   }
   w->start = now;
   w->wait0 = wait_sum;
+  w->idle0 = idle;
+  w->late = 0;
   w->takes = 0;
   return w->on;
 }
@@ -422,6 +439,7 @@ static void *writer_main(void *arg) {
   if (r->writer_init) r->writer_init();
   pthread_mutex_lock(&r->qlock);
   for (;;) {
+    if (!r->q_head && !r->writer_stop) r->writer_idle++; /* it keeps up */
     while (!r->q_head && !r->writer_stop)
       pthread_cond_wait(&r->work, &r->qlock);
     if (r->writer_stop) break;

@@ -67,25 +67,31 @@ struct rec_thread_s {
 /* The stored-chunk rule's window (rec_core.c behind()): the writer judges,
  * every REC_STORE_WINDOW buffers it takes, whether the program's threads
  * spent at least 1/REC_STORE_SHARE of that window's time waiting for it
- * (backpressure); if so in this window and the one before, the chunks
+ * (backpressure), or it was behind at 3/4 of the window's takes; if so in
+ * this window and the one before, the chunks
  * that start during the next window are stored uncompressed, and they are
- * until a window with waits under 1/REC_STORE_KEEP of its time. 16 buffers of the default 4096 events are one
+ * until a window in which the writer found the queue empty (and slept) at
+ * REC_STORE_IDLE of its takes or more: it keeps up then. 16 buffers of the default 4096 events are one
  * default chunk of 65536 events per thread. */
 #define REC_STORE_WINDOW 16
 #define REC_STORE_SHARE 4
-#define REC_STORE_KEEP 16
+#define REC_STORE_IDLE 12
 typedef struct rec_store_win {
   uint64_t start;  /* TSC when the window opened (0: none yet) */
   uint64_t wait0;  /* rec_t.wait_sum then */
+  uint64_t idle0;  /* rec_t.writer_idle then */
   uint32_t takes;  /* buffers taken since */
+  uint32_t late;   /* of them, taken with the writer behind */
   int last;        /* the last window was full of waiting */
   int on;          /* the verdict: it and the one before were */
 } rec_store_win_t;
 /* One buffer taken at TSC now, with wait_sum the ticks program threads
- * have waited for a spare so far: returns whether chunks that start now
- * are stored. Pure (the caller holds the queue lock); a window's verdict
- * holds until the next window closes. */
-int rec_store_window(rec_store_win_t *w, uint64_t now, uint64_t wait_sum);
+ * have waited for a spare so far and idle the times the writer slept for
+ * want of a buffer: returns whether chunks that start now are stored.
+ * Pure (the caller holds the queue lock); a window's verdict holds until
+ * the next window closes. */
+int rec_store_window(rec_store_win_t *w, uint64_t now, uint64_t wait_sum,
+                     uint64_t idle, int late);
 
 /* Locks: `lock` (sites, modules, thread list, table sink calls) is taken
  * before `qlock` (the queue, spares, writer thread state); `wlock`
@@ -127,6 +133,7 @@ struct rec_s {
   uint32_t wait_streak; /* buffers the writer took in a row while a thread
                            waited (qlock; rec_core.c behind()) */
   uint64_t wait_sum;    /* TSC ticks threads waited for a spare (qlock) */
+  uint64_t writer_idle; /* times the writer slept on an empty queue */
   rec_store_win_t store_win; /* behind()'s share of waiting (qlock) */
   _Atomic uint64_t writer_ns; /* CPU time coding buffers (summary) */
   uint64_t read_ticks;  /* cost of one bare TSC read, taken off samples */

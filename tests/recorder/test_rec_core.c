@@ -178,45 +178,62 @@ static rec_t *make(fake_t *f, uint32_t block) {
  * writer tells the sink it is behind (pressure 1), so the trace writer
  * codes fast. With HKREC_FAST=0 (cfg.fast 0) it never does. */
 /* The stored-chunk rule's window: one window of REC_STORE_WINDOW takes
- * over span ticks in which the program waited `waited` of them; returns
- * the verdict at the window's last take, having checked that every take
- * before it kept the previous verdict. */
+ * over span ticks in which the program waited `waited` of them and the
+ * writer slept `slept` times; returns the verdict at the window's last
+ * take, having checked that every take before it kept the previous one. */
+static uint64_t idle_n;
 static int store_window(rec_store_win_t *w, uint64_t *now, uint64_t *wait,
-                        uint64_t span, uint64_t waited) {
+                        uint64_t span, uint64_t waited, uint64_t slept) {
   int before = w->on;
   for (int i = 1; i < REC_STORE_WINDOW; i++) {
     *now += span / REC_STORE_WINDOW;
     *wait += waited / REC_STORE_WINDOW;
-    assert_int_equal(rec_store_window(w, *now, *wait), before);
+    if ((uint64_t)i <= slept) idle_n++;
+    assert_int_equal(rec_store_window(w, *now, *wait, idle_n, 0), before);
   }
   *now += span - (REC_STORE_WINDOW - 1) * (span / REC_STORE_WINDOW);
   *wait += waited - (REC_STORE_WINDOW - 1) * (waited / REC_STORE_WINDOW);
-  return rec_store_window(w, *now, *wait);
+  return rec_store_window(w, *now, *wait, idle_n, 0);
 }
 
 /* Stored after two windows in a row with waits >= 1/4 of their time (not
- * after one: a burst), kept while waits stay >= 1/16, dropped under it; a
- * clock that goes back is no verdict. */
+ * after one: a burst), kept while the writer sleeps at fewer than
+ * REC_STORE_IDLE takes of a window whatever the waits, dropped when it
+ * sleeps at that many; a clock that goes back is no verdict. */
 static void test_store_window(void **state) {
   (void)state;
   rec_store_win_t w = {0};
   uint64_t now = 1000000, wait = 0;
-  assert_int_equal(rec_store_window(&w, now, wait), 0); /* opens it */
-  assert_int_equal(store_window(&w, &now, &wait, 16000, 5000), 0);
-  assert_int_equal(store_window(&w, &now, &wait, 16000, 1000), 0);
-  assert_int_equal(store_window(&w, &now, &wait, 16000, 4000), 0); /* 1/4 */
-  assert_int_equal(store_window(&w, &now, &wait, 16000, 8000), 1);
-  assert_int_equal(store_window(&w, &now, &wait, 16000, 1000), 1); /* 1/16 */
-  assert_int_equal(store_window(&w, &now, &wait, 16000, 3000), 1);
-  assert_int_equal(store_window(&w, &now, &wait, 16000, 999), 0);
-  assert_int_equal(store_window(&w, &now, &wait, 16000, 3999), 0);
-  assert_int_equal(store_window(&w, &now, &wait, 16000, 16000), 0);
-  assert_int_equal(store_window(&w, &now, &wait, 16000, 16000), 1);
+  idle_n = 0;
+  assert_int_equal(rec_store_window(&w, now, wait, idle_n, 0), 0); /* opens */
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 5000, 0), 0);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 1000, 0), 0);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 4000, 0), 0); /* 1/4 */
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 8000, 9), 1);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 0, 0), 1);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 0,
+                                REC_STORE_IDLE - 1), 1);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 16000,
+                                REC_STORE_IDLE), 0);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 3999, 0), 0);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 16000, 0), 0);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 16000, 0), 1);
   /* The clock goes back across the window: the verdict stands. */
   for (int i = 1; i < REC_STORE_WINDOW; i++)
-    assert_int_equal(rec_store_window(&w, now, wait), 1);
-  assert_int_equal(rec_store_window(&w, now - 500, wait), 1);
-  assert_int_equal(store_window(&w, &now, &wait, 16000, 0), 0);
+    assert_int_equal(rec_store_window(&w, now, wait, idle_n, 0), 1);
+  assert_int_equal(rec_store_window(&w, now - 500, wait, idle_n, 0), 1);
+  assert_int_equal(store_window(&w, &now, &wait, 16000, 0, 15), 0);
+  /* No waits, but the writer behind at 3/4 of the takes of two windows in
+   * a row (12 of 16: on), or at 11 of 16 (never on). */
+  for (int late = 11; late <= 12; late++) {
+    rec_store_win_t v = {0};
+    int got = rec_store_window(&v, now, wait, idle_n, 1);
+    for (int k = 0; k < 3 * REC_STORE_WINDOW; k++)
+      got = rec_store_window(&v, now += 100, wait, idle_n,
+                             (k + 1) % REC_STORE_WINDOW < late + 1 &&
+                                 (k + 1) % REC_STORE_WINDOW != 0);
+    assert_int_equal(got, late == 12);
+  }
 }
 
 static void test_backpressure_counted(void **state) {
