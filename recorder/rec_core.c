@@ -18,6 +18,9 @@
 
 #include "rec_internal.h"
 
+/* Size of the writer thread's own stack (ensure_writer). */
+#define WRITER_STACK (4u << 20)
+
 /* ---- the default sink: a trc_writer ---------------------------------- */
 
 static int w_site(void *c, uint32_t id, const uint64_t *f, uint32_t d) {
@@ -272,6 +275,8 @@ void rec_abandon(rec_t *r) {
   if (!r) return;
   if (r->sink.release) r->sink.release(r->sink_ctx);
   unmap_threads(r);
+  if (r->wstack && !r->writer_on) /* a writer that did not join keeps it */
+    munmap(r->wstack, WRITER_STACK);
   rec_sites_free(r->sites);
   rec_modules_free(r->mods);
   free(r);
@@ -461,6 +466,32 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
+/* The writer's stack: its own mapping, not one from glibc's cache. A
+ * stack glibc allocates comes with a dtv calloc'd in pthread_create,
+ * under the recorder's guard (not recorded); once the writer is joined
+ * (each fork joins it) that stack sits in glibc's cache, and the program's
+ * next pthread_create or pthread_join may reuse or trim it, freeing that
+ * dtv in a recorded call: a free of a block the trace never allocated
+ * (unmatched_frees, rec_itest.sh fork_cache). With a stack of our own
+ * glibc frees the dtv in the join itself, under the guard, and never
+ * caches the stack. The lowest page is a guard page. */
+static pthread_attr_t *writer_attr(rec_t *r, pthread_attr_t *at) {
+  if (!r->wstack) {
+    void *p = mmap(NULL, WRITER_STACK, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) return NULL; /* glibc's stack, as before */
+    (void)mprotect(p, (size_t)sysconf(_SC_PAGESIZE), PROT_NONE);
+    r->wstack = p;
+  }
+  if (pthread_attr_init(at)) return NULL;
+  if (pthread_attr_setstack(at, r->wstack, WRITER_STACK)) {
+    pthread_attr_destroy(at);
+    return NULL;
+  }
+  return at;
+}
+
 /* Starts the writer thread if it should run and does not. Lazily, at the
  * first handoff: never in a constructor before main. Every signal is
  * blocked in it (set around pthread_create, so there is no window): the
@@ -471,7 +502,10 @@ static void ensure_writer(rec_t *r) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   r->writer_stop = 0;
-  int rc = pthread_create(&r->writer, NULL, writer_main, r);
+  pthread_attr_t at;
+  pthread_attr_t *a = writer_attr(r, &at);
+  int rc = pthread_create(&r->writer, a, writer_main, r);
+  if (a) pthread_attr_destroy(a);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc)
     r->writer_failed = 1; /* write inline from now on */

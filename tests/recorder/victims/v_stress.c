@@ -4,7 +4,10 @@
  * with a tiny HKREC_BLOCK and HKREC_BUFFERS=2, so that threads wait for
  * the writer). fork: 4 threads hammer while a fifth forks FORKS times;
  * each child makes 100 pairs in child_site and exits (a child that hangs
- * dies by its alarm). Exit 0 when every child exited 0. */
+ * dies by its alarm). fork_cache: after the writer started and went idle,
+ * one fork (which joins it), then 12 threads created and joined, each
+ * making one pair in worker_site: glibc's stack cache reuses or trims the
+ * stack the writer had. Exit 0 when every child exited 0. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -25,6 +28,29 @@ __attribute__((noinline)) void *hammer_alloc(size_t n) { return malloc(n); }
 __attribute__((noinline)) void hammer_free(void *p) { free(p); }
 __attribute__((noinline)) void child_site(int n) {
   for (int i = 0; i < n; i++) free(malloc(128));
+}
+
+__attribute__((noinline)) void worker_site(void) { free(malloc(64)); }
+
+static void *worker(void *arg) {
+  worker_site();
+  return arg;
+}
+
+/* The writer's stack, once in glibc's cache, must not bring the trace a
+ * free it never allocated (rec_core.c ensure_writer). */
+static int fork_cache(void) {
+  for (int i = 0; i < 1000; i++) child_site(1); /* buffers handed over */
+  usleep(100000); /* the writer drains: not restarted by the fork */
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  int st = 0;
+  if (pid < 0 || waitpid(pid, &st, 0) != pid) return 1;
+  pthread_t th[THREADS + 4];
+  for (int i = 0; i < THREADS + 4; i++)
+    if (pthread_create(&th[i], NULL, worker, NULL)) return 1;
+  for (int i = 0; i < THREADS + 4; i++) pthread_join(th[i], NULL);
+  return 0;
 }
 
 static void *hammer(void *arg) {
@@ -64,7 +90,9 @@ int main(int argc, char **argv) {
   FILE *f = fopen(argv[1], "w");
   victim_range(f, "hammer", (void *)hammer_alloc);
   victim_range(f, "child", (void *)child_site);
+  victim_range(f, "worker", (void *)worker_site);
   if (f) fclose(f);
+  if (strcmp(argv[2], "fork_cache") == 0) return fork_cache();
   int fork_mode = strcmp(argv[2], "fork") == 0;
   int n = fork_mode ? 4 : THREADS;
   pthread_t th[THREADS + 1];
