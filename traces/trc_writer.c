@@ -245,6 +245,17 @@ static size_t piece_end(const size_t *cuts, int ncuts, int i, size_t raw_len) {
   return i < ncuts ? cuts[i] : raw_len;
 }
 
+/* A chunk header's fields but the checksum, which covers them. */
+static void put_chunk_header(uint8_t *h, uint8_t kind, uint8_t codec,
+                             size_t stored, size_t raw_len) {
+  trc_put32(h + TRC_CH_MAGIC, TRC_CHUNK_MAGIC);
+  h[TRC_CH_KIND] = kind;
+  h[TRC_CH_CODEC] = codec;
+  trc_put16(h + TRC_CH_RESERVED, 0);
+  trc_put32(h + TRC_CH_STORED, (uint32_t)stored);
+  trc_put32(h + TRC_CH_RAW, (uint32_t)raw_len);
+}
+
 /* Compresses raw and writes one chunk of the given kind. Each piece (see
  * piece_end) becomes a zstd frame of its own, laid end to end: a reader's
  * one decompression call reads them all as one payload. Cut at column
@@ -280,12 +291,7 @@ static int write_chunk(trc_writer_t *w, uint8_t kind, const uint8_t *raw,
     memcpy(pay, raw, raw_len);
     stored = raw_len;
   }
-  trc_put32(h + TRC_CH_MAGIC, TRC_CHUNK_MAGIC);
-  h[TRC_CH_KIND] = kind;
-  h[TRC_CH_CODEC] = codec;
-  trc_put16(h + TRC_CH_RESERVED, 0);
-  trc_put32(h + TRC_CH_STORED, (uint32_t)stored);
-  trc_put32(h + TRC_CH_RAW, (uint32_t)raw_len);
+  put_chunk_header(h, kind, codec, stored, raw_len);
   trc_put64(h + TRC_CH_CHECKSUM, trc_chunk_checksum(h, pay, stored));
   int rc = guarded_write(w, h, TRC_CHUNK_HDR_SIZE + stored);
   if (rc) return fail(w, rc);
@@ -353,12 +359,7 @@ static int write_stored(trc_writer_t *w, tstate_t *t, uint32_t idx) {
   np += hk_varint_put(pre + np, t->n);
   size_t raw_len = np;
   for (int c = 0; c < NCOL; c++) raw_len += t->col[c].len;
-  trc_put32(h + TRC_CH_MAGIC, TRC_CHUNK_MAGIC);
-  h[TRC_CH_KIND] = TRC_CHUNK_EVENTS;
-  h[TRC_CH_CODEC] = TRC_CODEC_RAW;
-  trc_put16(h + TRC_CH_RESERVED, 0);
-  trc_put32(h + TRC_CH_STORED, (uint32_t)raw_len);
-  trc_put32(h + TRC_CH_RAW, (uint32_t)raw_len);
+  put_chunk_header(h, TRC_CHUNK_EVENTS, TRC_CODEC_RAW, raw_len, raw_len);
   struct iovec iov[1 + NCOL];
   XXH3_64bits_reset_withSeed(w->xxh, trc_chunk_checksum_seed(h));
   XXH3_64bits_update(w->xxh, pre, np);
