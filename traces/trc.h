@@ -508,6 +508,9 @@ typedef struct trc_prep_stats {
   uint64_t peak_live_bytes;
   uint64_t peak_live_objects; /* = number of slots the replayer needs */
   uint64_t order_fixups;     /* cross-thread ties broken by causality */
+  uint64_t order_unresolved; /* held events stepped as they were because
+                                the events they waited for were held
+                                behind each other (trc_prepare.c pick) */
   uint32_t threads, sites, callers;
   int damaged;               /* the trace was read up to damage */
   uint64_t damage_offset;

@@ -131,6 +131,9 @@ typedef struct thread_idx {
    * stepped, and whether the head must be stepped as it is */
   uint64_t stamp;
   int forced;
+  uint64_t end; /* the thread's end (threads table), 0: not known */
+  uint64_t end_hi; /* upper bound of the cursor's last estimated events
+                      when no stamp follows them (tail_hi) */
 } thread_idx_t;
 
 typedef struct prep {
@@ -147,6 +150,7 @@ typedef struct prep {
   uint64_t live_bytes;
   uint64_t tick_hz;   /* of the trace's clock; 0: no usable clock */
   uint64_t last_ns;   /* time_ns of the last op emitted */
+  uint64_t end_all;   /* the summary's end_time: threads alive at the end */
   int repair;         /* TRC_HF_SPARSE_TIME: repair cross-thread order */
   trc_prep_stats_t *st;
   const trc_prepare_opts_t *o;
@@ -196,6 +200,22 @@ static int index_events(prep_t *p, const trc_chunk_t *c) {
   return 0;
 }
 
+/* Thread ends: the upper bound of a thread's last estimated events, which
+ * no stamp follows (a buffer handed over before it was full at the
+ * thread's end). */
+static int index_threads(prep_t *p, const trc_chunk_t *c) {
+  for (size_t i = 0; i < c->n; i++) {
+    const trc_thread_t *t = &c->threads[i];
+    if (!t->end_time) continue;
+    if (t->index >= (1u << 20)) return HK_E_CORRUPT;
+    int rc = trc_grow(&p->th, &p->thcap, (size_t)t->index + 1,
+                      sizeof(thread_idx_t));
+    if (rc) return rc;
+    p->th[t->index].end = t->end_time;
+  }
+  return 0;
+}
+
 static int pass1(prep_t *p) {
   trc_chunk_t c;
   int rc;
@@ -204,6 +224,10 @@ static int pass1(prep_t *p) {
       rc = index_sites(p, &c);
     else if (c.kind == TRC_CHUNK_EVENTS)
       rc = index_events(p, &c);
+    else if (c.kind == TRC_CHUNK_THREADS)
+      rc = index_threads(p, &c);
+    else if (c.kind == TRC_CHUNK_SUMMARY)
+      p->end_all = c.summary->end_time, rc = 0;
     else
       rc = 0;
     if (rc) return rc;
@@ -447,6 +471,16 @@ static int cursor_load(prep_t *p, thread_idx_t *t, size_t *added) {
   return 0;
 }
 
+/* The upper bound of thread t's estimated events that no stamp follows
+ * (its last ones, once no chunk is left): its end in the threads table,
+ * else the trace's end for a thread alive then; UINT64_MAX when neither
+ * is past the last stamp (t->ev[t->nev - 1] holds it). */
+static uint64_t tail_hi(const prep_t *p, const thread_idx_t *t) {
+  uint64_t end = t->end ? t->end : p->end_all;
+  uint64_t lo = t->nev ? t->ev[t->nev - 1].time : 0;
+  return t->next_chunk == t->n && end > lo ? end : UINT64_MAX;
+}
+
 /* Loads the next chunk of thread t into its cursor; 0 ok (t->nev may be 0
  * when the thread is exhausted), negative on a read error. A chunk that
  * ends on estimated times (a buffer handed over before it was full: a
@@ -455,13 +489,24 @@ static int cursor_load(prep_t *p, thread_idx_t *t, size_t *added) {
  * interpolated up to it, and head_hi finds it). */
 static int cursor_fill(prep_t *p, thread_idx_t *t) {
   t->nev = t->pos = 0;
+  t->end_hi = UINT64_MAX;
   size_t added;
   int rc = cursor_load(p, t, &added);
   while (!rc && p->repair && t->nev && (t->ev[t->nev - 1].flags & TRC_EV_EST)) {
     size_t s0 = t->nev, old = t->nev;
     while (s0 > 0 && (t->ev[s0 - 1].flags & TRC_EV_EST)) s0--;
     rc = cursor_load(p, t, &added);
-    if (rc || !added) break;
+    if (rc) break;
+    if (!added) { /* the thread's last events: up to its end */
+      uint64_t lo = t->ev[s0].time, hi = tail_hi(p, t);
+      uint64_t len = (uint64_t)(t->nev - s0);
+      t->end_hi = hi;
+      if (hi != UINT64_MAX)
+        for (size_t k = s0; k < t->nev; k++)
+          t->ev[k].time = lo + (uint64_t)((unsigned __int128)(hi - lo) *
+                                          (uint64_t)(k - s0 + 1) / (len + 1));
+      break;
+    }
     size_t i = old;
     while (i < t->nev && (t->ev[i].flags & TRC_EV_EST)) i++;
     if (i < t->nev) trc_interpolate_times(t->ev + s0, i + 1 - s0);
@@ -637,13 +682,17 @@ static int step(prep_t *p, const trc_event_t *e) {
  * free of its previous owner. The pointer model says when that happened:
  * the event at the head of a thread "conflicts" (a free or realloc of an
  * address not live, an allocation or a moving realloc onto a live one).
- * Such a thread is held back (stalled) while the others go on, until the
- * conflict resolves (the allocation or free it waits for is stepped:
- * order_fixups counts these), or the next event to step has lo > hi of the
- * held event (that event truly came after it, so nothing from there on can
- * resolve it; stepping it first could pair its pointer with the wrong
- * object), or every thread is held. Then it is stepped as it is, a genuine
- * unmatched free or double allocation. Per-thread order is never changed,
+ * Such a thread is held back (stalled) while the others go on, the thread
+ * holding what it waits for first (pick), until the conflict resolves (the
+ * allocation or free it waits for is stepped: order_fixups counts these),
+ * or nothing pending can resolve it: no event with lo <= hi of the held
+ * event does (events past hi truly came after it; stepping one first could
+ * pair its pointer with the wrong object), or every thread is held. Then
+ * it is stepped as it is, a genuine unmatched free or double allocation,
+ * or, when held events wait on each other (an earlier pairing was wrong:
+ * one pass cannot take it back), a guess counted in order_unresolved.
+ * A thread's last estimated events are bounded by its end (tail_hi).
+ * Per-thread order is never changed,
  * and every decision depends only on the trace: deterministic. */
 
 static void heap_push(heap_t *h, hnode_t x) {
@@ -677,10 +726,10 @@ static uint64_t head_lo(const thread_idx_t *t) {
   const trc_event_t *e = &t->ev[t->pos];
   return (e->flags & TRC_EV_EST) ? t->stamp : e->time;
 }
-static uint64_t head_hi(const thread_idx_t *t) {
+static uint64_t head_hi(const prep_t *p, const thread_idx_t *t) {
   for (size_t j = t->pos; j < t->nev; j++)
     if (!(t->ev[j].flags & TRC_EV_EST)) return t->ev[j].time;
-  return UINT64_MAX;
+  return t->end_hi;
 }
 
 typedef struct stall {
@@ -690,7 +739,8 @@ typedef struct stall {
 
 /* After a step: held threads whose conflict resolved go back into the
  * heap (the allocation or free they waited for was stepped). */
-static void recheck_stalls(prep_t *p, heap_t *h, stall_t *st, size_t *nst) {
+static void recheck_stalls(prep_t *p, heap_t *h, stall_t *st, size_t *nst,
+                           uint64_t *gen) {
   for (size_t i = 0; i < *nst;) {
     thread_idx_t *t = &p->th[st[i].th];
     if (conflicts(p, &t->ev[t->pos])) {
@@ -700,6 +750,7 @@ static void recheck_stalls(prep_t *p, heap_t *h, stall_t *st, size_t *nst) {
     p->st->order_fixups++;
     heap_push(h, (hnode_t){t->ev[t->pos].time, st[i].th});
     st[i] = st[--*nst];
+    ++*gen;
   }
 }
 
@@ -723,28 +774,159 @@ static void heap_remove_at(heap_t *h, size_t i) {
   }
 }
 
-/* Which heap node to step (repair on, threads held): normally the least
- * time, node 0. But an event whose lo is past the least hi H of the held
- * events truly came after that held event, so it must not go first (it
- * could pair its pointer with the wrong object): the least-time node with
- * lo <= H goes instead (it may be what resolves the held one). With none,
- * nothing pending can resolve the held event of hi H: it is stepped as it
- * is (*force gets its index in stalls). Also when every thread is held. */
-static size_t pick(prep_t *p, const heap_t *h, const stall_t *st, size_t nst,
-                   size_t *force) {
-  *force = SIZE_MAX;
-  if (!nst) return 0;
+/* Whether stepping x would end held event e's conflict: x makes live the
+ * address e frees or reallocates, or frees the one e allocates onto (as
+ * conflicts() reads them). */
+static int makes(const trc_event_t *x, uint64_t a) {
+  return x->ptr == a && !(x->flags & TRC_EV_FAILED) &&
+         (trc_op_is_alloc(x->op) || trc_op_is_realloc(x->op));
+}
+static int unmakes(const trc_event_t *x, uint64_t a) {
+  if (x->op == TRC_OP_FREE) return x->ptr == a;
+  return trc_op_is_realloc(x->op) && x->old_ptr == a && x->ptr != a &&
+         !(x->flags & TRC_EV_FAILED);
+}
+static int resolves(const prep_t *p, const trc_event_t *x,
+                    const trc_event_t *e) {
+  if (e->op == TRC_OP_FREE) return makes(x, e->ptr);
+  if (trc_op_is_realloc(e->op) && e->old_ptr &&
+      !live_find(&p->live, e->old_ptr))
+    return makes(x, e->old_ptr);
+  return unmakes(x, e->ptr);
+}
+
+/* Events find_resolver looks at per thread: bounds one search's cost (a
+ * held event with no upper bound would otherwise scan whole chunks). */
+#define REPAIR_SCAN 4096
+
+/* Looks through thread t's pending events, from its head, for one that
+ * resolves held event e (upper bound hi), as long as they could still
+ * have come before e (lo <= hi). 1: found; 0: none can (the scan passed
+ * hi, or the thread has no events left; *at: its place in the cursor);
+ * -1: not known (the decoded
+ * events or REPAIR_SCAN ran out first). */
+static int find_resolver(const prep_t *p, const thread_idx_t *t,
+                         const trc_event_t *e, uint64_t hi, size_t *at) {
+  uint64_t lo = t->stamp;
+  size_t end = t->nev - t->pos > REPAIR_SCAN ? t->pos + REPAIR_SCAN : t->nev;
+  for (size_t j = t->pos; j < end; j++) {
+    const trc_event_t *x = &t->ev[j];
+    if (!(x->flags & TRC_EV_EST)) lo = x->time;
+    if (lo > hi) return 0;
+    if (resolves(p, x, e)) {
+      *at = j;
+      return 1;
+    }
+  }
+  return end == t->nev && t->next_chunk == t->n ? 0 : -1;
+}
+
+/* What pick decided for the current set of held events (its search is
+ * repeated only when that set changes: gen). */
+typedef struct target {
+  uint64_t gen, at_gen; /* held set's generation; when searched */
+  uint32_t th;          /* the thread to step; UINT32_MAX: none known */
+  size_t at, chunk;     /* until its cursor passes ev[at] (of the cursor
+                           loaded before next_chunk == chunk) */
+  size_t force;         /* stall to step as it is; SIZE_MAX: none */
+  int dead_end;         /* the resolvers wait on each other */
+} target_t;
+
+/* The held event whose resolver pick looks for first: least hi. */
+static size_t least_hi(const stall_t *st, size_t nst) {
   size_t m = 0;
   for (size_t i = 1; i < nst; i++)
     if (st[i].hi < st[m].hi || (st[i].hi == st[m].hi && st[i].th < st[m].th))
       m = i;
+  return m;
+}
+
+/* The search behind pick: starting from the held event of least hi, the
+ * thread whose pending events resolve it (the least-time one if several),
+ * following the chain when that thread is itself held (its held event
+ * comes first, so its own resolver is wanted). Sets tg->th, or tg->force
+ * when no pending event can resolve the event searched (a genuine
+ * unmatched free or double allocation); neither when not known. */
+static void search(prep_t *p, const heap_t *h, const stall_t *st, size_t nst,
+                   target_t *tg) {
+  tg->th = UINT32_MAX;
+  tg->force = SIZE_MAX;
+  tg->dead_end = 0;
+  tg->at_gen = tg->gen;
+  size_t cur = least_hi(st, nst);
+  for (size_t hop = 0; hop < nst; hop++) {
+    const thread_idx_t *ct = &p->th[st[cur].th];
+    const trc_event_t *e = &ct->ev[ct->pos];
+    int unknown = 0;
+    size_t best = SIZE_MAX, via = SIZE_MAX, at, best_at = 0;
+    for (size_t i = 0; i < h->n; i++) {
+      int r = find_resolver(p, &p->th[h->h[i].th], e, st[cur].hi, &at);
+      if (r < 0) unknown = 1;
+      if (r > 0 && (best == SIZE_MAX || heap_less(h->h[i], h->h[best]))) {
+        best = i;
+        best_at = at;
+      }
+    }
+    if (best != SIZE_MAX) {
+      tg->th = h->h[best].th;
+      tg->at = best_at;
+      tg->chunk = p->th[tg->th].next_chunk;
+      return;
+    }
+    for (size_t i = 0; i < nst; i++) {
+      if (i == cur) continue;
+      int r = find_resolver(p, &p->th[st[i].th], e, st[cur].hi, &at);
+      if (r < 0) unknown = 1;
+      if (r > 0 && (via == SIZE_MAX || st[i].th < st[via].th)) via = i;
+    }
+    if (via != SIZE_MAX) {
+      cur = via;
+      continue;
+    }
+    if (!unknown) tg->force = cur;
+    return;
+  }
+  tg->dead_end = 1; /* a cycle: an earlier pairing was wrong */
+}
+
+/* Which heap node to step (repair on, threads held). First the thread
+ * whose pending events hold what a held event waits for (search()): it
+ * truly came before the held event, while another thread's event that
+ * merely could have (its window spans the held one's) may pair its
+ * pointer with the wrong object: a free of an address stepped early
+ * takes the object a later free truly released, and that free is left
+ * unmatched (rec_threads failed so, 1 run in 200 under load:
+ * test_sparse_resolver_first). When the search cannot tell (REPAIR_SCAN,
+ * the end of the decoded events), the least time, node 0, unless an event
+ * whose lo is past the least hi H of the held events (it truly came after
+ * that held event, so it must not go first): then the least-time node with
+ * lo <= H. With none, or when the search shows nothing pending can
+ * resolve a held event, that event is stepped as it is (*force gets its
+ * index in stalls). Also when every thread is held. */
+static size_t pick(prep_t *p, const heap_t *h, const stall_t *st, size_t nst,
+                   target_t *tg, size_t *force) {
+  *force = SIZE_MAX;
+  if (!nst) return 0;
+  if (tg->at_gen != tg->gen) search(p, h, st, nst, tg);
+  if (tg->force != SIZE_MAX) {
+    *force = tg->force;
+    return SIZE_MAX;
+  }
+  const thread_idx_t *tt = tg->th != UINT32_MAX ? &p->th[tg->th] : NULL;
+  if (tt && tt->next_chunk == tg->chunk && tt->pos <= tg->at)
+    for (size_t i = 0; i < h->n; i++)
+      if (h->h[i].th == tg->th) return i;
+  size_t m = least_hi(st, nst);
   if (h->n && head_lo(&p->th[h->h[0].th]) <= st[m].hi) return 0;
   size_t k = SIZE_MAX;
   for (size_t i = 0; i < h->n; i++)
     if (head_lo(&p->th[h->h[i].th]) <= st[m].hi &&
         (k == SIZE_MAX || heap_less(h->h[i], h->h[k])))
       k = i;
-  if (k == SIZE_MAX) *force = m;
+  if (k == SIZE_MAX) {
+    *force = m;
+    if (tg->dead_end) p->st->order_unresolved++;
+  }
   return k;
 }
 
@@ -752,6 +934,7 @@ static int pass2(prep_t *p) {
   heap_t h = {calloc(p->nth ? p->nth : 1, sizeof(hnode_t)), 0};
   stall_t *stalls = calloc(p->nth ? p->nth : 1, sizeof(stall_t));
   size_t nst = 0;
+  target_t tg = {.gen = 1, .th = UINT32_MAX, .force = SIZE_MAX};
   if (!h.h || !stalls) {
     free(h.h);
     free(stalls);
@@ -764,19 +947,21 @@ static int pass2(prep_t *p) {
   }
   for (size_t i = h.n; i-- > 0;) heap_down(&h, i);
   while (!rc && (h.n || nst)) {
-    size_t force, k = pick(p, &h, stalls, nst, &force);
+    size_t force, k = pick(p, &h, stalls, nst, &tg, &force);
     if (force != SIZE_MAX) {
       thread_idx_t *t = &p->th[stalls[force].th];
       t->forced = 1;
       heap_push(&h, (hnode_t){t->ev[t->pos].time, stalls[force].th});
       stalls[force] = stalls[--nst];
+      tg.gen++;
       continue;
     }
     thread_idx_t *ti = &p->th[h.h[k].th];
     const trc_event_t *e = &ti->ev[ti->pos];
     if (p->repair && !ti->forced && h.n + nst > 1 && conflicts(p, e)) {
-      stalls[nst++] = (stall_t){h.h[k].th, head_hi(ti)};
+      stalls[nst++] = (stall_t){h.h[k].th, head_hi(p, ti)};
       heap_remove_at(&h, k);
+      tg.gen++;
       continue;
     }
     ti->forced = 0;
@@ -788,7 +973,8 @@ static int pass2(prep_t *p) {
       if (rc) break;
       if (!ti->nev) {
         heap_remove_at(&h, k);
-        if (nst) recheck_stalls(p, &h, stalls, &nst);
+        if (nst) recheck_stalls(p, &h, stalls, &nst, &tg.gen);
+        tg.gen++; /* a thread ended: a search's "not known" may be "none" */
         continue;
       }
     }
@@ -798,7 +984,7 @@ static int pass2(prep_t *p) {
       heap_down(&h, k);
       if (k) heap_up(&h, k);
     }
-    if (nst) recheck_stalls(p, &h, stalls, &nst);
+    if (nst) recheck_stalls(p, &h, stalls, &nst, &tg.gen);
   }
   free(h.h);
   free(stalls);

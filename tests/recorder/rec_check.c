@@ -188,6 +188,7 @@ int main(int argc, char **argv) {
     put("unmatched_frees", st.unmatched_frees);
     put("double_allocs", st.double_allocs);
     put("order_fixups", st.order_fixups);
+    put("order_unresolved", st.order_unresolved);
     put("live_at_exit", st.live_at_exit);
   }
 

@@ -44,12 +44,19 @@ threads)
   # Every free crosses threads; at the default HKREC_TS_EVERY (16) most
   # events carry estimated times and prepare's repair puts frees after
   # their allocations (order_fixups counts it: hundreds in 60,000 here).
+  # The program has no unmatched free or double allocation: any prepare
+  # gives must be one its repair reports as a dead end (order_unresolved:
+  # docs/recorder.md "Time"; 8 in 400 runs under 2 CPU hogs gave some).
   rec "$VD/v_threads" "$W/r" || fail "victim failed"
   one_file
   check "$T" --ranges "$W/r" --prepare --expect status=0 \
     --expect produce:malloc=60000 --expect-ge free=60000 \
-    --expect unmatched_frees=0 --expect double_allocs=0 --expect-ge threads=6 \
-    --expect-ge order_fixups=1 ;;
+    --expect-ge threads=6 --expect-ge order_fixups=1
+  v() { sed -n "s/^$1=//p" "$W/check.out"; }
+  U=$(v order_unresolved)
+  [ -n "$U" ] || fail "rec_check printed no order_unresolved"
+  [ "$(v unmatched_frees)" -le "$U" ] && [ "$(v double_allocs)" -le "$U" ] ||
+    fail "unmatched_frees=$(v unmatched_frees) double_allocs=$(v double_allocs), order_unresolved=$U" ;;
 backpressure|sync_writer)
   # 8 threads on tiny buffers: with 2 buffers per thread they keep waiting
   # for the writer thread (or, sync_writer, write inline). Exact counts, no
