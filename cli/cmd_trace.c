@@ -186,10 +186,11 @@ static int cmd_info(const char *path, int json) {
            ",\"modules\":%u,\"max_depth\":%u",
            s.failed, s.threads, s.sites, p.callers, s.modules, s.max_depth);
     printf(",\"unmatched_frees\":%" PRIu64 ",\"double_allocs\":%" PRIu64
+           ",\"order_unresolved\":%" PRIu64
            ",\"live_at_exit\":%" PRIu64 ",\"live_bytes_at_exit\":%" PRIu64
            ",\"peak_live_bytes\":%" PRIu64 ",\"peak_live_objects\":%" PRIu64,
-           p.unmatched_frees, p.double_allocs, p.live_at_exit, p.live_bytes_at_exit,
-           p.peak_live_bytes, p.peak_live_objects);
+           p.unmatched_frees, p.double_allocs, p.order_unresolved, p.live_at_exit,
+           p.live_bytes_at_exit, p.peak_live_bytes, p.peak_live_objects);
     printf(",\"reopened\":%" PRIu64 ",\"end_signal\":%u",
            s.have_summary ? s.summary.reopened : 0,
            s.have_summary ? s.summary.end_signal : 0);
@@ -233,8 +234,14 @@ static int cmd_info(const char *path, int json) {
     printf("sites      %u call stacks (depth up to %u), %u distinct immediate callers\n",
            s.sites, s.max_depth, p.callers);
     printf("modules    %u\n", s.modules);
-    printf("pairing    %" PRIu64 " unmatched frees, %" PRIu64 " double allocations\n",
+    printf("pairing    %" PRIu64 " unmatched frees, %" PRIu64 " double allocations",
            p.unmatched_frees, p.double_allocs);
+    /* Sparse stamps: steps the order repair had to guess (docs/recorder.md,
+     * "Time"); each gives one of the above and later its counterpart. */
+    if (p.order_unresolved)
+      printf(" (%" PRIu64 " dead ends of the cross-thread order repair)",
+             p.order_unresolved);
+    putchar('\n');
     printf("live       %" PRIu64 " objects (%" PRIu64 " bytes) at exit; peak %" PRIu64
            " bytes, %" PRIu64 " objects\n", p.live_at_exit, p.live_bytes_at_exit,
            p.peak_live_bytes, p.peak_live_objects);

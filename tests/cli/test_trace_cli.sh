@@ -50,6 +50,17 @@ for v in 1 2 3 4 5; do
   if diff -u "$data/golden-v$v.dump" "$tmp/out" >"$tmp/diff"; then ok; else bad "golden v$v dump differs"; head -20 "$tmp/diff"; fi
 done
 
+# A sparse-stamp trace whose held events wait on each other (a dead end of
+# prepare's order repair, test_prepare's test_sparse_dead_end): info says
+# the double allocation is one (docs/recorder.md "Time"); the golden v5
+# trace has none and says nothing.
+expect 0 "$hksim" trace info "$data/sparse-dead-end.hkt"
+grep -q '^pairing    0 unmatched frees, 1 double allocations (1 dead ends of the cross-thread order repair)$' "$tmp/out" && ok || bad "info: dead end: $(grep pairing "$tmp/out")"
+expect 0 "$hksim" trace info "$data/sparse-dead-end.hkt" --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert (d["order_unresolved"], d["double_allocs"]) == (1, 1), d' "$tmp/out" && ok || bad "info --json: order_unresolved"
+expect 0 "$hksim" trace info "$data/golden-v5.hkt"
+grep -q '^pairing .*allocations$' "$tmp/out" && ok || bad "info: golden v5 names a dead end"
+
 # compact: a new file with the same events (golden traces of every
 # version, recoded to the current one); refuses an existing OUT, a
 # damaged or cut IN (removing nothing, creating nothing) and a missing OUT.
