@@ -46,7 +46,14 @@ threads)
   # their allocations (order_fixups counts it: hundreds in 60,000 here).
   # The program has no unmatched free or double allocation: any prepare
   # gives must be one its repair reports as a dead end (order_unresolved:
-  # docs/recorder.md "Time"; 8 in 400 runs under 2 CPU hogs gave some).
+  # docs/recorder.md "Time"; 34 of 800 runs under 2 CPU hogs gave some).
+  # With every event stamped (HKREC_TS_EVERY=1) there is nothing to
+  # repair: exactly 0 of each.
+  HKREC_TS_EVERY=1 rec "$VD/v_threads" "$W/r" || fail "victim failed"
+  one_file
+  check "$T" --prepare --expect unmatched_frees=0 --expect double_allocs=0 \
+    --expect order_unresolved=0 --expect order_fixups=0
+  rm -f "$T"
   rec "$VD/v_threads" "$W/r" || fail "victim failed"
   one_file
   check "$T" --ranges "$W/r" --prepare --expect status=0 \
