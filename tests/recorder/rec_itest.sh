@@ -150,12 +150,13 @@ fork_cache)
   # in 10 of 10 runs. The writer's own stack (rec_core.c ensure_writer)
   # keeps glibc from caching it.
   HKREC_BLOCK=64 rec "$VD/v_stress" "$W/r" fork_cache || fail "victim failed"
+  n=0
   for f in "$W"/t.*.hkt; do
     "$CHECK" "$f" --ranges "$W/r" --expect status=0 --prepare --expect unmatched_frees=0 \
       --expect double_allocs=0 > "$W/o" || { cat "$W/o"; fail "$f not clean"; }
-    grep -q '^worker:malloc=12$' "$W/o" && n=$((${n:-0} + 1))
+    grep -q '^worker:malloc=12$' "$W/o" && n=$((n + 1))
   done
-  [ "${n:-0}" -eq 1 ] || fail "no parent trace with worker:malloc=12" ;;
+  [ $n -eq 1 ] || fail "no parent trace with worker:malloc=12" ;;
 fork|forkexec|spawn|vfork)
   rec "$VD/v_procs" "$W/r" $CASE || fail "victim failed"
   n=0 parent=0 child=0 exec=0
