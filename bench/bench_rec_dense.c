@@ -6,7 +6,10 @@
  *     One thread, N allocations of 16..128 bytes (2N events), each freed
  *     a few allocations later (a window of 64 live blocks): glibc serves
  *     them from its tcache, so the program itself makes tens of millions
- *     of events per second and does almost nothing else.
+ *     of events per second and does almost nothing else. Prints its
+ *     checksum, `thread_cpu_s X`, the CPU time of its one thread (a
+ *     recorder's writer thread is not in it), and `thread_switches V I`,
+ *     its voluntary (it blocked) and involuntary context switches.
  *   bench_rec_dense server SECONDS THREADS
  *     A fixed-duration, server-like throughput benchmark: each thread
  *     handles "requests" (3..9 allocations of mixed sizes, touched, then
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static uint64_t next(uint64_t *s) {
@@ -52,7 +56,14 @@ static int run_small(long n) {
     win[slot] = p;
   }
   for (int i = 0; i < WIN; i++) free(win[i]);
-  printf("checksum %llu\n", (unsigned long long)sum);
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  struct rusage ru = {0};
+  getrusage(RUSAGE_THREAD, &ru);
+  printf("checksum %llu\nthread_cpu_s %.6f\nthread_switches %ld %ld\n",
+         (unsigned long long)sum,
+         (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9, ru.ru_nvcsw,
+         ru.ru_nivcsw);
   return 0;
 }
 

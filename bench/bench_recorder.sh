@@ -2,7 +2,7 @@
 # bench_recorder.sh: slowdown of real programs under the recorder
 # (libhkrec.so) against no recorder and against heaptrack, measured side
 # by side in one run. Tables (BENCH_REC_SET: "issue", the default,
-# "interp", "depth", or "all"):
+# "floor", "interp", "depth", or "all"):
 #  issue: issue 15's table at the default depth: sqlite3, python3
 #    (PYTHONMALLOC=malloc), perl on an allocation-dense script (Debian's
 #    perl uses the system malloc), bench_rec_dense's small-block program
@@ -14,8 +14,14 @@
 #    (`hksim trace info --json`): the program threads' time in the hooks,
 #    their time waiting on backpressure, the writer's busy time and the
 #    share of events in fast-coded chunks.
-#    Then bench_rec_parts (each part of the hook and the writer) and the
-#    interp table.
+#    Then bench_rec_parts (each part of the hook and the writer), the
+#    floor table and the interp table.
+#  floor: the small-block program, the server and perl plain, under an
+#    interposer that records nothing (libbench_passthru.so), under the
+#    recorder with HKREC_DISCARD=1 (the hooks' whole work, the events
+#    dropped unread) and under the recorder: what the interposition, the
+#    hooks and the writer each add, in wall time (throughput for the
+#    server) and, for the small-block program, in its thread's own CPU.
 #  interp: sparse stamps (HKREC_TS_EVERY) against true times: python3,
 #    the stress and the server recorded with every event stamped, the
 #    stamps the recorder would not take at N = 4, 16, 64 dropped and
@@ -219,6 +225,65 @@ if [ -x "$PARTS" ]; then
   echo
   echo "what each part of the hook and of the writer costs (thread CPU time):"
   "$PARTS" 5 4
+fi
+fi
+if [ "$SET" = issue ] || [ "$SET" = floor ] || [ "$SET" = all ]; then
+# The program side's floor: each program plain, under an interposer that
+# records nothing (bench_passthru.c), under libhkrec.so with
+# HKREC_DISCARD=1 (the hooks' whole work, every buffer dropped unread by
+# the writer) and under libhkrec.so. The steps between them are what the
+# interposition, the hooks and the writer (coding, and its contention with
+# the program for the machine) each cost.
+PASS=$B/bench/libbench_passthru.so
+floor_row() {
+  name=$1; kind=$2; shift 2
+  "$PY" - "$R" "$LIB" "$PASS" "$W" "$name" "$kind" "$@" <<'PYEOF'
+import glob, os, statistics, subprocess, sys, time
+reps, lib, passthru, w, name, kind = sys.argv[1:7]
+cmd = sys.argv[7:]
+modes = {"none": {}, "passthru": {"LD_PRELOAD": passthru},
+         "discard": {"LD_PRELOAD": lib, "HKREC_OUT": w + "/f",
+                     "HKREC_DISCARD": "1"},
+         "rec": {"LD_PRELOAD": lib, "HKREC_OUT": w + "/f"}}
+val = {m: [] for m in modes}   # wall s, or ops/s
+thr = {m: [] for m in modes}   # the program's thread CPU s, when printed
+for r in range(int(reps)):
+    for m, e in modes.items():
+        for f in glob.glob(w + "/f.*"): os.unlink(f)
+        env = dict(os.environ); env.update(e)
+        t0 = time.perf_counter()
+        out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL).stdout.decode()
+        el = time.perf_counter() - t0
+        kv = dict(l.split(None, 1) for l in out.splitlines() if " " in l)
+        val[m].append(float(kv["ops_per_s"]) if kind == "tput" else el)
+        if "thread_cpu_s" in kv: thr[m].append(float(kv["thread_cpu_s"]))
+def col(series, m, tput):
+    if len(series[m]) != len(series["none"]) or not series[m]: return "%16s" % "-"
+    rs = sorted((b / a) if tput else (a / b) for a, b in zip(series[m], series["none"]))
+    return "%5.2fx %4.2f-%5.2f" % (statistics.median(rs), rs[0], rs[-1])
+base = statistics.median(val["none"])
+print("%-9s %5s %9s %s %s %s   %s %s %s" % (
+    name, kind, ("%.1fM/s" % (base / 1e6)) if kind == "tput" else "%.3fs" % base,
+    col(val, "passthru", kind == "tput"), col(val, "discard", kind == "tput"),
+    col(val, "rec", kind == "tput"), col(thr, "passthru", 0),
+    col(thr, "discard", 0), col(thr, "rec", 0)))
+PYEOF
+}
+if [ -f "$PASS" ] && [ -x "$DENSE" ]; then
+  echo
+  echo "the program side's floor: an interposer that records nothing (passthru), the"
+  echo "hooks with every buffer dropped unread (HKREC_DISCARD=1), the recorder (rec):"
+  printf '%-9s %5s %9s %16s %16s %16s   %16s %16s %16s\n' workload kind base \
+    passthru discard rec thr_passthru thr_discard thr_rec
+  floor_row small wall "$DENSE" small 10000000
+  floor_row server4t tput "$DENSE" server 2 4
+  floor_row perl wall perl "$SRC/bench/workloads/perl_dense.pl"
+  echo "each: median over $R interleaved rounds of with/without of the same round"
+  echo "(wall time; tput: throughput without/with), lowest-highest beside it;"
+  echo "thr_*: the same for the program thread's own CPU time (the small-block"
+  echo "program prints it; a writer thread is not in it)."
+  echo "reproduce: BENCH_REC_SET=floor bench/bench_recorder.sh $B $R"
 fi
 fi
 if [ "$SET" = issue ] || [ "$SET" = interp ] || [ "$SET" = all ]; then

@@ -191,6 +191,7 @@ static int cmd_info(const char *path, int json) {
            ",\"peak_live_bytes\":%" PRIu64 ",\"peak_live_objects\":%" PRIu64,
            p.unmatched_frees, p.double_allocs, p.order_unresolved, p.live_at_exit,
            p.live_bytes_at_exit, p.peak_live_bytes, p.peak_live_objects);
+    printf(",\"dropped\":%" PRIu64, s.have_summary ? s.summary.dropped : 0);
     printf(",\"reopened\":%" PRIu64 ",\"end_signal\":%u",
            s.have_summary ? s.summary.reopened : 0,
            s.have_summary ? s.summary.end_signal : 0);
@@ -248,6 +249,10 @@ static int cmd_info(const char *path, int json) {
     if (s.have_summary && s.summary.end_signal)
       printf("ended      by signal %u (%s): the recorder wrote what it held\n",
              s.summary.end_signal, strsignal((int)s.summary.end_signal));
+    if (s.have_summary && s.summary.dropped)
+      printf("dropped    %" PRIu64 " events not in the trace (the recorder "
+             "failed: see its line on stderr; or HKREC_DISCARD=1)\n",
+             s.summary.dropped);
     if (s.have_summary && s.summary.reopened)
       printf("trace fd   closed or replaced by the program %" PRIu64
              " times; the file was reopened, no event lost\n",

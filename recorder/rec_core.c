@@ -308,7 +308,11 @@ static uint64_t thread_cpu_ns(void) {
 
 static void write_buf_locked(rec_t *r, rec_buf_t *b) {
   uint64_t t0 = thread_cpu_ns();
-  if (!atomic_load(&r->err)) {
+  if (r->cfg.discard) { /* a measurement: the buffer is not read */
+    atomic_fetch_add(&r->dropped, b->n);
+    if (b->final && !atomic_load(&r->err))
+      set_error(r, r->sink.end_thread(r->sink_ctx, b->index));
+  } else if (!atomic_load(&r->err)) {
     if (b->n) set_error(r, r->sink.events(r->sink_ctx, b->index, b->ev, b->n));
     /* A thread's last events form a partial chunk: write it now, so that a
      * later SIGKILL cannot lose the events of a thread that has ended, and

@@ -221,6 +221,9 @@ static void start_session(void) {
   g_pid = getpid();
   g_rec = r;
   if (cfg.signals && !g_sig_ok) install_signals();
+  if (cfg.discard && !cfg.quiet)
+    say("HKREC_DISCARD=1: the events are dropped unread (a measurement of ",
+        "the hooks' own cost); the trace has none", NULL, NULL);
   atomic_store(&g_mode, MODE_ON);
   unbusy();
 }

@@ -110,6 +110,7 @@ int main(int argc, char **argv) {
   put("file_bytes", s.file_bytes);
   put("summary", (uint64_t)s.have_summary);
   put("reopened", s.have_summary ? s.summary.reopened : 0);
+  put("dropped", s.have_summary ? s.summary.dropped : 0);
   put("end_signal", s.have_summary ? s.summary.end_signal : 0);
   put("hook_ns", s.have_summary ? s.summary.hook_ns : 0);
   put("hook_samples", s.have_summary ? s.summary.hook_samples : 0);

@@ -125,6 +125,29 @@ fast)
   "$HKSIM" trace dump "$W/d.hkt" | grep '^t=' | sort -s -k2,2 > "$W/b.txt"
   cmp -s "$W/a.txt" "$W/b.txt" || fail "compacted stored trace's events differ"
   ;;
+discard)
+  # HKREC_DISCARD=1 (bench_recorder.sh's floor table): the hooks run in
+  # full, the writer drops each buffer unread. The trace has its tables
+  # and summary, no events, and counts every event the recording of the
+  # same run makes in dropped; the recorder says so once on stderr, and
+  # trace info shows it.
+  rec "$VD/v_stress" "$W/r" hammer || fail "victim failed"
+  one_file
+  check "$T" --ranges "$W/r" --expect hammer:malloc=160000 --expect dropped=0
+  ev=$(sed -n 's/^events=//p' "$W/check.out")
+  rm -f "$W"/t.*
+  HKREC_DISCARD=1 rec "$VD/v_stress" "$W/r" hammer 2> "$W/err" || fail "victim failed (discard)"
+  one_file
+  check "$T" --expect events=0 --expect dropped="$ev" --expect summary=1 \
+    --expect-ge hook_samples=100
+  [ "$(grep -c 'HKREC_DISCARD=1: the events are dropped unread' "$W/err")" = 1 ] \
+    || { cat "$W/err"; fail "no single stderr line for HKREC_DISCARD"; }
+  [ -n "$HKSIM" ] || exit 0
+  "$HKSIM" trace info "$T" | grep -q "^dropped    $ev events not in the trace" \
+    || fail "trace info does not show the dropped events"
+  "$HKSIM" trace info --json "$T" | grep -q "\"dropped\":$ev[,}]" \
+    || fail "trace info --json: dropped is not $ev"
+  ;;
 fork_busy)
   # fork from a thread while 4 others fill buffers for a busy writer: the
   # children (which die by alarm if they hang) record their own files.

@@ -206,6 +206,15 @@ static void test_env_fast(void **state) {
   rec_config_from_env(&c);
   assert_int_equal(c.store, 1);
   unsetenv("HKREC_STORE");
+  /* HKREC_DISCARD (a measurement): 0 default, 1, anything else 0. */
+  assert_int_equal(c.discard, 0);
+  setenv("HKREC_DISCARD", "1", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.discard, 1);
+  setenv("HKREC_DISCARD", "2", 1);
+  rec_config_from_env(&c);
+  assert_int_equal(c.discard, 0);
+  unsetenv("HKREC_DISCARD");
 }
 
 int main(void) {
