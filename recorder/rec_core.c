@@ -308,7 +308,7 @@ static uint64_t thread_cpu_ns(void) {
 
 static void write_buf_locked(rec_t *r, rec_buf_t *b) {
   uint64_t t0 = thread_cpu_ns();
-  if (r->cfg.discard) { /* a measurement: the buffer is not read */
+  if (r->cfg.discard) { /* a thread's last buffer, or the finish's */
     atomic_fetch_add(&r->dropped, b->n);
     if (b->final && !atomic_load(&r->err))
       set_error(r, r->sink.end_thread(r->sink_ctx, b->index));
@@ -856,6 +856,16 @@ static void handoff(rec_thread_t *t, int final) {
       break;
     }
     if (n == 0) break;
+    if (r->cfg.discard && !final) {
+      /* A measurement of the hooks alone: the buffer is dropped here,
+       * unread, and filled again; no writer is woken. The epoch moves as
+       * at any handoff, so the hooks stamp as they would. */
+      atomic_fetch_add(&r->dropped, n);
+      atomic_fetch_add_explicit(&r->epoch, 1, memory_order_relaxed);
+      t->events += n;
+      atomic_store_explicit(&t->n, 0, memory_order_release);
+      break;
+    }
     if (!final && !t->spares) {
       ensure_writer(r);
       if (!r->writer_on)

@@ -64,10 +64,13 @@ typedef struct rec_config {
                             codes and writes full buffers; 0 = the filling
                             thread does it inline */
   int discard;           /* HKREC_DISCARD=1: a measurement of the hooks'
-                            own cost (bench_recorder.sh's floor table): the
-                            writer takes each full buffer and drops it
-                            unread, counted in the summary's dropped; the
-                            trace keeps its tables and summary, no events */
+                            own cost (bench_recorder.sh's floor table): a
+                            full buffer is dropped unread at its handoff
+                            and filled again (no writer woken); a thread's
+                            last buffer and the finish's go to the writer,
+                            which drops them too; all counted in the
+                            summary's dropped. The trace keeps its tables
+                            and summary, no events */
   uint32_t max_sites;    /* HKREC_MAX_SITES; new stacks past it get site 0 */
   int level;             /* HKREC_LEVEL, zstd level (0 = writer default) */
   int fast;              /* HKREC_FAST (default 1): code chunks fast while
