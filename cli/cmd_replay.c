@@ -4,6 +4,7 @@
  * attributes the traces it stored (analysis/, which replayer/ may not
  * use), so that a fresh database already names its call sites. */
 #include <ctype.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,12 @@
 #include "trc.h"
 
 #define MAX_LIST 64
+
+/* getopt_long's values; the one-letter ones are -q and -h. */
+enum { O_QUIET = 'q', O_HELP = 'h', O_DB = 256, O_BACKEND, O_POLICY,
+       O_SEED, O_TOUCH, O_PER_OP, O_REPEAT, O_HAKMEM, O_CALIBRATION,
+       O_RSS_EVERY, O_CACHE_DIR, O_NO_CACHE, O_SHARD, O_MEM_LIMIT,
+       O_MAX_EXPANSION, O_THREADS, O_GAPS, O_PROGRESS };
 
 static void help(FILE *f) {
   fprintf(f,
@@ -176,48 +183,70 @@ static int run_replay(int argc, char **argv) {
     snprintf(options + strlen(options), sizeof options - strlen(options),
              " %s", argv[i]);
 
-#define NEED_ARG()                                                             \
-  do {                                                                         \
-    if (i + 1 >= argc) return cli_usage("replay", "%s needs a value", a);      \
-  } while (0)
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (cli_is_help(a)) {
+  static const struct option lo[] = {
+      {"db", required_argument, 0, O_DB},
+      {"backend", required_argument, 0, O_BACKEND},
+      {"backends", required_argument, 0, O_BACKEND},
+      {"policy", required_argument, 0, O_POLICY},
+      {"policies", required_argument, 0, O_POLICY},
+      {"seed", required_argument, 0, O_SEED},
+      {"touch", required_argument, 0, O_TOUCH},
+      {"per-op", required_argument, 0, O_PER_OP},
+      {"repeat", required_argument, 0, O_REPEAT},
+      {"hakmem", required_argument, 0, O_HAKMEM},
+      {"calibration", required_argument, 0, O_CALIBRATION},
+      {"rss-every", required_argument, 0, O_RSS_EVERY},
+      {"cache-dir", required_argument, 0, O_CACHE_DIR},
+      {"no-cache", no_argument, 0, O_NO_CACHE},
+      {"shard", required_argument, 0, O_SHARD},
+      {"mem-limit", required_argument, 0, O_MEM_LIMIT},
+      {"max-expansion", required_argument, 0, O_MAX_EXPANSION},
+      {"threads", required_argument, 0, O_THREADS},
+      {"gaps", required_argument, 0, O_GAPS},
+      {"progress", no_argument, 0, O_PROGRESS},
+      {"quiet", no_argument, 0, O_QUIET},
+      {"help", no_argument, 0, O_HELP},
+      {0, 0, 0, 0}};
+  /* Traces and options in any order (getopt_long permutes); "--" ends the
+   * options. */
+  optind = 1;
+  opterr = 0;
+  int c;
+  uint64_t n;
+  while ((c = getopt_long(argc, argv, ":qh", lo, NULL)) != -1) {
+    const char *v = optarg;
+    switch (c) {
+    case O_HELP:
       help(stdout);
       return CLI_OK;
-    } else if (strcmp(a, "--db") == 0) {
-      NEED_ARG();
-      o.db_path = argv[++i];
-    } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--backends") == 0) {
-      NEED_ARG();
-      if (strcmp(argv[i + 1], "all") == 0) {
-        i++;
+    case O_DB: o.db_path = v; break;
+    case O_BACKEND:
+      if (strcmp(v, "all") == 0) {
         /* null measures the harness, not an allocator: only by name. */
         for (const rpl_backend_t *const *b = rpl_backends; *b; b++)
-          if (strcmp((*b)->name, "null") != 0) backends[nb++] = (*b)->name;
-      } else if (cli_split(argv[++i], ",", backends, &nb, MAX_LIST)) {
+          if (strcmp((*b)->name, "null") != 0 && nb < MAX_LIST)
+            backends[nb++] = (*b)->name;
+      } else if (cli_split(v, ",", backends, &nb, MAX_LIST)) {
         return cli_usage("replay", "too many back ends");
       } else if (nb == 0) { /* "" or ",": not the default in disguise */
-        return cli_usage("replay", "--backend '%s' names no back end", argv[i]);
+        return cli_usage("replay", "--backend '%s' names no back end", v);
       }
-    } else if (strcmp(a, "--policy") == 0 || strcmp(a, "--policies") == 0) {
-      NEED_ARG();
-      if (cli_split(argv[++i], ",", policies, &np, MAX_LIST))
+      break;
+    case O_POLICY:
+      if (cli_split(v, ",", policies, &np, MAX_LIST))
         return cli_usage("replay", "too many policies");
       if (np == 0)
-        return cli_usage("replay", "--policy '%s' names no policy", argv[i]);
-    } else if (strcmp(a, "--seed") == 0) {
-      NEED_ARG();
-      if (cli_parse_u64(argv[++i], &o.seed))
-        return cli_usage("replay", "bad --seed '%s'", argv[i]);
-    } else if (strcmp(a, "--touch") == 0) {
-      NEED_ARG();
-      if (rpl_touch_parse(argv[++i], &o.touch))
-        return cli_usage("replay", "bad --touch '%s'", argv[i]);
-    } else if (strcmp(a, "--per-op") == 0) {
-      NEED_ARG();
-      const char *v = argv[++i];
-      uint64_t n;
+        return cli_usage("replay", "--policy '%s' names no policy", v);
+      break;
+    case O_SEED:
+      if (cli_parse_u64(v, &o.seed))
+        return cli_usage("replay", "bad --seed '%s'", v);
+      break;
+    case O_TOUCH:
+      if (rpl_touch_parse(v, &o.touch))
+        return cli_usage("replay", "bad --touch '%s'", v);
+      break;
+    case O_PER_OP:
       if (strcmp(v, "all") == 0)
         o.sample_every = 1;
       else if (strcmp(v, "none") == 0)
@@ -234,74 +263,70 @@ static int run_replay(int argc, char **argv) {
       else
         return cli_usage("replay", "bad --per-op '%s' (all, sample:N, "
                          "batch:K with K 2..65536, iteration, none)", v);
-    } else if (strcmp(a, "--repeat") == 0) {
-      NEED_ARG();
-      uint64_t n;
-      if (cli_parse_u64(argv[++i], &n) || n < 1 || n > 100000)
-        return cli_usage("replay", "bad --repeat '%s'", argv[i]);
+      break;
+    case O_REPEAT:
+      if (cli_parse_u64(v, &n) || n < 1 || n > 100000)
+        return cli_usage("replay", "bad --repeat '%s'", v);
       o.repeat = (uint32_t)n;
-    } else if (strcmp(a, "--hakmem") == 0) {
-      NEED_ARG();
-      if (!strchr(argv[i + 1], '='))
-        return cli_usage("replay", "--hakmem wants KEY=VALUE, not '%s'",
-                         argv[i + 1]);
+      break;
+    case O_HAKMEM:
+      if (!strchr(v, '='))
+        return cli_usage("replay", "--hakmem wants KEY=VALUE, not '%s'", v);
       if (no == MAX_LIST) return cli_usage("replay", "too many --hakmem");
-      overrides[no++] = argv[++i];
-    } else if (strcmp(a, "--calibration") == 0) {
-      NEED_ARG();
-      calib = argv[++i];
-    } else if (strcmp(a, "--rss-every") == 0) {
-      NEED_ARG();
-      if (cli_parse_u64(argv[++i], &o.rss_every))
-        return cli_usage("replay", "bad --rss-every '%s'", argv[i]);
-    } else if (strcmp(a, "--cache-dir") == 0) {
-      if (++i >= argc) return cli_usage("replay", "--cache-dir needs a directory");
-      o.cache_dir = argv[i];
-    } else if (strcmp(a, "--shard") == 0) {
-      NEED_ARG();
-      if (rpl_shard_parse(argv[++i], &o.shard_index, &o.shard_count))
+      overrides[no++] = v;
+      break;
+    case O_CALIBRATION: calib = v; break;
+    case O_RSS_EVERY:
+      if (cli_parse_u64(v, &o.rss_every))
+        return cli_usage("replay", "bad --rss-every '%s'", v);
+      break;
+    case O_CACHE_DIR: o.cache_dir = v; break;
+    case O_NO_CACHE: o.cache_dir = ""; break;
+    case O_SHARD:
+      if (rpl_shard_parse(v, &o.shard_index, &o.shard_count))
         return cli_usage("replay", "bad --shard '%s' (want I/N, 0 <= I < N)",
-                         argv[i]);
-    } else if (strcmp(a, "--mem-limit") == 0) {
-      NEED_ARG();
-      if (strcmp(argv[++i], "none") == 0)
+                         v);
+      break;
+    case O_MEM_LIMIT:
+      if (strcmp(v, "none") == 0)
         o.mem_limit = UINT64_MAX;
-      else if (cli_parse_size(argv[i], &o.mem_limit) || o.mem_limit == 0 ||
+      else if (cli_parse_size(v, &o.mem_limit) || o.mem_limit == 0 ||
                o.mem_limit == UINT64_MAX)
         return cli_usage("replay", "bad --mem-limit '%s' (a size such as 512M "
-                         "or 4G, or 'none')", argv[i]);
-    } else if (strcmp(a, "--max-expansion") == 0) {
-      NEED_ARG();
+                         "or 4G, or 'none')", v);
+      break;
+    case O_MAX_EXPANSION: {
       char *end;
-      if (strcmp(argv[++i], "none") == 0)
+      if (strcmp(v, "none") == 0)
         o.max_expansion = UINT64_MAX;
-      else if (!isdigit((unsigned char)argv[i][0]) ||
-               (o.max_expansion = strtoull(argv[i], &end, 10)) == 0 || *end ||
+      else if (!isdigit((unsigned char)v[0]) ||
+               (o.max_expansion = strtoull(v, &end, 10)) == 0 || *end ||
                o.max_expansion == UINT64_MAX)
         return cli_usage("replay", "bad --max-expansion '%s' (events per byte "
-                         "of trace, a positive number, or 'none')", argv[i]);
-    } else if (strcmp(a, "--threads") == 0) {
-      NEED_ARG();
-      if (rpl_threads_parse(argv[++i], &o.threads))
-        return cli_usage("replay", "bad --threads '%s' (auto, serial or "
-                         "recorded)", argv[i]);
-    } else if (strcmp(a, "--gaps") == 0) {
-      NEED_ARG();
-      if (rpl_gaps_parse(argv[++i], &o.gap_ws, &o.gap_scale))
-        return cli_usage("replay", "bad --gaps '%s' (want WS[:SCALE] such as "
-                         "256K or 1M:0.5, 0 to spin only, or none)", argv[i]);
-    } else if (strcmp(a, "--no-cache") == 0) {
-      o.cache_dir = "";
-    } else if (strcmp(a, "--progress") == 0) {
-      o.progress = 1;
-    } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-      o.progress = 0;
-    } else if (a[0] == '-' && a[1]) {
-      return cli_usage("replay", "unknown option '%s'", a);
-    } else {
-      if (nt == MAX_LIST) return cli_usage("replay", "too many traces");
-      traces[nt++] = a;
+                         "of trace, a positive number, or 'none')", v);
+      break;
     }
+    case O_THREADS:
+      if (rpl_threads_parse(v, &o.threads))
+        return cli_usage("replay", "bad --threads '%s' (auto, serial or "
+                         "recorded)", v);
+      break;
+    case O_GAPS:
+      if (rpl_gaps_parse(v, &o.gap_ws, &o.gap_scale))
+        return cli_usage("replay", "bad --gaps '%s' (want WS[:SCALE] such as "
+                         "256K or 1M:0.5, 0 to spin only, or none)", v);
+      break;
+    case O_PROGRESS: o.progress = 1; break;
+    case O_QUIET: o.progress = 0; break;
+    case ':':
+      return cli_usage("replay", "%s needs a value", argv[optind - 1]);
+    default:
+      return cli_usage("replay", "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  for (int i = optind; i < argc; i++) {
+    if (nt == MAX_LIST) return cli_usage("replay", "too many traces");
+    traces[nt++] = argv[i];
   }
   if (nt == 0) return cli_usage("replay", "no trace given");
   if (!o.db_path) return cli_usage("replay", "--db DB is required");

@@ -5,6 +5,7 @@
  * damaged trace is described up to the damage, then the command says
  * where the damage starts and exits 1. */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,16 +438,25 @@ static int run(int argc, char **argv) {
     return CLI_OK;
   }
   const char *sub = argv[1], *path = NULL, *path2 = NULL;
-  int json = 0;
-  for (int i = 2; i < argc; i++) {
-    if (cli_is_help(argv[i])) {
+  int json = 0, c;
+  static const struct option lo[] = {{"json", no_argument, 0, 'j'},
+                                     {"help", no_argument, 0, 'h'},
+                                     {0, 0, 0, 0}};
+  /* The subcommand is argv[1]: getopt_long sees it as its program name. */
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc - 1, argv + 1, ":h", lo, NULL)) != -1) {
+    if (c == 'h') {
       help(stdout);
       return CLI_OK;
-    } else if (strcmp(argv[i], "--json") == 0 && strcmp(sub, "info") == 0) {
+    } else if (c == 'j' && strcmp(sub, "info") == 0) {
       json = 1;
-    } else if (argv[i][0] == '-' && argv[i][1]) {
-      return cli_usage("trace", "unknown option '%s'", argv[i]);
-    } else if (path && strcmp(sub, "compact") == 0 && !path2) {
+    } else {
+      return cli_usage("trace", "unknown option '%s'", argv[optind]);
+    }
+  }
+  for (int i = optind + 1; i < argc; i++) {
+    if (path && strcmp(sub, "compact") == 0 && !path2) {
       path2 = argv[i];
     } else if (path) {
       return cli_usage("trace", strcmp(sub, "compact") == 0 ? "expected IN OUT"

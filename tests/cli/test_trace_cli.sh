@@ -27,6 +27,15 @@ expect 0 "$hksim" gen sites -o "$tmp/s.hkt" --seed 3 --scale 0.5
 expect 0 "$hksim" trace verify "$tmp/s.hkt"
 expect 0 "$hksim" trace info "$tmp/s.hkt"
 expect 0 "$hksim" trace info "$tmp/s.hkt" --json
+cp "$tmp/out" "$tmp/json-after"
+# getopt_long: the flag before the file, and --help anywhere, alike.
+expect 0 "$hksim" trace info --json "$tmp/s.hkt"
+cmp -s "$tmp/out" "$tmp/json-after" && ok || bad "trace info --json FILE differs from FILE --json"
+expect 2 "$hksim" trace dump --json "$tmp/s.hkt"
+grep -q "unknown option '--json'" "$tmp/err" && ok || bad "dump --json: $(cat "$tmp/err")"
+expect 0 "$hksim" trace info "$tmp/s.hkt" --help
+grep -q '^usage: hksim trace' "$tmp/out" && ok || bad "trace info FILE --help"
+cp "$tmp/json-after" "$tmp/out"
 python3 - "$tmp/out" <<'PY' && ok || bad "info --json keys"
 import json, sys
 d = json.load(open(sys.argv[1]))

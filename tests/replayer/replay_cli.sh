@@ -299,4 +299,22 @@ check "stale view replaced: run_summary has a row per run" \
   "$(sqlite3 "$T/bound.db" "SELECT (SELECT COUNT(*) FROM run_summary) = (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM runs)")" "1|3"
 check "the user's own view kept" "$(sqlite3 "$T/bound.db" "SELECT COUNT(*) FROM my_view")" 3
 
+# The options are parsed by getopt_long: --opt=value, options before or
+# after the traces, "--" ending the options, one line for an unknown
+# option or a missing value, exit 2 and nothing written.
+"$H" replay --db="$T/opt.db" --quiet --backend=null "$T/mixed.hkt" >/dev/null 2>&1
+check "getopt: --db=DB, options first, exit" "$?" 0
+"$H" replay "$T/mixed.hkt" --db "$T/opt.db" -q --backend null -- "$T/threads.hkt" >/dev/null 2>&1
+check "getopt: traces on both sides of the options and after --, exit" "$?" 0
+check "getopt: two traces, three runs" \
+  "$(sqlite3 "$T/opt.db" "SELECT COUNT(DISTINCT trace_id) || '/' || COUNT(*) FROM runs WHERE status='done'")" "2/3"
+"$H" replay "$T/mixed.hkt" --db "$T/opt.db" --bogus >/dev/null 2>"$T/err"
+check "getopt: unknown option exit" "$?" 2
+check "getopt: unknown option named" "$(grep -c "unknown option '--bogus'" "$T/err")" 1
+"$H" replay "$T/mixed.hkt" --db "$T/opt.db" --backend >/dev/null 2>"$T/err"
+check "getopt: missing value exit" "$?" 2
+check "getopt: missing value named" "$(grep -c -- "--backend needs a value" "$T/err")" 1
+check "getopt: refused calls wrote nothing" \
+  "$(sqlite3 "$T/opt.db" "SELECT COUNT(*) FROM runs")" 3
+
 hk_done
