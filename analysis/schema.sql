@@ -46,10 +46,15 @@ CREATE TABLE IF NOT EXISTS traces (
   damaged           INTEGER NOT NULL DEFAULT 0,
   damage_offset     INTEGER,
   added_at          TEXT NOT NULL,
-  env               TEXT                  -- recorded environment variables,
+  env               TEXT,                 -- recorded environment variables,
                                           -- NAME=VALUE one a line; NULL
                                           -- unless recorded with --argv or
                                           -- --env (an allow-list)
+  order_unresolved  INTEGER               -- of order_fixups, the dead ends
+                                          -- of the sparse-stamp repair
+                                          -- (docs/recorder.md "Time"); last:
+                                          -- rpl_db_open adds it to a
+                                          -- database made before it
 );
 
 CREATE TABLE IF NOT EXISTS op_kinds (

@@ -109,6 +109,39 @@ static int user_version(sqlite3 *s, int *v) {
   return rc == SQLITE_ROW ? 0 : HK_E_SQLITE;
 }
 
+/* Columns added to a table of this schema version after databases were
+ * made with it (CREATE TABLE IF NOT EXISTS leaves an existing table as it
+ * is): each is added, at the table's end, to a database that lacks it.
+ * Its rows made before say NULL there. */
+static const struct {
+  const char *table, *column, *decl;
+} added_columns[] = {
+    {"traces", "order_unresolved", "INTEGER"},
+};
+
+static int add_missing_columns(rpl_db_t *db) {
+  for (size_t i = 0; i < HK_ARRAY_LEN(added_columns); i++) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db,
+                           "SELECT COUNT(*) FROM pragma_table_info(?) "
+                           "WHERE name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+      return HK_E_SQLITE;
+    sqlite3_bind_text(st, 1, added_columns[i].table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, added_columns[i].column, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st), have = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return HK_E_SQLITE;
+    if (have) continue;
+    char sql[256];
+    snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s",
+             added_columns[i].table, added_columns[i].column,
+             added_columns[i].decl);
+    if (exec(db, sql)) return HK_E_SQLITE;
+  }
+  return 0;
+}
+
 int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len) {
   *out = NULL;
   rpl_db_t *db = calloc(1, sizeof *db);
@@ -159,7 +192,7 @@ int rpl_db_open(rpl_db_t **out, const char *path, char *why, size_t len) {
     goto sql_fail;
   if (exec(db, "BEGIN IMMEDIATE")) goto sql_fail;
   const char *const views[] = {rpl_schema_sql, rpl_views_sql, rpl_published_sql};
-  if (exec(db, rpl_schema_sql) ||
+  if (exec(db, rpl_schema_sql) || add_missing_columns(db) ||
       /* A database written by an older build keeps its views otherwise. */
       hk_sql_drop_stale_views(db->db, views, 3, why, len) ||
       exec(db, rpl_views_sql) || exec(db, rpl_published_sql)) {
@@ -919,8 +952,8 @@ static int insert_trace_row(rpl_db_t *db, int64_t id, const char *hex,
       "argv, depth, events, ops, threads, sites, callers, unmatched_frees, "
       "double_allocs, failed_allocs, live_at_exit, live_bytes_at_exit, "
       "peak_live_bytes, peak_live_objects, order_fixups, damaged, "
-      "damage_offset, added_at, env) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-      "?,?,?,?,?,?,?,?,?,?,?,?,?," NOW_SQL ", ?)",
+      "damage_offset, added_at, env, order_unresolved) VALUES (?,?,?,?,?,?,?,"
+      "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?," NOW_SQL ", ?, ?)",
       -1, &st, NULL);
   if (rc != SQLITE_OK) {
     trc_reader_free(r);
@@ -961,6 +994,7 @@ static int insert_trace_row(rpl_db_t *db, int64_t id, const char *hex,
   sqlite3_bind_int64(st, k++, s->damaged);
   sqlite3_bind_int64(st, k++, (int64_t)s->damage_offset);
   bind_text(st, k++, env);
+  sqlite3_bind_int64(st, k++, (int64_t)s->order_unresolved);
   rc = sqlite3_step(st);
   sqlite3_finalize(st);
   trc_reader_free(r);

@@ -299,6 +299,33 @@ check "stale view replaced: run_summary has a row per run" \
   "$(sqlite3 "$T/bound.db" "SELECT (SELECT COUNT(*) FROM run_summary) = (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM runs)")" "1|3"
 check "the user's own view kept" "$(sqlite3 "$T/bound.db" "SELECT COUNT(*) FROM my_view")" 3
 
+# traces.order_unresolved: the dead ends of the sparse-stamp order repair
+# (sparse-dead-end.hkt has one). A database made before the column gets
+# it when a replay opens it, NULL for the rows stored before, and merges
+# either way.
+"$H" replay "$HKSIM_TEST_DATA/sparse-dead-end.hkt" --db "$T/ou.db" --backend null --quiet >/dev/null 2>&1
+check "order_unresolved: replay exit" "$?" 0
+check "order_unresolved stored" \
+  "$(sqlite3 "$T/ou.db" "SELECT order_unresolved || '/' || (order_fixups >= 1) FROM traces")" "1/1"
+# The schema as it was before the column (its lines taken out of
+# schema.sql), with one trace row of its own.
+sed -e '/^  order_unresolved/,/database made before it/d' \
+  -e 's/^\(  env  *TEXT\),/\1/' "$(dirname "$0")/../../analysis/schema.sql" > "$T/old.sql"
+sqlite3 "$T/old.db" < "$T/old.sql" || bad "making an older database"
+sqlite3 "$T/old.db" "INSERT INTO traces(content_hash, name, path, added_at)
+  VALUES ('00000000000000aa', 'old.hkt', 'old.hkt', '2026-11-01 00:00:00')" || bad "an older row"
+check "older database: no order_unresolved column" \
+  "$(sqlite3 "$T/old.db" "SELECT COUNT(*) FROM pragma_table_info('traces') WHERE name = 'order_unresolved'")" 0
+cp "$T/old.db" "$T/old-src.db"
+"$H" replay "$HKSIM_TEST_DATA/sparse-dead-end.hkt" --db "$T/old.db" --backend null --quiet >/dev/null 2>&1
+check "order_unresolved: replay into an older database, exit" "$?" 0
+check "order_unresolved: added to the older database, NULL before" \
+  "$(sqlite3 "$T/old.db" "SELECT group_concat(COALESCE(order_unresolved, 'null'), ',') FROM (SELECT order_unresolved FROM traces ORDER BY trace_id)")" "null,1"
+"$H" merge "$T/merged.db" "$T/old-src.db" "$T/ou.db" --quiet >/dev/null 2>&1
+check "order_unresolved: merge of an older and a newer database, exit" "$?" 0
+check "order_unresolved: merged" \
+  "$(sqlite3 "$T/merged.db" "SELECT group_concat(COALESCE(order_unresolved, 'null'), ',') FROM (SELECT order_unresolved FROM traces ORDER BY trace_id)")" "null,1"
+
 # The options are parsed by getopt_long: --opt=value, options before or
 # after the traces, "--" ending the options, one line for an unknown
 # option or a missing value, exit 2 and nothing written.
