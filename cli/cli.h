@@ -31,6 +31,12 @@ int cli_parse_double(const char *s, double *out);
 /* A byte count with an optional binary suffix: 512, 64K, 1.5G, 2TiB, 8MB
  * (K, M, G, T are powers of 1024). 0 ok, -1 bad. */
 int cli_parse_size(const char *s, uint64_t *out);
+/* --per-op of replay and validate: "all", "none" or "sample:N" (N
+ * 1..UINT32_MAX) into o->sample_every; with spans, also "batch:K" (K
+ * 2..65536: o->span, o->batch_k) and "iteration" (o->span). 0 ok, -1 bad
+ * (o untouched). */
+struct rpl_opts;
+int cli_parse_per_op(const char *v, int spans, struct rpl_opts *o);
 
 /* Splits arg at any of the characters of sep, appending the words to
  * out[*n..] (at most max in all). The words point into a copy of arg that

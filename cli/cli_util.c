@@ -7,6 +7,7 @@
 
 #include "analysis.h"
 #include "cli.h"
+#include "replayer.h"
 
 void cli_error(const char *what, const char *fmt, ...) {
   char msg[512];
@@ -81,6 +82,26 @@ int cli_parse_size(const char *s, uint64_t *out) {
   v *= mult;
   if (v >= 18446744073709551615.0) return -1;
   *out = (uint64_t)v;
+  return 0;
+}
+
+int cli_parse_per_op(const char *v, int spans, struct rpl_opts *o) {
+  uint64_t n;
+  if (strcmp(v, "all") == 0)
+    o->sample_every = 1;
+  else if (strcmp(v, "none") == 0)
+    o->sample_every = 0;
+  else if (strncmp(v, "sample:", 7) == 0 && cli_parse_u64(v + 7, &n) == 0 &&
+           n >= 1 && n <= UINT32_MAX)
+    o->sample_every = (uint32_t)n;
+  else if (spans && strncmp(v, "batch:", 6) == 0 &&
+           cli_parse_u64(v + 6, &n) == 0 && n >= 2 && n <= 65536) {
+    o->span = RPL_SPAN_BATCH;
+    o->batch_k = (uint32_t)n;
+  } else if (spans && strcmp(v, "iteration") == 0)
+    o->span = RPL_SPAN_ITERATION;
+  else
+    return -1;
   return 0;
 }
 

@@ -247,20 +247,7 @@ static int run_replay(int argc, char **argv) {
         return cli_usage("replay", "bad --touch '%s'", v);
       break;
     case O_PER_OP:
-      if (strcmp(v, "all") == 0)
-        o.sample_every = 1;
-      else if (strcmp(v, "none") == 0)
-        o.sample_every = 0;
-      else if (strncmp(v, "sample:", 7) == 0 && cli_parse_u64(v + 7, &n) == 0 &&
-               n >= 1 && n <= UINT32_MAX)
-        o.sample_every = (uint32_t)n;
-      else if (strncmp(v, "batch:", 6) == 0 && cli_parse_u64(v + 6, &n) == 0 &&
-               n >= 2 && n <= 65536) {
-        o.span = RPL_SPAN_BATCH;
-        o.batch_k = (uint32_t)n;
-      } else if (strcmp(v, "iteration") == 0)
-        o.span = RPL_SPAN_ITERATION;
-      else
+      if (cli_parse_per_op(v, 1, &o))
         return cli_usage("replay", "bad --per-op '%s' (all, sample:N, "
                          "batch:K with K 2..65536, iteration, none)", v);
       break;

@@ -273,14 +273,7 @@ static int validate(int argc, char **argv) {
         return cli_usage("validate", "bad --touch '%s'", optarg);
       break;
     case O_PER_OP:
-      if (strcmp(optarg, "all") == 0)
-        o.sample_every = 1;
-      else if (strcmp(optarg, "none") == 0)
-        o.sample_every = 0;
-      else if (strncmp(optarg, "sample:", 7) == 0 &&
-               cli_parse_u64(optarg + 7, &n) == 0 && n >= 1 && n <= UINT32_MAX)
-        o.sample_every = (uint32_t)n;
-      else
+      if (cli_parse_per_op(optarg, 0, &o))
         return cli_usage("validate", "bad --per-op '%s'", optarg);
       break;
     case O_SEED:
