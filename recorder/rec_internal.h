@@ -129,7 +129,7 @@ struct rec_s {
   int writer_failed;    /* could not be created: write inline */
   pthread_t writer;
   void *wstack;         /* the writer's own stack (rec_core.c
-                           ensure_writer), mapped once, reused */
+                           writer_attr), mapped once, reused */
   void (*writer_init)(void);
   uint32_t waiters;     /* threads blocked for a spare (qlock) */
   uint32_t wait_streak; /* buffers the writer took in a row while a thread
