@@ -111,8 +111,14 @@ static void usage(FILE *f) {
       "RUNTIMES: when the program (through launchers) is one of these, the "
       "switch is\n"
       "set, unless the variable is already set, and a line on stderr says "
-      "so:\n");
-  for (const cli_runtime_t *r = cli_runtimes; r->name; r++)
+      "so. The\n"
+      "recorder also looks in every process it records, before main, and "
+      "sets the\n"
+      "switch in those that hold one (a python3 that a shell script or "
+      "make runs);\n"
+      "a line after the run says in how many. --no-runtime-env: none of "
+      "either.\n");
+  for (const rec_runtime_t *r = rec_runtimes; r->name; r++)
     fprintf(f, "  %-10s %s=%s\n             %s\n", r->name, r->var, r->value,
             r->why);
   fprintf(f,
@@ -243,7 +249,9 @@ typedef struct run_opts {
   const char *lib, *manifest, *tmpl, *depth, *block;
   int argv;
   const char *env; /* HKREC_ENV allow-list, "" none */
-  unsigned runtimes; /* cli_runtimes bits to set */
+  unsigned runtimes; /* rec_runtimes bits to set */
+  int rt_switch;     /* HKREC_RUNTIMES: the recorder sets the switches of
+                        the runtimes it finds in processes (rec_runtime.c) */
 } run_opts_t;
 
 /* Forks and execs prog; *status is the wait status, *exec_err the errno
@@ -287,12 +295,13 @@ static int run_program(const run_opts_t *o, const char *prog, char **cmd,
     setenv("HKREC_MANIFEST", o->manifest, 1);
     setenv("HKREC_ARGV", o->argv ? "1" : "0", 1);
     setenv("HKREC_ENV", o->env, 1);
+    setenv("HKREC_RUNTIMES", o->rt_switch ? "1" : "0", 1);
     if (HK_HAVE_TSC && hk_tsc_invariant()) setenv("HKREC_TSC_HZ", hz, 1);
     if (o->depth) setenv("HKREC_DEPTH", o->depth, 1);
     if (o->block) setenv("HKREC_BLOCK", o->block, 1);
-    for (size_t i = 0; cli_runtimes[i].name; i++)
+    for (size_t i = 0; rec_runtimes[i].name; i++)
       if (o->runtimes & (1u << i))
-        setenv(cli_runtimes[i].var, cli_runtimes[i].value, 1);
+        setenv(rec_runtimes[i].var, rec_runtimes[i].value, 1);
     execv(prog, cmd);
     int e = errno;
     ssize_t k = write(pfd[1], &e, sizeof e);
@@ -353,7 +362,7 @@ static entry_t *read_manifest(const char *manifest, size_t *count) {
   char line[PATH_MAX + 64];
   while (mf && fgets(line, sizeof line, mf)) {
     line[strcspn(line, "\n")] = 0;
-    if (!line[0]) continue;
+    if (!line[0] || line[0] == '#') continue; /* report_runtimes' lines */
     int dup = 0;
     for (size_t k = 0; k < n && !dup; k++) dup = strcmp(v[k].path, line) == 0;
     if (dup) continue;
@@ -383,6 +392,42 @@ static entry_t *read_manifest(const char *manifest, size_t *count) {
   if (mf) fclose(mf);
   *count = n;
   return v;
+}
+
+/* The switches the recorder set in processes whose runtime the command
+ * line did not show (manifest lines REC_MANIFEST_RUNTIME NAME VAR=VALUE
+ * PID EXE): a line per runtime, with how many processes and the first. */
+static void report_runtimes(const char *manifest) {
+  FILE *mf = fopen(manifest, "r");
+  if (!mf) return;
+  char line[PATH_MAX + 256], first[REC_MAX_RUNTIMES][PATH_MAX + 256];
+  unsigned count[REC_MAX_RUNTIMES] = {0};
+  while (fgets(line, sizeof line, mf)) {
+    line[strcspn(line, "\n")] = 0;
+    char *save, *tag = strtok_r(line, "\t", &save);
+    char *name = strtok_r(NULL, "\t", &save);
+    char *set = strtok_r(NULL, "\t", &save);
+    char *pid = strtok_r(NULL, "\t", &save);
+    char *exe = strtok_r(NULL, "", &save);
+    if (!tag || strcmp(tag, REC_MANIFEST_RUNTIME) || !name || !set || !pid)
+      continue;
+    for (size_t i = 0; rec_runtimes[i].name; i++)
+      if (strcmp(rec_runtimes[i].name, name) == 0 && count[i]++ == 0)
+        snprintf(first[i], sizeof first[i], "%s, pid %s",
+                 exe && *exe ? exe : "?", pid);
+  }
+  fclose(mf);
+  for (size_t i = 0; rec_runtimes[i].name; i++) {
+    const rec_runtime_t *r = &rec_runtimes[i];
+    if (!count[i]) continue;
+    fprintf(stderr,
+            "hksim record: %s found at run time in %u process%s (%s%s): "
+            "the recorder set %s=%s in %s so that its allocations reach "
+            "malloc (%s; set %s yourself, or --no-runtime-env, to choose)\n",
+            r->name, count[i], count[i] == 1 ? "" : "es",
+            count[i] == 1 ? "" : "the first ", first[i], r->var, r->value,
+            count[i] == 1 ? "it" : "each", r->why, r->var);
+  }
 }
 
 /* The program's trace: the last image of the first process. Earlier
@@ -600,8 +645,8 @@ static int run(int argc, char **argv) {
   if (!no_rt) {
     char target[PATH_MAX];
     unsigned found = cli_record_runtimes(prog, cmd, target, sizeof target);
-    for (size_t i = 0; cli_runtimes[i].name; i++) {
-      const cli_runtime_t *r = &cli_runtimes[i];
+    for (size_t i = 0; rec_runtimes[i].name; i++) {
+      const rec_runtime_t *r = &rec_runtimes[i];
       if (!(found & (1u << i))) continue;
       if (getenv(r->var)) {
         fprintf(stderr, "hksim record: %s (%s): %s=%s kept as you set it\n",
@@ -632,8 +677,8 @@ static int run(int argc, char **argv) {
   if (want_argv || env_extra[0])
     snprintf(env, sizeof env, "%s%s%s", REC_ENV_DEFAULT,
              env_extra[0] ? "," : "", env_extra);
-  run_opts_t ro = {lib, manifest, plan.tmpl, depth, block, want_argv, env,
-                   runtimes};
+  run_opts_t ro = {lib,  manifest, plan.tmpl, depth, block, want_argv,
+                   env,  runtimes, !no_rt};
   int st = 0, exec_err = 0;
   pid_t child = 0;
   rc = run_program(&ro, prog, cmd, &child, &st, &exec_err);
@@ -651,6 +696,7 @@ static int run(int argc, char **argv) {
                                : 1;
   size_t n = 0;
   entry_t *v = read_manifest(manifest, &n);
+  report_runtimes(manifest);
   unlink(manifest);
   int prog_idx = classify(v, n, child);
   rc = report(&plan, v, n, prog_idx, keep_launchers, force, code);

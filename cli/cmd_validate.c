@@ -348,11 +348,11 @@ static int validate(int argc, char **argv) {
   size_t nrt = 0;
   if (cli_record_resolve(v.cmd[0], prog, sizeof prog, rwhy, sizeof rwhy) == 0) {
     unsigned mask = cli_record_runtimes(prog, v.cmd, target, sizeof target);
-    for (unsigned i = 0; cli_runtimes[i].name && nrt + 1 < HK_ARRAY_LEN(rt_env);
+    for (unsigned i = 0; rec_runtimes[i].name && nrt + 1 < HK_ARRAY_LEN(rt_env);
          i++)
-      if ((mask & (1u << i)) && !getenv(cli_runtimes[i].var)) {
-        snprintf(rt_env[nrt], sizeof rt_env[nrt], "%s=%s", cli_runtimes[i].var,
-                 cli_runtimes[i].value);
+      if ((mask & (1u << i)) && !getenv(rec_runtimes[i].var)) {
+        snprintf(rt_env[nrt], sizeof rt_env[nrt], "%s=%s", rec_runtimes[i].var,
+                 rec_runtimes[i].value);
         v.runtime_env[nrt] = rt_env[nrt];
         nrt++;
       }
@@ -382,13 +382,18 @@ static int validate(int argc, char **argv) {
   rargv[ra++] = "record";
   rargv[ra++] = "-o";
   rargv[ra++] = out;
+  /* The switches are the ones above, for the recording as for the live
+   * runs: not the recorder's own, which the live runs would not have
+   * (a python started by a shell script would record with malloc and run
+   * live with pymalloc). */
+  rargv[ra++] = "--no-runtime-env";
   rargv[ra++] = "--";
   for (int i = 0; i < v.ncmd && ra < (int)HK_ARRAY_LEN(rargv) - 1; i++)
     rargv[ra++] = v.cmd[i];
   rargv[ra] = NULL;
   fprintf(stderr, "hksim validate: recording %s\n", command);
   rpl_live_result_t rr;
-  int rc = rpl_live_run(rargv, NULL, NULL, v.stdin_path, NULL, &rr);
+  int rc = rpl_live_run(rargv, NULL, v.runtime_env, v.stdin_path, NULL, &rr);
   char trace[PATH_MAX];
   if (rc || rr.status) {
     cli_error(v.cmd[0], "recording failed: %s",

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "recorder.h" /* rec_runtimes: the table of runtimes */
+
 /* CMD as execvp would find it (PATH search when it has no '/'). Returns 0
  * with the path in out, 127 when there is no such file, 126 when it exists
  * but cannot be run (a directory, not a regular file, no execute
@@ -20,24 +22,11 @@ int cli_record_resolve(const char *cmd, char *out, size_t n, char *why,
  * interpreter is checked (one level). */
 int cli_record_check_binary(const char *path, char *why, size_t n);
 
-/* A runtime whose own allocator serves most requests without calling
- * malloc, and the environment switch that sends them to malloc. */
-typedef struct cli_runtime {
-  const char *name;  /* "CPython" */
-  const char *var;   /* "PYTHONMALLOC" */
-  const char *value; /* "malloc" */
-  const char *why;   /* what the switch turns off */
-} cli_runtime_t;
-
-/* The table (record_runtime.c), NULL-name terminated; bit i of a mask
- * stands for cli_runtimes[i]. */
-extern const cli_runtime_t cli_runtimes[];
-
 /* Follows cmd (resolved to prog) through launchers: `env`, `nohup`,
  * `setsid`, `nice`, `timeout`, `#!` interpreters (`#!/usr/bin/env NAME`
  * included) and shell scripts that `exec` a program or are named like one
  * (pyenv-style shims), at most 6 levels. Returns the mask of runtimes the
- * program found at the end uses; target (n bytes) names it, or is "" when
+ * program found at the end uses (bits of rec_runtimes); target (n bytes) names it, or is "" when
  * it could not be told. */
 unsigned cli_record_runtimes(const char *prog, char *const *args,
                              char *target, size_t n);

@@ -18,18 +18,9 @@
 
 #include "record_internal.h"
 
-/* The documented table (README.md, `hksim record --help`). Each switch is
- * set only when the variable is not already in the environment. */
-const cli_runtime_t cli_runtimes[] = {
-    {"CPython", "PYTHONMALLOC", "malloc",
-     "pymalloc serves objects up to 512 bytes from its own arenas"},
-    {"libstdc++", "GLIBCXX_FORCE_NEW", "1",
-     "the pool allocators of libstdc++ keep freed blocks"},
-    {"GLib", "G_SLICE", "always-malloc",
-     "older GLib (< 2.76) serves g_slice blocks from its own magazines"},
-    {NULL, NULL, NULL, NULL},
-};
-enum { RT_PYTHON = 1u << 0, RT_CXX = 1u << 1, RT_GLIB = 1u << 2 };
+/* Bits of rec_runtimes (recorder/rec_runtime.c): CPython is told by its
+ * program's name too. */
+enum { RT_PYTHON = 1u << 0 };
 
 static const char *base_name(const char *p) {
   const char *s = strrchr(p, '/');
@@ -195,12 +186,16 @@ static unsigned elf_runtimes(const unsigned char *m, size_t size) {
     const char *lib = str + d[i].d_un.d_val;
     size_t room = strsz - d[i].d_un.d_val;
     if (!memchr(lib, 0, room)) continue;
-    if (strncmp(lib, "libpython", 9) == 0) mask |= RT_PYTHON;
-    if (strncmp(lib, "libstdc++", 9) == 0) mask |= RT_CXX;
-    if (strncmp(lib, "libglib-2.0", 11) == 0) mask |= RT_GLIB;
+    mask |= rec_runtimes_of_lib(lib);
   }
-  static const char entry[] = "\0Py_BytesMain\0";
-  if (memmem(str, strsz, entry, sizeof entry - 1)) mask |= RT_PYTHON;
+  /* A runtime linked into the program: its symbol among the names. */
+  for (unsigned i = 0; rec_runtimes[i].name; i++) {
+    const char *sym = rec_runtimes[i].symbol;
+    if (!sym) continue;
+    char entry[64];
+    size_t el = (size_t)snprintf(entry, sizeof entry, "%c%s", 0, sym) + 1;
+    if (el <= sizeof entry && memmem(str, strsz, entry, el)) mask |= 1u << i;
+  }
   return mask;
 }
 

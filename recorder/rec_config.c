@@ -64,6 +64,7 @@ void rec_config_from_env(rec_config_t *c) {
     c->buffers = (uint32_t)v;
   if (env_u64("HKREC_WRITER", 1, &v) == 0) c->writer_thread = (int)v;
   if (env_u64("HKREC_DISCARD", 1, &v) == 0) c->discard = (int)v;
+  if (env_u64("HKREC_RUNTIMES", 1, &v) == 0) c->runtimes = (int)v;
   if (env_u64("HKREC_MAX_SITES", UINT32_MAX - 1, &v) == 0 && v >= 1)
     c->max_sites = (uint32_t)v;
   if (env_u64("HKREC_LEVEL", 19, &v) == 0) c->level = (int)v;

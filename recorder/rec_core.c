@@ -91,16 +91,12 @@ static size_t read_small(const char *path, char *buf, size_t n) {
   return o;
 }
 
-static void append_manifest(const char *manifest, const char *path) {
+void rec_manifest_append(const char *manifest, const char *line) {
   if (!manifest[0]) return;
   int fd = open(manifest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return;
-  char line[1200];
-  int n = snprintf(line, sizeof line, "%s\n", path);
-  if (n > 0 && (size_t)n < sizeof line) {
-    ssize_t k = write(fd, line, (size_t)n); /* one write: O_APPEND is atomic */
-    (void)k;
-  }
+  ssize_t k = write(fd, line, strlen(line)); /* one write: O_APPEND is atomic */
+  (void)k;
   close(fd);
 }
 
@@ -245,7 +241,9 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
     r->sink_ctx = w;
     if (r->cfg.fast >= 2) /* inline writes too */
       trc_writer_set_pressure(w, r->cfg.fast - 1);
-    append_manifest(r->cfg.manifest, r->path);
+    char line[sizeof r->path + 2];
+    snprintf(line, sizeof line, "%s\n", r->path);
+    rec_manifest_append(r->cfg.manifest, line);
   }
   atomic_store(&r->state, REC_RUNNING);
   rec_modules_refresh(r);

@@ -989,8 +989,18 @@ HK_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
                                      : old.sa_handler;
 }
 
+/* Before main: the runtime switches first (HKREC_RUNTIMES, set by `hksim
+ * record`): a runtime reads its variable when it starts, in main or
+ * later. setenv's allocations are the recorder's, not recorded. */
 __attribute__((constructor)) static void rec_preload_init(void) {
   if (!ready()) resolve();
+  rec_config_t cfg;
+  rec_config_from_env(&cfg);
+  if (cfg.runtimes) {
+    t_busy++;
+    rec_runtimes_switch(cfg.manifest);
+    unbusy();
+  }
   if (atomic_load(&g_mode) == MODE_IDLE && !t_busy) start_session();
 }
 

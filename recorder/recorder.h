@@ -51,6 +51,9 @@ typedef struct rec_config {
   int out_error;         /* HK_E_RANGE: HKREC_OUT does not fit in out[]; the
                             session refuses to start (never a silent
                             fallback to another name) */
+  int runtimes;          /* HKREC_RUNTIMES=1: set the switch of each
+                            runtime with an allocator of its own found in
+                            the process (rec_runtimes_switch) */
   char manifest[1024];   /* HKREC_MANIFEST: file each process appends its
                             trace path to; "" = none */
   uint32_t depth;        /* HKREC_DEPTH, 1..TRC_MAX_DEPTH */
@@ -258,6 +261,50 @@ size_t rec_modules_count(const rec_modules_t *m);
 const trc_module_t *rec_modules_at(const rec_modules_t *m, size_t i);
 /* The loaded module whose executable range holds addr, or NULL. */
 const trc_module_t *rec_modules_find(const rec_modules_t *m, uint64_t addr);
+
+/* ---- runtime switches (rec_runtime.c) -------------------------------- */
+
+/* A runtime whose own allocator serves most requests without calling
+ * malloc, and the environment switch that sends them to malloc. It is in
+ * a process when an object whose file name starts with module is loaded,
+ * or symbol (when not NULL) is defined. */
+typedef struct rec_runtime {
+  const char *name;   /* "CPython" */
+  const char *var;    /* "PYTHONMALLOC" */
+  const char *value;  /* "malloc" */
+  const char *why;    /* what the switch turns off */
+  const char *module; /* "libpython" */
+  const char *symbol; /* "Py_BytesMain" (CPython linked into its program) */
+} rec_runtime_t;
+
+/* The table, NULL-name terminated, at most REC_MAX_RUNTIMES entries; bit
+ * i of a mask stands for rec_runtimes[i]. `hksim record --help` prints
+ * it. */
+#define REC_MAX_RUNTIMES 8
+extern const rec_runtime_t rec_runtimes[];
+
+/* The runtimes a library of this file name (a path or a DT_NEEDED name)
+ * is: its base name starts with their module. */
+unsigned rec_runtimes_of_lib(const char *name);
+
+/* The runtimes loaded in this process (dl_iterate_phdr, dlsym). */
+unsigned rec_runtimes_loaded(void);
+
+/* HKREC_RUNTIMES=1 (set by `hksim record` unless --no-runtime-env), in
+ * each process before main: sets the switch of each runtime loaded in it
+ * whose variable is not set, and appends a line for each to the manifest
+ * (REC_MANIFEST_RUNTIME, the runtime's name, VAR=VALUE, the pid, the
+ * executable; tab-separated), which `hksim record` reports. Children
+ * inherit the variable. Returns the mask set. Allocates (setenv): the
+ * caller keeps the hooks from recording it. */
+unsigned rec_runtimes_switch(const char *manifest);
+
+/* The first field of a manifest line that is not a trace's path. */
+#define REC_MANIFEST_RUNTIME "#runtime"
+
+/* Appends line (with its newline) to the manifest in one write (O_APPEND);
+ * nothing when manifest is "" or cannot be opened. */
+void rec_manifest_append(const char *manifest, const char *line);
 
 /* ---- session and threads (rec_core.c) -------------------------------- */
 

@@ -216,6 +216,30 @@ python)
   done
   PYTHONMALLOC=pymalloc "$HKSIM" record -o u.hkt -- env python3 -c 'pass' 2> err || fail "user's PYTHONMALLOC"
   grep -q 'PYTHONMALLOC=pymalloc kept as you set it' err || fail "user's PYTHONMALLOC not kept"
+  # A python3 the command line does not show (a shell runs it as a child,
+  # not by exec): the recorder finds CPython in the process before main,
+  # sets the switch there, and hksim record says so after the run; with
+  # --no-runtime-env, or the user's own PYTHONMALLOC, it does not.
+  pyev() { sed -n "s/^hksim record: .*: \([0-9]*\) events.*python[^,]*, pid [0-9]*\]$/\1/p" err | sort -n | tail -1; }
+  mkdir sh && cd sh
+  env -u PYTHONMALLOC "$HKSIM" record -o r.hkt -- sh -c "python3 '$WL' 2000 > /dev/null; true" 2> err \
+    || fail "sh -c python3: exit code $?"
+  grep -q '^hksim record: CPython found at run time in 1 process (.*python.*, pid [0-9]*): the recorder set PYTHONMALLOC=malloc in it' err \
+    || fail "no run-time PYTHONMALLOC line: $(cat err)"
+  with=$(pyev)
+  env -u PYTHONMALLOC "$HKSIM" record --no-runtime-env -o n.hkt -- sh -c "python3 '$WL' 2000 > /dev/null; true" 2> err \
+    || fail "sh -c python3 --no-runtime-env"
+  grep -q PYTHONMALLOC err && fail "--no-runtime-env: the recorder still set it: $(cat err)"
+  without=$(pyev)
+  PYTHONMALLOC=pymalloc "$HKSIM" record -o u.hkt -- sh -c "python3 '$WL' 2000 > /dev/null; true" 2> err \
+    || fail "sh -c python3, user's PYTHONMALLOC"
+  grep -q PYTHONMALLOC err && fail "user's PYTHONMALLOC: the recorder set it: $(cat err)"
+  mine=$(pyev)
+  echo "sh -c python3: $with events with the recorder's switch, $without without, $mine with the user's pymalloc"
+  [ -n "$with" ] && [ -n "$without" ] && [ -n "$mine" ] || fail "python's trace not found"
+  [ "$with" -gt $((without * 5)) ] || fail "sh -c: $with events vs $without without the switch"
+  [ "$mine" -lt $((with / 5)) ] || fail "user's pymalloc: $mine events vs $with with malloc"
+  cd ..
   no_debris ;;
 firsthour)
   # The newcomer's sequence (issue 17): the name given to -o is the name
