@@ -346,7 +346,12 @@ static int validate(int argc, char **argv) {
   static char rt_env[8][96];
   char prog[PATH_MAX], target[PATH_MAX], rwhy[128];
   size_t nrt = 0;
-  if (cli_record_resolve(v.cmd[0], prog, sizeof prog, rwhy, sizeof rwhy) == 0) {
+  if (cli_record_resolve(v.cmd[0], prog, sizeof prog, rwhy, sizeof rwhy)) {
+    /* Nothing to record or run live: one line, as hksim record's. */
+    cli_error(v.cmd[0], "%s", rwhy);
+    return CLI_FAIL;
+  }
+  {
     unsigned mask = cli_record_runtimes(prog, v.cmd, target, sizeof target);
     for (unsigned i = 0; rec_runtimes[i].name && nrt + 1 < HK_ARRAY_LEN(rt_env);
          i++)

@@ -150,7 +150,8 @@ done
 check "usage errors ran nothing" "$(q "$D" "SELECT COUNT(*) FROM live_runs")" "$N"
 "$H" validate --db "$D" --repeat 1 -- "$T/no-such-program" >/dev/null 2>"$T/err"
 check "missing command: exit 1" "$?" 1
-grep -q "no-such-program" "$T/err" || bad "missing command: message: $(cat "$T/err")"
+grep -q "no-such-program: no such file" "$T/err" || bad "missing command: message: $(cat "$T/err")"
+check "missing command: one line, nothing recorded" "$(wc -l < "$T/err")" 1
 "$H" validate --db "$D" --repeat 1 --backend "glibc,so:$T/missing.so" -- "$V" "$T/ranges" >/dev/null 2>"$T/err"
 check "missing library: exit 1" "$?" 1
 check "missing library: live run stored failed with the reason" \
