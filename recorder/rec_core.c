@@ -209,6 +209,13 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
     size_t elen = 0;
     if (r->cfg.env[0]) {
       size_t n = read_small("/proc/self/environ", env_all, sizeof env_all);
+      /* And the switches the recorder set since (not in that block). */
+      for (unsigned i = 0; rec_runtimes[i].name; i++) {
+        if (!(r->cfg.runtimes_set & (1u << i))) continue;
+        int w = snprintf(env_all + n, sizeof env_all - n, "%s=%s",
+                         rec_runtimes[i].var, rec_runtimes[i].value);
+        if (w > 0 && (size_t)w < sizeof env_all - n) n += (size_t)w + 1;
+      }
       elen = rec_env_select(r->cfg.env, env_all, n, env_sel, sizeof env_sel);
     }
     trc_header_t h = {0};

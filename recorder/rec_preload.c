@@ -146,6 +146,9 @@ static uint32_t g_depth = 1;
 static pthread_key_t g_key;
 static int g_key_ok, g_atfork_ok, g_sig_ok, g_reported;
 
+/* The runtime switches this process's constructor set (rec_runtime.c),
+ * for the recorded environment. */
+static unsigned g_runtimes_set;
 static __thread rec_thread_t *t_state TLS_IE;
 static __thread int t_busy TLS_IE;
 static __thread int t_exited TLS_IE;
@@ -192,6 +195,7 @@ static void start_session(void) {
     g_atfork_ok = pthread_atfork(fork_prepare, fork_parent, fork_child) == 0;
   rec_config_t cfg;
   rec_config_from_env(&cfg);
+  cfg.runtimes_set = g_runtimes_set;
   rec_t *r = NULL;
   int rc = rec_create(&r, &cfg, NULL, NULL);
   if (rc) {
@@ -998,7 +1002,7 @@ __attribute__((constructor)) static void rec_preload_init(void) {
   rec_config_from_env(&cfg);
   if (cfg.runtimes) {
     t_busy++;
-    rec_runtimes_switch(cfg.manifest);
+    g_runtimes_set = rec_runtimes_switch(cfg.manifest);
     unbusy();
   }
   if (atomic_load(&g_mode) == MODE_IDLE && !t_busy) start_session();

@@ -54,6 +54,10 @@ typedef struct rec_config {
   int runtimes;          /* HKREC_RUNTIMES=1: set the switch of each
                             runtime with an allocator of its own found in
                             the process (rec_runtimes_switch) */
+  unsigned runtimes_set; /* the switches (rec_runtimes bits) set in this
+                            process before the session (rec_preload.c):
+                            the recorded environment has them, as the
+                            program's runtime saw them */
   char manifest[1024];   /* HKREC_MANIFEST: file each process appends its
                             trace path to; "" = none */
   uint32_t depth;        /* HKREC_DEPTH, 1..TRC_MAX_DEPTH */

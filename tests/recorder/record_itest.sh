@@ -222,11 +222,14 @@ python)
   # --no-runtime-env, or the user's own PYTHONMALLOC, it does not.
   pyev() { sed -n "s/^hksim record: .*: \([0-9]*\) events.*python[^,]*, pid [0-9]*\]$/\1/p" err | sort -n | tail -1; }
   mkdir sh && cd sh
-  env -u PYTHONMALLOC "$HKSIM" record -o r.hkt -- sh -c "python3 '$WL' 2000 > /dev/null; true" 2> err \
+  env -u PYTHONMALLOC "$HKSIM" record --argv -o r.hkt -- sh -c "python3 '$WL' 2000 > /dev/null; true" 2> err \
     || fail "sh -c python3: exit code $?"
   grep -q '^hksim record: CPython found at run time in 1 process (.*python.*, pid [0-9]*): the recorder set PYTHONMALLOC=malloc in it' err \
     || fail "no run-time PYTHONMALLOC line: $(cat err)"
   with=$(pyev)
+  # The recorded environment (--argv) is what python ran with.
+  pyt=$(sed -n "s/^hksim record: \(.*\): $with events.*python.*/\1/p" err)
+  "$HKSIM" trace info "$pyt" | grep -q 'PYTHONMALLOC=malloc' || fail "recorded env of $pyt: $("$HKSIM" trace info "$pyt")"
   env -u PYTHONMALLOC "$HKSIM" record --no-runtime-env -o n.hkt -- sh -c "python3 '$WL' 2000 > /dev/null; true" 2> err \
     || fail "sh -c python3 --no-runtime-env"
   grep -q PYTHONMALLOC err && fail "--no-runtime-env: the recorder still set it: $(cat err)"
