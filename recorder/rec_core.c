@@ -155,6 +155,7 @@ int rec_create(rec_t **out, const rec_config_t *cfg, const rec_sink_t *sink,
                        ? REC_MAX_CHUNK / r->cfg.block * r->cfg.block
                        : k * r->cfg.block;
   }
+  pthread_mutex_init(&r->late_lock, NULL);
   pthread_mutex_init(&r->lock, NULL);
   pthread_mutex_init(&r->qlock, NULL);
   pthread_mutex_init(&r->wlock, NULL);
@@ -578,7 +579,8 @@ void rec_fork_child(rec_t *r) {
 /* The thread's entry again, with its end time (lock held): the trace
  * format keeps the last entry of an index. */
 static void end_entry(rec_t *r, rec_thread_t *t, uint64_t now) {
-  trc_thread_t th = {t->index, t->tid, t->start_time, now ? now : 1, ""};
+  trc_thread_t th = {t->index, t->tid, t->start_time, now ? now : 1,
+                     t == r->late ? REC_LATE_NAME : ""};
   set_error(r, r->sink.add_thread(r->sink_ctx, &th));
 }
 
@@ -799,7 +801,28 @@ static void take_spare(rec_thread_t *t) {
   atomic_store_explicit(&t->n, 0, memory_order_release);
 }
 
+static rec_thread_t *attach(rec_t *r, int64_t tid, const char *name);
+
 rec_thread_t *rec_thread_attach(rec_t *r, int64_t tid) {
+  return attach(r, tid, "");
+}
+
+rec_thread_t *rec_late_enter(rec_t *r) {
+  pthread_mutex_lock(&r->late_lock);
+  if (!r->late) {
+    r->late = attach(r, 0, REC_LATE_NAME);
+    if (r->late) r->late->ts_mask = 0; /* every event stamped */
+  }
+  if (!r->late || atomic_load(&r->state) != REC_RUNNING) {
+    pthread_mutex_unlock(&r->late_lock);
+    return NULL;
+  }
+  return r->late;
+}
+
+void rec_late_leave(rec_t *r) { pthread_mutex_unlock(&r->late_lock); }
+
+static rec_thread_t *attach(rec_t *r, int64_t tid, const char *name) {
   if (atomic_load(&r->state) != REC_RUNNING) return NULL;
   pthread_mutex_lock(&r->lock);
   rec_thread_t *t = r->free_threads;
@@ -839,7 +862,7 @@ rec_thread_t *rec_thread_attach(rec_t *r, int64_t tid) {
   t->last = 0;
   t->start_time = rec_now(r);
   t->next_free = NULL;
-  trc_thread_t th = {t->index, tid, t->start_time, 0, ""};
+  trc_thread_t th = {t->index, tid, t->start_time, 0, name};
   if (atomic_load(&r->state) == REC_RUNNING)
     set_error(r, r->sink.add_thread(r->sink_ctx, &th));
   pthread_mutex_unlock(&r->lock);

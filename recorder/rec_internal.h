@@ -93,8 +93,8 @@ typedef struct rec_store_win {
 int rec_store_window(rec_store_win_t *w, uint64_t now, uint64_t wait_sum,
                      uint64_t idle, int late);
 
-/* Locks: `lock` (sites, modules, thread list, table sink calls) is taken
- * before `qlock` (the queue, spares, writer thread state); `wlock`
+/* Locks: `late_lock` (rec_late_enter) before the others; `lock` (sites,
+ * modules, thread list, table sink calls) is taken before `qlock` (the queue, spares, writer thread state); `wlock`
  * serialises the events/flush sink calls and is taken with neither
  * held by the writer, under qlock by rec_finish. */
 struct rec_s {
@@ -139,6 +139,11 @@ struct rec_s {
   rec_store_win_t store_win; /* behind()'s share of waiting (qlock) */
   _Atomic uint64_t writer_ns; /* CPU time coding buffers (summary) */
   uint64_t read_ticks;  /* cost of one bare TSC read, taken off samples */
+  /* Events of threads past their last key-destructor round (rec_late_enter):
+   * one state shared by them, every event stamped. late_lock is taken
+   * before lock and qlock, by the hooks only. */
+  pthread_mutex_t late_lock;
+  rec_thread_t *late;
   char path[1100];
   /* Bumped at every buffer handoff of any thread (qlock held): a thread
    * that sees it changed since its last stamp stamps its next event, so

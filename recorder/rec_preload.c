@@ -152,6 +152,9 @@ static unsigned g_runtimes_set;
 static __thread rec_thread_t *t_state TLS_IE;
 static __thread int t_busy TLS_IE;
 static __thread int t_exited TLS_IE;
+/* This hook's calls go to the session's late state (rec_late_enter), whose
+ * lock it holds until leave(). */
+static __thread int t_late TLS_IE;
 static __thread int t_dtor_rounds TLS_IE;
 /* An asynchronous fatal signal (SIGTERM, SIGINT) that came while the
  * thread was inside the recorder: handled when it leaves (see on_signal). */
@@ -255,9 +258,14 @@ static HK_NOINLINE rec_thread_t *enter_slow(void) {
   if (atomic_load(&g_mode) != MODE_ON) return NULL;
   rec_t *r = g_rec;
   if (t_state && t_state->rec == r) return NULL; /* session stopped */
-  if (t_exited) {
-    atomic_fetch_add(&r->dropped, 1);
-    return NULL;
+  if (t_exited) { /* past its last key destructor: glibc's own frees */
+    rec_thread_t *l = rec_late_enter(r);
+    if (!l) {
+      atomic_fetch_add(&r->dropped, 1);
+      return NULL;
+    }
+    t_late = 1;
+    return l;
   }
   t_busy++;
   rec_thread_t *t = rec_thread_attach(r, gettid());
@@ -283,7 +291,14 @@ HK_FORCE_INLINE rec_thread_t *enter(void) {
   if (t) t_busy = 1;
   return t;
 }
+static HK_NOINLINE void late_leave(void) {
+  t_late = 0;
+  rec_late_leave(g_rec);
+}
+/* The late lock goes before the guard: a signal handler's call between
+ * the two would wait for it on this same thread. */
 HK_FORCE_INLINE void leave(void) {
+  if (HK_UNLIKELY(t_late)) late_leave();
   t_busy = 0;
   if (HK_UNLIKELY(t_pending)) deliver_pending();
 }
@@ -529,6 +544,7 @@ static void fork_child(void) {
   g_rec = NULL;
   t_state = NULL;
   t_exited = 0;
+  t_late = 0;
   t_dtor_rounds = 0;
   if (g_key_ok) pthread_setspecific(g_key, NULL);
   if (old) rec_fork_child(old);

@@ -414,6 +414,17 @@ uint64_t rec_now(const rec_t *r);
  * are reused, waiting if need be until the writer has returned their
  * buffers). NULL when out of memory or not running. */
 rec_thread_t *rec_thread_attach(rec_t *r, int64_t tid);
+
+/* A thread's allocator calls after its last pthread key destructor round
+ * (glibc frees its own per-thread buffers after every destructor has run:
+ * dlerror's, the resolver's, strerror's): the session's shared "late"
+ * state (tid 0, named REC_LATE_NAME, attached at its first use), with
+ * every event stamped, since its events come from many threads. Returns
+ * it with the session's late lock held, or NULL (not held) when it cannot
+ * be attached or the session is not running; rec_late_leave releases it. */
+rec_thread_t *rec_late_enter(rec_t *r);
+void rec_late_leave(rec_t *r);
+#define REC_LATE_NAME "late: calls of exited threads"
 /* Queues the thread's buffered events for the writer (which also flushes
  * the partial chunk they make) and, with final, releases the state for
  * reuse (pthread key destructor). Does not wait for the write. */

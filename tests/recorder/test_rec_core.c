@@ -109,6 +109,42 @@ static const rec_sink_t fake_sink = {f_site,       f_module, f_thread,
  * are multiples of N and each buffer's last event; another thread's stamp
  * at a multiple moves the epoch, so the next event stamps too. The chunk
  * is rounded up to whole buffers. */
+/* The late state: one for the session, attached at first use, every
+ * event stamped (its events come from many threads), its lock held from
+ * rec_late_enter to rec_late_leave; none once the session has ended. */
+static void test_late_state(void **state) {
+  (void)state;
+  fake_t f;
+  memset(&f, 0, sizeof f);
+  rec_config_t c;
+  rec_config_default(&c);
+  rec_t *r;
+  assert_int_equal(rec_create(&r, &c, &fake_sink, &f), 0);
+  rec_thread_t *a = rec_thread_attach(r, 1);
+  assert_non_null(a);
+  for (int i = 0; i < 10; i++)
+    rec_record(a, TRC_OP_MALLOC, 0, rec_stamp_after(a), 0x1000 + 16 * (uint64_t)i,
+               0, 8, 0, 0, 0);
+  rec_thread_flush(a, 1);
+  rec_thread_t *l = rec_late_enter(r);
+  assert_non_null(l);
+  assert_int_equal(rec_thread_index(l), 1);
+  for (int i = 0; i < 5; i++)
+    rec_record(l, TRC_OP_FREE, 0, rec_stamp_before(l), 0x1000 + 16 * (uint64_t)i,
+               0, 0, 0, 0, 0);
+  rec_late_leave(r);
+  assert_ptr_equal(rec_late_enter(r), l);
+  rec_record(l, TRC_OP_FREE, 0, rec_stamp_before(l), 0x1050, 0, 0, 0, 0, 0);
+  rec_late_leave(r);
+  assert_int_equal(rec_finish(r, 0), 0);
+  assert_int_equal(f.events, 16);
+  assert_int_equal(f.per_thread[1], 6);
+  assert_int_equal(f.est, 9); /* a's, past its first; none of the late */
+  assert_int_equal(f.threads, 2);
+  assert_null(rec_late_enter(r)); /* ended: nothing taken, no lock held */
+  rec_free(r);
+}
+
 static void test_sparse_stamps(void **state) {
   (void)state;
   fake_t f;
@@ -578,6 +614,7 @@ static void test_unwritable(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handoff_blocks),
+      cmocka_unit_test(test_late_state),
       cmocka_unit_test(test_backpressure_counted), cmocka_unit_test(test_sites_and_reuse),
       cmocka_unit_test(test_sparse_stamps),
       cmocka_unit_test(test_store_window),

@@ -30,8 +30,14 @@
  *                 an atomic exchange), the rest by their own.
  *   joined        a thread makes 1000 pairs and is joined; main sleeps
  *                 50 ms, makes 1000 pairs and returns 0.
+ *   late          50 threads in turn each fail a dlopen and read dlerror
+ *                 (glibc keeps the message in a per-thread buffer it
+ *                 frees after the thread's key destructors) and make 100
+ *                 pairs; then main makes 2000 allocations of small sizes
+ *                 (reusing those addresses) and frees them.
  * Exit 0 when every call of its own succeeded. */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -225,6 +231,15 @@ static int race(const char *how, const char *dir) {
 static volatile sig_atomic_t got_term;
 static void on_term(int sig) { got_term = sig; }
 
+/* A failed dlopen leaves its message in a buffer glibc frees at thread
+ * exit, after every pthread key destructor has run. */
+static void *late_thread(void *arg) {
+  (void)arg;
+  if (!dlopen("/nonexistent/v_hostile_late.so", RTLD_NOW)) (void)dlerror();
+  for (int i = 0; i < 100; i++) hostile_free(hostile_alloc(40));
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   FILE *f = fopen(argv[1], "w");
@@ -286,6 +301,16 @@ int main(int argc, char **argv) {
     struct timespec ts = {0, 50000000};
     nanosleep(&ts, NULL);
     pairs(1000, 0);
+    return 0;
+  }
+  if (strcmp(mode, "late") == 0) {
+    for (int i = 0; i < 50; i++) {
+      pthread_t t;
+      if (pthread_create(&t, NULL, late_thread, NULL) || pthread_join(t, NULL))
+        return 1;
+    }
+    for (int i = 0; i < 2000; i++) blocks[i] = hostile_alloc(16 + (size_t)(i % 40) * 8);
+    for (int i = 0; i < 2000; i++) hostile_free(blocks[i]);
     return 0;
   }
   if (strcmp(mode, "sigint") == 0) {
