@@ -259,13 +259,15 @@ static HK_NOINLINE rec_thread_t *enter_slow(void) {
   rec_t *r = g_rec;
   if (t_state && t_state->rec == r) return NULL; /* session stopped */
   if (t_exited) { /* past its last key destructor: glibc's own frees */
+    t_busy = 1; /* before the lock: a signal handler's call passes through */
     rec_thread_t *l = rec_late_enter(r);
     if (!l) {
       atomic_fetch_add(&r->dropped, 1);
+      unbusy();
       return NULL;
     }
     t_late = 1;
-    return l;
+    return l; /* enter() keeps t_busy; leave() unlocks, then clears it */
   }
   t_busy++;
   rec_thread_t *t = rec_thread_attach(r, gettid());
