@@ -252,8 +252,9 @@ static int cmd_info(const char *path, int json) {
              s.summary.end_signal, strsignal((int)s.summary.end_signal));
     if (s.have_summary && s.summary.dropped)
       printf("dropped    %" PRIu64 " events not in the trace (made after "
-             "the recording ended for their thread, after a recorder error "
-             "(its line on stderr), or under HKREC_DISCARD=1)\n",
+             "the recording ended: at exit after the library's destructor, "
+             "or during a fatal signal's flush; after a recorder error (its "
+             "line on stderr); or under HKREC_DISCARD=1)\n",
              s.summary.dropped);
     if (s.have_summary && s.summary.reopened)
       printf("trace fd   closed or replaced by the program %" PRIu64
