@@ -353,16 +353,40 @@ typedef struct entry {
   int role;
 } entry_t;
 
+/* The switches the recorder set in processes whose runtime the command
+ * line did not show: per runtime, how many processes and the first. */
+typedef struct rt_tally {
+  unsigned count[REC_MAX_RUNTIMES];
+  char first[REC_MAX_RUNTIMES][PATH_MAX + 64];
+} rt_tally_t;
+
+/* One manifest line REC_MANIFEST_RUNTIME NAME VAR=VALUE PID EXE into t. */
+static void tally_runtime(char *line, rt_tally_t *t) {
+  char *save, *tag = strtok_r(line, "\t", &save);
+  char *name = strtok_r(NULL, "\t", &save);
+  char *set = strtok_r(NULL, "\t", &save);
+  char *pid = strtok_r(NULL, "\t", &save);
+  char *exe = strtok_r(NULL, "", &save);
+  if (!tag || strcmp(tag, REC_MANIFEST_RUNTIME) || !name || !set || !pid)
+    return;
+  for (size_t i = 0; rec_runtimes[i].name; i++)
+    if (strcmp(rec_runtimes[i].name, name) == 0 && t->count[i]++ == 0)
+      snprintf(t->first[i], sizeof t->first[i], "%s, pid %s",
+               exe && *exe ? exe : "?", pid);
+}
+
 /* The manifest: one path per line, in the order the files were created;
- * a path is listed once. */
-static entry_t *read_manifest(const char *manifest, size_t *count) {
+ * a path is listed once. Runtime lines go to rt. */
+static entry_t *read_manifest(const char *manifest, size_t *count,
+                              rt_tally_t *rt) {
   FILE *mf = fopen(manifest, "r");
   entry_t *v = NULL;
   size_t n = 0, cap = 0;
   char line[PATH_MAX + 64];
   while (mf && fgets(line, sizeof line, mf)) {
     line[strcspn(line, "\n")] = 0;
-    if (!line[0] || line[0] == '#') continue; /* report_runtimes' lines */
+    if (line[0] == '#') tally_runtime(line, rt);
+    if (!line[0] || line[0] == '#') continue;
     int dup = 0;
     for (size_t k = 0; k < n && !dup; k++) dup = strcmp(v[k].path, line) == 0;
     if (dup) continue;
@@ -394,39 +418,18 @@ static entry_t *read_manifest(const char *manifest, size_t *count) {
   return v;
 }
 
-/* The switches the recorder set in processes whose runtime the command
- * line did not show (manifest lines REC_MANIFEST_RUNTIME NAME VAR=VALUE
- * PID EXE): a line per runtime, with how many processes and the first. */
-static void report_runtimes(const char *manifest) {
-  FILE *mf = fopen(manifest, "r");
-  if (!mf) return;
-  char line[PATH_MAX + 256], first[REC_MAX_RUNTIMES][PATH_MAX + 256];
-  unsigned count[REC_MAX_RUNTIMES] = {0};
-  while (fgets(line, sizeof line, mf)) {
-    line[strcspn(line, "\n")] = 0;
-    char *save, *tag = strtok_r(line, "\t", &save);
-    char *name = strtok_r(NULL, "\t", &save);
-    char *set = strtok_r(NULL, "\t", &save);
-    char *pid = strtok_r(NULL, "\t", &save);
-    char *exe = strtok_r(NULL, "", &save);
-    if (!tag || strcmp(tag, REC_MANIFEST_RUNTIME) || !name || !set || !pid)
-      continue;
-    for (size_t i = 0; rec_runtimes[i].name; i++)
-      if (strcmp(rec_runtimes[i].name, name) == 0 && count[i]++ == 0)
-        snprintf(first[i], sizeof first[i], "%s, pid %s",
-                 exe && *exe ? exe : "?", pid);
-  }
-  fclose(mf);
+/* A line per runtime whose switch the recorder set at run time. */
+static void report_runtimes(const rt_tally_t *t) {
   for (size_t i = 0; rec_runtimes[i].name; i++) {
     const rec_runtime_t *r = &rec_runtimes[i];
-    if (!count[i]) continue;
+    if (!t->count[i]) continue;
     fprintf(stderr,
             "hksim record: %s found at run time in %u process%s (%s%s): "
             "the recorder set %s=%s in %s so that its allocations reach "
             "malloc (%s; set %s yourself, or --no-runtime-env, to choose)\n",
-            r->name, count[i], count[i] == 1 ? "" : "es",
-            count[i] == 1 ? "" : "the first ", first[i], r->var, r->value,
-            count[i] == 1 ? "it" : "each", r->why, r->var);
+            r->name, t->count[i], t->count[i] == 1 ? "" : "es",
+            t->count[i] == 1 ? "" : "the first ", t->first[i], r->var,
+            r->value, t->count[i] == 1 ? "it" : "each", r->why, r->var);
   }
 }
 
@@ -695,8 +698,9 @@ static int run(int argc, char **argv) {
              : WIFSIGNALED(st) ? 128 + WTERMSIG(st)
                                : 1;
   size_t n = 0;
-  entry_t *v = read_manifest(manifest, &n);
-  report_runtimes(manifest);
+  static rt_tally_t rt; /* PATH_MAX-sized names: not on the stack */
+  entry_t *v = read_manifest(manifest, &n, &rt);
+  report_runtimes(&rt);
   unlink(manifest);
   int prog_idx = classify(v, n, child);
   rc = report(&plan, v, n, prog_idx, keep_launchers, force, code);

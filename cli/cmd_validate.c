@@ -351,17 +351,15 @@ static int validate(int argc, char **argv) {
     cli_error(v.cmd[0], "%s", rwhy);
     return CLI_FAIL;
   }
-  {
-    unsigned mask = cli_record_runtimes(prog, v.cmd, target, sizeof target);
-    for (unsigned i = 0; rec_runtimes[i].name && nrt + 1 < HK_ARRAY_LEN(rt_env);
-         i++)
-      if ((mask & (1u << i)) && !getenv(rec_runtimes[i].var)) {
-        snprintf(rt_env[nrt], sizeof rt_env[nrt], "%s=%s", rec_runtimes[i].var,
-                 rec_runtimes[i].value);
-        v.runtime_env[nrt] = rt_env[nrt];
-        nrt++;
-      }
-  }
+  unsigned mask = cli_record_runtimes(prog, v.cmd, target, sizeof target);
+  for (unsigned i = 0; rec_runtimes[i].name && nrt + 1 < HK_ARRAY_LEN(rt_env);
+       i++)
+    if ((mask & (1u << i)) && !getenv(rec_runtimes[i].var)) {
+      snprintf(rt_env[nrt], sizeof rt_env[nrt], "%s=%s", rec_runtimes[i].var,
+               rec_runtimes[i].value);
+      v.runtime_env[nrt] = rt_env[nrt];
+      nrt++;
+    }
   v.runtime_env[nrt] = NULL;
 
   char command[2048] = "";
