@@ -6,7 +6,9 @@ slowdown against the plain run of the same round (wall time, or for a
 program that prints `ops_per_s X`, plain throughput over recorded), its
 range, and from the trace's summary (`hksim trace info --json`): bytes per
 event, backpressure wait, writer CPU (and per event), the share of
-fast-coded events and of events stored uncompressed. VAR may be
+fast-coded events and of events stored uncompressed; for a program that
+prints `thread_cpu_s X` (bench_rec_dense small), also the median ratio of
+that thread's own CPU time, which a writer thread is not in. VAR may be
 LD_PRELOAD, A and B two builds' libhkrec.so (an A/B of two versions).
 Not a test.
   bench/bench_rec_ab.py BUILD ROUNDS VAR A B -- CMD [ARGS...]
@@ -24,6 +26,7 @@ w = tempfile.mkdtemp(prefix="bench_rec_ab.")
 modes = [("plain", None), (var + "=" + a, a), (var + "=" + b, b)]
 val = {m: [] for m, _ in modes}
 info = {m: [] for m, _ in modes}
+thr = {m: [] for m, _ in modes}   # the program thread's CPU s, if printed
 tput = False
 for r in range(int(rounds)):
     for m, v in modes:
@@ -39,6 +42,9 @@ for r in range(int(rounds)):
         ops = [l.split()[1] for l in out.splitlines() if l.startswith("ops_per_s")]
         tput = bool(ops)
         val[m].append(float(ops[-1]) if ops else el)
+        tc = [l.split()[1] for l in out.splitlines() if l.startswith("thread_cpu_s")]
+        if tc:
+            thr[m].append(float(tc[-1]))
         if v is not None:
             big = max(glob.glob(w + "/t.*.hkt"), key=os.path.getsize)
             d = json.loads(subprocess.run([hksim, "trace", "info", "--json", big],
@@ -46,7 +52,8 @@ for r in range(int(rounds)):
             ev = max(d["events"], 1)
             info[m].append((d["bytes_per_event"], d["wait_ns"] / 1e9,
                             d["writer_ns"] / 1e9, d["events_fast"] / ev,
-                            d["writer_ns"] / ev, d.get("events_stored", 0) / ev))
+                            d["writer_ns"] / ev if d["events"] else 0.0,
+                            d.get("events_stored", 0) / ev))
 for m, v in modes[1:]:
     rs = sorted((p / x) if tput else (x / p) for p, x in zip(val["plain"], val[m]))
     med = lambda i: statistics.median(t[i] for t in info[m])
@@ -54,6 +61,9 @@ for m, v in modes[1:]:
           " (%.1f ns/event)  fast %.0f%%  stored %.0f%%"
           % (m, statistics.median(rs), " lower tput" if tput else "", rs[0], rs[-1],
              med(0), med(1), med(2), med(4), 100 * med(3), 100 * med(5)))
+    if thr[m] and len(thr[m]) == len(thr["plain"]):
+        ts = sorted(x / p for p, x in zip(thr["plain"], thr[m]))
+        print("%-16s thread CPU %.2fx (%.2f-%.2f)" % ("", statistics.median(ts), ts[0], ts[-1]))
 print("plain median: %.4g %s" % (statistics.median(val["plain"]), "ops/s" if tput else "s"))
 for f in glob.glob(w + "/t.*"):
     os.unlink(f)
